@@ -1,0 +1,41 @@
+// printer.h — the text forms of values.
+//
+// Inspect gives the readable text: `(read-string (inspect v))` is `equal?` to v
+// for every data value (nil, booleans, integers, floats bit-exactly including
+// -0.0, NaN and infinities, strings with any bytes, symbols, keywords, lists,
+// dicts). Dict keys print sorted. Values without a text form print as
+// `#<fn name>`, `#<native name>`, `#<error "msg">`, `#<handle>`: readable by
+// eye, refused by the reader.
+//
+// Display is the form `str`, `print` and `display` use: a string is its raw
+// bytes, everything else as Inspect.
+//
+// Serialize is the persistence text form: Inspect's text, but a value with no
+// text form anywhere inside is refused (returns false and says what and where).
+//
+// All three walk values with an explicit stack: any nesting depth is safe.
+#pragma once
+
+#include <string>
+
+#include "interp/value.h"
+
+namespace sx::interp {
+
+class State;
+
+std::string Inspect(State& S, Value v);
+void InspectTo(State& S, Value v, std::string* out);
+std::string Display(State& S, Value v);
+void DisplayTo(State& S, Value v, std::string* out);
+bool Serialize(State& S, Value v, std::string* out, std::string* error);
+
+// Shortest text that reads back to the same double: "1.0", "-0.0", "1e+300",
+// "##NaN", "##Inf", "##-Inf".
+void FormatDouble(double d, std::string* out);
+
+// Optional hook the machine installs: the name of a closure for `#<fn name>`
+// (nullptr or "" for an anonymous one). Unset, closures print as `#<fn>`.
+extern const char* (*g_closure_name)(Value closure);
+
+}  // namespace sx::interp
