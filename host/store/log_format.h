@@ -1,0 +1,63 @@
+// On-disk constants of the sx store log. Nothing else lives here: the prose,
+// the worked example and the recovery rules are in docs/storage-format.md.
+//
+// A store directory holds numbered segment files. Each segment starts with a
+// fixed header and continues with records; the rest of a preallocated segment
+// is zero bytes, which never parse as a record (type 0 is invalid).
+//
+//   segment header (32 bytes, little-endian):
+//     magic[8] | version u32 | flags u32 | segment number u64 | reserved u32 |
+//     crc32c u32 (of the 28 bytes before it)
+//   record:
+//     crc32c u32 (of length, type and body) | length u32 (of body) | type u8 | body
+//   batch / compaction body:
+//     op count u32 | op*
+//   op:
+//     tag u8 | varint name length | name | tag-specific fields (see OpTag)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sx::store::log {
+
+inline constexpr char kSegmentMagic[8] = {'s', 'x', 's', 't', 'o', 'r', 'e', '\n'};
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr size_t kSegmentHeaderSize = 32;
+
+inline constexpr size_t kRecordHeaderSize = 9;  // crc32c u32, length u32, type u8
+
+enum RecordType : uint8_t {
+  kZeroType = 0,           // preallocated space; never written
+  kBatchRecord = 1,        // one committed WriteBatch: all its ops or none
+  kCompactionRecord = 2,   // live ops copied forward by the compactor
+  kSegmentEndRecord = 3,   // seals a segment; body: segment number u64
+  kMaxRecordType = kSegmentEndRecord,
+};
+
+enum OpTag : uint8_t {
+  kAppendOp = 1,      // name, varint seq, varint payload length, payload
+  kKvPutOp = 2,       // key, varint value length, value
+  kKvDeleteOp = 3,    // key
+  kTruncateOp = 4,    // name, varint seq (events with seq <= it are dropped)
+  kStreamMetaOp = 5,  // name, varint hwm, varint truncated-through
+  kMaxOpTag = kStreamMetaOp,
+};
+
+inline constexpr size_t kSegmentEndBodySize = 8;
+inline constexpr size_t kSegmentEndRecordSize = kRecordHeaderSize + kSegmentEndBodySize;
+
+// Limits. Offsets inside a segment are 32-bit, so a segment is < 4 GiB.
+inline constexpr uint64_t kMaxRecordBodyBytes = 1ull << 30;
+inline constexpr uint64_t kMaxSegmentBytes = (1ull << 32) - 1;
+inline constexpr uint64_t kMinSegmentBytes = 4096;
+inline constexpr size_t kMaxNameBytes = 1u << 20;     // stream names and kv keys
+inline constexpr size_t kMaxValueBytes = 256u << 20;  // event payloads and kv values
+
+// File names. None is ever derived from a stream name or a key.
+inline constexpr char kSegmentSuffix[] = ".seg";   // "%010u.seg", the segment number
+inline constexpr char kTempSuffix[] = ".tmp";      // written, synced, then renamed
+inline constexpr char kLockFileName[] = "LOCK";    // flock()ed; holds the owner's pid
+inline constexpr char kBlobDirName[] = "blobs";    // blobs/<cid>, named by content
+
+}  // namespace sx::store::log

@@ -1,0 +1,323 @@
+#include "host/store/log_record.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "host/store/coding.h"
+#include "host/store/crc32c.h"
+
+namespace sx::store {
+
+using namespace log;  // NOLINT: the format constants
+
+std::string SegmentFileName(uint32_t number) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%010u%s", number, kSegmentSuffix);
+  return buf;
+}
+
+bool ParseSegmentFileName(std::string_view name, uint32_t* number) {
+  std::string_view suffix = kSegmentSuffix;
+  if (name.size() != 10 + suffix.size() || name.substr(10) != suffix) return false;
+  uint64_t n = 0;
+  for (char c : name.substr(0, 10)) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (n == 0 || n > UINT32_MAX) return false;
+  *number = static_cast<uint32_t>(n);
+  return true;
+}
+
+std::string EncodeSegmentHeader(uint32_t number) {
+  std::string h(kSegmentMagic, sizeof(kSegmentMagic));
+  PutFixed32(&h, kFormatVersion);
+  PutFixed32(&h, 0);  // flags
+  PutFixed64(&h, number);
+  PutFixed32(&h, 0);  // reserved
+  PutFixed32(&h, crc32c::Value(h.data(), h.size()));
+  return h;
+}
+
+void RecordBuilder::Begin(RecordType type) {
+  start_ = buf_->size();
+  buf_->append(kRecordHeaderSize, '\0');
+  (*buf_)[start_ + 8] = static_cast<char>(type);
+  op_count_ = 0;
+  open_ = true;
+  if (type == kBatchRecord || type == kCompactionRecord) PutFixed32(buf_, 0);  // op count
+}
+
+void RecordBuilder::AddName(OpTag tag, std::string_view name) {
+  buf_->push_back(static_cast<char>(tag));
+  PutVarint64(buf_, name.size());
+  buf_->append(name);
+  ++op_count_;
+}
+
+size_t RecordBuilder::AddAppend(std::string_view stream, uint64_t seq, std::string_view payload) {
+  AddName(kAppendOp, stream);
+  PutVarint64(buf_, seq);
+  PutVarint64(buf_, payload.size());
+  size_t at = buf_->size();
+  buf_->append(payload);
+  return at;
+}
+
+size_t RecordBuilder::AddKvPut(std::string_view key, std::string_view value) {
+  AddName(kKvPutOp, key);
+  PutVarint64(buf_, value.size());
+  size_t at = buf_->size();
+  buf_->append(value);
+  return at;
+}
+
+void RecordBuilder::AddKvDelete(std::string_view key) { AddName(kKvDeleteOp, key); }
+
+void RecordBuilder::AddTruncate(std::string_view stream, uint64_t seq) {
+  AddName(kTruncateOp, stream);
+  PutVarint64(buf_, seq);
+}
+
+void RecordBuilder::AddStreamMeta(std::string_view stream, uint64_t hwm,
+                                  uint64_t truncated_through) {
+  AddName(kStreamMetaOp, stream);
+  PutVarint64(buf_, hwm);
+  PutVarint64(buf_, truncated_through);
+}
+
+void RecordBuilder::AddSegmentEnd(uint32_t segment_number) {
+  Begin(kSegmentEndRecord);
+  PutFixed64(buf_, segment_number);
+  Finish();
+}
+
+size_t RecordBuilder::Finish() {
+  char* rec = buf_->data() + start_;
+  RecordType type = static_cast<RecordType>(rec[8]);
+  if (type == kBatchRecord || type == kCompactionRecord) {
+    EncodeFixed32(rec + kRecordHeaderSize, op_count_);
+  }
+  size_t body = buf_->size() - start_ - kRecordHeaderSize;
+  EncodeFixed32(rec + 4, static_cast<uint32_t>(body));
+  EncodeFixed32(rec, crc32c::Value(rec + 4, body + 5));
+  open_ = false;
+  return body + kRecordHeaderSize;
+}
+
+void RecordBuilder::Abandon() {
+  buf_->resize(start_);
+  open_ = false;
+}
+
+namespace {
+
+// Length of a valid UTF-8 sequence at s[i], or 0.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<uint8_t>(s[i + k]); };
+  uint8_t c = b(0);
+  size_t n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((b(k) & 0xc0) != 0x80) return 0;
+  }
+  if (n == 3 && c == 0xe0 && b(1) < 0xa0) return 0;  // overlong
+  if (n == 3 && c == 0xed && b(1) >= 0xa0) return 0;  // surrogate
+  if (n == 4 && c == 0xf0 && b(1) < 0x90) return 0;  // overlong
+  if (n == 4 && c == 0xf4 && b(1) >= 0x90) return 0;  // above U+10FFFF
+  return n;
+}
+
+}  // namespace
+
+std::string EscapeBytes(std::string_view s, size_t max_len, bool utf8) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  size_t n = max_len == 0 ? s.size() : std::min(s.size(), max_len);
+  for (size_t i = 0; i < n; ++i) {
+    auto u = static_cast<uint8_t>(s[i]);
+    if (u == '\\' || u == '"') {
+      out += '\\';
+      out += static_cast<char>(u);
+    } else if (u == '\n') {
+      out += "\\n";
+    } else if (u == '\t') {
+      out += "\\t";
+    } else if (u >= 0x20 && u < 0x7f) {
+      out += static_cast<char>(u);
+    } else if (size_t len = utf8 && u >= 0x80 ? Utf8SequenceLength(s, i) : 0; len > 0) {
+      out.append(s.substr(i, len));
+      i += len - 1;
+    } else {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  if (n < s.size()) out += "...";
+  return out;
+}
+
+namespace {
+
+// Length of a valid record starting at pos, or 0 if there is none.
+size_t ValidRecordAt(std::string_view image, uint64_t pos) {
+  if (pos + kRecordHeaderSize > image.size()) return 0;
+  const char* p = image.data() + pos;
+  uint8_t type = static_cast<uint8_t>(p[8]);
+  if (type == kZeroType || type > kMaxRecordType) return 0;
+  uint32_t len = DecodeFixed32(p + 4);
+  if (len == 0 || len > kMaxRecordBodyBytes || len > image.size() - pos - kRecordHeaderSize) {
+    return 0;
+  }
+  if (crc32c::Value(p + 4, len + 5) != DecodeFixed32(p)) return 0;
+  if (type == kSegmentEndRecord && len != kSegmentEndBodySize) return 0;
+  if ((type == kBatchRecord || type == kCompactionRecord) && len < 4) return 0;
+  return kRecordHeaderSize + len;
+}
+
+// First offset >= from holding a nonzero byte, or image.size().
+uint64_t NextNonZero(std::string_view image, uint64_t from) {
+  const char* p = image.data();
+  uint64_t n = image.size();
+  while (from < n && (from & 7) != 0) {
+    if (p[from] != 0) return from;
+    ++from;
+  }
+  while (from + 8 <= n) {
+    uint64_t w;
+    std::memcpy(&w, p + from, 8);
+    if (w != 0) break;
+    from += 8;
+  }
+  while (from < n && p[from] == 0) ++from;
+  return from;
+}
+
+// Is there a valid record anywhere in [from, end)? Zero runs are skipped
+// quickly: a record header has a nonzero type byte at offset 8.
+bool AnyValidRecordAfter(std::string_view image, uint64_t from, uint64_t* found) {
+  uint64_t pos = from;
+  while (pos < image.size()) {
+    uint64_t nz = NextNonZero(image, pos);
+    if (nz >= image.size()) return false;
+    uint64_t start = nz >= 8 + from ? nz - 8 : from;
+    if (start < pos) start = pos;
+    for (uint64_t p = start; p <= nz; ++p) {
+      if (ValidRecordAt(image, p) != 0) {
+        *found = p;
+        return true;
+      }
+    }
+    pos = nz + 1;
+  }
+  return false;
+}
+
+uint64_t LastNonZeroEnd(std::string_view image, uint64_t from) {
+  uint64_t end = image.size();
+  while (end > from && image[end - 1] == 0) --end;
+  return end;
+}
+
+}  // namespace
+
+Status ScanSegment(std::string_view image, uint32_t number,
+                   const std::function<Status(const RecordView&)>& fn, SegmentScan* scan) {
+  *scan = SegmentScan();
+  std::string expected = EncodeSegmentHeader(number);
+  if (image.size() < kSegmentHeaderSize) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->reason = "segment shorter than its header";
+    return Status::OK();
+  }
+  if (std::memcmp(image.data(), expected.data(), kSegmentHeaderSize) != 0) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->reason = std::memcmp(image.data(), kSegmentMagic, sizeof(kSegmentMagic)) != 0
+                       ? "bad segment magic"
+                       : "bad segment header (version, number or checksum)";
+    return Status::OK();
+  }
+  uint64_t pos = kSegmentHeaderSize;
+  while (true) {
+    size_t len = ValidRecordAt(image, pos);
+    if (len == 0) break;
+    RecordView rec{pos, static_cast<RecordType>(image[pos + 8]),
+                   image.substr(pos + kRecordHeaderSize, len - kRecordHeaderSize)};
+    if (rec.type == kSegmentEndRecord && DecodeFixed64(rec.body.data()) != number) break;
+    Status s = fn(rec);
+    if (!s.ok()) return s;
+    pos += len;
+    if (rec.type == kSegmentEndRecord) {
+      scan->end = SegmentScan::End::kSealed;
+      break;
+    }
+  }
+  scan->valid_end = pos;
+  uint64_t found;
+  if (AnyValidRecordAfter(image, pos + (scan->end == SegmentScan::End::kSealed ? 0 : 1), &found)) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->bad_offset = pos;
+    scan->reason = "invalid record followed by a valid one at offset " + std::to_string(found);
+    return Status::OK();
+  }
+  if (scan->end == SegmentScan::End::kSealed) return Status::OK();
+  uint64_t garbage = LastNonZeroEnd(image, pos);
+  if (garbage > pos) {
+    scan->end = SegmentScan::End::kTornTail;
+    scan->garbage_end = garbage;
+    scan->reason = std::to_string(garbage - pos) + " bytes of incomplete record";
+  }
+  return Status::OK();
+}
+
+OpReader::OpReader(std::string_view body) : rest_(body) {
+  if (rest_.size() < 4) {
+    status_ = Status::Corruption("record body too short for its op count");
+    return;
+  }
+  remaining_ = DecodeFixed32(rest_.data());
+  rest_.remove_prefix(4);
+}
+
+bool OpReader::Next(OpView* op) {
+  if (!status_.ok()) return false;
+  if (remaining_ == 0) {
+    if (!rest_.empty()) status_ = Status::Corruption("bytes after the last op of a record");
+    return false;
+  }
+  --remaining_;
+  auto bad = [this](const char* what) {
+    status_ = Status::Corruption(std::string("malformed op: ") + what);
+    return false;
+  };
+  if (rest_.empty()) return bad("missing op");
+  uint8_t tag = static_cast<uint8_t>(rest_[0]);
+  rest_.remove_prefix(1);
+  if (tag == 0 || tag > kMaxOpTag) return bad("unknown op tag");
+  *op = OpView();
+  op->tag = static_cast<OpTag>(tag);
+  if (!GetLengthPrefixed(&rest_, &op->name)) return bad("name");
+  if (op->name.size() > kMaxNameBytes) return bad("name too long");
+  switch (op->tag) {
+    case kAppendOp:
+      if (!GetVarint64(&rest_, &op->seq) || op->seq == 0) return bad("seq");
+      if (!GetLengthPrefixed(&rest_, &op->value)) return bad("payload");
+      break;
+    case kKvPutOp:
+      if (!GetLengthPrefixed(&rest_, &op->value)) return bad("value");
+      break;
+    case kKvDeleteOp:
+      break;
+    case kTruncateOp:
+      if (!GetVarint64(&rest_, &op->seq)) return bad("seq");
+      break;
+    case kStreamMetaOp:
+      if (!GetVarint64(&rest_, &op->seq) || !GetVarint64(&rest_, &op->seq2)) return bad("meta");
+      if (op->seq2 > op->seq) return bad("meta truncated beyond hwm");
+      break;
+  }
+  return true;
+}
+
+}  // namespace sx::store

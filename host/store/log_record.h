@@ -1,0 +1,111 @@
+// Encoding and decoding of segment headers, records and the ops inside
+// batch records (format: log_format.h, docs/storage-format.md).
+//
+// RecordBuilder appends records to a buffer that is later written with one
+// write. ScanSegment walks the records of a whole segment image and says how
+// the segment ends: sealed, clean (zeros), torn tail, or corrupt in the
+// middle. OpReader iterates the ops of a batch or compaction record body.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "host/store/log_format.h"
+#include "host/store/status.h"
+
+namespace sx::store {
+
+std::string SegmentFileName(uint32_t number);              // "0000000001.seg"
+bool ParseSegmentFileName(std::string_view name, uint32_t* number);
+std::string EncodeSegmentHeader(uint32_t number);
+
+class RecordBuilder {
+ public:
+  explicit RecordBuilder(std::string* buf) : buf_(buf) {}
+
+  // Starts a record of the given type at the end of the buffer.
+  void Begin(log::RecordType type);
+  // Ops of a batch or compaction record. The return value of AddAppend and
+  // AddKvPut is the offset in the buffer where the payload bytes start.
+  size_t AddAppend(std::string_view stream, uint64_t seq, std::string_view payload);
+  size_t AddKvPut(std::string_view key, std::string_view value);
+  void AddKvDelete(std::string_view key);
+  void AddTruncate(std::string_view stream, uint64_t seq);
+  void AddStreamMeta(std::string_view stream, uint64_t hwm, uint64_t truncated_through);
+  // Fills in the header. Returns the record's size (header included).
+  size_t Finish();
+  // Drops the record begun last.
+  void Abandon();
+
+  void AddSegmentEnd(uint32_t segment_number);
+
+  uint32_t op_count() const { return op_count_; }
+  size_t body_size() const { return buf_->size() - start_ - log::kRecordHeaderSize; }
+  bool open() const { return open_; }
+
+ private:
+  void AddName(log::OpTag tag, std::string_view name);
+
+  std::string* buf_;
+  size_t start_ = 0;
+  uint32_t op_count_ = 0;
+  bool open_ = false;
+};
+
+// Printable form of arbitrary bytes: printable ASCII as is, backslash and
+// double quote escaped, everything else as \xNN; "..." after max_len bytes
+// (0: no limit). UTF-8 sequences are kept when utf8 is set.
+std::string EscapeBytes(std::string_view s, size_t max_len = 0, bool utf8 = false);
+
+// Cost estimate of one op in the live-byte accounting that drives compaction.
+inline uint64_t OpCost(size_t name_size, size_t value_size) { return name_size + value_size + 16; }
+
+struct RecordView {
+  uint64_t offset;        // of the record header in the segment
+  log::RecordType type;
+  std::string_view body;  // points into the segment image
+};
+
+struct SegmentScan {
+  enum class End {
+    kClean,     // the valid records are followed by zeros or the end of file
+    kSealed,    // ends with a segment-end record
+    kTornTail,  // followed by bytes that hold no valid record: cut them off
+    kCorrupt,   // an invalid record with a valid one after it, or a bad header
+  };
+  End end = End::kClean;
+  uint64_t valid_end = 0;    // offset just past the last valid record
+  uint64_t garbage_end = 0;  // kTornTail: offset just past the last nonzero byte
+  uint64_t bad_offset = 0;   // kCorrupt: where
+  std::string reason;        // kCorrupt / kTornTail: what
+};
+
+// Calls fn for every valid record in order. Stops early if fn fails and
+// returns that status; otherwise OK, with the way the segment ends in *scan.
+Status ScanSegment(std::string_view image, uint32_t number,
+                   const std::function<Status(const RecordView&)>& fn, SegmentScan* scan);
+
+struct OpView {
+  log::OpTag tag;
+  std::string_view name;  // stream or key
+  uint64_t seq = 0;       // append / truncate seq, or meta hwm
+  uint64_t seq2 = 0;      // meta truncated-through
+  std::string_view value; // payload or kv value; points into the body
+};
+
+class OpReader {
+ public:
+  explicit OpReader(std::string_view body);
+  // False at the end or on a malformed op (then status() says which).
+  bool Next(OpView* op);
+  const Status& status() const { return status_; }
+
+ private:
+  std::string_view rest_;
+  uint32_t remaining_ = 0;
+  Status status_;
+};
+
+}  // namespace sx::store

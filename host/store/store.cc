@@ -1,0 +1,985 @@
+// The store's open/recovery, write path and read path. Compaction and
+// verification live in compaction.cc.
+#include "host/store/store.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "host/store/cid.h"
+#include "host/store/log_format.h"
+#include "host/store/log_record.h"
+
+namespace sx::store {
+
+using namespace log;  // NOLINT: the format constants
+
+namespace {
+
+// Reads of adjacent payloads are merged into one pread when the gap between
+// them is at most this, up to kMaxReadSpan bytes per pread.
+constexpr uint64_t kReadGapBytes = 4096;
+constexpr uint64_t kMaxReadSpan = 4u << 20;
+
+std::string Quote(std::string_view name) {
+  std::string out = "\"";
+  out += EscapeBytes(name, 64);
+  out += '"';
+  return out;
+}
+
+Status CheckName(const char* what, std::string_view name) {
+  if (name.size() > kMaxNameBytes) {
+    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(name.size()) +
+                                   " bytes, more than the limit of " +
+                                   std::to_string(kMaxNameBytes));
+  }
+  return Status::OK();
+}
+
+Status CheckValue(const char* what, std::string_view value) {
+  if (value.size() > kMaxValueBytes) {
+    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(value.size()) +
+                                   " bytes, more than the limit of " +
+                                   std::to_string(kMaxValueBytes));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string RecoveryNote::ToString() const {
+  return (torn_tail ? "torn tail in " : "corruption in ") + file + " at offset " +
+         std::to_string(offset) + ": " + what;
+}
+
+// ---------------------------------------------------------------- WriteBatch
+
+void WriteBatch::Append(std::string stream, uint64_t seq, std::string payload) {
+  ops_.push_back(Op{OpKind::kAppend, std::move(stream), seq, 0, std::nullopt, std::move(payload)});
+}
+
+void WriteBatch::AppendExpect(std::string stream, uint64_t expected_last_seq, uint64_t seq,
+                              std::string payload) {
+  ops_.push_back(Op{OpKind::kAppendExpect, std::move(stream), seq, expected_last_seq, std::nullopt,
+                    std::move(payload)});
+}
+
+void WriteBatch::KvPut(std::string key, std::string value) {
+  ops_.push_back(Op{OpKind::kKvPut, std::move(key), 0, 0, std::nullopt, std::move(value)});
+}
+
+void WriteBatch::KvDelete(std::string key) {
+  ops_.push_back(Op{OpKind::kKvDelete, std::move(key), 0, 0, std::nullopt, std::nullopt});
+}
+
+void WriteBatch::KvCas(std::string key, std::optional<std::string> expected,
+                       std::optional<std::string> value) {
+  ops_.push_back(
+      Op{OpKind::kKvCas, std::move(key), 0, 0, std::move(expected), std::move(value)});
+}
+
+void WriteBatch::TruncateThrough(std::string stream, uint64_t seq) {
+  ops_.push_back(Op{OpKind::kTruncate, std::move(stream), seq, 0, std::nullopt, std::nullopt});
+}
+
+// ---------------------------------------------------------------- open
+
+Store::Store(const Options& options, std::string dir)
+    : options_(options),
+      env_(options.env ? options.env : Env::Default()),
+      dir_(std::move(dir)) {}
+
+Store::~Store() {
+  if (flusher_.joinable()) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    flusher_.join();
+    // A clean close leaves nothing unsynced in batch mode.
+    if (dirty_ && !has_sticky_error_) SyncActive().IgnoreError();
+  }
+}
+
+std::string Store::SegmentPath(uint32_t number) const {
+  return dir_ + "/" + SegmentFileName(number);
+}
+
+std::string Store::BlobPath(const std::string& cid) const {
+  return dir_ + "/" + kBlobDirName + "/" + cid;
+}
+
+Status Store::Open(const Options& options, const std::string& dir, std::unique_ptr<Store>* out) {
+  out->reset();
+  if (options.segment_bytes < kMinSegmentBytes || options.segment_bytes > kMaxSegmentBytes) {
+    return Status::InvalidArgument("segment_bytes must be between 4 KiB and 4 GiB");
+  }
+  if (options.sync == SyncMode::kBatch && options.batch_ms <= 0) {
+    return Status::InvalidArgument("batch_ms must be positive");
+  }
+  std::unique_ptr<Store> store(new Store(options, dir));
+  Env* env = store->env_;
+  if (!env->DirExists(dir)) {
+    if (options.read_only || !options.create_if_missing) {
+      return Status::NotFound("store directory " + dir + " does not exist");
+    }
+    Status s = env->CreateDir(dir);
+    if (!s.ok()) return s;
+  }
+  if (!options.read_only) {
+    Status s = env->LockFile(dir + "/" + kLockFileName, &store->lock_);
+    if (!s.ok()) return s.WithContext("open " + dir);
+    s = env->CreateDir(dir + "/" + kBlobDirName);
+    if (!s.ok()) return s;
+  }
+  Status s = store->Recover();
+  if (!s.ok()) return s.WithContext("open " + dir);
+  if (!options.read_only && options.sync == SyncMode::kBatch) {
+    store->flusher_ = std::thread([st = store.get()] { st->FlusherLoop(); });
+  }
+  *out = std::move(store);
+  return Status::OK();
+}
+
+Status Store::Problem(bool torn_tail, uint32_t segment, uint64_t offset, const std::string& what) {
+  RecoveryNote note{torn_tail, SegmentFileName(segment), offset, what};
+  if (options_.on_recovery_problem) options_.on_recovery_problem(note);
+  if (torn_tail || options_.salvage) return Status::OK();
+  return Status::Corruption(note.ToString());
+}
+
+Status Store::Recover() {
+  std::vector<std::string> names;
+  Status s = env_->ListDir(dir_, &names);
+  if (!s.ok()) return s;
+  std::vector<uint32_t> numbers;
+  for (const std::string& name : names) {
+    uint32_t n;
+    if (ParseSegmentFileName(name, &n)) {
+      numbers.push_back(n);
+    } else if (!options_.read_only && name.size() > 4 &&
+               name.compare(name.size() - 4, 4, kTempSuffix) == 0) {
+      // A segment that was never published: its creation did not finish.
+      env_->DeleteFile(dir_ + "/" + name).IgnoreError();
+    }
+  }
+  std::sort(numbers.begin(), numbers.end());
+  std::string image;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    Segment seg;
+    s = ReplaySegment(numbers[i], &seg, &image, i + 1 == numbers.size());
+    if (!s.ok()) return s;
+    segments_.emplace(numbers[i], std::move(seg));
+  }
+  FinishRecovery();
+  s = LoadBlobs();
+  if (!s.ok()) return s;
+  if (segments_.empty()) {
+    if (options_.read_only) return Status::OK();
+    s = CreateSegment(1, options_.segment_bytes);
+    if (!s.ok()) return s;
+  }
+  active_ = segments_.rbegin()->first;
+  std::lock_guard<std::mutex> l(mu_);
+  flush_file_ = segments_.rbegin()->second.file;
+  return Status::OK();
+}
+
+Status Store::ReplaySegment(uint32_t number, Segment* seg, std::string* image, bool last) {
+  std::unique_ptr<File> file;
+  std::string path = SegmentPath(number);
+  Status s = env_->OpenFile(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite,
+                            &file);
+  if (!s.ok()) return s;
+  uint64_t size;
+  s = file->Size(&size);
+  if (!s.ok()) return s;
+  s = file->ReadAt(0, size, image);
+  if (!s.ok()) return s;
+  SegmentScan scan;
+  s = ScanSegment(
+      *image, number,
+      [&](const RecordView& rec) -> Status {
+        if (rec.type == kSegmentEndRecord) return Status::OK();
+        Status r = ReplayRecord(number, rec.offset + kRecordHeaderSize,
+                                rec.type == kCompactionRecord, rec.body);
+        return r.ok() ? r : Problem(false, number, rec.offset, r.message());
+      },
+      &scan);
+  if (!s.ok()) return s;
+  seg->capacity = size;
+  seg->end = scan.valid_end;
+  seg->sealed = scan.end == SegmentScan::End::kSealed;
+  switch (scan.end) {
+    case SegmentScan::End::kSealed:
+      break;
+    case SegmentScan::End::kCorrupt:
+      s = Problem(false, number, scan.bad_offset, scan.reason);
+      seg->sealed = true;  // salvaged: never write after the damage
+      break;
+    case SegmentScan::End::kTornTail:
+    case SegmentScan::End::kClean:
+      if (!last) {
+        s = Problem(false, number, scan.valid_end,
+                    scan.end == SegmentScan::End::kTornTail
+                        ? scan.reason + " in a segment that should have been sealed"
+                        : "segment is not sealed but is not the last one");
+        seg->sealed = true;
+        break;
+      }
+      if (scan.end == SegmentScan::End::kClean) break;
+      s = Problem(true, number, scan.valid_end, scan.reason);
+      stats_.recovered_torn_bytes += scan.garbage_end - scan.valid_end;
+      if (!options_.read_only) {
+        // Zero the torn bytes so that no fragment of them can ever be
+        // mistaken for a record once new records are written before them.
+        std::string zeros(scan.garbage_end - scan.valid_end, '\0');
+        s = file->WriteAt(scan.valid_end, zeros);
+        if (s.ok()) s = file->Sync();
+        ++syncs_;
+      }
+      break;
+  }
+  seg->file = std::move(file);
+  return s;
+}
+
+Status Store::ReplayRecord(uint32_t number, uint64_t body_offset, bool compaction,
+                          std::string_view body) {
+  OpReader reader(body);
+  OpView op;
+  while (reader.Next(&op)) {
+    if (op.tag == kKvPutOp || op.tag == kKvDeleteOp) {
+      auto it = kv_.find(op.name);
+      if (op.tag == kKvDeleteOp) {
+        if (it != kv_.end()) kv_.erase(it);
+        continue;
+      }
+      ValueLoc loc{number, static_cast<uint32_t>(body_offset + (op.value.data() - body.data())),
+                   static_cast<uint32_t>(op.value.size())};
+      if (it == kv_.end()) {
+        kv_.emplace(std::string(op.name), loc);
+      } else {
+        it->second = loc;
+      }
+      continue;
+    }
+    auto it = streams_.find(op.name);
+    if (it == streams_.end()) it = streams_.emplace(std::string(op.name), StreamState()).first;
+    StreamState& st = it->second;
+    switch (op.tag) {
+      case kAppendOp: {
+        if (!compaction && op.seq <= st.hwm) {
+          Status s = Problem(false, number, body_offset - kRecordHeaderSize,
+                             "append to stream " + Quote(op.name) + " with seq " +
+                                 std::to_string(op.seq) + " not above its hwm " +
+                                 std::to_string(st.hwm));
+          if (!s.ok()) return s;
+          continue;  // salvaging: skip the op
+        }
+        st.hwm = std::max(st.hwm, op.seq);
+        if (op.seq <= st.truncated) continue;
+        if (!st.events.empty() && st.events.back().seq >= op.seq) needs_sort_.insert(&st);
+        st.events.push_back(
+            EventLoc{op.seq, number,
+                     static_cast<uint32_t>(body_offset + (op.value.data() - body.data())),
+                     static_cast<uint32_t>(op.value.size())});
+        break;
+      }
+      case kTruncateOp:
+      case kStreamMetaOp: {
+        uint64_t through = op.tag == kTruncateOp ? op.seq : op.seq2;
+        if (op.tag == kStreamMetaOp) st.hwm = std::max(st.hwm, op.seq);
+        if (through > st.truncated) {
+          st.truncated = through;
+          while (!st.events.empty() && st.events.front().seq <= through) st.events.pop_front();
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (!reader.status().ok()) return reader.status();
+  return Status::OK();
+}
+
+void Store::FinishRecovery() {
+  for (StreamState* st : needs_sort_) {
+    // Compaction copies sit later in the log than newer events of the same
+    // stream; a copy and its original may both exist if the original's
+    // segment was not yet deleted at the crash. Keep one of each seq.
+    std::stable_sort(st->events.begin(), st->events.end(),
+                     [](const EventLoc& a, const EventLoc& b) { return a.seq < b.seq; });
+    auto last = std::unique(st->events.rbegin(), st->events.rend(),
+                            [](const EventLoc& a, const EventLoc& b) { return a.seq == b.seq; });
+    st->events.erase(st->events.begin(), last.base());
+  }
+  needs_sort_.clear();
+  for (auto& [name, st] : streams_) {
+    while (!st.events.empty() && st.events.front().seq <= st.truncated) st.events.pop_front();
+    for (const EventLoc& e : st.events) AddLive(e.segment, OpCost(name.size(), e.size));
+    st.events.shrink_to_fit();
+  }
+  for (const auto& [key, loc] : kv_) AddLive(loc.segment, OpCost(key.size(), loc.size));
+  for (const auto& [number, seg] : segments_) {
+    if (seg.sealed && seg.live < options_.compact_live_ratio * (seg.end - kSegmentHeaderSize)) {
+      compact_candidates_.insert(number);
+    }
+  }
+}
+
+Status Store::LoadBlobs() {
+  std::string blob_dir = dir_ + "/" + kBlobDirName;
+  if (!env_->DirExists(blob_dir)) return Status::OK();
+  std::vector<std::string> names;
+  Status s = env_->ListDir(blob_dir, &names);
+  if (!s.ok()) return s;
+  Sha256::Digest digest;
+  for (const std::string& name : names) {
+    if (ParseRawSha256Cid(name, &digest)) {
+      blobs_.insert(name);
+    } else if (!options_.read_only && name.size() > 4 &&
+               name.compare(name.size() - 4, 4, kTempSuffix) == 0) {
+      env_->DeleteFile(blob_dir + "/" + name).IgnoreError();
+    }
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- write path
+
+Status Store::CheckWritable() const {
+  if (options_.read_only) return Status::InvalidArgument("store is opened read-only");
+  if (has_sticky_error_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> l(mu_);
+    return sticky_error_.WithContext("store refuses writes after an earlier failure; reopen it");
+  }
+  return Status::OK();
+}
+
+Status Store::SetStickyError(const Status& s) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (sticky_error_.ok()) sticky_error_ = s;
+  has_sticky_error_.store(true, std::memory_order_release);
+  return s;
+}
+
+Status Store::CreateSegment(uint32_t number, uint64_t capacity) {
+  // Published by write-temp, sync, rename, sync dir: a segment file that
+  // exists under its final name always has a durable, valid header.
+  std::string path = SegmentPath(number);
+  std::string tmp = path + kTempSuffix;
+  std::unique_ptr<File> file;
+  Status s = env_->OpenFile(tmp, OpenMode::kCreateTrunc, &file);
+  if (s.ok()) s = file->Preallocate(capacity, options_.sync != SyncMode::kNever);
+  if (s.ok()) s = file->WriteAt(0, EncodeSegmentHeader(number));
+  if (s.ok()) s = file->Sync();
+  if (s.ok()) s = env_->RenameFile(tmp, path);
+  if (s.ok()) s = env_->SyncDir(dir_);
+  syncs_ += 2;
+  if (!s.ok()) {
+    file.reset();
+    env_->DeleteFile(tmp).IgnoreError();
+    return s.WithContext("create segment " + SegmentFileName(number));
+  }
+  Segment seg;
+  seg.file = std::move(file);
+  seg.capacity = capacity;
+  seg.end = kSegmentHeaderSize;
+  segments_[number] = std::move(seg);
+  return Status::OK();
+}
+
+Status Store::RollSegment(uint64_t need) {
+  if (active_ != 0) {
+    Segment& old = segments_[active_];
+    if (!old.sealed) {
+      // Seal first and make the seal durable: a segment followed by another
+      // one must end with a segment-end record, or recovery reports it.
+      std::string end;
+      RecordBuilder b(&end);
+      b.AddSegmentEnd(active_);
+      Status s = old.file->WriteAt(old.end, end);
+      if (s.ok()) s = old.file->Sync();
+      ++syncs_;
+      if (!s.ok()) return SetStickyError(s);
+      old.end += end.size();
+      old.sealed = true;
+      if (old.live < options_.compact_live_ratio * (old.end - kSegmentHeaderSize)) {
+        compact_candidates_.insert(active_);
+      }
+    }
+  }
+  uint64_t capacity =
+      std::max<uint64_t>(options_.segment_bytes, kSegmentHeaderSize + need + kSegmentEndRecordSize);
+  if (capacity > kMaxSegmentBytes) return Status::InvalidArgument("commit too large for a segment");
+  uint32_t next = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
+  Status s = CreateSegment(next, capacity);
+  if (!s.ok()) return s;  // not sticky: nothing was written; a later write retries
+  active_ = next;
+  std::lock_guard<std::mutex> l(mu_);
+  flush_file_ = segments_[next].file;
+  return Status::OK();
+}
+
+Status Store::WriteRecords(const std::string& buf, bool force_sync, uint32_t* segment,
+                           uint64_t* base) {
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  auto it = segments_.find(active_);
+  if (it == segments_.end() || it->second.sealed ||
+      it->second.end + buf.size() + kSegmentEndRecordSize > it->second.capacity) {
+    s = RollSegment(buf.size());
+    if (!s.ok()) return s;
+    it = segments_.find(active_);
+  }
+  Segment& seg = it->second;
+  s = seg.file->WriteAt(seg.end, buf);
+  if (!s.ok()) return SetStickyError(s);
+  *segment = active_;
+  *base = seg.end;
+  seg.end += buf.size();
+  ++stats_.commits;
+  if (force_sync || options_.sync == SyncMode::kAlways) return SyncActive();
+  if (options_.sync == SyncMode::kBatch) {
+    std::lock_guard<std::mutex> l(mu_);
+    dirty_ = true;
+  }
+  return Status::OK();
+}
+
+Status Store::SyncActive() {
+  auto it = segments_.find(active_);
+  if (it == segments_.end()) return Status::OK();
+  if (options_.sync == SyncMode::kBatch) {
+    std::lock_guard<std::mutex> l(mu_);
+    dirty_ = false;
+  }
+  Status s = it->second.file->Sync();
+  ++syncs_;
+  if (!s.ok()) return SetStickyError(s);
+  return Status::OK();
+}
+
+void Store::FlusherLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    cv_.wait_for(l, std::chrono::milliseconds(options_.batch_ms));
+    if (!dirty_ || has_sticky_error_) continue;
+    std::shared_ptr<File> file = flush_file_;
+    dirty_ = false;
+    l.unlock();
+    Status s = file->Sync();
+    ++syncs_;
+    l.lock();
+    if (!s.ok() && sticky_error_.ok()) {
+      sticky_error_ = s;
+      has_sticky_error_.store(true, std::memory_order_release);
+    }
+  }
+}
+
+struct Store::Pending {
+  OpTag tag;
+  const std::string* name;
+  uint64_t seq;
+  size_t offset;  // of the payload or value in the write buffer
+  uint32_t size;
+};
+
+void Store::AddLive(uint32_t segment, uint64_t cost) {
+  auto it = segments_.find(segment);
+  if (it != segments_.end()) it->second.live += cost;
+}
+
+void Store::SubLive(uint32_t segment, uint64_t cost) {
+  auto it = segments_.find(segment);
+  if (it == segments_.end()) return;
+  Segment& seg = it->second;
+  seg.live = seg.live > cost ? seg.live - cost : 0;
+  if (seg.sealed && seg.live < options_.compact_live_ratio * (seg.end - kSegmentHeaderSize)) {
+    compact_candidates_.insert(segment);
+  }
+}
+
+void Store::DropEvents(const std::string& name, StreamState* st, uint64_t through) {
+  if (through <= st->truncated) return;
+  st->truncated = through;
+  while (!st->events.empty() && st->events.front().seq <= through) {
+    const EventLoc& e = st->events.front();
+    SubLive(e.segment, OpCost(name.size(), e.size));
+    st->events.pop_front();
+  }
+}
+
+void Store::KillValue(const std::string& key, const ValueLoc& loc) {
+  SubLive(loc.segment, OpCost(key.size(), loc.size));
+}
+
+void Store::Apply(const std::vector<Pending>& pending, uint32_t segment, uint64_t base) {
+  for (const Pending& p : pending) {
+    const std::string& name = *p.name;
+    switch (p.tag) {
+      case kAppendOp: {
+        auto it = streams_.find(name);
+        if (it == streams_.end()) it = streams_.emplace(name, StreamState()).first;
+        StreamState& st = it->second;
+        st.events.push_back(
+            EventLoc{p.seq, segment, static_cast<uint32_t>(base + p.offset), p.size});
+        st.hwm = p.seq;
+        AddLive(segment, OpCost(name.size(), p.size));
+        ++stats_.appends;
+        break;
+      }
+      case kKvPutOp: {
+        ValueLoc loc{segment, static_cast<uint32_t>(base + p.offset), p.size};
+        auto [it, inserted] = kv_.try_emplace(name, loc);
+        if (!inserted) {
+          KillValue(name, it->second);
+          it->second = loc;
+        }
+        AddLive(segment, OpCost(name.size(), p.size));
+        break;
+      }
+      case kKvDeleteOp: {
+        auto it = kv_.find(name);
+        if (it != kv_.end()) {
+          KillValue(name, it->second);
+          kv_.erase(it);
+        }
+        break;
+      }
+      case kTruncateOp: {
+        auto it = streams_.find(name);
+        if (it != streams_.end()) DropEvents(name, &it->second, p.seq);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+Status Store::Append(const std::string& stream, uint64_t seq, const std::string& payload) {
+  Status s = CheckName("stream name", stream);
+  if (s.ok()) s = CheckValue("payload", payload);
+  if (!s.ok()) return s.WithContext("append to stream " + Quote(stream));
+  auto it = streams_.find(stream);
+  uint64_t hwm = it == streams_.end() ? 0 : it->second.hwm;
+  if (seq <= hwm) {
+    return Status::Conflict("append to stream " + Quote(stream) + ": seq " + std::to_string(seq) +
+                                " is not above the high-water mark " + std::to_string(hwm),
+                            hwm + 1, hwm);
+  }
+  write_buf_.clear();
+  RecordBuilder b(&write_buf_);
+  b.Begin(kBatchRecord);
+  size_t at = b.AddAppend(stream, seq, payload);
+  b.Finish();
+  uint32_t segment;
+  uint64_t base;
+  s = WriteRecords(write_buf_, false, &segment, &base);
+  if (!s.ok()) return s.WithContext("append to stream " + Quote(stream));
+  if (it == streams_.end()) it = streams_.emplace(stream, StreamState()).first;
+  it->second.events.push_back(EventLoc{seq, segment, static_cast<uint32_t>(base + at),
+                                       static_cast<uint32_t>(payload.size())});
+  it->second.hwm = seq;
+  AddLive(segment, OpCost(stream.size(), payload.size()));
+  ++stats_.appends;
+  return Status::OK();
+}
+
+// Checks a group's ops against the store plus the effects of the ops
+// accepted so far, which it keeps in overlays; a failed batch's effects are
+// rolled back from an undo log.
+class Store::Validator {
+ public:
+  explicit Validator(Store* store) : store_(store) {}
+
+  void Mark() { mark_ = undo_.size(); }
+  void Rollback() {
+    while (undo_.size() > mark_) {
+      Undo& u = undo_.back();
+      if (u.is_kv) {
+        if (u.had) kv_[u.name] = u.kv; else kv_.erase(u.name);
+      } else {
+        if (u.had) hwm_[u.name] = u.hwm; else hwm_.erase(u.name);
+      }
+      undo_.pop_back();
+    }
+  }
+
+  uint64_t Hwm(std::string_view name) const {
+    auto it = hwm_.find(name);
+    if (it != hwm_.end()) return it->second;
+    auto st = store_->streams_.find(name);
+    return st == store_->streams_.end() ? 0 : st->second.hwm;
+  }
+  void SetHwm(std::string_view name, uint64_t hwm) {
+    auto it = hwm_.find(name);
+    undo_.push_back(Undo{name, false, it != hwm_.end(), it != hwm_.end() ? it->second : 0, {}});
+    hwm_[name] = hwm;
+  }
+
+  Status Value(const std::string& key, std::optional<std::string>* value) {
+    auto it = kv_.find(key);
+    if (it == kv_.end()) return store_->CurrentValue(key, value);
+    if (it->second) *value = std::string(*it->second); else value->reset();
+    return Status::OK();
+  }
+  bool Has(const std::string& key) const {
+    auto it = kv_.find(key);
+    if (it != kv_.end()) return it->second.has_value();
+    return store_->kv_.count(key) > 0;
+  }
+  void SetValue(std::string_view key, std::optional<std::string_view> value) {
+    auto it = kv_.find(key);
+    undo_.push_back(Undo{key, true, it != kv_.end(), 0,
+                         it != kv_.end() ? it->second : std::optional<std::string_view>()});
+    kv_[key] = value;
+  }
+
+ private:
+  struct Undo {
+    std::string_view name;
+    bool is_kv;
+    bool had;
+    uint64_t hwm;
+    std::optional<std::string_view> kv;
+  };
+  Store* store_;
+  std::unordered_map<std::string_view, uint64_t> hwm_;
+  std::unordered_map<std::string_view, std::optional<std::string_view>> kv_;
+  std::vector<Undo> undo_;
+  size_t mark_ = 0;
+};
+
+Status Store::CurrentValue(const std::string& key, std::optional<std::string>* value) {
+  auto it = kv_.find(key);
+  if (it == kv_.end()) {
+    value->reset();
+    return Status::OK();
+  }
+  std::string v;
+  Status s = ReadValue(it->second.segment, it->second.offset, it->second.size, &v);
+  if (!s.ok()) return s;
+  *value = std::move(v);
+  return Status::OK();
+}
+
+void Store::CommitGroup(std::span<const WriteBatch* const> batches, std::vector<Status>* results) {
+  results->assign(batches.size(), Status::OK());
+  Status writable = CheckWritable();
+  if (!writable.ok()) {
+    for (Status& r : *results) r = writable;
+    return;
+  }
+  write_buf_.clear();
+  RecordBuilder b(&write_buf_);
+  Validator v(this);
+  std::vector<Pending> pending;
+  std::vector<size_t> written;  // indexes of batches that have a record
+  for (size_t i = 0; i < batches.size(); ++i) {
+    v.Mark();
+    size_t pending_mark = pending.size();
+    b.Begin(kBatchRecord);
+    Status s;
+    for (const WriteBatch::Op& op : batches[i]->ops()) {
+      const std::string& name = op.name;
+      switch (op.kind) {
+        case WriteBatch::OpKind::kAppend:
+        case WriteBatch::OpKind::kAppendExpect: {
+          s = CheckName("stream name", name);
+          if (s.ok()) s = CheckValue("payload", *op.value);
+          if (!s.ok()) break;
+          uint64_t hwm = v.Hwm(name);
+          if (op.kind == WriteBatch::OpKind::kAppendExpect && hwm != op.expected_seq) {
+            s = Status::Conflict("append to stream " + Quote(name) + ": expected last seq " +
+                                     std::to_string(op.expected_seq) + " but it is " +
+                                     std::to_string(hwm),
+                                 op.expected_seq, hwm);
+            break;
+          }
+          if (op.seq <= hwm) {
+            s = Status::Conflict("append to stream " + Quote(name) + ": seq " +
+                                     std::to_string(op.seq) +
+                                     " is not above the high-water mark " + std::to_string(hwm),
+                                 hwm + 1, hwm);
+            break;
+          }
+          v.SetHwm(name, op.seq);
+          size_t at = b.AddAppend(name, op.seq, *op.value);
+          pending.push_back(Pending{kAppendOp, &name, op.seq, at,
+                                    static_cast<uint32_t>(op.value->size())});
+          break;
+        }
+        case WriteBatch::OpKind::kKvPut:
+        case WriteBatch::OpKind::kKvDelete:
+        case WriteBatch::OpKind::kKvCas: {
+          s = CheckName("key", name);
+          if (s.ok() && op.value) s = CheckValue("value", *op.value);
+          if (!s.ok()) break;
+          if (op.kind == WriteBatch::OpKind::kKvCas) {
+            std::optional<std::string> current;
+            s = v.Value(name, &current);
+            if (!s.ok()) break;
+            if (current != op.expected) {
+              const char* why = !current       ? "the key is absent"
+                                : !op.expected ? "the key is present"
+                                               : "the value differs from the expected one";
+              s = Status::Conflict("kv-cas on key " + Quote(name) + ": " + why);
+              break;
+            }
+          }
+          if (op.value && op.kind != WriteBatch::OpKind::kKvDelete) {
+            v.SetValue(name, std::string_view(*op.value));
+            size_t at = b.AddKvPut(name, *op.value);
+            pending.push_back(
+                Pending{kKvPutOp, &name, 0, at, static_cast<uint32_t>(op.value->size())});
+          } else if (v.Has(name)) {
+            v.SetValue(name, std::nullopt);
+            b.AddKvDelete(name);
+            pending.push_back(Pending{kKvDeleteOp, &name, 0, 0, 0});
+          }
+          break;
+        }
+        case WriteBatch::OpKind::kTruncate: {
+          s = CheckName("stream name", name);
+          if (!s.ok()) break;
+          uint64_t through = std::min(op.seq, v.Hwm(name));
+          auto st = streams_.find(name);
+          uint64_t truncated = st == streams_.end() ? 0 : st->second.truncated;
+          if (through == 0 || through <= truncated) break;  // nothing to drop
+          b.AddTruncate(name, through);
+          pending.push_back(Pending{kTruncateOp, &name, through, 0, 0});
+          break;
+        }
+      }
+      if (!s.ok()) break;
+    }
+    if (s.ok() && b.body_size() + kRecordHeaderSize > kMaxRecordBodyBytes) {
+      s = Status::InvalidArgument("batch is larger than the record limit of 1 GiB");
+    }
+    if (!s.ok()) {
+      v.Rollback();
+      b.Abandon();
+      pending.resize(pending_mark);
+      (*results)[i] = s;
+    } else if (b.op_count() == 0) {
+      b.Abandon();
+    } else {
+      b.Finish();
+      written.push_back(i);
+    }
+  }
+  if (written.empty()) return;
+  uint32_t segment;
+  uint64_t base;
+  Status s = WriteRecords(write_buf_, false, &segment, &base);
+  if (!s.ok()) {
+    for (size_t i : written) (*results)[i] = s;
+    return;
+  }
+  Apply(pending, segment, base);
+  MaybeAutoCompact();
+}
+
+Status Store::Commit(const WriteBatch& batch) {
+  const WriteBatch* one[1] = {&batch};
+  std::vector<Status> results;
+  CommitGroup(one, &results);
+  return results[0];
+}
+
+Status Store::TruncateThrough(const std::string& stream, uint64_t seq) {
+  WriteBatch b;
+  b.TruncateThrough(stream, seq);
+  return Commit(b);
+}
+
+Status Store::KvPut(const std::string& key, const std::string& value) {
+  WriteBatch b;
+  b.KvPut(key, value);
+  return Commit(b);
+}
+
+Status Store::KvDelete(const std::string& key) {
+  WriteBatch b;
+  b.KvDelete(key);
+  return Commit(b);
+}
+
+Status Store::Sync() {
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  return SyncActive();
+}
+
+// ---------------------------------------------------------------- read path
+
+Status Store::ReadValue(uint32_t segment, uint64_t offset, uint32_t size, std::string* out) {
+  auto it = segments_.find(segment);
+  if (it == segments_.end()) {
+    return Status::Corruption("index points into missing segment " + SegmentFileName(segment));
+  }
+  Status s = it->second.file->ReadAt(offset, size, out);
+  ++stats_.records_read;
+  if (!s.ok()) return s;
+  if (out->size() != size) {
+    return Status::Corruption("short read in " + SegmentFileName(segment) + " at offset " +
+                              std::to_string(offset));
+  }
+  return Status::OK();
+}
+
+Status Store::Read(const std::string& stream, uint64_t from_seq, size_t limit,
+                   std::vector<Event>* out) {
+  out->clear();
+  auto sit = streams_.find(stream);
+  if (sit == streams_.end()) return Status::OK();
+  const std::deque<EventLoc>& events = sit->second.events;
+  auto first = std::lower_bound(events.begin(), events.end(), from_seq,
+                                [](const EventLoc& e, uint64_t seq) { return e.seq < seq; });
+  size_t n = std::min<size_t>(limit, static_cast<size_t>(events.end() - first));
+  out->reserve(n);
+  std::string buf;
+  size_t i = 0;
+  while (i < n) {
+    // Events written together lie together: read a run of them at once.
+    const EventLoc& head = first[i];
+    uint64_t start = head.offset;
+    uint64_t end = start + head.size;
+    size_t j = i;
+    while (j + 1 < n) {
+      const EventLoc& next = first[j + 1];
+      if (next.segment != head.segment || next.offset < end || next.offset - end > kReadGapBytes ||
+          next.offset + next.size - start > kMaxReadSpan) {
+        break;
+      }
+      end = next.offset + next.size;
+      ++j;
+    }
+    Status s = ReadValue(head.segment, start, static_cast<uint32_t>(end - start), &buf);
+    if (!s.ok()) return s.WithContext("read stream " + Quote(stream));
+    for (size_t k = i; k <= j; ++k) {
+      const EventLoc& e = first[k];
+      out->push_back(Event{e.seq, buf.substr(e.offset - start, e.size)});
+    }
+    i = j + 1;
+  }
+  return Status::OK();
+}
+
+uint64_t Store::LastSeq(const std::string& stream) const {
+  auto it = streams_.find(stream);
+  return it == streams_.end() ? 0 : it->second.hwm;
+}
+
+uint64_t Store::FirstSeq(const std::string& stream) const {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return 1;
+  const StreamState& st = it->second;
+  return st.events.empty() ? st.hwm + 1 : st.events.front().seq;
+}
+
+std::vector<std::string> Store::Streams() const {
+  std::vector<std::string> names;
+  names.reserve(streams_.size());
+  for (const auto& [name, st] : streams_) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Status Store::KvGet(const std::string& key, std::string* value) {
+  auto it = kv_.find(key);
+  if (it == kv_.end()) return Status::NotFound("key " + Quote(key) + " is absent");
+  Status s = ReadValue(it->second.segment, it->second.offset, it->second.size, value);
+  return s.ok() ? s : s.WithContext("kv-get " + Quote(key));
+}
+
+bool Store::KvHas(const std::string& key) const { return kv_.count(key) > 0; }
+
+std::vector<std::string> Store::KvKeys() const {
+  std::vector<std::string> keys;
+  keys.reserve(kv_.size());
+  for (const auto& [key, loc] : kv_) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+// ---------------------------------------------------------------- blobs
+
+Status Store::BlobPut(const std::string& bytes, std::string* cid) {
+  *cid = CidForBytes(bytes);
+  if (blobs_.count(*cid) > 0) return Status::OK();
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  // Named by content, published by write-temp, sync, rename, sync dir.
+  std::string path = BlobPath(*cid);
+  std::string tmp = path + kTempSuffix;
+  bool durable = options_.sync != SyncMode::kNever;
+  std::unique_ptr<File> file;
+  s = env_->OpenFile(tmp, OpenMode::kCreateTrunc, &file);
+  if (s.ok()) s = file->WriteAt(0, bytes);
+  if (s.ok() && durable) s = file->Sync();
+  file.reset();
+  if (s.ok()) s = env_->RenameFile(tmp, path);
+  if (s.ok() && durable) s = env_->SyncDir(dir_ + "/" + kBlobDirName);
+  if (durable) syncs_ += 2;
+  if (!s.ok()) {
+    env_->DeleteFile(tmp).IgnoreError();
+    return s.WithContext("blob-put");
+  }
+  blobs_.insert(*cid);
+  return Status::OK();
+}
+
+Status Store::BlobGet(const std::string& cid, std::string* bytes) {
+  Sha256::Digest want;
+  if (!ParseRawSha256Cid(cid, &want)) {
+    return Status::InvalidArgument("blob-get: " + Quote(cid) +
+                                   " is not a CIDv1 raw sha2-256 base32 cid");
+  }
+  if (blobs_.count(cid) == 0) return Status::NotFound("blob " + cid + " is absent");
+  Status s = ReadFileToString(env_, BlobPath(cid), bytes);
+  ++stats_.records_read;
+  if (!s.ok()) return s.WithContext("blob-get " + cid);
+  if (Sha256::Hash(*bytes) != want) {
+    return Status::Corruption("blob " + cid + ": content does not match its hash");
+  }
+  return Status::OK();
+}
+
+bool Store::BlobHas(const std::string& cid) const { return blobs_.count(cid) > 0; }
+
+// ---------------------------------------------------------------- stats
+
+Store::Stats Store::GetStats() const {
+  Stats st = stats_;
+  st.streams = streams_.size();
+  st.kv_keys = kv_.size();
+  st.blobs = blobs_.size();
+  st.segments = segments_.size();
+  st.syncs = syncs_;
+  st.events_live = 0;
+  st.bytes_on_disk = 0;
+  st.bytes_used = 0;
+  st.bytes_live = 0;
+  for (const auto& [name, s] : streams_) st.events_live += s.events.size();
+  for (const auto& [number, seg] : segments_) {
+    st.bytes_on_disk += seg.capacity;
+    st.bytes_used += seg.end;
+    st.bytes_live += seg.live;
+  }
+  for (const std::string& cid : blobs_) {
+    uint64_t size = 0;
+    if (env_->FileSize(BlobPath(cid), &size).ok()) st.bytes_on_disk += size;
+  }
+  st.index_bytes = st.events_live * sizeof(EventLoc) + streams_.size() * (sizeof(StreamState) + 64) +
+                   kv_.size() * (sizeof(ValueLoc) + 64);
+  return st;
+}
+
+}  // namespace sx::store

@@ -1,0 +1,298 @@
+// Store: the durable storage engine behind SX's persist/* and blob/* ops.
+//
+// What it is. A directory holding an append-only, segmented, checksummed log
+// of event streams and key/values, plus content-addressed blobs. Stream
+// names, keys, payloads and values are opaque byte strings (any bytes,
+// NUL included); names and keys may be up to log::kMaxNameBytes (1 MiB),
+// payloads and values up to log::kMaxValueBytes (256 MiB). No file name is
+// ever derived from a name or key. The format is in docs/storage-format.md.
+//
+// Guarantees. Every mutation is one checksummed record: a WriteBatch is all
+// or nothing after any crash. Each stream has a high-water mark (hwm) that
+// only rises; an append must carry a seq above it. An op has been handed to
+// the kernel (write) before it returns, so killing the process never loses
+// an acknowledged op; with SyncMode::kAlways it is also on stable storage
+// (fdatasync), with kBatch it will be within batch_ms, with kNever when the
+// OS decides. Payloads are not kept in memory: the index holds, per event,
+// its seq and where its payload lies (20 bytes), and per key the location of
+// the latest value.
+//
+// Ownership and threading. The caller owns the Store; it owns its files, the
+// directory lock (flock on DIR/LOCK, so a second opener gets Locked: "store
+// is locked by pid N") and, in batch mode, one background flusher thread.
+// All methods must be called from one thread at a time (the host's run loop
+// or fiber scheduler); the flusher shares only the active file and the sticky
+// error with it, under a mutex. Many requests arriving together should go
+// through CommitGroup: one write and one sync for all of them.
+//
+// Failures. Methods return Status. Conflict for a refused append or CAS,
+// InvalidArgument for bad arguments or writes to a read-only store, NotFound
+// for absent keys and blobs, Corruption, IOError, NoSpace. A failed write or
+// sync is sticky: the store refuses every later write (reads still work)
+// until it is reopened, which recovers a consistent state from the log.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "host/store/env.h"
+#include "host/store/status.h"
+
+namespace sx::store {
+
+enum class SyncMode { kAlways, kBatch, kNever };
+
+// Something recovery met while opening: a torn tail it cut off (normal
+// after a crash) or corruption (fatal unless Options::salvage).
+struct RecoveryNote {
+  bool torn_tail = false;
+  std::string file;
+  uint64_t offset = 0;
+  std::string what;
+  std::string ToString() const;
+};
+
+struct Options {
+  SyncMode sync = SyncMode::kAlways;
+  int batch_ms = 10;        // kBatch: the flusher syncs at most this far behind
+  Env* env = nullptr;       // nullptr: Env::Default()
+  uint64_t segment_bytes = 64ull << 20;
+  bool create_if_missing = true;
+  bool read_only = false;   // no lock, no writes, no repair of a torn tail
+  // Compaction copies a sealed segment's live records forward and deletes
+  // it once live bytes fall below this fraction of its records' bytes.
+  double compact_live_ratio = 0.5;
+  bool auto_compact = true;
+  // Mid-log corruption makes Open fail with Corruption unless salvage is set:
+  // then the records before the bad spot are kept, the rest of that segment
+  // is skipped, and Open goes on.
+  bool salvage = false;
+  // Told about every problem recovery meets, including a torn tail that was
+  // cut off. May be empty.
+  std::function<void(const RecoveryNote&)> on_recovery_problem;
+};
+
+struct Event {
+  uint64_t seq;
+  std::string payload;
+};
+
+// A multi-write commit across streams and kv: all of it happens or none.
+// Ops apply in the order added; each is checked against the state the
+// earlier ones leave.
+class WriteBatch {
+ public:
+  void Append(std::string stream, uint64_t seq, std::string payload);
+  // Conflict unless the stream's hwm == expected_last_seq (0: never appended).
+  void AppendExpect(std::string stream, uint64_t expected_last_seq, uint64_t seq,
+                    std::string payload);
+  void KvPut(std::string key, std::string value);
+  void KvDelete(std::string key);
+  // expected nullopt: the key must be absent; value nullopt: delete. Bytes compare.
+  void KvCas(std::string key, std::optional<std::string> expected,
+             std::optional<std::string> value);
+  void TruncateThrough(std::string stream, uint64_t seq);
+
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+  void Clear() { ops_.clear(); }
+
+  enum class OpKind { kAppend, kAppendExpect, kKvPut, kKvDelete, kKvCas, kTruncate };
+  struct Op {
+    OpKind kind;
+    std::string name;  // stream or key
+    uint64_t seq = 0;
+    uint64_t expected_seq = 0;
+    std::optional<std::string> expected;  // kKvCas
+    std::optional<std::string> value;     // payload, kv value, or CAS new value
+  };
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+class Store {
+ public:
+  struct Stats {
+    uint64_t streams = 0;         // in the catalog (ever appended to)
+    uint64_t events_live = 0;     // stored events, after truncation
+    uint64_t kv_keys = 0;
+    uint64_t blobs = 0;
+    uint64_t segments = 0;
+    uint64_t bytes_on_disk = 0;   // segment files (preallocated size) and blobs
+    uint64_t bytes_used = 0;      // record bytes in segments
+    uint64_t bytes_live = 0;      // estimate of bytes that compaction would keep
+    uint64_t index_bytes = 0;     // estimate of the in-memory index
+    uint64_t appends = 0;         // since open
+    uint64_t commits = 0;         // record groups written since open
+    uint64_t syncs = 0;           // fdatasync/fsync calls since open
+    uint64_t records_read = 0;    // payload or value reads since open
+    uint64_t compactions = 0;     // segments compacted since open
+    uint64_t recovered_torn_bytes = 0;  // cut off at open
+  };
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  static Status Open(const Options& options, const std::string& dir,
+                     std::unique_ptr<Store>* out);
+
+  // seq must be > hwm, else Conflict(expected = hwm + 1, actual = hwm).
+  Status Append(const std::string& stream, uint64_t seq, const std::string& payload);
+  // Atomic: validates every op first, then writes one record and syncs once.
+  // An empty batch, or one whose ops are all no-ops, writes nothing.
+  Status Commit(const WriteBatch& batch);
+  // Validates each batch in order against the state the earlier valid ones
+  // leave, then writes all the valid ones with one write and one sync.
+  // (*results)[i] tells how batch i ended.
+  void CommitGroup(std::span<const WriteBatch* const> batches, std::vector<Status>* results);
+
+  // Events with seq >= from_seq, oldest first, at most limit of them.
+  Status Read(const std::string& stream, uint64_t from_seq, size_t limit,
+              std::vector<Event>* out);
+  uint64_t LastSeq(const std::string& stream) const;  // hwm; 0 if never appended
+  // Seq of the oldest stored event, or hwm + 1 if none is stored.
+  uint64_t FirstSeq(const std::string& stream) const;
+  // Drops events with seq <= seq (clamped to the hwm). The hwm and the
+  // stream's place in Streams() stay. A stream never appended to: no-op.
+  Status TruncateThrough(const std::string& stream, uint64_t seq);
+  std::vector<std::string> Streams() const;  // sorted; every stream ever appended to
+
+  Status KvGet(const std::string& key, std::string* value);  // NotFound if absent
+  Status KvPut(const std::string& key, const std::string& value);
+  Status KvDelete(const std::string& key);  // OK if absent
+  bool KvHas(const std::string& key) const;
+  std::vector<std::string> KvKeys() const;  // sorted
+
+  // CIDv1 (raw, sha2-256, base32 "b..."); the same bytes are stored once.
+  Status BlobPut(const std::string& bytes, std::string* cid);
+  Status BlobGet(const std::string& cid, std::string* bytes);  // verifies the hash
+  bool BlobHas(const std::string& cid) const;
+
+  // Makes everything written so far durable (fdatasync).
+  Status Sync();
+  // Seals the active segment if it holds dead records and compacts every
+  // sealed segment that holds any.
+  Status Compact(const std::function<void(size_t done, size_t total)>& progress = {});
+  Stats GetStats() const;
+
+  // Checks the whole store: every record's checksum and framing, the index
+  // against the log, every event and value readable, every blob's hash.
+  // Problems go to report; the result is Corruption if there was any.
+  Status Verify(const std::function<void(const std::string&)>& report);
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  // Where a stored event's payload lies. Packed: 20 bytes per event.
+  struct __attribute__((packed)) EventLoc {
+    uint64_t seq;
+    uint32_t segment;
+    uint32_t offset;
+    uint32_t size;
+  };
+  struct ValueLoc {
+    uint32_t segment;
+    uint32_t offset;
+    uint32_t size;
+  };
+  struct StreamState {
+    uint64_t hwm = 0;
+    uint64_t truncated = 0;  // events with seq <= this are gone
+    std::deque<EventLoc> events;
+  };
+  struct Segment {
+    std::shared_ptr<File> file;
+    uint64_t capacity = 0;  // file size
+    uint64_t end = 0;       // offset just past the last record
+    uint64_t live = 0;      // OpCost sum of the live ops in it
+    bool sealed = false;
+  };
+  struct Pending;  // an op waiting to be applied after its record is written
+  class Validator;
+
+  Store(const Options& options, std::string dir);
+
+  Status Recover();
+  Status ReplaySegment(uint32_t number, Segment* seg, std::string* image, bool last);
+  Status ReplayRecord(uint32_t number, uint64_t body_offset, bool compaction,
+                      std::string_view body);
+  Status Problem(bool torn_tail, uint32_t segment, uint64_t offset, const std::string& what);
+  void FinishRecovery();
+  Status LoadBlobs();
+
+  Status CheckWritable() const;
+  Status SetStickyError(const Status& s);
+  Status CreateSegment(uint32_t number, uint64_t capacity);
+  Status RollSegment(uint64_t need);
+  // Writes buf (whole records) to the active segment in one write, syncing
+  // per the sync mode or when force_sync. *segment and *base say where.
+  Status WriteRecords(const std::string& buf, bool force_sync, uint32_t* segment, uint64_t* base);
+  Status SyncActive();
+  void Apply(const std::vector<Pending>& pending, uint32_t segment, uint64_t base);
+  void DropEvents(const std::string& name, StreamState* st, uint64_t through);
+  void KillValue(const std::string& key, const ValueLoc& loc);
+  void AddLive(uint32_t segment, uint64_t cost);
+  void SubLive(uint32_t segment, uint64_t cost);
+  Status ReadValue(uint32_t segment, uint64_t offset, uint32_t size, std::string* out);
+  Status CurrentValue(const std::string& key, std::optional<std::string>* value);
+  void MaybeAutoCompact();
+  Status CompactSegment(uint32_t number);
+  std::string SegmentPath(uint32_t number) const;
+  std::string BlobPath(const std::string& cid) const;
+  void FlusherLoop();
+
+  const Options options_;
+  Env* const env_;
+  const std::string dir_;
+  std::unique_ptr<FileLock> lock_;
+
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <typename V>
+  using NameMap = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
+
+  NameMap<StreamState> streams_;
+  NameMap<ValueLoc> kv_;
+  std::unordered_set<StreamState*> needs_sort_;  // recovery only
+  std::unordered_set<std::string> blobs_;
+  std::map<uint32_t, Segment> segments_;
+  uint32_t active_ = 0;  // number of the segment being written; 0 = none yet
+  std::set<uint32_t> compact_candidates_;
+  std::string write_buf_;
+  bool in_compaction_ = false;
+
+  // Shared with the flusher thread.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::shared_ptr<File> flush_file_;  // the active segment's file
+  bool dirty_ = false;
+  bool stop_ = false;
+  Status sticky_error_;
+  std::atomic<bool> has_sticky_error_{false};
+  std::thread flusher_;
+
+  mutable Stats stats_;
+  std::atomic<uint64_t> syncs_{0};
+};
+
+}  // namespace sx::store

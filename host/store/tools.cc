@@ -1,0 +1,279 @@
+#include "host/store/tools.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "host/store/coding.h"
+#include "host/store/log_format.h"
+#include "host/store/log_record.h"
+#include "host/store/store.h"
+
+namespace sx::store {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: sx store stats DIR\n"
+    "       sx store dump DIR [--json]\n"
+    "       sx store verify DIR\n"
+    "       sx store compact DIR\n";
+
+// JSON string body: valid UTF-8 kept, control characters and bytes that are
+// not UTF-8 written as \u00NN.
+std::string JsonString(std::string_view s) {
+  std::string escaped = EscapeBytes(s, 0, /*utf8=*/true);
+  std::string out = "\"";
+  for (size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped[i] == '\\' && escaped[i + 1] == 'x') {
+      out += "\\u00";
+      out += escaped.substr(i + 2, 2);
+      i += 3;
+    } else if (escaped[i] == '\\') {  // a two-character escape: copy both
+      out += escaped.substr(i, 2);
+      ++i;
+    } else {
+      out += escaped[i];
+    }
+  }
+  return out + "\"";
+}
+
+std::string Text(std::string_view s) {
+  std::string out = "\"";
+  out += EscapeBytes(s, 0, /*utf8=*/true);
+  out += '"';
+  return out;
+}
+
+const char* RecordTypeName(log::RecordType type) {
+  switch (type) {
+    case log::kBatchRecord: return "batch";
+    case log::kCompactionRecord: return "compaction";
+    case log::kSegmentEndRecord: return "segment-end";
+    default: return "unknown";
+  }
+}
+
+const char* OpName(log::OpTag tag) {
+  switch (tag) {
+    case log::kAppendOp: return "append";
+    case log::kKvPutOp: return "kv-put";
+    case log::kKvDeleteOp: return "kv-delete";
+    case log::kTruncateOp: return "truncate";
+    case log::kStreamMetaOp: return "stream-meta";
+  }
+  return "unknown";
+}
+
+std::string OpText(const OpView& op, bool json) {
+  std::string out;
+  auto field = [&](const char* name, const std::string& value) {
+    if (json) {
+      out += std::string(",\"") + name + "\":" + value;
+    } else {
+      out += std::string(" ") + name + "=" + value;
+    }
+  };
+  bool stream = op.tag == log::kAppendOp || op.tag == log::kTruncateOp ||
+                op.tag == log::kStreamMetaOp;
+  out = json ? std::string("{\"op\":\"") + OpName(op.tag) + "\"" : OpName(op.tag);
+  field(stream ? "stream" : "key", json ? JsonString(op.name) : Text(op.name));
+  switch (op.tag) {
+    case log::kAppendOp:
+      field("seq", std::to_string(op.seq));
+      field("payload", json ? JsonString(op.value) : Text(op.value));
+      break;
+    case log::kKvPutOp:
+      field("value", json ? JsonString(op.value) : Text(op.value));
+      break;
+    case log::kTruncateOp:
+      field("through", std::to_string(op.seq));
+      break;
+    case log::kStreamMetaOp:
+      field("hwm", std::to_string(op.seq));
+      field("truncated", std::to_string(op.seq2));
+      break;
+    default:
+      break;
+  }
+  if (json) out += "}";
+  return out;
+}
+
+int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> names;
+  Status s = env->ListDir(dir, &names);
+  if (!s.ok()) {
+    err << "store dump: " << s.ToString() << "\n";
+    return 1;
+  }
+  std::vector<uint32_t> numbers;
+  for (const std::string& name : names) {
+    uint32_t n;
+    if (ParseSegmentFileName(name, &n)) numbers.push_back(n);
+  }
+  std::sort(numbers.begin(), numbers.end());
+  int rc = 0;
+  std::string image;
+  for (uint32_t number : numbers) {
+    std::string file = SegmentFileName(number);
+    s = ReadFileToString(env, dir + "/" + file, &image);
+    if (!s.ok()) {
+      err << "store dump: " << s.ToString() << "\n";
+      rc = 1;
+      continue;
+    }
+    if (!json) out << "segment " << file << " (" << image.size() << " bytes)\n";
+    SegmentScan scan;
+    s = ScanSegment(
+        image, number,
+        [&](const RecordView& rec) -> Status {
+          std::vector<std::string> ops;
+          if (rec.type == log::kSegmentEndRecord) {
+            // no ops
+          } else {
+            OpReader reader(rec.body);
+            OpView op;
+            while (reader.Next(&op)) ops.push_back(OpText(op, json));
+            if (!reader.status().ok()) {
+              err << file << " offset " << rec.offset << ": " << reader.status().message()
+                  << "\n";
+              rc = 1;
+            }
+          }
+          if (json) {
+            out << "{\"segment\":\"" << file << "\",\"offset\":" << rec.offset
+                << ",\"type\":\"" << RecordTypeName(rec.type)
+                << "\",\"bytes\":" << rec.body.size() + log::kRecordHeaderSize << ",\"ops\":[";
+            for (size_t i = 0; i < ops.size(); ++i) out << (i ? "," : "") << ops[i];
+            out << "]}\n";
+          } else {
+            out << "  @" << rec.offset << " " << RecordTypeName(rec.type) << " ("
+                << rec.body.size() + log::kRecordHeaderSize << " bytes)\n";
+            for (const std::string& op : ops) out << "    " << op << "\n";
+          }
+          return Status::OK();
+        },
+        &scan);
+    if (scan.end == SegmentScan::End::kCorrupt) {
+      err << file << " offset " << scan.bad_offset << ": corruption: " << scan.reason << "\n";
+      rc = 1;
+    } else if (scan.end == SegmentScan::End::kTornTail) {
+      err << file << " offset " << scan.valid_end << ": torn tail: " << scan.reason << "\n";
+    }
+  }
+  return rc;
+}
+
+int Stats(Env* env, const std::string& dir, std::ostream& out, std::ostream& err) {
+  Options options;
+  options.env = env;
+  options.read_only = true;
+  options.salvage = true;
+  std::unique_ptr<Store> store;
+  Status s = Store::Open(options, dir, &store);
+  if (!s.ok()) {
+    err << "store stats: " << s.ToString() << "\n";
+    return 1;
+  }
+  Store::Stats st = store->GetStats();
+  out << "format version: " << log::kFormatVersion << "\n"
+      << "streams: " << st.streams << "\n"
+      << "events live: " << st.events_live << "\n"
+      << "kv keys: " << st.kv_keys << "\n"
+      << "blobs: " << st.blobs << "\n"
+      << "segments: " << st.segments << "\n"
+      << "bytes on disk: " << st.bytes_on_disk << "\n"
+      << "bytes used: " << st.bytes_used << "\n"
+      << "bytes live (estimate): " << st.bytes_live << "\n"
+      << "index bytes (estimate): " << st.index_bytes << "\n";
+  return 0;
+}
+
+int Verify(Env* env, const std::string& dir, std::ostream& out, std::ostream& err) {
+  Options options;
+  options.env = env;
+  options.read_only = true;
+  options.salvage = true;  // open anyway, so that every problem is listed
+  size_t problems = 0;
+  options.on_recovery_problem = [&](const RecoveryNote& note) {
+    if (!note.torn_tail) ++problems;  // the scan below reports each one
+  };
+  std::unique_ptr<Store> store;
+  Status s = Store::Open(options, dir, &store);
+  if (!s.ok()) {
+    err << "store verify: " << s.ToString() << "\n";
+    return 1;
+  }
+  s = store->Verify([&](const std::string& what) { out << what << "\n"; });
+  Store::Stats st = store->GetStats();
+  if (!s.ok() || problems > 0) {
+    out << "FAILED: " << (s.ok() ? "recovery problems" : s.message()) << "\n";
+    return 1;
+  }
+  out << "ok: " << st.segments << " segments, " << st.streams << " streams, " << st.events_live
+      << " events, " << st.kv_keys << " keys, " << st.blobs << " blobs\n";
+  return 0;
+}
+
+int Compact(Env* env, const std::string& dir, std::ostream& out, std::ostream& err) {
+  Options options;
+  options.env = env;
+  std::unique_ptr<Store> store;
+  Status s = Store::Open(options, dir, &store);
+  if (!s.ok()) {
+    err << "store compact: " << s.ToString() << "\n";
+    return 1;
+  }
+  uint64_t before = store->GetStats().bytes_on_disk;
+  bool tty = ::isatty(STDERR_FILENO) == 1;
+  s = store->Compact([&](size_t done, size_t total) {
+    if (tty) err << "\rcompacting segment " << done << "/" << total << std::flush;
+  });
+  if (tty) err << "\n";
+  if (!s.ok()) {
+    err << "store compact: " << s.ToString() << "\n";
+    return 1;
+  }
+  uint64_t after = store->GetStats().bytes_on_disk;
+  out << "compacted: " << before << " -> " << after << " bytes on disk\n";
+  return 0;
+}
+
+}  // namespace
+
+int RunStoreTool(const std::vector<std::string>& args_in, std::ostream& out, std::ostream& err,
+                 Env* env) {
+  std::vector<std::string> args = args_in;
+  if (!args.empty() && args[0] == "store") args.erase(args.begin());
+  if (env == nullptr) env = Env::Default();
+  if (args.size() < 2) {
+    err << kUsage;
+    return 2;
+  }
+  const std::string& cmd = args[0];
+  const std::string& dir = args[1];
+  if (cmd == "dump") {
+    bool json = false;
+    for (size_t i = 2; i < args.size(); ++i) {
+      if (args[i] != "--json") {
+        err << kUsage;
+        return 2;
+      }
+      json = true;
+    }
+    return Dump(env, dir, json, out, err);
+  }
+  if (args.size() != 2) {
+    err << kUsage;
+    return 2;
+  }
+  if (cmd == "stats") return Stats(env, dir, out, err);
+  if (cmd == "verify") return Verify(env, dir, out, err);
+  if (cmd == "compact") return Compact(env, dir, out, err);
+  err << kUsage;
+  return 2;
+}
+
+}  // namespace sx::store
