@@ -1,0 +1,246 @@
+// sx.h — the embedding API of the SX interpreter. The one public header.
+//
+// An Interpreter runs SX code. Evaluation stops in one of three ways, told by
+// an Outcome: done (with a value), suspended (the code called `perform` and
+// hands the host a request), or error (an uncaught SX error). A suspended
+// computation continues with Resume (a value becomes the value of `perform`)
+// or ResumeError (an error is raised at the `perform`, where `guard` can catch
+// it); it is resumed at most once.
+//
+// Hosts that serve requests register IO handlers and call Run, which feeds
+// every suspension to the handlers in order until one serves it. A request no
+// handler serves raises `no handler for op "..."` into the computation: it is
+// never answered with nil.
+//
+// sx::Value is a handle that keeps its value alive across collections. Handles
+// belong to one Interpreter and must not outlive it. One Interpreter is used by
+// one thread at a time.
+//
+//   sx::Interpreter in;
+//   in.DefineNative("twice", 1, 1, "(twice n) — 2n.",
+//                   [](sx::Interpreter& in, std::span<const sx::Value> a) {
+//                     return in.Int(2 * a[0].AsInt());
+//                   });
+//   sx::Outcome o = in.Run(in.Eval("(twice 21)"));
+//   // o.status == sx::Status::kDone, o.value.AsInt() == 42
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sx {
+
+namespace interp {
+class State;
+class Value;
+struct Args;
+}
+
+class Interpreter;
+
+// A rooted handle to an SX value. A default-constructed Value is nil and
+// belongs to no interpreter.
+class Value {
+ public:
+  Value() = default;
+  Value(const Value& other);
+  Value(Value&& other) noexcept;
+  Value& operator=(const Value& other);
+  Value& operator=(Value&& other) noexcept;
+  ~Value();
+
+  bool IsNil() const;
+  bool IsBool() const;
+  bool IsInt() const;
+  bool IsFloat() const;
+  bool IsNumber() const { return IsInt() || IsFloat(); }
+  bool IsString() const;
+  bool IsSymbol() const;
+  bool IsKeyword() const;
+  bool IsList() const;
+  bool IsDict() const;
+  bool IsFunction() const;
+  bool IsError() const;
+  bool Truthy() const;
+
+  // Accessors; each checks the kind and throws std::logic_error on misuse.
+  bool AsBool() const;
+  int64_t AsInt() const;
+  double AsDouble() const;              // integer or float
+  std::string AsString() const;         // string bytes, or a symbol's/keyword's name
+  std::vector<Value> Items() const;     // a list's elements
+  Value Get(std::string_view key) const;  // a dict's entry; nil when absent
+  std::vector<std::pair<std::string, Value>> Entries() const;  // sorted by key
+  std::string ErrorMessage() const;     // an error value's message
+  Value ErrorData() const;
+
+  std::string TypeName() const;         // as `type-of`
+  std::string Inspect() const;          // readable text, as `inspect`
+  std::string Display() const;          // as `display`: strings raw
+
+  Interpreter* owner() const { return owner_; }
+
+ private:
+  friend class Interpreter;
+  Value(Interpreter* owner, uint64_t bits);
+  uint64_t bits() const;
+
+  Interpreter* owner_ = nullptr;
+  size_t slot_ = 0;
+};
+
+enum class Status { kDone, kSuspended, kError };
+
+struct Outcome {
+  Status status = Status::kDone;
+  Value value;             // the result, the request, or the raised value
+  std::string error_text;  // kError: message, file:line:col and backtrace
+};
+
+// Thrown by a native function to raise an SX error.
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message, Value data = Value())
+      : std::runtime_error(message), data_(std::move(data)) {}
+  const Value& data() const { return data_; }
+
+ private:
+  Value data_;
+};
+
+// What an IO handler did with a request.
+struct IoResult {
+  enum Kind { kServed, kFailed, kPass } kind = kPass;
+  Value value;          // kServed: the answer
+  std::string message;  // kFailed: the error message
+  Value data;           // kFailed: error data (nil when absent)
+
+  static IoResult Served(Value v) { return IoResult{kServed, std::move(v), {}, {}}; }
+  static IoResult Failed(std::string msg, Value data = Value()) {
+    return IoResult{kFailed, Value(), std::move(msg), std::move(data)};
+  }
+  static IoResult Pass() { return IoResult{}; }
+};
+
+// op: the request's :op string; args: its :args (a list, or nil).
+using IoHandler = std::function<IoResult(Interpreter& in, std::string_view op, const Value& args,
+                                         const Value& request)>;
+using NativeFunction = std::function<Value(Interpreter& in, std::span<const Value> args)>;
+// Returns the source of a library module ("persist", "persist/log") or false.
+using ModuleLoader = std::function<bool(std::string_view name, std::string* source)>;
+
+struct Limits {
+  size_t max_frames = 1000000;     // bounds non-tail recursion
+  size_t max_read_depth = 10000;   // bounds nesting of source text
+};
+
+// A push parser over SX source: feed text in any pieces, take complete
+// forms out. A REPL asks NeedsMore() to choose its continuation prompt.
+class Parser {
+ public:
+  Parser(Interpreter& in, std::string filename);
+  ~Parser();
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+
+  void Feed(std::string_view text);
+  void Finish();  // end of input: an unfinished form becomes an error
+  enum class Result { kForm, kNeedMore, kEnd, kError };
+  // kForm: *form is the next complete form. kError: *error says what and
+  // where ("file:line:col: message"); the parser is then spent.
+  Result Next(Value* form, std::string* error);
+  bool NeedsMore() const;  // a form has started and is not complete
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class Interpreter {
+ public:
+  Interpreter();
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
+
+  // --- evaluation ----------------------------------------------------------
+  // Reads and evaluates every form of `source`; stops at the first suspension.
+  Outcome Eval(std::string_view source, std::string_view filename = "<eval>");
+  Outcome EvalFile(const std::string& path);  // kError when unreadable
+  // Evaluates one form (from a Parser) at top level.
+  Outcome EvalForm(const Value& form, std::string_view filename = "<eval>");
+  // Calls a function value with arguments.
+  Outcome Call(const Value& fn, std::span<const Value> args);
+  Outcome Resume(const Value& answer);
+  Outcome ResumeError(std::string_view message, const Value& data = Value());
+  // Serves suspensions through the IO handlers until done or error.
+  Outcome Run(Outcome outcome);
+  bool suspended() const;
+
+  // --- extension -----------------------------------------------------------
+  void AddIoHandler(IoHandler handler);
+  void DefineNative(std::string name, int min_args, int max_args, std::string doc,
+                    NativeFunction fn);
+  void Define(std::string_view name, const Value& v);
+  Value Global(std::string_view name);  // nil when unbound
+  bool IsBound(std::string_view name);
+  std::vector<std::string> GlobalNames();
+  std::string Doc(std::string_view name);  // docstring of a native or function, "" if none
+  void SetOutput(std::function<void(std::string_view)> out);
+  void SetModuleLoader(ModuleLoader loader);
+  void AddSearchPath(std::string dir);
+  void SetLimits(const Limits& limits);
+  // Safe to call from a signal handler: the running evaluation raises
+  // "interrupted" at its next call.
+  void Interrupt();
+
+  // --- values --------------------------------------------------------------
+  Value Nil();
+  Value Bool(bool b);
+  Value Int(int64_t n);
+  Value Float(double d);
+  Value String(std::string_view s);
+  Value Symbol(std::string_view name);
+  Value Keyword(std::string_view name);
+  Value List(std::span<const Value> items);
+  Value Dict(std::span<const std::pair<std::string, Value>> entries);
+  Value Assoc(const Value& dict, std::string_view key, const Value& v);
+  Value MakeError(std::string_view message, const Value& data = Value());
+  // The persistence text form. Returns false (and why) for a value with no
+  // text form, such as a function.
+  bool Serialize(const Value& v, std::string* text, std::string* error);
+  // Parses one value; false (and why) on bad text.
+  bool Deserialize(std::string_view text, Value* out, std::string* error);
+
+  struct HeapStats {
+    size_t collections;
+    size_t live_bytes;
+    size_t allocated_bytes;
+  };
+  HeapStats heap_stats() const;
+
+  // For the host's own internals (tests, tools); not part of the stable API.
+  interp::State& state() { return *state_; }
+
+ private:
+  friend class Value;
+  friend class Parser;
+  Value Wrap(uint64_t bits);
+  static interp::Value NativeEntry(interp::Args a);
+  Outcome MakeOutcome(int status, uint64_t bits);
+
+  std::unique_ptr<interp::State> state_;
+  std::vector<IoHandler> handlers_;
+  std::vector<std::unique_ptr<struct NativeBox>> natives_;
+};
+
+const char* Version();
+
+}  // namespace sx

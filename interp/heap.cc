@@ -1,0 +1,315 @@
+// heap.cc — size-class arenas and a mark-and-sweep collector.
+//
+// Small objects (up to 256 bytes) are carved from 64 KiB chunks, one size
+// class per chunk, so a list cell costs exactly its 24 bytes and sweeping is
+// a linear walk. A free slot keeps type kFree and links to the next free slot
+// of its class. Large objects are malloc'd with a 16-byte prefix holding their
+// size. The collector never moves anything, and runs only from Collect(),
+// which the machine calls at its safe points.
+#include "interp/heap.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+
+namespace sx::interp {
+
+namespace {
+
+constexpr size_t kChunkBytes = 64 * 1024;
+constexpr size_t kLargePrefix = 16;
+
+struct FreeSlot : Obj {
+  FreeSlot* next;
+};
+
+size_t LargeSize(Obj* o) {
+  return *reinterpret_cast<size_t*>(reinterpret_cast<char*>(o) - kLargePrefix);
+}
+
+}  // namespace
+
+struct Heap::Chunk {
+  size_t slot_size;
+  size_t nslots;
+  char* mem;
+};
+
+Heap::Heap() {
+  SetFinalizer(ObjType::kVec, [](Obj* o) { std::free(static_cast<Vec*>(o)->items); });
+}
+
+Heap::~Heap() {
+  // Run finalizers for everything still allocated, then release memory.
+  for (Chunk* c : chunks_) {
+    for (size_t i = 0; i < c->nslots; ++i) {
+      Obj* o = reinterpret_cast<Obj*>(c->mem + i * c->slot_size);
+      if (o->type != ObjType::kFree) {
+        Finalizer fin = finalizers_[static_cast<int>(o->type)];
+        if (fin) fin(o);
+      }
+    }
+    std::free(c->mem);
+    delete c;
+  }
+  for (Obj* o : large_) FreeObj(o);
+}
+
+Obj* Heap::Allocate(ObjType type, size_t bytes) {
+  if (fail_after_ != 0 && --fail_after_ == 0) throw std::bad_alloc();
+  if (bytes < sizeof(FreeSlot)) bytes = sizeof(FreeSlot);
+  bytes = (bytes + kGranule - 1) & ~(kGranule - 1);
+  Obj* o;
+  if (bytes <= kMaxSmall) {
+    o = AllocateSmall(bytes / kGranule);
+  } else {
+    char* mem = static_cast<char*>(std::malloc(bytes + kLargePrefix));
+    if (mem == nullptr) throw std::bad_alloc();
+    *reinterpret_cast<size_t*>(mem) = bytes;
+    o = reinterpret_cast<Obj*>(mem + kLargePrefix);
+    large_.push_back(o);
+  }
+  std::memset(static_cast<void*>(o), 0, bytes);
+  o->type = type;
+  bytes_since_gc_ += bytes;
+  stats_.allocated_bytes += bytes;
+  stats_.total_allocated += bytes;
+  return o;
+}
+
+Obj* Heap::AllocateSmall(size_t cls) {
+  if (free_lists_[cls] == nullptr) NewChunk(cls);
+  auto* slot = static_cast<FreeSlot*>(free_lists_[cls]);
+  free_lists_[cls] = slot->next;
+  return slot;
+}
+
+void Heap::NewChunk(size_t cls) {
+  auto* c = new Chunk;
+  c->slot_size = cls * kGranule;
+  c->nslots = kChunkBytes / c->slot_size;
+  c->mem = static_cast<char*>(std::malloc(c->nslots * c->slot_size));
+  if (c->mem == nullptr) {
+    delete c;
+    throw std::bad_alloc();
+  }
+  // Link slots so that allocation walks the chunk in address order.
+  FreeSlot* next = static_cast<FreeSlot*>(free_lists_[cls]);
+  for (size_t i = c->nslots; i-- > 0;) {
+    auto* s = reinterpret_cast<FreeSlot*>(c->mem + i * c->slot_size);
+    s->type = ObjType::kFree;
+    s->marked = 0;
+    s->next = next;
+    next = s;
+  }
+  free_lists_[cls] = next;
+  chunks_.push_back(c);
+}
+
+Value Heap::MakeInt(int64_t n) {
+  if (Value::FitsSmall(n)) return Value::SmallInt(n);
+  auto* b = New<BigInt>(ObjType::kBigInt);
+  b->value = n;
+  return Value::Object(b);
+}
+
+String* Heap::NewString(size_t len) {
+  auto* s = static_cast<String*>(Allocate(ObjType::kString, offsetof(String, data) + len + 1));
+  s->len = len;
+  s->data[len] = '\0';
+  return s;
+}
+
+Value Heap::MakeString(std::string_view text) {
+  String* s = NewString(text.size());
+  if (!text.empty()) std::memcpy(s->data, text.data(), text.size());
+  return Value::Object(s);
+}
+
+Value Heap::Cons(Value car, Value cdr) {
+  auto* p = New<Pair>(ObjType::kPair);
+  p->car = car;
+  p->cdr = cdr;
+  return Value::Object(p);
+}
+
+Value Heap::MakeError(Value message, Value data) {
+  auto* e = New<ErrorObj>(ObjType::kError);
+  e->message = message;
+  e->data = data;
+  e->trace = Value::EmptyList();
+  return Value::Object(e);
+}
+
+Vec* Heap::NewVec(size_t cap) {
+  auto* v = New<Vec>(ObjType::kVec);
+  if (cap == 0) cap = 1;
+  v->items = static_cast<Value*>(std::malloc(cap * sizeof(Value)));
+  if (v->items == nullptr) throw std::bad_alloc();
+  v->size = 0;
+  v->cap = cap;
+  return v;
+}
+
+void Heap::VecPush(Vec* v, Value x) {
+  if (v->size == v->cap) {
+    size_t cap = v->cap * 2;
+    auto* items = static_cast<Value*>(std::realloc(v->items, cap * sizeof(Value)));
+    if (items == nullptr) throw std::bad_alloc();
+    // Account the growth so that big vectors push the collector along.
+    bytes_since_gc_ += (cap - v->cap) * sizeof(Value);
+    v->items = items;
+    v->cap = cap;
+  }
+  v->items[v->size++] = x;
+}
+
+Value Heap::ListFrom(const Value* items, size_t n) {
+  Value list = Value::EmptyList();
+  for (size_t i = n; i-- > 0;) list = Cons(items[i], list);
+  return list;
+}
+
+Symbol* Heap::Intern(std::string_view name) {
+  auto it = symbols_.find(name);
+  if (it != symbols_.end()) return it->second;
+  String* s = AsString(MakeString(name));
+  auto* sym = New<Symbol>(ObjType::kSymbol);
+  sym->name = s;
+  sym->global = Value::Undefined();
+  symbols_.emplace(s->View(), sym);
+  return sym;
+}
+
+Keyword* Heap::InternKeyword(std::string_view name) {
+  auto it = keywords_.find(name);
+  if (it != keywords_.end()) return it->second;
+  String* s = AsString(MakeString(name));
+  auto* kw = New<Keyword>(ObjType::kKeyword);
+  kw->name = s;
+  keywords_.emplace(s->View(), kw);
+  return kw;
+}
+
+void Heap::ForEachSymbol(const std::function<void(Symbol*)>& fn) const {
+  for (const auto& [name, sym] : symbols_) fn(sym);
+}
+
+// --- collection ------------------------------------------------------------
+
+void Heap::Collect() {
+  gray_.clear();
+  // Interned symbols and keywords are permanent: they carry the globals.
+  for (const auto& [name, sym] : symbols_) MarkObj(sym);
+  for (const auto& [name, kw] : keywords_) MarkObj(kw);
+  if (root_marker_) root_marker_(*this);
+  while (!gray_.empty()) {
+    Obj* o = gray_.back();
+    gray_.pop_back();
+    Trace(o);
+  }
+  Sweep();
+  stats_.collections++;
+  stats_.live_bytes = stats_.allocated_bytes;
+  bytes_since_gc_ = 0;
+  // Collect again once as much has been allocated as survived (at least 8 MiB).
+  threshold_ = std::max<size_t>(8u << 20, stats_.live_bytes);
+}
+
+void Heap::Trace(Obj* o) {
+  switch (o->type) {
+    case ObjType::kSymbol: {
+      auto* s = static_cast<Symbol*>(o);
+      MarkObj(s->name);
+      Mark(s->global);
+      break;
+    }
+    case ObjType::kKeyword:
+      MarkObj(static_cast<Keyword*>(o)->name);
+      break;
+    case ObjType::kPair: {
+      auto* p = static_cast<Pair*>(o);
+      Mark(p->car);
+      Mark(p->cdr);
+      break;
+    }
+    case ObjType::kError: {
+      auto* e = static_cast<ErrorObj*>(o);
+      Mark(e->message);
+      Mark(e->data);
+      Mark(e->trace);
+      break;
+    }
+    case ObjType::kVec: {
+      auto* v = static_cast<Vec*>(o);
+      for (size_t i = 0; i < v->size; ++i) Mark(v->items[i]);
+      break;
+    }
+    default: {
+      Tracer t = tracers_[static_cast<int>(o->type)];
+      if (t) t(*this, o);
+      break;
+    }
+  }
+}
+
+void Heap::FreeObj(Obj* o) {
+  Finalizer fin = finalizers_[static_cast<int>(o->type)];
+  if (fin) fin(o);
+  size_t size = ObjSize(o);
+  stats_.allocated_bytes -= size;
+  std::free(reinterpret_cast<char*>(o) - kLargePrefix);
+}
+
+size_t Heap::ObjSize(Obj* o) const { return LargeSize(o); }
+
+void Heap::Sweep() {
+  for (auto& head : free_lists_) head = nullptr;
+  std::vector<Chunk*> kept;
+  kept.reserve(chunks_.size());
+  for (Chunk* c : chunks_) {
+    size_t live = 0;
+    for (size_t i = 0; i < c->nslots; ++i) {
+      Obj* o = reinterpret_cast<Obj*>(c->mem + i * c->slot_size);
+      if (o->type == ObjType::kFree) continue;
+      if (o->marked) {
+        o->marked = 0;
+        ++live;
+        continue;
+      }
+      Finalizer fin = finalizers_[static_cast<int>(o->type)];
+      if (fin) fin(o);
+      o->type = ObjType::kFree;
+      stats_.allocated_bytes -= c->slot_size;
+    }
+    if (live == 0) {
+      // An empty chunk goes back to the system.
+      std::free(c->mem);
+      delete c;
+      continue;
+    }
+    size_t cls = c->slot_size / kGranule;
+    for (size_t i = c->nslots; i-- > 0;) {
+      auto* s = reinterpret_cast<FreeSlot*>(c->mem + i * c->slot_size);
+      if (s->type != ObjType::kFree) continue;
+      s->next = static_cast<FreeSlot*>(free_lists_[cls]);
+      free_lists_[cls] = s;
+    }
+    kept.push_back(c);
+  }
+  chunks_.swap(kept);
+
+  size_t j = 0;
+  for (Obj* o : large_) {
+    if (o->marked) {
+      o->marked = 0;
+      large_[j++] = o;
+    } else {
+      FreeObj(o);
+    }
+  }
+  large_.resize(j);
+}
+
+}  // namespace sx::interp

@@ -1,0 +1,138 @@
+// heap.h — every SX allocation, and the tracing collector that frees them.
+//
+// Small objects come from per-size-class arenas (64 KiB chunks, free lists);
+// large ones from malloc. Collection is mark-and-sweep and happens ONLY at a
+// safe point, when the machine calls Collect() between steps. Natives, the
+// reader and the compiler may therefore hold raw Values in C++ locals while
+// they allocate: nothing moves and nothing is freed until the next safe point.
+// Anything that must survive a safe point must be reachable from a root: the
+// root callback the owner installs (interpreter globals, task stacks, handles).
+//
+// Types defined outside this file (dicts, compiled code, tasks) register a
+// tracer, and a finalizer when they own malloc'd memory. Single-threaded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "interp/value.h"
+
+namespace sx::interp {
+
+struct ErrorObj : Obj {
+  Value message;  // a string
+  Value data;     // any value, nil when absent
+  Value trace;    // list of strings (frames), filled when raised
+};
+
+// Internal growable array of values, used by natives that build results
+// incrementally (sort, list building across machine steps).
+struct Vec : Obj {
+  Value* items;
+  size_t size;
+  size_t cap;
+};
+
+class Heap {
+ public:
+  using Tracer = void (*)(Heap&, Obj*);
+  using Finalizer = void (*)(Obj*);
+  using RootMarker = std::function<void(Heap&)>;
+
+  Heap();
+  ~Heap();
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
+
+  // Raw allocation: returns `bytes` of storage with the header filled
+  // (type set, marked = 0, flags = 0, aux = 0); the rest is zeroed.
+  Obj* Allocate(ObjType type, size_t bytes);
+  template <class T>
+  T* New(ObjType type, size_t extra = 0) {
+    return static_cast<T*>(Allocate(type, sizeof(T) + extra));
+  }
+
+  // --- value constructors --------------------------------------------------
+  Value MakeInt(int64_t n);
+  Value MakeString(std::string_view s);
+  String* NewString(size_t len);  // data uninitialised except trailing NUL
+  Value Cons(Value car, Value cdr);
+  Value MakeError(Value message, Value data);
+  Vec* NewVec(size_t cap = 8);
+  void VecPush(Vec* v, Value x);
+  // Builds a list from a range of values, preserving order.
+  Value ListFrom(const Value* items, size_t n);
+
+  // Interning: the same name always gives the same object.
+  Symbol* Intern(std::string_view name);
+  Keyword* InternKeyword(std::string_view name);
+  void ForEachSymbol(const std::function<void(Symbol*)>& fn) const;
+
+  // --- collection ----------------------------------------------------------
+  void SetTracer(ObjType t, Tracer fn) { tracers_[static_cast<int>(t)] = fn; }
+  void SetFinalizer(ObjType t, Finalizer fn) { finalizers_[static_cast<int>(t)] = fn; }
+  void SetRootMarker(RootMarker fn) { root_marker_ = std::move(fn); }
+
+  // Cheap check for the machine's safe points.
+  bool ShouldCollect() const { return bytes_since_gc_ >= threshold_; }
+  void Collect();
+
+  // For tracers and root markers.
+  void Mark(Value v) {
+    if (v.IsObj()) MarkObj(v.AsObj());
+  }
+  void MarkObj(Obj* o) {
+    if (o != nullptr && !o->marked) {
+      o->marked = 1;
+      gray_.push_back(o);
+    }
+  }
+
+  struct Stats {
+    size_t collections = 0;
+    size_t live_bytes = 0;       // after the last collection
+    size_t allocated_bytes = 0;  // currently allocated (live + garbage)
+    size_t total_allocated = 0;  // ever
+  };
+  const Stats& stats() const { return stats_; }
+
+  // Test switch: the Nth allocation from now fails with std::bad_alloc
+  // (0 disables).
+  void FailAllocationAfter(size_t n) { fail_after_ = n; }
+
+ private:
+  struct Chunk;
+  static constexpr size_t kGranule = 8;
+  static constexpr size_t kMaxSmall = 256;
+  static constexpr size_t kClasses = kMaxSmall / kGranule;
+
+  Obj* AllocateSmall(size_t cls);
+  void NewChunk(size_t cls);
+  void Trace(Obj* o);
+  void Sweep();
+  void FreeObj(Obj* o);
+  size_t ObjSize(Obj* o) const;
+
+  std::vector<Chunk*> chunks_;
+  Obj* free_lists_[kClasses + 1] = {};
+  std::vector<Obj*> large_;
+  std::vector<Obj*> gray_;
+
+  std::unordered_map<std::string_view, Symbol*> symbols_;
+  std::unordered_map<std::string_view, Keyword*> keywords_;
+
+  Tracer tracers_[32] = {};
+  Finalizer finalizers_[32] = {};
+  RootMarker root_marker_;
+
+  size_t bytes_since_gc_ = 0;
+  size_t threshold_ = 8u << 20;
+  size_t fail_after_ = 0;
+  Stats stats_;
+};
+
+}  // namespace sx::interp

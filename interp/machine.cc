@@ -1,0 +1,862 @@
+// machine.cc — the CEK machine: one loop over nodes (eval) and frames (return).
+//
+// Registers: `node` (control), `env`, `val`, and `returning` (whether `val`
+// is being handed to the top frame). The continuation is `frames`, a vector
+// owned by the running Task; operands being gathered for a call sit on the
+// task's `vals` stack. Calls push nothing, so tail calls are free.
+//
+// Operands that are constants, variables, or calls of plain natives on such
+// operands (`(- n 1)`, `(< n 2)`) are evaluated directly by EvalSimple without
+// touching the frame stack: most of the work of ordinary code takes that path.
+//
+// Errors thrown by natives (SxThrow) are caught around the loop, never across
+// it: the handler unwinds frames to the nearest `guard` and the loop goes on.
+// Garbage is collected only at closure entry, where every live value is in a
+// register, a frame, or the operand stack.
+#include "interp/machine.h"
+
+#include <algorithm>
+#include <fstream>
+#include <new>
+#include <sstream>
+#include <string>
+
+#include "interp/dict.h"
+#include "interp/equal.h"
+#include "interp/printer.h"
+#include "interp/reader.h"
+#include "interp/machine_internal.h"
+#include "interp/state.h"
+
+namespace sx::interp {
+
+namespace {
+
+constexpr size_t kMaxTrace = 12;
+
+// Copies the reader's position table into the list cells themselves
+// (line in `aux`, column in `flags`), where the compiler looks for them.
+}  // namespace
+
+void StampPositions(State& S, const Reader& r) {
+  uint16_t file = S.FileId(r.filename());
+  for (const auto& [obj, pos] : r.positions()) {
+    Obj* o = const_cast<Obj*>(obj);
+    if (o->type != ObjType::kPair) continue;
+    o->aux = (std::min<uint32_t>(pos.line, 0xFFFFF) << 12) | std::min<uint32_t>(pos.col, 0xFFF);
+    o->flags = file;
+  }
+}
+
+namespace {
+
+std::string NodeWhere(Node* n) {
+  std::string s;
+  if (n == nullptr) return s;
+  if (IsString(n->file)) s = std::string(StringView(n->file));
+  s += ":" + std::to_string(n->line) + ":" + std::to_string(n->col);
+  return s;
+}
+
+}  // namespace
+
+// --- types ----------------------------------------------------------------------
+
+void RegisterMachineTypes(Heap& heap) {
+  heap.SetTracer(ObjType::kNode, [](Heap& h, Obj* o) {
+    auto* n = static_cast<Node*>(o);
+    h.Mark(n->value);
+    h.Mark(n->file);
+    h.MarkObj(n->extra);
+    h.MarkObj(n->a);
+    h.MarkObj(n->b);
+    h.MarkObj(n->c);
+    for (uint32_t i = 0; i < n->nkids; ++i) h.MarkObj(n->kids[i]);
+  });
+  heap.SetTracer(ObjType::kProto, [](Heap& h, Obj* o) {
+    auto* p = static_cast<Proto*>(o);
+    h.MarkObj(p->body);
+    h.Mark(p->name);
+    h.Mark(p->doc);
+    h.Mark(p->file);
+  });
+  heap.SetTracer(ObjType::kEnv, [](Heap& h, Obj* o) {
+    auto* e = static_cast<Env*>(o);
+    h.MarkObj(e->parent);
+    for (uint32_t i = 0; i < e->size; ++i) h.Mark(e->slots[i]);
+  });
+  heap.SetFinalizer(ObjType::kEnv, [](Obj* o) {
+    auto* e = static_cast<Env*>(o);
+    if (e->flags & kEnvGrown) std::free(e->slots);
+  });
+  heap.SetTracer(ObjType::kClosure, [](Heap& h, Obj* o) {
+    auto* c = static_cast<Closure*>(o);
+    h.MarkObj(c->proto);
+    h.MarkObj(c->env);
+  });
+  heap.SetTracer(ObjType::kMacro, [](Heap& h, Obj* o) { h.Mark(static_cast<Macro*>(o)->fn); });
+  heap.SetTracer(ObjType::kScope, [](Heap& h, Obj* o) {
+    auto* s = static_cast<Scope*>(o);
+    h.MarkObj(s->next);
+    h.MarkObj(s->name);
+    h.MarkObj(s->proto);
+  });
+  heap.SetTracer(ObjType::kTask, [](Heap& h, Obj* o) {
+    auto* t = static_cast<Task*>(o);
+    for (const Frame& f : *t->frames) {
+      h.MarkObj(f.node);
+      h.MarkObj(f.env);
+      h.Mark(f.x);
+      h.Mark(f.y);
+    }
+    for (Value v : *t->vals) h.Mark(v);
+  });
+  heap.SetFinalizer(ObjType::kTask, [](Obj* o) {
+    auto* t = static_cast<Task*>(o);
+    delete t->frames;
+    delete t->vals;
+  });
+}
+
+Machine::Machine(State& S) : S_(S) {}
+
+Task* Machine::NewTask() {
+  Task* t = S_.heap.New<Task>(ObjType::kTask);
+  t->frames = new std::vector<Frame>();
+  t->vals = new std::vector<Value>();
+  t->frames->reserve(64);
+  t->vals->reserve(64);
+  return t;
+}
+
+Env* Machine::NewEnv(Env* parent, uint32_t size) {
+  size_t extra = size > 1 ? (size - 1) * sizeof(Value) : 0;
+  Env* e = S_.heap.New<Env>(ObjType::kEnv, extra);
+  e->parent = parent;
+  e->slots = e->inline_slots;
+  e->size = size;
+  for (uint32_t i = 0; i < size; ++i) e->slots[i] = Value::Undefined();
+  return e;
+}
+
+namespace {
+
+// A slot past the end of a frame exists when a lazily expanded macro added a
+// binding after the frame was made: grow the frame to fit.
+}  // namespace
+
+void Machine::MarkRoots(Heap& h) {
+  h.MarkObj(task_);
+  for (Task* t : task_stack_) h.MarkObj(t);
+  h.MarkObj(cur_call_);
+  h.MarkObj(reg_node_);
+  h.MarkObj(reg_env_);
+}
+
+// --- errors ---------------------------------------------------------------------
+
+std::string Machine::FormatError(Value err) {
+  std::string out;
+  Value trace = Value::EmptyList();
+  if (IsError(err)) {
+    auto* e = static_cast<ErrorObj*>(err.AsObj());
+    trace = e->trace;
+    std::string where = IsPair(trace) && IsString(Car(trace)) ? std::string(StringView(Car(trace))) : "";
+    size_t sp = where.find(' ');
+    if (sp != std::string::npos) where.resize(sp);
+    if (!where.empty()) out += where + ": ";
+    out += "error: ";
+    out += IsString(e->message) ? std::string(StringView(e->message)) : Inspect(S_, e->message);
+    if (!e->data.IsNil()) out += "\n  data: " + Brief(S_, e->data);
+  } else {
+    out += "error: uncaught raise of " + Brief(S_, err);
+  }
+  for (Value p = trace; IsPair(p); p = Cdr(p)) {
+    if (IsString(Car(p))) out += "\n  at " + std::string(StringView(Car(p)));
+  }
+  return out;
+}
+
+// --- the loop ---------------------------------------------------------------------
+
+namespace {
+
+// Is every operator in this simple expression still a plain native?
+bool CanSimple(Node* n) {
+  if (n->kind != NodeKind::kCall) return true;
+  Value g = AsSymbol(n->kids[0]->value)->global;
+  if (!IsType(g, ObjType::kNative) || OpOf(AsNative(g)) != MachineOp::kNone) return false;
+  for (uint32_t i = 1; i < n->nkids; ++i) {
+    Node* k = n->kids[i];
+    if (k->kind == NodeKind::kCall && !CanSimple(k)) return false;
+  }
+  return true;
+}
+
+[[noreturn]] void ArityError(State& S, const char* name, int min, int max, size_t got) {
+  std::string want;
+  if (max < 0) {
+    want = "at least " + std::to_string(min);
+  } else if (min == max) {
+    want = std::to_string(min);
+  } else {
+    want = std::to_string(min) + " to " + std::to_string(max);
+  }
+  ThrowError(S, std::string(name) + ": expected " + want + " argument" +
+                    (want == "1" ? "" : "s") + ", got " + std::to_string(got));
+}
+
+Value CallNative(State& S, Native* nat, const Value* args, size_t n) {
+  const NativeSpec* spec = nat->spec;
+  if (static_cast<int>(n) < spec->min_args || (spec->max_args >= 0 && static_cast<int>(n) > spec->max_args)) {
+    ArityError(S, spec->name, spec->min_args, spec->max_args, n);
+  }
+  return nat->fn(Args{S, spec->name, args, static_cast<int>(n), nat->user});
+}
+
+std::string ProtoName(Proto* p) {
+  return IsSymbol(p->name) ? std::string(AsSymbol(p->name)->name->View()) : "fn";
+}
+
+}  // namespace
+
+Value MachineLoop::Simple(Node* n, Env* env) {
+  switch (n->kind) {
+    case NodeKind::kConst:
+      return n->value;
+    case NodeKind::kLocal:
+      return LocalValue(n, env);
+    case NodeKind::kGlobal:
+      return GlobalValue(n);
+    case NodeKind::kCall: {
+      Native* nat = AsNative(AsSymbol(n->kids[0]->value)->global);
+      size_t base = vals.size();
+      for (uint32_t i = 1; i < n->nkids; ++i) {
+        Value v = Simple(n->kids[i], env);
+        vals.push_back(v);
+      }
+      cur_call = n;
+      Value r = CallNative(S, nat, vals.data() + base, n->nkids - 1);
+      vals.resize(base);
+      return r;
+    }
+    default:
+      return Value::Nil();  // unreachable: only simple kinds are flagged
+  }
+}
+
+RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
+  Task* t = task_;
+  t->state = kTaskRunning;
+  MachineLoop L(S_, *this, t, cur_call_);
+  auto& frames = L.frames;
+  auto& vals = L.vals;
+  bool returning = entry == Entry::kReturn;
+  bool applying = entry == Entry::kApply;
+  // kThrow: raise `val` at the suspension point.
+  Value pending = entry == Entry::kThrow ? val : Value::Undefined();
+
+  // Operands of a call being applied: vals[base] is the function.
+  size_t base = 0;
+
+  for (;;) {
+    try {
+      if (!pending.IsUndefined()) {
+        Value e = pending;
+        pending = Value::Undefined();
+        throw SxThrow{e};
+      }
+      for (;;) {
+        if (applying) {
+          applying = false;
+          goto do_apply;
+        }
+        if (returning) goto do_return;
+
+      do_eval:
+        switch (node->kind) {
+          case NodeKind::kConst:
+            val = node->value;
+            goto do_return;
+          case NodeKind::kLocal:
+            val = L.LocalValue(node, env);
+            goto do_return;
+          case NodeKind::kGlobal:
+            val = L.GlobalValue(node);
+            goto do_return;
+          case NodeKind::kIf:
+            if ((node->a->flags & kSimpleNode) && CanSimple(node->a)) {
+              node = L.Simple(node->a, env).Truthy() ? node->b : node->c;
+              goto do_eval;
+            }
+            L.Push(FrameKind::kIf, node, env);
+            node = node->a;
+            goto do_eval;
+          case NodeKind::kSeq:
+            L.Push(FrameKind::kSeq, node, env, 1);
+            node = node->kids[0];
+            goto do_eval;
+          case NodeKind::kAnd:
+          case NodeKind::kOr:
+            L.Push(node->kind == NodeKind::kAnd ? FrameKind::kAnd : FrameKind::kOr, node, env, 1);
+            node = node->kids[0];
+            goto do_eval;
+          case NodeKind::kLambda: {
+            Closure* c = S_.heap.New<Closure>(ObjType::kClosure);
+            c->proto = static_cast<Proto*>(node->extra);
+            c->env = env;
+            val = Value::Object(c);
+            goto do_return;
+          }
+          case NodeKind::kCall: {
+            if (node->flags & kMaybeMacro) {
+              Value g = AsSymbol(Car(node->value))->global;
+              if (IsType(g, ObjType::kMacro)) {
+                node->kind = NodeKind::kMacroCall;
+                node->flags &= static_cast<uint16_t>(~(kMaybeMacro | kSimpleNode));
+                goto do_eval;
+              }
+              if (!g.IsUndefined()) node->flags &= static_cast<uint16_t>(~kMaybeMacro);
+            }
+            base = vals.size();
+            uint32_t i = 0;
+            for (; i < node->nkids; ++i) {
+              Node* k = node->kids[i];
+              if ((k->flags & kSimpleNode) && CanSimple(k)) {
+                Value v = L.Simple(k, env);
+                vals.push_back(v);
+              } else {
+                break;
+              }
+            }
+            if (i == node->nkids) {
+              cur_call_ = node;
+              goto do_apply;
+            }
+            L.Push(FrameKind::kCallArg, node, env, i, static_cast<uint32_t>(base));
+            node = node->kids[i];
+            goto do_eval;
+          }
+          case NodeKind::kDictLit:
+            L.Push(FrameKind::kDictLit, node, env, 0, static_cast<uint32_t>(vals.size()));
+            node = node->kids[0];
+            goto do_eval;
+          case NodeKind::kSetLocal:
+            L.Push(FrameKind::kSetLocal, node, env);
+            node = node->a;
+            goto do_eval;
+          case NodeKind::kSetGlobal:
+            L.Push(FrameKind::kSetGlobal, node, env);
+            node = node->a;
+            goto do_eval;
+          case NodeKind::kDefGlobal:
+          case NodeKind::kDefMacro:
+            L.Push(FrameKind::kDefGlobal, node, env);
+            node = node->a;
+            goto do_eval;
+          case NodeKind::kGuard:
+            L.Push(FrameKind::kGuard, node, env, 0, static_cast<uint32_t>(vals.size()));
+            node = node->a;
+            goto do_eval;
+          case NodeKind::kReraise:
+            throw SxThrow{env->slots[node->index]};
+          case NodeKind::kPerform:
+            L.Push(FrameKind::kPerform, node, env);
+            node = node->a;
+            goto do_eval;
+          case NodeKind::kMacroCall: {
+            if (node->a != nullptr) {
+              node = node->a;
+              goto do_eval;
+            }
+            Value macro = AsSymbol(Car(node->value))->global;
+            if (!IsType(macro, ObjType::kMacro)) {
+              cur_call_ = node;
+              ThrowError(S_, Brief(S_, Car(node->value)) + " is no longer a macro");
+            }
+            L.Push(FrameKind::kMacroExpand, node, env);
+            base = vals.size();
+            vals.push_back(static_cast<Macro*>(macro.AsObj())->fn);
+            for (Value p = Cdr(node->value); IsPair(p); p = Cdr(p)) vals.push_back(Car(p));
+            cur_call_ = node;
+            goto do_apply;
+          }
+          case NodeKind::kCase:
+            L.Push(FrameKind::kCase, node, env);
+            node = node->a;
+            goto do_eval;
+          case NodeKind::kLoad:
+            L.Push(FrameKind::kLoadPath, node, env);
+            node = node->a;
+            goto do_eval;
+          case NodeKind::kImport: {
+            cur_call_ = node;
+            Value forms, file;
+            if (!Import(node->value, &forms, &file)) {
+              val = Value::Nil();
+              goto do_return;
+            }
+            L.Push(FrameKind::kToplevel, nullptr, nullptr, 0, 0, forms, file);
+            val = Value::Nil();
+            goto do_return;
+          }
+        }
+
+      do_apply: {
+        // vals[base] is the function, vals[base+1..] the arguments.
+        Value fn = vals[base];
+        size_t argc = vals.size() - base - 1;
+        if (IsType(fn, ObjType::kClosure)) {
+          Closure* c = static_cast<Closure*>(fn.AsObj());
+          Proto* p = c->proto;
+          if (argc < p->nparams || (!p->has_rest && argc > p->nparams)) {
+            ArityError(S_, ProtoName(p).c_str(), static_cast<int>(p->nparams),
+                       p->has_rest ? -1 : static_cast<int>(p->nparams), argc);
+          }
+          Env* e = NewEnv(c->env, p->frame_size);
+          Value* args = vals.data() + base + 1;
+          for (uint32_t i = 0; i < p->nparams; ++i) e->slots[i] = args[i];
+          if (p->has_rest) {
+            e->slots[p->nparams] = S_.heap.ListFrom(args + p->nparams, argc - p->nparams);
+          }
+          vals.resize(base);
+          node = p->body;
+          env = e;
+          if (S_.heap.ShouldCollect() || interrupt_) {
+            if (interrupt_) {
+              interrupt_ = 0;
+              ThrowError(S_, "interrupted");
+            }
+            reg_node_ = node;
+            reg_env_ = env;
+            S_.heap.Collect();
+            reg_node_ = nullptr;
+            reg_env_ = nullptr;
+          }
+          goto do_eval;
+        }
+        if (IsType(fn, ObjType::kNative)) {
+          Native* nat = AsNative(fn);
+          if (OpOf(nat) == MachineOp::kNone) {
+            val = CallNative(S_, nat, vals.data() + base + 1, argc);
+            vals.resize(base);
+            goto do_return;
+          }
+          if (!ApplyOp(L, nat, base, &val)) goto do_apply_again;
+          vals.resize(base);
+          goto do_return;
+        }
+        if (IsKeyword(fn)) {
+          // (:key dict) looks the key up, like `get`.
+          if (argc < 1 || argc > 2) ThrowError(S_, "keyword call: expected 1 or 2 arguments");
+          Value d = vals[base + 1];
+          Value r = IsDict(d) ? DictGet(d, AsKeyword(fn)->name) : Value::Undefined();
+          val = r.IsUndefined() ? (argc == 2 ? vals[base + 2] : Value::Nil()) : r;
+          vals.resize(base);
+          goto do_return;
+        }
+        if (IsType(fn, ObjType::kMacro)) {
+          ThrowError(S_, "a macro cannot be called as a function: " + Brief(S_, fn) +
+                             " (define it before the code that uses it)");
+        }
+        ThrowError(S_, "not a function: " + Brief(S_, fn));
+      }
+
+      do_apply_again:
+        // ApplyOp set up a new call at vals[base..].
+        base = op_base_;
+        goto do_apply;
+
+      do_return:
+        if (frames.empty()) {
+          t->state = kTaskDone;
+          return RunResult{RunStatus::kDone, val};
+        }
+        {
+          Frame& f = frames.back();
+          switch (f.kind) {
+            case FrameKind::kCallArg: {
+              vals.push_back(val);
+              node = f.node;
+              env = f.env;
+              uint32_t i = ++f.i;
+              for (; i < node->nkids; ++i) {
+                Node* k = node->kids[i];
+                if ((k->flags & kSimpleNode) && CanSimple(k)) {
+                  Value v = L.Simple(k, env);
+                  vals.push_back(v);
+                } else {
+                  break;
+                }
+              }
+              if (i == node->nkids) {
+                base = f.base;
+                frames.pop_back();
+                cur_call_ = node;
+                goto do_apply;
+              }
+              frames.back().i = i;
+              node = node->kids[i];
+              goto do_eval;
+            }
+            case FrameKind::kDictLit: {
+              vals.push_back(val);
+              node = f.node;
+              env = f.env;
+              uint32_t i = ++f.i;
+              if (i < node->nkids) {
+                node = node->kids[i];
+                goto do_eval;
+              }
+              size_t b = f.base;
+              frames.pop_back();
+              Value d = DictEmpty(S_.heap);
+              size_t j = b;
+              for (Value k = node->value; IsPair(k); k = Cdr(k), ++j) {
+                d = DictAssoc(S_.heap, d, AsString(Car(k)), vals[j]);
+              }
+              vals.resize(b);
+              val = d;
+              goto do_return;
+            }
+            case FrameKind::kIf:
+              node = val.Truthy() ? f.node->b : f.node->c;
+              env = f.env;
+              frames.pop_back();
+              goto do_eval;
+            case FrameKind::kSeq: {
+              node = f.node;
+              env = f.env;
+              uint32_t i = f.i++;
+              if (i + 1 == node->nkids) frames.pop_back();
+              node = node->kids[i];
+              goto do_eval;
+            }
+            case FrameKind::kAnd:
+            case FrameKind::kOr: {
+              bool is_and = f.kind == FrameKind::kAnd;
+              if (val.Truthy() != is_and) {
+                frames.pop_back();
+                goto do_return;
+              }
+              node = f.node;
+              env = f.env;
+              uint32_t i = f.i++;
+              if (i + 1 == node->nkids) frames.pop_back();
+              node = node->kids[i];
+              goto do_eval;
+            }
+            case FrameKind::kSetLocal: {
+              Node* n = f.node;
+              Env* e = EnvAt(f.env, n->depth);
+              frames.pop_back();
+              if (IsType(val, ObjType::kClosure) && (n->flags & kDefineNode)) {
+                Proto* p = static_cast<Closure*>(val.AsObj())->proto;
+                if (p->name.IsNil()) p->name = n->value;
+              }
+              SetSlot(e, n->index, val);
+              val = Value::Nil();
+              goto do_return;
+            }
+            case FrameKind::kSetGlobal: {
+              Symbol* s = AsSymbol(f.node->value);
+              frames.pop_back();
+              if (s->global.IsUndefined()) {
+                ThrowError(S_, "set!: " + std::string(s->name->View()) + " is not defined");
+              }
+              s->global = val;
+              val = Value::Nil();
+              goto do_return;
+            }
+            case FrameKind::kDefGlobal: {
+              Node* n = f.node;
+              Symbol* s = AsSymbol(n->value);
+              frames.pop_back();
+              if (n->kind == NodeKind::kDefMacro) {
+                Macro* mac = S_.heap.New<Macro>(ObjType::kMacro);
+                mac->fn = val;
+                s->global = Value::Object(mac);
+              } else {
+                s->global = val;
+              }
+              val = Value::Nil();
+              goto do_return;
+            }
+            case FrameKind::kGuard:
+              frames.pop_back();
+              goto do_return;
+            case FrameKind::kPerform:
+              frames.pop_back();
+              t->state = kTaskSuspended;
+              return RunResult{RunStatus::kSuspended, val};
+            case FrameKind::kMacroExpand: {
+              Node* n = f.node;
+              env = f.env;
+              frames.pop_back();
+              cur_call_ = n;
+              Node* expansion = CompileInScope(S_, val, static_cast<Scope*>(n->extra), n->file,
+                                               n->line, n->col);
+              n->a = expansion;
+              node = expansion;
+              goto do_eval;
+            }
+            case FrameKind::kCase: {
+              Node* n = f.node;
+              env = f.env;
+              frames.pop_back();
+              uint32_t i = 0;
+              for (Value c = n->value; IsPair(c); c = Cdr(c), ++i) {
+                Value keys = Car(c);
+                if (keys == Value::Object(S_.kw_else)) {
+                  node = n->kids[i];
+                  goto do_eval;
+                }
+                for (Value k = keys; IsPair(k); k = Cdr(k)) {
+                  if (Equal(Car(k), val)) {
+                    node = n->kids[i];
+                    goto do_eval;
+                  }
+                }
+              }
+              val = Value::Nil();
+              goto do_return;
+            }
+            case FrameKind::kLoadPath: {
+              Node* n = f.node;
+              frames.pop_back();
+              cur_call_ = n;
+              if (!IsString(val)) ThrowError(S_, "load: the path must be a string, got " + Brief(S_, val));
+              Value forms, file;
+              LoadFile(n, val, &forms, &file);
+              L.Push(FrameKind::kToplevel, nullptr, nullptr, 0, 0, forms, file);
+              val = Value::Nil();
+              goto do_return;
+            }
+            case FrameKind::kToplevel: {
+              if (!IsPair(f.x)) {
+                frames.pop_back();
+                goto do_return;  // the value of the last form
+              }
+              Value form = Car(f.x);
+              f.x = Cdr(f.x);
+              Proto* proto;
+              node = CompileToplevel(S_, form, f.y, &proto);
+              env = NewEnv(nullptr, proto->frame_size);
+              goto do_eval;
+            }
+            case FrameKind::kBarrier:
+              frames.pop_back();
+              t->state = kTaskDone;
+              return RunResult{RunStatus::kDone, val};
+            default:
+              if (!OpReturn(L, &val)) {
+                base = op_base_;
+                goto do_apply;
+              }
+              goto do_return;
+          }
+        }
+      }
+    } catch (SxThrow& e) {
+      if (!Unwind(L, e.value, &node, &env)) {
+        t->state = kTaskDone;
+        return RunResult{RunStatus::kError, e.value};
+      }
+      returning = false;
+    } catch (std::bad_alloc&) {
+      Value err = S_.heap.MakeError(S_.heap.MakeString("out of memory"), Value::Nil());
+      if (!Unwind(L, err, &node, &env)) {
+        t->state = kTaskDone;
+        return RunResult{RunStatus::kError, err};
+      }
+      returning = false;
+    }
+  }
+}
+
+// Pops frames up to the nearest guard. Returns false when there is none (the
+// error ends the run). Records where the error happened on first raise.
+bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
+  auto& frames = L.frames;
+  auto& vals = L.vals;
+  bool record = IsError(err) && !IsPair(static_cast<ErrorObj*>(err.AsObj())->trace);
+  std::vector<Value> trace;
+  auto note = [&](Node* n) {
+    if (!record || n == nullptr || trace.size() >= kMaxTrace) return;
+    std::string s = NodeWhere(n);
+    if (n->kind == NodeKind::kCall && n->nkids > 0 &&
+        (n->kids[0]->kind == NodeKind::kGlobal || n->kids[0]->kind == NodeKind::kLocal)) {
+      s += " in (" + std::string(AsSymbol(n->kids[0]->value)->name->View()) + " ...)";
+    }
+    trace.push_back(S_.heap.MakeString(s));
+  };
+  note(cur_call_);
+  bool found = false;
+  while (!frames.empty()) {
+    Frame f = frames.back();
+    if (f.kind == FrameKind::kBarrier) break;
+    frames.pop_back();
+    if (f.kind == FrameKind::kGuard) {
+      vals.resize(f.base);
+      SetSlot(f.env, f.node->index, err);
+      *env = f.env;
+      *node = f.node->b;
+      found = true;
+      break;
+    }
+    if (f.kind == FrameKind::kCallArg) note(f.node);
+  }
+  if (record) {
+    static_cast<ErrorObj*>(err.AsObj())->trace = S_.heap.ListFrom(trace.data(), trace.size());
+  }
+  if (!found) {
+    // Leave the stack as it was below any barrier.
+    while (!frames.empty() && frames.back().kind != FrameKind::kBarrier) frames.pop_back();
+  }
+  return found;
+}
+
+// --- loading ---------------------------------------------------------------------
+
+namespace {
+
+Value ReadAll(State& S, std::string_view text, const std::string& file) {
+  Reader r(S, file);
+  r.Feed(text);
+  r.Finish();
+  std::vector<Value> forms;
+  for (;;) {
+    Value v;
+    Reader::Status st = r.Next(&v);
+    if (st == Reader::Status::kValue) {
+      forms.push_back(v);
+      continue;
+    }
+    if (st == Reader::Status::kError) {
+      const ReadError& e = r.error();
+      std::string where = file + ":" + std::to_string(e.pos.line) + ":" + std::to_string(e.pos.col);
+      Value err = S.heap.MakeError(S.heap.MakeString(e.message), Value::Nil());
+      static_cast<ErrorObj*>(err.AsObj())->trace =
+          S.heap.Cons(S.heap.MakeString(where), Value::EmptyList());
+      throw SxThrow{err};
+    }
+    break;
+  }
+  StampPositions(S, r);
+  return S.heap.ListFrom(forms.data(), forms.size());
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return !in.bad();
+}
+
+}  // namespace
+
+Value ParseSource(State& S, std::string_view text, const std::string& file) {
+  return ReadAll(S, text, file);
+}
+
+void Machine::LoadFile(Node* at, Value path_value, Value* forms, Value* file) {
+  std::string path(StringView(path_value));
+  if (!path.empty() && path[0] != '/' && IsString(at->file)) {
+    std::string from(StringView(at->file));
+    size_t slash = from.rfind('/');
+    if (slash != std::string::npos) path = from.substr(0, slash + 1) + path;
+  }
+  std::string text;
+  if (!ReadFile(path, &text)) ThrowError(S_, "load: cannot read " + path);
+  *forms = ReadAll(S_, text, path);
+  *file = S_.heap.MakeString(path);
+}
+
+bool Machine::Import(Value name_value, Value* forms, Value* file) {
+  std::string name(StringView(name_value));
+  if (imported_.count(name)) return false;
+  std::string text;
+  std::string path;
+  bool found = false;
+  for (const std::string& dir : S_.search_path) {
+    path = dir + "/" + name + ".sx";
+    if (ReadFile(path, &text)) {
+      found = true;
+      break;
+    }
+  }
+  if (!found && S_.module_loader && S_.module_loader(name, &text)) {
+    path = "<stdlib>/" + name + ".sx";
+    found = true;
+  }
+  if (!found) ThrowError(S_, "import: no module named " + name);
+  imported_.insert(name);
+  *forms = ReadAll(S_, text, path);
+  *file = S_.heap.MakeString(path);
+  return true;
+}
+
+// --- entry points -------------------------------------------------------------------
+
+void Machine::Start(Task* t) {
+  if (task_ != nullptr && task_->state != kTaskDone) task_stack_.push_back(task_);
+  task_ = t;
+}
+
+RunResult Machine::Finish(RunResult r) {
+  if (r.status != RunStatus::kSuspended) {
+    if (!task_stack_.empty()) {
+      task_ = task_stack_.back();
+      task_stack_.pop_back();
+    } else {
+      task_ = nullptr;
+    }
+  }
+  return r;
+}
+
+RunResult Machine::RunToplevel(Value forms, Value file) {
+  Task* t = NewTask();
+  Start(t);
+  t->frames->push_back(Frame{FrameKind::kToplevel, 0, 0, nullptr, nullptr, forms, file});
+  return Finish(Run(Entry::kReturn, Value::Nil(), nullptr, nullptr));
+}
+
+RunResult Machine::Call(Value fn, const Value* args, size_t n) {
+  Task* t = NewTask();
+  Start(t);
+  t->vals->push_back(fn);
+  for (size_t i = 0; i < n; ++i) t->vals->push_back(args[i]);
+  return Finish(Run(Entry::kApply, Value::Nil(), nullptr, nullptr));
+}
+
+RunResult Machine::Resume(Value v) {
+  if (!suspended()) {
+    return RunResult{RunStatus::kError,
+                     S_.heap.MakeError(S_.heap.MakeString("resume: nothing is suspended"),
+                                       Value::Nil())};
+  }
+  return Finish(Run(Entry::kReturn, v, nullptr, nullptr));
+}
+
+RunResult Machine::ResumeError(Value error) {
+  if (!suspended()) {
+    return RunResult{RunStatus::kError,
+                     S_.heap.MakeError(S_.heap.MakeString("resume: nothing is suspended"),
+                                       Value::Nil())};
+  }
+  return Finish(Run(Entry::kThrow, error, nullptr, nullptr));
+}
+
+void Machine::Abort() {
+  if (task_ != nullptr) {
+    task_->state = kTaskDone;
+    task_->frames->clear();
+    task_->vals->clear();
+  }
+  Finish(RunResult{RunStatus::kError, Value::Nil()});
+}
+
+}  // namespace sx::interp

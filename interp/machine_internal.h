@@ -1,0 +1,85 @@
+// machine_internal.h — pieces shared by machine.cc and machine_ops.cc.
+#pragma once
+
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "interp/machine.h"
+#include "interp/native.h"
+#include "interp/state.h"
+
+namespace sx::interp {
+
+constexpr uint16_t kEnvGrown = 1;
+
+inline Native* AsNative(Value v) { return static_cast<Native*>(v.AsObj()); }
+
+inline MachineOp OpOf(Native* n) { return static_cast<MachineOp>(n->aux); }
+
+
+// A slot past the end of a frame exists when a lazily expanded macro added a
+// binding after the frame was made: grow the frame to fit.
+inline void SetSlot(Env* e, uint32_t index, Value v) {
+  if (index >= e->size) {
+    uint32_t size = index + 1;
+    auto* slots = static_cast<Value*>(std::malloc(size * sizeof(Value)));
+    if (slots == nullptr) throw std::bad_alloc();
+    for (uint32_t i = 0; i < size; ++i) slots[i] = i < e->size ? e->slots[i] : Value::Undefined();
+    if (e->flags & kEnvGrown) std::free(e->slots);
+    e->slots = slots;
+    e->size = size;
+    e->flags |= kEnvGrown;
+  }
+  e->slots[index] = v;
+}
+
+inline Env* EnvAt(Env* e, uint16_t depth) {
+  while (depth-- > 0) e = e->parent;
+  return e;
+}
+
+
+// The registers and stacks of one run of the loop.
+class MachineLoop {
+ public:
+  MachineLoop(State& S, Machine& m, Task* t, Node*& cur_call)
+      : S(S), m(m), frames(*t->frames), vals(*t->vals), cur_call(cur_call) {}
+
+  State& S;
+  Machine& m;
+  std::vector<Frame>& frames;
+  std::vector<Value>& vals;
+  Node*& cur_call;
+
+  Value Simple(Node* n, Env* env);
+  Value LocalValue(Node* n, Env* env) {
+    Env* e = EnvAt(env, n->depth);
+    Value v = n->index < e->size ? e->slots[n->index] : Value::Undefined();
+    if (v.IsUndefined()) {
+      cur_call = n;
+      ThrowError(S, std::string(AsSymbol(n->value)->name->View()) + " is used before it is defined");
+    }
+    return v;
+  }
+  Value GlobalValue(Node* n) {
+    Value v = AsSymbol(n->value)->global;
+    if (v.IsUndefined()) {
+      cur_call = n;
+      ThrowError(S, "unbound symbol: " + std::string(AsSymbol(n->value)->name->View()));
+    }
+    return v;
+  }
+  void Push(FrameKind kind, Node* node, Env* env, uint32_t i = 0, uint32_t base = 0,
+            Value x = Value::Nil(), Value y = Value::Nil()) {
+    if (frames.size() >= S.limits.max_frames) {
+      ThrowError(S, "stack overflow: more than " + std::to_string(S.limits.max_frames) +
+                        " frames (deep non-tail recursion?)");
+    }
+    frames.push_back(Frame{kind, i, base, node, env, x, y});
+  }
+};
+
+
+}  // namespace sx::interp
