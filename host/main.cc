@@ -1,0 +1,153 @@
+// main.cc — the `sx` command: argument parsing and dispatch.
+//
+//   sx [OPTIONS] FILE [ARGS...]   run a script
+//   sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
+//   sx [OPTIONS] test PATH...     run SX test files
+//   sx store stats|dump|verify|compact DIR
+//   sx [OPTIONS]                  the REPL (or read forms from a pipe)
+//
+// Exit status: 0 success, 1 an SX error (or failed tests), 2 bad usage.
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "host/repl.h"
+#include "host/setup.h"
+#include "host/store/tools.h"
+#include "host/test_runner.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: sx [OPTIONS] FILE [ARGS...]   run a script
+       sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
+       sx [OPTIONS] test PATH...     run SX test files (folders: every *.sx)
+       sx store stats|dump|verify|compact DIR [--json]
+       sx [OPTIONS]                  start the REPL (reads forms from a pipe)
+
+options:
+  -e, --eval EXPR     evaluate EXPR, print the result as `inspect` would
+  --data-dir DIR      where persist/* ops keep their data
+                      (default: $SX_PERSIST_DIR, else ./persist-data)
+  --sync MODE         always (default), batch or never; also $SX_PERSIST_SYNC
+  --repl              start the REPL even when stdin is not a terminal
+  -v, --verbose       sx test: list passing tests too
+  -h, --help          show this help
+  --version           show the version
+
+environment:
+  SX_PERSIST_DIR, SX_PERSIST_SYNC   defaults for --data-dir and --sync
+  SX_PATH                           extra directories searched by (import name)
+
+exit status: 0 success, 1 an SX error or a failed test, 2 bad usage
+)";
+
+int Usage(const std::string& problem) {
+  std::cerr << "sx: " << problem << "\n" << "Try 'sx --help' for more information.\n";
+  return 2;
+}
+
+int Report(const sx::Outcome& o) {
+  if (o.status == sx::Status::kDone) return 0;
+  std::cerr << o.error_text << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  sx::host::HostOptions opts;
+  std::string expr;
+  bool have_expr = false, force_repl = false, verbose = false;
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* name) -> const std::string* {
+      if (i + 1 >= args.size()) return nullptr;
+      (void)name;
+      return &args[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << kUsage;
+      return 0;
+    } else if (a == "--version") {
+      std::cout << "sx " << sx::Version() << "\n";
+      return 0;
+    } else if (a == "-e" || a == "--eval") {
+      const std::string* v = value("-e");
+      if (v == nullptr) return Usage(a + " needs an expression");
+      expr = *v;
+      have_expr = true;
+    } else if (a == "--data-dir") {
+      const std::string* v = value("--data-dir");
+      if (v == nullptr) return Usage("--data-dir needs a directory");
+      opts.data_dir = *v;
+    } else if (a == "--sync") {
+      const std::string* v = value("--sync");
+      if (v == nullptr) return Usage("--sync needs a mode (always, batch, never)");
+      if (*v != "always" && *v != "batch" && *v != "never") {
+        return Usage("--sync: unknown mode \"" + *v + "\" (use always, batch or never)");
+      }
+      opts.sync = *v;
+    } else if (a == "--repl") {
+      force_repl = true;
+    } else if (a == "-v" || a == "--verbose") {
+      verbose = true;
+    } else if (a == "--") {
+      ++i;
+      break;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Usage("unknown option " + a);
+    } else {
+      break;
+    }
+  }
+  std::vector<std::string> rest(args.begin() + static_cast<long>(i), args.end());
+
+  if (!rest.empty() && rest[0] == "store" && !have_expr) {
+    std::vector<std::string> tool_args(rest.begin() + 1, rest.end());
+    return sx::store::RunStoreTool(tool_args, std::cout, std::cerr);
+  }
+  if (!rest.empty() && rest[0] == "test" && !have_expr) {
+    sx::host::TestOptions t;
+    t.paths.assign(rest.begin() + 1, rest.end());
+    if (t.paths.empty()) return Usage("test needs at least one file or folder");
+    t.verbose = verbose;
+    t.host = opts;  // data_dir stays empty unless given: a temporary one per file
+    if (t.host.data_dir.empty()) {
+      if (const char* d = std::getenv("SX_PERSIST_DIR"); d != nullptr && *d) t.host.data_dir = d;
+    }
+    return sx::host::RunTests(t);
+  }
+
+  sx::host::ApplyEnvironment(&opts);
+  if (opts.sync != "always" && opts.sync != "batch" && opts.sync != "never") {
+    return Usage("SX_PERSIST_SYNC: unknown mode \"" + opts.sync + "\"");
+  }
+  if (have_expr) {
+    opts.script_args = rest;
+    sx::host::Host host(opts);
+    sx::Interpreter& in = host.interp();
+    sx::Outcome o = in.Run(in.Eval(expr, "<eval>"));
+    if (o.status == sx::Status::kDone) std::cout << o.value.Inspect() << "\n";
+    return Report(o);
+  }
+  if (!rest.empty()) {
+    const std::string& file = rest[0];
+    if (access(file.c_str(), R_OK) != 0) {
+      std::cerr << "sx: cannot read " << file << ": " << std::strerror(errno) << "\n";
+      return 2;
+    }
+    opts.script_args.assign(rest.begin() + 1, rest.end());
+    sx::host::Host host(opts);
+    sx::Interpreter& in = host.interp();
+    std::cout << std::flush;
+    return Report(in.Run(in.EvalFile(file)));
+  }
+  sx::host::Host host(opts);
+  bool interactive = force_repl || isatty(STDIN_FILENO);
+  return sx::host::RunRepl(host, interactive);
+}

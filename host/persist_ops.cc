@@ -1,0 +1,498 @@
+// persist_ops.cc — the persist/* and blob/* ops, one small function each,
+// found through a table by name.
+//
+// Every op runs to completion inside one call of HandleOp, on the host's one
+// thread, so a check-then-write op (append-expect, kv-cas, commit) is atomic
+// with respect to every other SX computation of this process, and the store's
+// directory lock keeps other processes out.
+#include "host/persist_ops.h"
+
+#include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace sx::host {
+
+namespace {
+
+// Raised inside an op; becomes an SX error naming the op, subject and cause.
+struct OpFailure {
+  std::string subject_kind;  // "stream", "key", "cid" or ""
+  std::string subject;
+  std::string cause;
+};
+
+struct Ctx {
+  Interpreter& in;
+  std::string_view op;
+  std::vector<Value> args;
+  store::Store* store;
+
+  [[noreturn]] void Fail(std::string cause, std::string kind = "", std::string subject = "") const {
+    throw OpFailure{std::move(kind), std::move(subject), std::move(cause)};
+  }
+  void Arity(size_t n) const {
+    if (args.size() != n) {
+      Fail("expected " + std::to_string(n) + " argument" + (n == 1 ? "" : "s") + ", got " +
+           std::to_string(args.size()));
+    }
+  }
+  std::string Str(size_t i, const char* what) const {
+    const Value& v = args[i];
+    if (v.IsString() || v.IsKeyword()) return v.AsString();
+    Fail(std::string(what) + " must be a string, got " + v.Inspect());
+  }
+  int64_t Int(size_t i, const char* what) const {
+    const Value& v = args[i];
+    if (!v.IsInt()) Fail(std::string(what) + " must be an integer, got " + v.Inspect());
+    return v.AsInt();
+  }
+  std::string Text(const Value& v, const char* kind, const std::string& subject) const {
+    std::string text, why;
+    if (!in.Serialize(v, &text, &why)) Fail("cannot store the value: " + why, kind, subject);
+    return text;
+  }
+  Value Parse(const std::string& text, const char* kind, const std::string& subject) const {
+    Value v;
+    std::string why;
+    if (!in.Deserialize(text, &v, &why)) {
+      Fail("stored value does not parse: " + why, kind, subject);
+    }
+    return v;
+  }
+  void Check(const store::Status& s, const char* kind = "", const std::string& subject = "") const {
+    if (!s.ok()) Fail(s.ToString(), kind, subject);
+  }
+  Value Conflict(const Value& expected, const Value& actual) const {
+    std::pair<std::string, Value> e[] = {
+        {"conflict", in.Bool(true)}, {"expected", expected}, {"actual", actual}};
+    return in.Dict(e);
+  }
+};
+
+// The event's :seq, checked.
+uint64_t EventSeq(const Ctx& c, const Value& event, const std::string& stream) {
+  if (!event.IsDict()) c.Fail("the event must be a dict, got " + event.Inspect(), "stream", stream);
+  Value seq = event.Get("seq");
+  if (!seq.IsInt() || seq.AsInt() < 1) {
+    c.Fail("the event's :seq must be a positive integer, got " + seq.Inspect(), "stream", stream);
+  }
+  return static_cast<uint64_t>(seq.AsInt());
+}
+
+Value ReadEvents(const Ctx& c, const std::string& stream, uint64_t from, size_t limit) {
+  std::vector<store::Event> events;
+  c.Check(c.store->Read(stream, from, limit, &events), "stream", stream);
+  std::vector<Value> items;
+  items.reserve(events.size());
+  for (const store::Event& e : events) items.push_back(c.Parse(e.payload, "stream", stream));
+  return c.in.List(items);
+}
+
+Value StringList(Interpreter& in, const std::vector<std::string>& names) {
+  std::vector<Value> items;
+  items.reserve(names.size());
+  for (const std::string& n : names) items.push_back(in.String(n));
+  return in.List(items);
+}
+
+// --- the reference ops ---------------------------------------------------------
+
+Value OpAppend(Ctx& c) {
+  c.Arity(2);
+  std::string stream = c.Str(0, "stream");
+  uint64_t seq = EventSeq(c, c.args[1], stream);
+  std::string payload = c.Text(c.args[1], "stream", stream);
+  store::Status s = c.store->Append(stream, seq, payload);
+  if (s.IsConflict()) {
+    c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
+               std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) + ")",
+           "stream", stream);
+  }
+  c.Check(s, "stream", stream);
+  return c.args[1];
+}
+
+Value OpRead(Ctx& c) {
+  if (c.args.empty() || c.args.size() > 3) c.Fail("expected (stream [from [limit]])");
+  std::string stream = c.Str(0, "stream");
+  uint64_t from = c.args.size() > 1 ? static_cast<uint64_t>(std::max<int64_t>(0, c.Int(1, "from"))) : 0;
+  size_t limit = c.args.size() > 2 ? static_cast<size_t>(std::max<int64_t>(0, c.Int(2, "limit")))
+                                   : SIZE_MAX;
+  return ReadEvents(c, stream, from, limit);
+}
+
+Value OpReadRange(Ctx& c) {
+  c.Arity(3);
+  std::string stream = c.Str(0, "stream");
+  int64_t from = c.Int(1, "from");
+  int64_t limit = c.Int(2, "limit");
+  if (limit < 0) c.Fail("limit must not be negative", "stream", stream);
+  return ReadEvents(c, stream, static_cast<uint64_t>(std::max<int64_t>(0, from)),
+                    static_cast<size_t>(limit));
+}
+
+Value OpLastSeq(Ctx& c) {
+  c.Arity(1);
+  return c.in.Int(static_cast<int64_t>(c.store->LastSeq(c.Str(0, "stream"))));
+}
+
+Value OpTruncateThrough(Ctx& c) {
+  c.Arity(2);
+  std::string stream = c.Str(0, "stream");
+  int64_t seq = c.Int(1, "seq");
+  if (seq > 0) c.Check(c.store->TruncateThrough(stream, static_cast<uint64_t>(seq)), "stream", stream);
+  return c.in.Nil();
+}
+
+Value OpStreams(Ctx& c) {
+  c.Arity(0);
+  return StringList(c.in, c.store->Streams());
+}
+
+Value OpKvGet(Ctx& c) {
+  c.Arity(1);
+  std::string key = c.Str(0, "key");
+  std::string text;
+  store::Status s = c.store->KvGet(key, &text);
+  if (s.IsNotFound()) return c.in.Nil();
+  c.Check(s, "key", key);
+  return c.Parse(text, "key", key);
+}
+
+Value OpKvPut(Ctx& c) {
+  c.Arity(2);
+  std::string key = c.Str(0, "key");
+  c.Check(c.store->KvPut(key, c.Text(c.args[1], "key", key)), "key", key);
+  return c.args[1];
+}
+
+Value OpKvDelete(Ctx& c) {
+  c.Arity(1);
+  std::string key = c.Str(0, "key");
+  c.Check(c.store->KvDelete(key), "key", key);
+  return c.in.Nil();
+}
+
+Value OpKvHas(Ctx& c) {
+  c.Arity(1);
+  return c.in.Bool(c.store->KvHas(c.Str(0, "key")));
+}
+
+Value OpKvKeys(Ctx& c) {
+  c.Arity(0);
+  return StringList(c.in, c.store->KvKeys());
+}
+
+Value OpBlobPut(Ctx& c) {
+  if (c.args.empty() || c.args.size() > 2) c.Fail("expected (bytes [mime])");
+  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Inspect());
+  std::string cid;
+  c.Check(c.store->BlobPut(c.args[0].AsString(), &cid));
+  return c.in.String(cid);
+}
+
+Value OpBlobGet(Ctx& c) {
+  c.Arity(1);
+  std::string cid = c.Str(0, "cid");
+  std::string bytes;
+  store::Status s = c.store->BlobGet(cid, &bytes);
+  if (s.IsNotFound()) return c.in.Nil();
+  c.Check(s, "cid", cid);
+  return c.in.String(bytes);
+}
+
+Value OpBlobHas(Ctx& c) {
+  c.Arity(1);
+  return c.in.Bool(c.store->BlobHas(c.Str(0, "cid")));
+}
+
+// --- atomic ops beyond the reference ------------------------------------------
+
+// (stream type at data): the host numbers the event hwm + 1 and appends it,
+// in one round trip.
+Value OpAppendNext(Ctx& c) {
+  c.Arity(4);
+  std::string stream = c.Str(0, "stream");
+  uint64_t seq = c.store->LastSeq(stream) + 1;
+  std::pair<std::string, Value> e[] = {{"stream", c.args[0]},
+                                       {"seq", c.in.Int(static_cast<int64_t>(seq))},
+                                       {"type", c.args[1]},
+                                       {"at", c.args[2]},
+                                       {"data", c.args[3]}};
+  Value event = c.in.Dict(e);
+  c.Check(c.store->Append(stream, seq, c.Text(event, "stream", stream)), "stream", stream);
+  return event;
+}
+
+// (stream expected event): appends when the last seq is `expected`, else
+// answers a conflict value.
+Value OpAppendExpect(Ctx& c) {
+  c.Arity(3);
+  std::string stream = c.Str(0, "stream");
+  int64_t expected = c.Int(1, "expected");
+  uint64_t actual = c.store->LastSeq(stream);
+  if (expected < 0 || static_cast<uint64_t>(expected) != actual) {
+    return c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(actual)));
+  }
+  uint64_t seq = EventSeq(c, c.args[2], stream);
+  c.Check(c.store->Append(stream, seq, c.Text(c.args[2], "stream", stream)), "stream", stream);
+  return c.args[2];
+}
+
+// (stream events [expected]): all the events or none; with `expected`, a
+// conflict value when the stream moved.
+Value OpAppendBatch(Ctx& c) {
+  if (c.args.size() < 2 || c.args.size() > 3) c.Fail("expected (stream events [expected])");
+  std::string stream = c.Str(0, "stream");
+  if (!c.args[1].IsList()) c.Fail("events must be a list, got " + c.args[1].Inspect(), "stream", stream);
+  uint64_t actual = c.store->LastSeq(stream);
+  if (c.args.size() == 3) {
+    int64_t expected = c.Int(2, "expected");
+    if (expected < 0 || static_cast<uint64_t>(expected) != actual) {
+      return c.Conflict(c.args[2], c.in.Int(static_cast<int64_t>(actual)));
+    }
+  }
+  store::WriteBatch batch;
+  for (const Value& ev : c.args[1].Items()) {
+    batch.Append(stream, EventSeq(c, ev, stream), c.Text(ev, "stream", stream));
+  }
+  store::Status s = c.store->Commit(batch);
+  if (s.IsConflict()) {
+    c.Fail("conflict: the batch's seqs must rise above the last seq " + std::to_string(actual),
+           "stream", stream);
+  }
+  c.Check(s, "stream", stream);
+  return c.args[1];
+}
+
+// Reads a key's current value as text; nullopt when absent.
+std::optional<std::string> CurrentText(const Ctx& c, const std::string& key) {
+  std::string text;
+  store::Status s = c.store->KvGet(key, &text);
+  if (s.IsNotFound()) return std::nullopt;
+  c.Check(s, "key", key);
+  return text;
+}
+
+// (key expected new): sets key to new when its value is equal? to expected
+// (nil matches an absent key); answers new, or a conflict value.
+Value OpKvCas(Ctx& c) {
+  c.Arity(3);
+  std::string key = c.Str(0, "key");
+  std::string expected = c.Text(c.args[1], "key", key);
+  std::optional<std::string> cur = CurrentText(c, key);
+  bool match = cur ? *cur == expected : c.args[1].IsNil();
+  if (!match) return c.Conflict(c.args[1], cur ? c.Parse(*cur, "key", key) : c.in.Nil());
+  store::WriteBatch batch;
+  batch.KvCas(key, cur, c.Text(c.args[2], "key", key));
+  c.Check(c.store->Commit(batch), "key", key);
+  return c.args[2];
+}
+
+// (key value): stores value only when key is absent.
+Value OpKvPutNew(Ctx& c) {
+  c.Arity(2);
+  std::string key = c.Str(0, "key");
+  std::optional<std::string> cur = CurrentText(c, key);
+  if (cur) {
+    std::pair<std::string, Value> e[] = {{"conflict", c.in.Bool(true)},
+                                         {"reason", c.in.String("exists")},
+                                         {"expected", c.in.Nil()},
+                                         {"actual", c.Parse(*cur, "key", key)}};
+    return c.in.Dict(e);
+  }
+  store::WriteBatch batch;
+  batch.KvCas(key, std::nullopt, c.Text(c.args[1], "key", key));
+  c.Check(c.store->Commit(batch), "key", key);
+  return c.args[1];
+}
+
+// (writes): a list of write dicts committed together, all or none:
+//   {:op "append" :stream s :event e}          {:op "kv-put" :key k :value v}
+//   {:op "append-expect" :stream s :expected n :event e}
+//   {:op "kv-delete" :key k}                    {:op "kv-cas" :key k :expected x :value v}
+//   {:op "truncate" :stream s :seq n}
+// Answers true, or the conflict value of the first check that failed.
+Value OpCommit(Ctx& c) {
+  c.Arity(1);
+  if (!c.args[0].IsList()) c.Fail("writes must be a list, got " + c.args[0].Inspect());
+  store::WriteBatch batch;
+  for (const Value& w : c.args[0].Items()) {
+    if (!w.IsDict() || !w.Get("op").IsString()) {
+      c.Fail("each write must be a dict with an :op, got " + w.Inspect());
+    }
+    std::string kind = w.Get("op").AsString();
+    auto field_str = [&](const char* f) {
+      Value v = w.Get(f);
+      if (!v.IsString()) c.Fail(kind + ": :" + f + " must be a string, got " + v.Inspect());
+      return v.AsString();
+    };
+    auto field_int = [&](const char* f) {
+      Value v = w.Get(f);
+      if (!v.IsInt()) c.Fail(kind + ": :" + f + " must be an integer, got " + v.Inspect());
+      return v.AsInt();
+    };
+    if (kind == "append" || kind == "append-expect") {
+      std::string stream = field_str("stream");
+      Value ev = w.Get("event");
+      uint64_t seq = EventSeq(c, ev, stream);
+      if (kind == "append") {
+        batch.Append(stream, seq, c.Text(ev, "stream", stream));
+      } else {
+        int64_t expected = field_int("expected");
+        if (expected < 0) c.Fail("append-expect: :expected must not be negative", "stream", stream);
+        batch.AppendExpect(stream, static_cast<uint64_t>(expected), seq, c.Text(ev, "stream", stream));
+      }
+    } else if (kind == "kv-put") {
+      std::string key = field_str("key");
+      batch.KvPut(key, c.Text(w.Get("value"), "key", key));
+    } else if (kind == "kv-delete") {
+      batch.KvDelete(field_str("key"));
+    } else if (kind == "kv-cas") {
+      std::string key = field_str("key");
+      Value expected = w.Get("expected");
+      std::optional<std::string> exp;
+      if (!expected.IsNil()) exp = c.Text(expected, "key", key);
+      batch.KvCas(key, exp, c.Text(w.Get("value"), "key", key));
+    } else if (kind == "truncate") {
+      batch.TruncateThrough(field_str("stream"), static_cast<uint64_t>(std::max<int64_t>(0, field_int("seq"))));
+    } else {
+      c.Fail("unknown write op \"" + kind + "\"");
+    }
+  }
+  store::Status s = c.store->Commit(batch);
+  if (s.IsConflict()) {
+    return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
+                      c.in.Int(static_cast<int64_t>(s.actual())));
+  }
+  c.Check(s);
+  return c.in.Bool(true);
+}
+
+Value OpSync(Ctx& c) {
+  c.Arity(0);
+  c.Check(c.store->Sync());
+  return c.in.Nil();
+}
+
+Value OpStats(Ctx& c) {
+  c.Arity(0);
+  store::Store::Stats s = c.store->GetStats();
+  auto n = [&](uint64_t v) { return c.in.Int(static_cast<int64_t>(v)); };
+  std::pair<std::string, Value> e[] = {
+      {"streams", n(s.streams)},         {"events", n(s.events_live)},
+      {"kv-keys", n(s.kv_keys)},         {"blobs", n(s.blobs)},
+      {"segments", n(s.segments)},       {"bytes-on-disk", n(s.bytes_on_disk)},
+      {"bytes-used", n(s.bytes_used)},   {"bytes-live", n(s.bytes_live)},
+      {"appends", n(s.appends)},         {"commits", n(s.commits)},
+      {"syncs", n(s.syncs)},             {"records-read", n(s.records_read)},
+      {"compactions", n(s.compactions)}, {"index-bytes", n(s.index_bytes)}};
+  return c.in.Dict(e);
+}
+
+Value OpCompact(Ctx& c) {
+  c.Arity(0);
+  c.Check(c.store->Compact());
+  return c.in.Nil();
+}
+
+struct OpEntry {
+  const char* name;
+  Value (*fn)(Ctx&);
+};
+
+const OpEntry kOps[] = {
+    {"persist/append", OpAppend},
+    {"persist/read", OpRead},
+    {"persist/last-seq", OpLastSeq},
+    {"persist/truncate-through", OpTruncateThrough},
+    {"persist/streams", OpStreams},
+    {"persist/kv-get", OpKvGet},
+    {"persist/kv-put", OpKvPut},
+    {"persist/kv-delete", OpKvDelete},
+    {"persist/kv-has?", OpKvHas},
+    {"persist/kv-keys", OpKvKeys},
+    {"blob/put", OpBlobPut},
+    {"blob/get", OpBlobGet},
+    {"blob/has?", OpBlobHas},
+    {"persist/append-next", OpAppendNext},
+    {"persist/append-expect", OpAppendExpect},
+    {"persist/append-batch", OpAppendBatch},
+    {"persist/kv-cas", OpKvCas},
+    {"persist/kv-put-new", OpKvPutNew},
+    {"persist/commit", OpCommit},
+    {"persist/read-range", OpReadRange},
+    {"persist/sync", OpSync},
+    {"persist/stats", OpStats},
+    {"persist/compact", OpCompact},
+};
+
+}  // namespace
+
+PersistService::PersistService(std::string data_dir, std::string sync_mode)
+    : data_dir_(std::move(data_dir)), sync_mode_(std::move(sync_mode)) {}
+
+PersistService::~PersistService() = default;
+
+void PersistService::Install(Interpreter& in) {
+  in.AddIoHandler([this](Interpreter& in, std::string_view op, const Value& args,
+                         const Value&) { return HandleOp(in, op, args); });
+}
+
+store::Store* PersistService::OpenStore(std::string* error) {
+  if (store_) return store_.get();
+  store::Options opts;
+  if (sync_mode_ == "always") {
+    opts.sync = store::SyncMode::kAlways;
+  } else if (sync_mode_ == "batch") {
+    opts.sync = store::SyncMode::kBatch;
+  } else if (sync_mode_ == "never") {
+    opts.sync = store::SyncMode::kNever;
+  } else {
+    *error = "unknown sync mode \"" + sync_mode_ + "\" (use always, batch or never)";
+    return nullptr;
+  }
+  store::Status s = store::Store::Open(opts, data_dir_, &store_);
+  if (!s.ok()) {
+    *error = "cannot open the store at " + data_dir_ + ": " + s.ToString();
+    store_.reset();
+    return nullptr;
+  }
+  return store_.get();
+}
+
+void PersistService::Close() { store_.reset(); }
+
+IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Value& args) {
+  const OpEntry* entry = nullptr;
+  for (const OpEntry& e : kOps) {
+    if (op == e.name) {
+      entry = &e;
+      break;
+    }
+  }
+  if (entry == nullptr) return IoResult::Pass();
+  auto fail = [&](const std::string& kind, const std::string& subject, const std::string& cause) {
+    std::string msg(op);
+    if (!kind.empty()) msg += ": " + kind + " " + in.String(subject).Inspect();
+    msg += ": " + cause;
+    std::vector<std::pair<std::string, Value>> data = {{"op", in.String(op)},
+                                                       {"cause", in.String(cause)}};
+    if (!kind.empty()) data.emplace_back(kind, in.String(subject));
+    return IoResult::Failed(msg, in.Dict(data));
+  };
+  std::string error;
+  store::Store* st = OpenStore(&error);
+  if (st == nullptr) return fail("", "", error);
+  if (!args.IsNil() && !args.IsList()) return fail("", "", ":args must be a list, got " + args.Inspect());
+  Ctx c{in, op, args.IsNil() ? std::vector<Value>{} : args.Items(), st};
+  try {
+    return IoResult::Served(entry->fn(c));
+  } catch (const OpFailure& f) {
+    return fail(f.subject_kind, f.subject, f.cause);
+  }
+}
+
+}  // namespace sx::host

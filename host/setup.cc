@@ -1,0 +1,74 @@
+// setup.cc — building the interpreter the CLI runs.
+#include "host/setup.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "host/persist_ops.h"
+#include "host/stdlib_modules.h"
+
+namespace sx::host {
+
+void ApplyEnvironment(HostOptions* opts) {
+  if (opts->data_dir.empty()) {
+    const char* d = std::getenv("SX_PERSIST_DIR");
+    opts->data_dir = (d != nullptr && *d != '\0') ? d : "./persist-data";
+  }
+  if (const char* s = std::getenv("SX_PERSIST_SYNC"); s != nullptr && *s != '\0') {
+    opts->sync = s;
+  }
+}
+
+bool FindStdlib(std::string_view name, std::string* source) {
+  for (const StdlibModule* m = StdlibModules(); m->name != nullptr; ++m) {
+    if (name == m->name) {
+      *source = m->source;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+void DefineTestNatives(Interpreter& in) {
+  in.DefineNative(
+      "%test-fail", 3, 3,
+      "(%test-fail message expected actual) — fails an assertion (used by the test library).",
+      [](Interpreter& in, std::span<const Value> a) -> Value {
+        std::pair<std::string, Value> entries[] = {{"expected", a[1]}, {"actual", a[2]}};
+        throw Error(a[0].AsString() + ": expected " + a[1].Inspect() + ", got " + a[2].Inspect(),
+                    in.Dict(entries));
+      });
+}
+
+void DefineScriptArgs(Interpreter& in, const std::vector<std::string>& args) {
+  std::vector<Value> items;
+  for (const std::string& a : args) items.push_back(in.String(a));
+  in.Define("*args*", in.List(items));
+}
+
+void AddSearchPaths(Interpreter& in) {
+  const char* path = std::getenv("SX_PATH");
+  if (path == nullptr) return;
+  std::stringstream ss(path);
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    if (!dir.empty()) in.AddSearchPath(dir);
+  }
+}
+
+}  // namespace
+
+Host::Host(HostOptions opts) : opts_(std::move(opts)), in_(std::make_unique<Interpreter>()) {
+  in_->SetModuleLoader(FindStdlib);
+  AddSearchPaths(*in_);
+  DefineTestNatives(*in_);
+  DefineScriptArgs(*in_, opts_.script_args);
+  persist_ = std::make_unique<PersistService>(opts_.data_dir, opts_.sync);
+  persist_->Install(*in_);
+}
+
+Host::~Host() = default;
+
+}  // namespace sx::host

@@ -1,0 +1,49 @@
+// setup.h — what the `sx` command adds to a bare interpreter.
+//
+// The stdlib module loader, SX_PATH search directories, the natives of the
+// test library, and the IO handlers that serve `persist/*` and `blob/*`
+// requests from the durable store. Every entry point of the CLI (scripts,
+// -e, tests, the REPL) builds its interpreter here, so they all see the same
+// world.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sx/sx.h"
+
+namespace sx::host {
+
+class PersistService;
+
+struct HostOptions {
+  std::string data_dir;        // --data-dir, $SX_PERSIST_DIR, or ./persist-data
+  std::string sync = "always"; // --sync, $SX_PERSIST_SYNC: always | batch | never
+  std::vector<std::string> script_args;
+};
+
+// Fills defaults from the environment ($SX_PERSIST_DIR, $SX_PERSIST_SYNC).
+void ApplyEnvironment(HostOptions* opts);
+
+// Owns what an interpreter's host side needs beyond the interpreter: the
+// store is opened on the first persist request, so a script that never
+// persists never creates a data directory.
+class Host {
+ public:
+  explicit Host(HostOptions opts);
+  ~Host();
+
+  Interpreter& interp() { return *in_; }
+  const HostOptions& options() const { return opts_; }
+  PersistService* persist() { return persist_.get(); }
+
+ private:
+  HostOptions opts_;
+  std::unique_ptr<Interpreter> in_;
+  std::unique_ptr<PersistService> persist_;
+};
+
+bool FindStdlib(std::string_view name, std::string* source);
+
+}  // namespace sx::host

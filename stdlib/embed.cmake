@@ -1,0 +1,16 @@
+# Writes OUT: a C++ table of every .sx file under SRC, keyed by module name
+# (the path without ".sx"), so the stdlib is part of the binary.
+file(GLOB_RECURSE files RELATIVE ${SRC} ${SRC}/*.sx)
+list(SORT files)
+set(body "// Generated from stdlib/*.sx by stdlib/embed.cmake. Do not edit.\n")
+string(APPEND body "#include \"host/stdlib_modules.h\"\n\nnamespace sx::host {\n\nnamespace {\n\n")
+string(APPEND body "const StdlibModule kModules[] = {\n")
+foreach(f ${files})
+  file(READ ${SRC}/${f} text)
+  string(REGEX REPLACE "\\.sx$" "" name ${f})
+  string(APPEND body "    {\"${name}\", R\"SXLIB(${text})SXLIB\"},\n")
+endforeach()
+string(APPEND body "    {nullptr, nullptr},\n};\n\n}  // namespace\n\n")
+string(APPEND body "const StdlibModule* StdlibModules() { return kModules; }\n\n}  // namespace sx::host\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
