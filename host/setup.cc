@@ -67,6 +67,14 @@ Host::Host(HostOptions opts) : opts_(std::move(opts)), in_(std::make_unique<Inte
   DefineScriptArgs(*in_, opts_.script_args);
   persist_ = std::make_unique<PersistService>(opts_.data_dir, opts_.sync);
   persist_->Install(*in_);
+  PersistService* service = persist_.get();
+  in_->DefineNative("%persist-restart", 0, 0,
+                    "(%persist-restart) — closes the store; the next persist op reopens it "
+                    "and recovers from the files, as a new process would. For tests.",
+                    [service](Interpreter& in, std::span<const Value>) {
+                      service->Close();
+                      return in.Nil();
+                    });
 }
 
 Host::~Host() = default;
