@@ -216,6 +216,13 @@ bool AnyValidRecordAfter(std::string_view image, uint64_t from, uint64_t* found)
 
 uint64_t LastNonZeroEnd(std::string_view image, uint64_t from) {
   uint64_t end = image.size();
+  while (end > from && (end & 7) != 0 && image[end - 1] == 0) --end;
+  while (end >= from + 8) {
+    uint64_t w;
+    std::memcpy(&w, image.data() + end - 8, 8);
+    if (w != 0) break;
+    end -= 8;
+  }
   while (end > from && image[end - 1] == 0) --end;
   return end;
 }
@@ -262,6 +269,7 @@ Status ScanSegment(std::string_view image, uint32_t number,
     return Status::OK();
   }
   if (scan->end == SegmentScan::End::kSealed) return Status::OK();
+  if (NextNonZero(image, pos) == image.size()) return Status::OK();  // zeros: clean end
   uint64_t garbage = LastNonZeroEnd(image, pos);
   if (garbage > pos) {
     scan->end = SegmentScan::End::kTornTail;
