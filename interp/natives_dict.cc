@@ -17,9 +17,7 @@ namespace sx::interp {
 namespace {
 
 // A dict argument where nil means the empty dict.
-Value DictArg(const Args& a, int i) {
-  return a[i].IsNil() ? DictEmpty(a.S.heap) : a.Dict(i);
-}
+Value DictArg(const Args& a, int i) { return a[i].IsNil() ? DictEmpty(a.S.heap) : a.Dict(i); }
 
 // The string a key value stands for, or nullptr when it cannot be a key.
 String* KeyOf(Value k) {
@@ -137,8 +135,7 @@ const NativeSpec kDictNatives[] = {
     {"has-key?", 2, 2, HasKeyP, "(has-key? d k)\n\nWhether dict d has an entry for key k.", P},
     {"dict?", 1, 1, DictP, "(dict? x)\n\nTrue for a dict.", P},
     {"select-keys", 2, 2, SelectKeys,
-     "(select-keys d keys)\n\nA dict with only the entries of d whose key is in the list keys.",
-     P},
+     "(select-keys d keys)\n\nA dict with only the entries of d whose key is in the list keys.", P},
     {nullptr, 0, 0, nullptr, nullptr, 0},
 };
 

@@ -73,8 +73,7 @@ const NativeSpec kIoNatives[] = {
      "(serialize x)\n\nThe persistence text of x; an error if x holds a function or anything "
      "else with no text form.",
      P},
-    {"deserialize", 1, 1, DeserializeFn,
-     "(deserialize s)\n\nThe value serialize wrote as s.", P},
+    {"deserialize", 1, 1, DeserializeFn, "(deserialize s)\n\nThe value serialize wrote as s.", P},
     {"print", 0, -1, Print,
      "(print x ...)\n\nWrites the display forms of the arguments separated by spaces, without a "
      "newline. Returns nil.",

@@ -342,8 +342,8 @@ const NativeSpec kListNatives[] = {
      "(index-of coll x)\n\nPosition of the first element = to x in a list, or of the substring x "
      "in a string (in code points); nil when absent.",
      P},
-    {"empty?", 1, 1, EmptyP,
-     "(empty? x)\n\nTrue for (), nil, an empty dict or an empty string.", P},
+    {"empty?", 1, 1, EmptyP, "(empty? x)\n\nTrue for (), nil, an empty dict or an empty string.",
+     P},
     {"list?", 1, 1, ListP, "(list? x)\n\nTrue for a list, () included; false for nil.", P},
     {"zip", 1, -1, Zip,
      "(zip lst ...)\n\nList of lists taking one element from each argument in turn, as long as "

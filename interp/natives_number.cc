@@ -19,7 +19,7 @@ namespace sx::interp {
 namespace {
 
 constexpr double kTwo63 = 9223372036854775808.0;  // 2^63, exactly representable
-constexpr int kUnordered = 2;                      // a comparison involving NaN
+constexpr int kUnordered = 2;                     // a comparison involving NaN
 
 [[noreturn]] void Overflow(const Args& a) {
   ThrowError(a.S, std::string("integer overflow in ") + a.fn);
@@ -76,18 +76,27 @@ Value Apply(const Args& a, Op op, Value x, Value y) {
     int64_t r;
     bool overflow = false;
     switch (op) {
-      case Op::kAdd: overflow = __builtin_add_overflow(AsInt(x), AsInt(y), &r); break;
-      case Op::kSub: overflow = __builtin_sub_overflow(AsInt(x), AsInt(y), &r); break;
-      case Op::kMul: overflow = __builtin_mul_overflow(AsInt(x), AsInt(y), &r); break;
+      case Op::kAdd:
+        overflow = __builtin_add_overflow(AsInt(x), AsInt(y), &r);
+        break;
+      case Op::kSub:
+        overflow = __builtin_sub_overflow(AsInt(x), AsInt(y), &r);
+        break;
+      case Op::kMul:
+        overflow = __builtin_mul_overflow(AsInt(x), AsInt(y), &r);
+        break;
     }
     if (overflow) Overflow(a);
     return MakeInt(a, r);
   }
   double dx = AsDouble(x), dy = AsDouble(y);
   switch (op) {
-    case Op::kAdd: return Value::Float(dx + dy);
-    case Op::kSub: return Value::Float(dx - dy);
-    case Op::kMul: return Value::Float(dx * dy);
+    case Op::kAdd:
+      return Value::Float(dx + dy);
+    case Op::kSub:
+      return Value::Float(dx - dy);
+    case Op::kMul:
+      return Value::Float(dx * dy);
   }
   return Value::Nil();
 }
@@ -197,9 +206,15 @@ Value ToInteger(const Args& a, double (*rounder)(double)) {
   return MakeInt(a, static_cast<int64_t>(d));
 }
 
-Value Floor(Args a) { return ToInteger(a, [](double d) { return std::floor(d); }); }
-Value Ceil(Args a) { return ToInteger(a, [](double d) { return std::ceil(d); }); }
-Value Round(Args a) { return ToInteger(a, [](double d) { return std::round(d); }); }
+Value Floor(Args a) {
+  return ToInteger(a, [](double d) { return std::floor(d); });
+}
+Value Ceil(Args a) {
+  return ToInteger(a, [](double d) { return std::ceil(d); });
+}
+Value Round(Args a) {
+  return ToInteger(a, [](double d) { return std::round(d); });
+}
 
 Value Sqrt(Args a) { return Value::Float(std::sqrt(a.Num(0))); }
 
@@ -262,10 +277,18 @@ Value Chain(const Args& a, Ok ok) {
   return Value::True();
 }
 
-Value Less(Args a) { return Chain(a, [](int c) { return c < 0; }); }
-Value Greater(Args a) { return Chain(a, [](int c) { return c > 0; }); }
-Value LessEq(Args a) { return Chain(a, [](int c) { return c <= 0; }); }
-Value GreaterEq(Args a) { return Chain(a, [](int c) { return c >= 0; }); }
+Value Less(Args a) {
+  return Chain(a, [](int c) { return c < 0; });
+}
+Value Greater(Args a) {
+  return Chain(a, [](int c) { return c > 0; });
+}
+Value LessEq(Args a) {
+  return Chain(a, [](int c) { return c <= 0; });
+}
+Value GreaterEq(Args a) {
+  return Chain(a, [](int c) { return c >= 0; });
+}
 
 bool AllNumericEqual(const Args& a) {
   for (int i = 1; i < a.n; ++i) {
@@ -301,11 +324,12 @@ Value OddP(Args a) { return Value::Bool(a.Int(0) % 2 != 0); }
 constexpr uint16_t P = kNativePure;
 
 const NativeSpec kNumberNatives[] = {
-    {"+", 0, -1, Add, "(+ n ...)\n\nSum of the numbers; 0 with none. Integer overflow is an error.", P},
+    {"+", 0, -1, Add, "(+ n ...)\n\nSum of the numbers; 0 with none. Integer overflow is an error.",
+     P},
     {"-", 1, -1, Sub,
      "(- n)  (- n m ...)\n\nNegation of n, or n minus each following number in turn.", P},
-    {"*", 0, -1, Mul, "(* n ...)\n\nProduct of the numbers; 1 with none. Integer overflow is an error.",
-     P},
+    {"*", 0, -1, Mul,
+     "(* n ...)\n\nProduct of the numbers; 1 with none. Integer overflow is an error.", P},
     {"/", 1, -1, Div,
      "(/ n)  (/ n m ...)\n\nReciprocal of n, or n divided by each following number. Two integers "
      "that divide exactly give an integer, otherwise a float: (/ 6 2) is 3, (/ 7 2) is 3.5. "
@@ -315,8 +339,8 @@ const NativeSpec kNumberNatives[] = {
      "(mod n d)\n\nRemainder of n / d with the sign of the divisor: (mod -7 2) is 1.", P},
     {"rem", 2, 2, Rem,
      "(rem n d)\n\nRemainder of n / d with the sign of the dividend: (rem -7 2) is -1.", P},
-    {"quot", 2, 2, Quot, "(quot n d)\n\nQuotient of n / d truncated toward zero: (quot -7 2) is -3.",
-     P},
+    {"quot", 2, 2, Quot,
+     "(quot n d)\n\nQuotient of n / d truncated toward zero: (quot -7 2) is -3.", P},
     {"abs", 1, 1, Abs, "(abs n)\n\nAbsolute value of n.", P},
     {"min", 1, -1, Min,
      "(min n ...)\n\nThe smallest argument, returned as given (an integer stays an integer). NaN "

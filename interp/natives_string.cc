@@ -151,8 +151,8 @@ Value StringToNumber(Args a) {
   if (t == "##-Inf") return Value::Float(-std::numeric_limits<double>::infinity());
   if (!t.empty() && t[0] == '+') t.remove_prefix(1);
   std::string_view body = !t.empty() && t[0] == '-' ? t.substr(1) : t;
-  bool starts_ok = !body.empty() && (IsDigit(body[0]) ||
-                                     (body[0] == '.' && body.size() > 1 && IsDigit(body[1])));
+  bool starts_ok = !body.empty() &&
+                   (IsDigit(body[0]) || (body[0] == '.' && body.size() > 1 && IsDigit(body[1])));
   if (!starts_ok) return Value::Nil();
   const char* first = t.data();
   const char* last = t.data() + t.size();

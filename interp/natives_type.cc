@@ -104,8 +104,7 @@ const NativeSpec kTypeNatives[] = {
      "other value is converted as by str) and optional data, which guard can catch.",
      0},
     {"raise", 1, 1, Raise, "(raise x)\n\nRaises x, any value, for guard to catch.", 0},
-    {"error-message", 1, 1, ErrorMessage, "(error-message e)\n\nThe message string of error e.",
-     P},
+    {"error-message", 1, 1, ErrorMessage, "(error-message e)\n\nThe message string of error e.", P},
     {"error-data", 1, 1, ErrorData, "(error-data e)\n\nThe data of error e, nil when none.", P},
     {"gensym", 0, 1, Gensym,
      "(gensym)  (gensym prefix)\n\nA fresh symbol named prefix__N (prefix defaults to g), for "

@@ -48,9 +48,7 @@ class ListBuilder {
 };
 
 // A list argument where nil is accepted as the empty list.
-inline Value SeqArg(const Args& a, int i) {
-  return a[i].IsNil() ? Value::EmptyList() : a.List(i);
-}
+inline Value SeqArg(const Args& a, int i) { return a[i].IsNil() ? Value::EmptyList() : a.List(i); }
 
 inline size_t ListLength(Value list) {
   size_t n = 0;

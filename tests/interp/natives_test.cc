@@ -46,7 +46,8 @@ class NativesTest : public ::testing::Test {
       return Inspect(S, n->fn(Args{S, n->spec->name, argv.data(), argc}));
     } catch (const SxThrow& t) {
       if (IsError(t.value)) {
-        return "error: " + std::string(StringView(static_cast<ErrorObj*>(t.value.AsObj())->message));
+        return "error: " +
+               std::string(StringView(static_cast<ErrorObj*>(t.value.AsObj())->message));
       }
       return "raised: " + Inspect(S, t.value);
     }
@@ -68,8 +69,8 @@ class NativesTest : public ::testing::Test {
 // --- tables -------------------------------------------------------------------
 
 TEST_F(NativesTest, EveryEntryHasADocstringAndIsInstalled) {
-  const NativeSpec* tables[] = {NumberNatives(), ListNatives(),   DictNatives(),
-                                StringNatives(), TypeNatives(),   IoNatives()};
+  const NativeSpec* tables[] = {NumberNatives(), ListNatives(), DictNatives(),
+                                StringNatives(), TypeNatives(), IoNatives()};
   int count = 0;
   for (const NativeSpec* t : tables) {
     for (const NativeSpec* e = t; e->name != nullptr; ++e, ++count) {
@@ -284,7 +285,9 @@ TEST_F(NativesTest, AppendConcatReverse) {
   EXPECT_EQ(Run("(concat (1) 2)"), "error: concat: argument 2 must be a list, got 2");
   EXPECT_EQ(Run("(reverse (1 2 3))"), "(3 2 1)");
   EXPECT_EQ(Run("(reverse ())"), "()");
-  EXPECT_EQ(Run("(reverse \"ab\\u{e9}\")"), "\"\xC3\xA9" "ba\"");
+  EXPECT_EQ(Run("(reverse \"ab\\u{e9}\")"),
+            "\"\xC3\xA9"
+            "ba\"");
   EXPECT_EQ(Run("(reverse 1)"), "error: reverse: argument 1 must be a list or string, got 1");
 }
 
@@ -296,7 +299,8 @@ TEST_F(NativesTest, TakeDrop) {
   EXPECT_EQ(Run("(drop 2 (1 2 3))"), "(3)");
   EXPECT_EQ(Run("(drop (1 2 3) 5)"), "()");
   EXPECT_EQ(Run("(take -1 (1))"), "error: take: argument 1 must be a non-negative integer, got -1");
-  EXPECT_EQ(Run("(take \"a\" 1)"), "error: take: argument 1 must be an integer or a list, got \"a\"");
+  EXPECT_EQ(Run("(take \"a\" 1)"),
+            "error: take: argument 1 must be an integer or a list, got \"a\"");
 }
 
 TEST_F(NativesTest, Range) {
@@ -321,7 +325,8 @@ TEST_F(NativesTest, ContainsAndIndexOf) {
   EXPECT_EQ(Run("(contains? {:a 1} 1)"), "false");
   EXPECT_EQ(Run("(contains? \"hello\" \"ell\")"), "true");
   EXPECT_EQ(Run("(contains? nil 1)"), "false");
-  EXPECT_EQ(Run("(contains? 5 1)"), "error: contains?: argument 1 must be a list, dict or string, got 5");
+  EXPECT_EQ(Run("(contains? 5 1)"),
+            "error: contains?: argument 1 must be a list, dict or string, got 5");
   EXPECT_EQ(Run("(index-of (a b c) c)"), "2");
   EXPECT_EQ(Run("(index-of (a b c) d)"), "nil");
   EXPECT_EQ(Run("(index-of \"h\\u{e9}llo\" \"l\")"), "2");
@@ -380,7 +385,8 @@ TEST_F(NativesTest, DictUpdates) {
   EXPECT_EQ(Run("(assoc {:a 1} :b 2 :a 3)"), "{:a 3 :b 2}");
   EXPECT_EQ(Run("(assoc nil :a 1)"), "{:a 1}");
   EXPECT_EQ(Run("(assoc {} :a)"), "arity");
-  EXPECT_EQ(Run("(assoc {} :a 1 :b)"), "error: assoc: expected keys and values in pairs, got an odd count");
+  EXPECT_EQ(Run("(assoc {} :a 1 :b)"),
+            "error: assoc: expected keys and values in pairs, got an odd count");
   EXPECT_EQ(Run("(assoc (1) :a 1)"), "error: assoc: argument 1 must be a dict, got (1)");
   EXPECT_EQ(Run("(dissoc {:a 1 :b 2 :c 3} :a \"c\" :zz)"), "{:b 2}");
   EXPECT_EQ(Run("(merge {:a 1 :b 1} nil {:b 2 :c 2})"), "{:a 1 :b 2 :c 2}");
@@ -399,7 +405,8 @@ TEST_F(NativesTest, DictQueries) {
   EXPECT_EQ(Run("(dict? {})"), "true");
   EXPECT_EQ(Run("(dict? ())"), "false");
   EXPECT_EQ(Run("(select-keys {:a 1 :b 2 :c 3} (:a \"c\" :d))"), "{:a 1 :c 3}");
-  EXPECT_EQ(Run("(select-keys {:a 1} (1))"), "error: select-keys: keys must be strings or keywords, got 1");
+  EXPECT_EQ(Run("(select-keys {:a 1} (1))"),
+            "error: select-keys: keys must be strings or keywords, got 1");
 }
 
 // --- strings --------------------------------------------------------------------
@@ -438,7 +445,9 @@ TEST_F(NativesTest, SplitJoin) {
 }
 
 TEST_F(NativesTest, CaseTrimAndSearch) {
-  EXPECT_EQ(Run("(upper \"abc\\u{e9}Z\")"), "\"ABC\xC3\xA9" "Z\"");
+  EXPECT_EQ(Run("(upper \"abc\\u{e9}Z\")"),
+            "\"ABC\xC3\xA9"
+            "Z\"");
   EXPECT_EQ(Run("(lower \"ABCz\")"), "\"abcz\"");
   EXPECT_EQ(Run("(trim \"  a b \\n\\t\")"), "\"a b\"");
   EXPECT_EQ(Run("(trim \"   \")"), "\"\"");
@@ -447,7 +456,8 @@ TEST_F(NativesTest, CaseTrimAndSearch) {
   EXPECT_EQ(Run("(ends-with? \"hello\" \"lo\")"), "true");
   EXPECT_EQ(Run("(includes? \"hello\" \"ll\")"), "true");
   EXPECT_EQ(Run("(includes? \"hello\" \"\")"), "true");
-  EXPECT_EQ(Run("(includes? \"hello\" :ll)"), "error: includes?: argument 2 must be a string, got :ll");
+  EXPECT_EQ(Run("(includes? \"hello\" :ll)"),
+            "error: includes?: argument 2 must be a string, got :ll");
   EXPECT_EQ(Run("(replace \"a-b-c\" \"-\" \"+\")"), "\"a+b+c\"");
   EXPECT_EQ(Run("(replace \"aaa\" \"aa\" \"b\")"), "\"ba\"");
   EXPECT_EQ(Run("(replace \"abc\" \"\" \"x\")"),
@@ -470,14 +480,17 @@ TEST_F(NativesTest, NumberConversions) {
   EXPECT_EQ(Run("(number->string 1.5)"), "\"1.5\"");
   EXPECT_EQ(Run("(number->string 255 16)"), "\"ff\"");
   EXPECT_EQ(Run("(number->string -5 2)"), "\"-101\"");
-  EXPECT_EQ(Run("(number->string 5 1)"), "error: number->string: argument 2 must be a radix from 2 to 36, got 1");
-  EXPECT_EQ(Run("(number->string \"5\")"), "error: number->string: argument 1 must be a number, got \"5\"");
+  EXPECT_EQ(Run("(number->string 5 1)"),
+            "error: number->string: argument 2 must be a radix from 2 to 36, got 1");
+  EXPECT_EQ(Run("(number->string \"5\")"),
+            "error: number->string: argument 1 must be a number, got \"5\"");
 }
 
 TEST_F(NativesTest, SymbolsAndKeywords) {
   EXPECT_EQ(Run("(string->symbol \"abc\")"), "abc");
   EXPECT_EQ(Run("(symbol->string abc)"), "\"abc\"");
-  EXPECT_EQ(Run("(symbol->string \"abc\")"), "error: symbol->string: argument 1 must be a symbol, got \"abc\"");
+  EXPECT_EQ(Run("(symbol->string \"abc\")"),
+            "error: symbol->string: argument 1 must be a symbol, got \"abc\"");
   EXPECT_EQ(Run("(keyword \"seq\")"), ":seq");
   EXPECT_EQ(Run("(keyword :seq)"), ":seq");
   EXPECT_EQ(Run("(keyword seq)"), ":seq");
@@ -551,7 +564,8 @@ TEST_F(NativesTest, ErrorsAreRaisedAndRead) {
   EXPECT_EQ(Call("error?", {e}), "true");
   EXPECT_EQ(Call("error-message", {e}), "\"bad\"");
   EXPECT_EQ(Call("error-data", {e}), "{:code 7}");
-  EXPECT_EQ(Run("(error-message \"x\")"), "error: error-message: argument 1 must be an error, got \"x\"");
+  EXPECT_EQ(Run("(error-message \"x\")"),
+            "error: error-message: argument 1 must be an error, got \"x\"");
   EXPECT_EQ(Run("(error-data 1)"), "error: error-data: argument 1 must be an error, got 1");
 }
 
