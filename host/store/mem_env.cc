@@ -15,7 +15,8 @@ namespace {
 
 std::string Parent(const std::string& path) {
   size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "." : path.substr(0, slash);
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 std::string Normalize(std::string dir) {
@@ -144,10 +145,10 @@ Status MemEnv::ListDir(const std::string& dir, std::vector<std::string>* names) 
   if (dirs_.count(d) == 0) return Status::NotFound("opendir " + dir + ": no such directory");
   names->clear();
   for (const auto& [path, inode] : live_) {
-    if (Parent(path) == d) names->push_back(path.substr(d.size() + 1));
+    if (Parent(path) == d) names->push_back(path.substr(path.rfind('/') + 1));
   }
   for (const std::string& sub : dirs_) {
-    if (sub != d && Parent(sub) == d) names->push_back(sub.substr(d.size() + 1));
+    if (sub != d && Parent(sub) == d) names->push_back(sub.substr(sub.rfind('/') + 1));
   }
   return Status::OK();
 }

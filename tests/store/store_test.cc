@@ -486,6 +486,7 @@ TEST_F(StoreTest, SegmentRollFailureIsNotStickyAndRetries) {
   std::string payload(1000, 'x');
   uint64_t seq = 0;
   // Fill the first segment, then fail the creation of the next one.
+  bool failed = false;
   while (store_->GetStats().segments == 1) {
     fault.FailAt(3, FaultKind::kIOError);  // seal write, seal sync, then the new file's open
     Status s = store_->Append("s", seq + 1, payload);
@@ -493,8 +494,10 @@ TEST_F(StoreTest, SegmentRollFailureIsNotStickyAndRetries) {
       ++seq;
       continue;
     }
+    failed = true;
     break;
   }
+  ASSERT_TRUE(failed);
   fault.Disarm();
   ASSERT_TRUE(store_->Append("s", seq + 1, payload).ok());
 }
