@@ -70,7 +70,7 @@ bool Walk(Value a, Value b, bool numeric) {
   std::vector<std::pair<Value, Value>> todo;
   todo.emplace_back(a, b);
   while (!todo.empty()) {
-    auto [x, y] = todo.back();
+    Value x = todo.back().first, y = todo.back().second;
     todo.pop_back();
     if (IsNumber(x) && IsNumber(y)) {
       if (!NumbersEqual(x, y, numeric)) return false;
