@@ -7,6 +7,7 @@
 // loop and every result is built front to back with ListBuilder, so list
 // length is bounded by memory alone. The functions that call back into SX
 // (map, filter, reduce, sort, ...) live in the machine, not here.
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -157,6 +158,14 @@ Value Drop(Args a) {
   return Skip(l, n);
 }
 
+// A range longer than this is refused up front: (range 0 ##Inf) or
+// (range 1e15) is a mistake, and building it would only exhaust memory.
+constexpr double kMaxRangeLength = double(1 << 28);
+
+[[noreturn]] void RangeTooLong(const Args& a) {
+  ThrowError(a.S, "range: more than " + std::to_string(int64_t{1} << 28) + " elements");
+}
+
 Value Range(Args a) {
   for (int i = 0; i < a.n; ++i) {
     if (!IsNumber(a[i])) a.Fail(i, "a number");
@@ -168,6 +177,9 @@ Value Range(Args a) {
   if (IsInt(start) && IsInt(end) && IsInt(step)) {
     int64_t x = AsInt(start), b = AsInt(end), s = AsInt(step);
     if (s == 0) ThrowError(a.S, "range: step must not be zero");
+    // The span fits in 65 bits; a double estimate is enough for the limit.
+    double count = (static_cast<double>(b) - static_cast<double>(x)) / static_cast<double>(s);
+    if (count > kMaxRangeLength) RangeTooLong(a);
     for (; s > 0 ? x < b : x > b;) {
       out.Add(Int(a, x));
       if (__builtin_add_overflow(x, s, &x)) break;
@@ -175,7 +187,10 @@ Value Range(Args a) {
     return out.Done();
   }
   double x0 = AsDouble(start), b = AsDouble(end), s = AsDouble(step);
-  if (s == 0 || s != s) ThrowError(a.S, "range: step must be a non-zero number");
+  if (s == 0 || std::isnan(s)) ThrowError(a.S, "range: step must be a non-zero number");
+  double count = (b - x0) / s;
+  if (std::isnan(count)) ThrowError(a.S, "range: start and end must not be NaN");
+  if (count > kMaxRangeLength) RangeTooLong(a);
   // Multiply rather than accumulate, so rounding error does not build up.
   for (int64_t i = 0;; ++i) {
     double x = x0 + static_cast<double>(i) * s;
@@ -332,7 +347,7 @@ const NativeSpec kListNatives[] = {
     {"range", 1, 3, Range,
      "(range end)  (range start end)  (range start end step)\n\nNumbers from start (0) up to but "
      "not including end, by step (1; may be negative, not zero). Integers when all arguments "
-     "are integers, floats otherwise.",
+     "are integers, floats otherwise. At most 2^28 elements.",
      P},
     {"contains?", 2, 2, ContainsP,
      "(contains? coll x)\n\nFor a list, whether some element is = to x; for a dict, whether x "

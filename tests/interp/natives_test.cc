@@ -314,6 +314,11 @@ TEST_F(NativesTest, Range) {
   EXPECT_EQ(Run("(range 0 1 0)"), "error: range: step must not be zero");
   EXPECT_EQ(Run("(range \"a\")"), "error: range: argument 1 must be a number, got \"a\"");
   EXPECT_EQ(Run("(range 9223372036854775806 9223372036854775807 5)"), "(9223372036854775806)");
+  EXPECT_EQ(Run("(range 0 ##Inf 1.0)"), "error: range: more than 268435456 elements");
+  EXPECT_EQ(Run("(range 1000000000000)"), "error: range: more than 268435456 elements");
+  EXPECT_EQ(Run("(range -9223372036854775807 9223372036854775807 4611686018427387904)"),
+            "(-9223372036854775807 -4611686018427387903 1 4611686018427387905)");
+  EXPECT_EQ(Run("(range 0 ##NaN 1)"), "error: range: start and end must not be NaN");
 }
 
 TEST_F(NativesTest, ContainsAndIndexOf) {
