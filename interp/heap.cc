@@ -78,6 +78,22 @@ Obj* Heap::Allocate(ObjType type, size_t bytes) {
   return o;
 }
 
+Obj* Heap::AllocateRaw(ObjType type, size_t bytes) {
+  if (fail_after_ != 0 && --fail_after_ == 0) throw std::bad_alloc();
+  if (bytes < sizeof(FreeSlot)) bytes = sizeof(FreeSlot);
+  bytes = (bytes + kGranule - 1) & ~(kGranule - 1);
+  if (bytes > kMaxSmall) return Allocate(type, bytes);
+  Obj* o = AllocateSmall(bytes / kGranule);
+  o->type = type;
+  o->marked = 0;
+  o->flags = 0;
+  o->aux = 0;
+  bytes_since_gc_ += bytes;
+  stats_.allocated_bytes += bytes;
+  stats_.total_allocated += bytes;
+  return o;
+}
+
 Obj* Heap::AllocateSmall(size_t cls) {
   if (free_lists_[cls] == nullptr) NewChunk(cls);
   auto* slot = static_cast<FreeSlot*>(free_lists_[cls]);

@@ -51,6 +51,9 @@ class Heap {
   // Raw allocation: returns `bytes` of storage with the header filled
   // (type set, marked = 0, flags = 0, aux = 0); the rest is zeroed.
   Obj* Allocate(ObjType type, size_t bytes);
+  // As Allocate, but only the header is initialised: the caller fills every
+  // field before the next safe point.
+  Obj* AllocateRaw(ObjType type, size_t bytes);
   template <class T>
   T* New(ObjType type, size_t extra = 0) {
     return static_cast<T*>(Allocate(type, sizeof(T) + extra));

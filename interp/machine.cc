@@ -131,7 +131,8 @@ Task* Machine::NewTask() {
 
 Env* Machine::NewEnv(Env* parent, uint32_t size) {
   size_t extra = size > 1 ? (size - 1) * sizeof(Value) : 0;
-  Env* e = S_.heap.New<Env>(ObjType::kEnv, extra);
+  Env* e = static_cast<Env*>(S_.heap.AllocateRaw(ObjType::kEnv, sizeof(Env) + extra));
+  e->flags = 0;
   e->parent = parent;
   e->slots = e->inline_slots;
   e->size = size;
@@ -230,13 +231,24 @@ Value MachineLoop::Simple(Node* n, Env* env) {
       return GlobalValue(n);
     case NodeKind::kCall: {
       Native* nat = AsNative(AsSymbol(n->kids[0]->value)->global);
+      uint32_t argc = n->nkids - 1;
+      if (argc <= 4) {
+        Value argv[4];
+        for (uint32_t i = 0; i < argc; ++i) argv[i] = Simple(n->kids[i + 1], env);
+        Value r;
+        if (argc == 2 && nat->flags != kFastNone && FastArith(nat->flags, argv[0], argv[1], &r)) {
+          return r;
+        }
+        cur_call = n;
+        return CallNative(S, nat, argv, argc);
+      }
       size_t base = vals.size();
       for (uint32_t i = 1; i < n->nkids; ++i) {
         Value v = Simple(n->kids[i], env);
         vals.push_back(v);
       }
       cur_call = n;
-      Value r = CallNative(S, nat, vals.data() + base, n->nkids - 1);
+      Value r = CallNative(S, nat, vals.data() + base, argc);
       vals.resize(base);
       return r;
     }
@@ -438,6 +450,11 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
         if (IsType(fn, ObjType::kNative)) {
           Native* nat = AsNative(fn);
           if (OpOf(nat) == MachineOp::kNone) {
+            if (argc == 2 && nat->flags != kFastNone &&
+                FastArith(nat->flags, vals[base + 1], vals[base + 2], &val)) {
+              vals.resize(base);
+              goto do_return;
+            }
             val = CallNative(S_, nat, vals.data() + base + 1, argc);
             vals.resize(base);
             goto do_return;

@@ -175,6 +175,21 @@ struct Task : Obj {
 
 enum TaskState : uint8_t { kTaskReady = 0, kTaskRunning, kTaskSuspended, kTaskDone };
 
+// Natives the machine computes inline when both arguments are small
+// integers (stored in the Native object's `flags`; 0 = none). A user who
+// rebinds `+` binds a different object, which has no fast op.
+enum FastOp : uint16_t {
+  kFastNone = 0,
+  kFastAdd,
+  kFastSub,
+  kFastMul,
+  kFastLt,
+  kFastGt,
+  kFastLe,
+  kFastGe,
+  kFastEq,
+};
+
 // Machine operations: natives whose work involves calling SX functions.
 enum class MachineOp : uint32_t {
   kNone = 0,
@@ -213,7 +228,8 @@ class Machine {
   // The text of an uncaught error: message, then "  at FILE:LINE:COL" lines.
   std::string FormatError(Value err);
 
-  // Registers machine operations (map, filter, ...) as globals.
+  // Registers machine operations (map, filter, ...) as globals and marks the
+  // builtin arithmetic natives with their FastOp.
   void InstallOps();
 
  private:

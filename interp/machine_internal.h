@@ -41,6 +41,46 @@ inline Env* EnvAt(Env* e, uint16_t depth) {
 }
 
 
+// Both arguments are small integers: the result without calling the native.
+// Returns false when the op does not apply (e.g. a product that overflows
+// 48 bits is left to the native, which boxes or reports overflow).
+inline bool FastArith(uint16_t op, Value x, Value y, Value* out) {
+  if (!x.IsSmallInt() || !y.IsSmallInt()) return false;
+  int64_t a = x.AsSmallInt(), b = y.AsSmallInt();
+  int64_t r;
+  switch (op) {
+    case kFastAdd:
+      r = a + b;  // cannot overflow: both fit in 48 bits
+      break;
+    case kFastSub:
+      r = a - b;
+      break;
+    case kFastMul:
+      if (__builtin_mul_overflow(a, b, &r)) return false;
+      break;
+    case kFastLt:
+      *out = Value::Bool(a < b);
+      return true;
+    case kFastGt:
+      *out = Value::Bool(a > b);
+      return true;
+    case kFastLe:
+      *out = Value::Bool(a <= b);
+      return true;
+    case kFastGe:
+      *out = Value::Bool(a >= b);
+      return true;
+    case kFastEq:
+      *out = Value::Bool(a == b);
+      return true;
+    default:
+      return false;
+  }
+  if (!Value::FitsSmall(r)) return false;
+  *out = Value::SmallInt(r);
+  return true;
+}
+
 // The registers and stacks of one run of the loop.
 class MachineLoop {
  public:

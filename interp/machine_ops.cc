@@ -98,6 +98,13 @@ void Machine::InstallOps() {
     S_.DefineGlobal(kOps[i].name, v);
   }
   S_.DefineNatives(kInternal);
+  const std::pair<const char*, FastOp> fast[] = {{"+", kFastAdd}, {"-", kFastSub}, {"*", kFastMul},
+                                                 {"<", kFastLt},  {">", kFastGt},  {"<=", kFastLe},
+                                                 {">=", kFastGe}, {"=", kFastEq}};
+  for (const auto& [name, op] : fast) {
+    Value v = S_.GlobalValue(name);
+    if (IsType(v, ObjType::kNative)) v.AsObj()->flags = op;
+  }
 }
 
 // Sets up a call of fn on one or two arguments at the top of vals.
