@@ -215,10 +215,11 @@ int main(int argc, char** argv) {
   double open_s = Seconds(start);
   size_t heap_after = mallinfo2().uordblks;
   uint64_t events = big->GetStats().events_live;
-  double per_million_ms = open_s * 1e3 * 1e6 / static_cast<double>(events);
+  std::string verdict = events >= 1000000
+                            ? (open_s < 1.0 ? "(target < 1000 ms) OK" : "(target < 1000 ms) MISSED")
+                            : "(the 1M target is checked without --quick)";
   Line(("open a " + std::to_string(events) + "-event store").c_str(), open_s * 1000, "ms",
-       "(" + std::to_string(static_cast<int>(per_million_ms)) +
-           " ms per 1M events; target < 1000) " + (per_million_ms < 1000 ? "OK" : "MISSED"));
+       verdict);
   double per_event = static_cast<double>(heap_after - heap_before) / static_cast<double>(events);
   Line("heap held by the open store", static_cast<double>(heap_after - heap_before) / 1048576.0,
        "MiB",
