@@ -445,6 +445,7 @@ Parser::Result Parser::Next(Value* form, std::string* error) {
   switch (impl_->reader->Next(&v)) {
     case ix::Reader::Status::kValue:
       ix::StampPositions(*impl_->in.state_, *impl_->reader);
+      impl_->reader->ClearPositions();
       *form = impl_->in.Wrap(v.Bits());
       return Result::kForm;
     case ix::Reader::Status::kNeedMore:

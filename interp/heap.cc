@@ -17,6 +17,12 @@ namespace sx::interp {
 
 namespace {
 
+// Offsets of the trailing byte arrays. String and StrBuf derive from Obj, so
+// they are not standard-layout and offsetof would only be conditionally
+// supported; the arrays follow the last pointer-sized field.
+constexpr size_t kStringBytesOffset = sizeof(Obj) + sizeof(size_t) + sizeof(char*) + sizeof(Obj*);
+constexpr size_t kStrBufBytesOffset = sizeof(Obj) + 2 * sizeof(size_t);
+
 constexpr size_t kChunkBytes = 64 * 1024;
 constexpr size_t kLargePrefix = 16;
 
@@ -131,10 +137,39 @@ Value Heap::MakeInt(int64_t n) {
 }
 
 String* Heap::NewString(size_t len) {
-  auto* s = static_cast<String*>(Allocate(ObjType::kString, offsetof(String, data) + len + 1));
+  auto* s = static_cast<String*>(Allocate(ObjType::kString, kStringBytesOffset + len + 1));
   s->len = len;
+  s->data = s->inline_data;
+  s->buf = nullptr;
   s->data[len] = '\0';
   return s;
+}
+
+Value Heap::AppendString(String* head, std::string_view tail) {
+  size_t total = head->len + tail.size();
+  auto* b = static_cast<StrBuf*>(head->buf);
+  bool at_end = b != nullptr && head->data + head->len == b->bytes + b->used;
+  if (!at_end || b->used + tail.size() > b->cap) {
+    if (total < 64) {
+      String* s = NewString(total);
+      std::memcpy(s->data, head->data, head->len);
+      if (!tail.empty()) std::memcpy(s->data + head->len, tail.data(), tail.size());
+      return Value::Object(s);
+    }
+    size_t cap = total * 2;
+    b = static_cast<StrBuf*>(Allocate(ObjType::kStrBuf, kStrBufBytesOffset + cap));
+    b->cap = cap;
+    b->used = head->len;
+    std::memcpy(b->bytes, head->data, head->len);
+    head = nullptr;  // the new buffer starts a fresh run
+  }
+  if (!tail.empty()) std::memcpy(b->bytes + b->used, tail.data(), tail.size());
+  b->used += tail.size();
+  auto* s = New<String>(ObjType::kString);
+  s->len = total;
+  s->data = b->bytes + b->used - total;
+  s->buf = b;
+  return Value::Object(s);
 }
 
 Value Heap::MakeString(std::string_view text) {
@@ -241,6 +276,9 @@ void Heap::Trace(Obj* o) {
       Mark(s->global);
       break;
     }
+    case ObjType::kString:
+      MarkObj(static_cast<String*>(o)->buf);
+      break;
     case ObjType::kKeyword:
       MarkObj(static_cast<Keyword*>(o)->name);
       break;

@@ -63,6 +63,9 @@ class Heap {
   Value MakeInt(int64_t n);
   Value MakeString(std::string_view s);
   String* NewString(size_t len);  // data uninitialised except trailing NUL
+  // head's bytes followed by tail's. Appends in place when head is the
+  // longest view of a buffer with room: repeated appends cost linear time.
+  Value AppendString(String* head, std::string_view tail);
   Value Cons(Value car, Value cdr);
   Value MakeError(Value message, Value data);
   Vec* NewVec(size_t cap = 8);

@@ -38,6 +38,12 @@ void AppendShown(State& S, Value v, std::string* out) {
 }
 
 Value Str(Args a) {
+  if (a.n >= 2 && IsString(a[0])) {
+    // (str s more...) appends to s, in place when s ends its buffer.
+    std::string tail;
+    for (int i = 1; i < a.n; ++i) AppendShown(a.S, a[i], &tail);
+    return a.S.heap.AppendString(AsString(a[0]), tail);
+  }
   std::string out;
   for (int i = 0; i < a.n; ++i) AppendShown(a.S, a[i], &out);
   return MakeStr(a, out);

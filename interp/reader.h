@@ -60,6 +60,9 @@ class Reader {
   const std::string& filename() const { return filename_; }
   // Position of each list the reader built.
   const std::unordered_map<const Obj*, SrcPos>& positions() const { return positions_; }
+  // Forgets recorded positions (after the caller has copied them): a
+  // long-lived reader would otherwise keep every address it ever built.
+  void ClearPositions() { positions_.clear(); }
 
  private:
   struct Impl;

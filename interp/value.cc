@@ -29,6 +29,7 @@ const char* TypeName(Value v) {
     case ObjType::kProto: return "proto";
     case ObjType::kVec: return "vec";
     case ObjType::kScope: return "scope";
+    case ObjType::kStrBuf: return "strbuf";
     case ObjType::kFree: return "free";
   }
   return "unknown";

@@ -132,6 +132,7 @@ enum class ObjType : uint8_t {
   kHandle,      // opaque host object (no text form)
   kTask,        // a computation with its own continuation stack
   kScope,       // compile-time scope kept for lazy macro expansion
+  kStrBuf,      // shared bytes of strings built by appending
 };
 
 // Every heap object starts with this header.
@@ -148,11 +149,24 @@ struct BigInt : Obj {
 };
 
 // Immutable byte string (UTF-8 by convention, any bytes allowed). `aux`
-// caches the hash (0 = not yet computed).
+// caches the hash (0 = not yet computed). The bytes are `data[0..len)`: inline
+// after the header, or inside a shared StrBuf (`buf`) that `str` grows in
+// place when this string is the longest view of it, so building a string by
+// repeated appends costs linear time. Bytes past `len` belong to others: the
+// bytes are not NUL-terminated in general.
 struct String : Obj {
   size_t len;
-  char data[1];  // len bytes follow, then a NUL for convenience
+  char* data;
+  Obj* buf;  // the StrBuf holding the bytes, or nullptr when inline
+  char inline_data[1];
   std::string_view View() const { return std::string_view(data, len); }
+};
+
+// A growable byte buffer shared by the strings that view it.
+struct StrBuf : Obj {
+  size_t used;  // bytes claimed by the longest string viewing this buffer
+  size_t cap;
+  char bytes[1];
 };
 
 // Interned; the global binding lives on the symbol itself.
@@ -170,6 +184,8 @@ struct Pair : Obj {
   Value car;
   Value cdr;  // another Pair or EmptyList (improper lists are not built)
 };
+
+static_assert(sizeof(String) >= sizeof(Obj) + 3 * 8 + 1, "String layout");
 
 // --- inline helpers -------------------------------------------------------
 
