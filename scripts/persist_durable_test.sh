@@ -23,6 +23,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 passed=0 failed=0 skipped=0
 ok() { echo "ok   $1"; passed=$((passed + 1)); }

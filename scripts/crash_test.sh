@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# crash_test.sh — kill -9 torture of the durable store through the sx binary.
+#
+#   SX=path/to/sx scripts/crash_test.sh [--kills N] [--sync MODE] [--max-ms MS] [--seed S]
+#
+# A writer script appends events to one stream and bumps a kv counter,
+# printing each acknowledged seq and counter value the moment its op returns.
+# The harness kills it with SIGKILL at a random moment, restarts sx, and
+# checks with a fresh process that
+#   - every acknowledged seq is stored, with its own payload,
+#   - the stored seqs are 1..N, contiguous and unique, and last-seq is N,
+#   - the counter is at least the last acknowledged value and at most N,
+#   - the writer never failed on its own (a restart always recovers).
+# Every 10th round and at the end `sx store verify` must pass too.
+# Ends with "kills: N, acknowledged: N, lost: N"; exit 0 only when nothing
+# was lost and every check held.
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SX=${SX:-$ROOT/build/sx}
+KILLS=200
+SYNC=always
+MAX_MS=250
+SEED=
+
+usage() {
+  echo "usage: crash_test.sh [--kills N] [--sync always|batch|never] [--max-ms MS] [--seed S]" >&2
+  exit 2
+}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kills|-n) [ $# -ge 2 ] || usage; KILLS=$2; shift 2 ;;
+    --sync) [ $# -ge 2 ] || usage; SYNC=$2; shift 2 ;;
+    --max-ms) [ $# -ge 2 ] || usage; MAX_MS=$2; shift 2 ;;
+    --seed) [ $# -ge 2 ] || usage; SEED=$2; shift 2 ;;
+    -h|--help) usage ;;
+    *) echo "crash_test: unknown argument $1" >&2; usage ;;
+  esac
+done
+[[ "$KILLS" =~ ^[0-9]+$ ]] && [ "$KILLS" -gt 0 ] || usage
+[[ "$MAX_MS" =~ ^[0-9]+$ ]] && [ "$MAX_MS" -gt 0 ] || usage
+case "$SYNC" in always|batch|never) ;; *) usage ;; esac
+if [ ! -x "$SX" ]; then
+  echo "crash_test: no sx binary at $SX (build it, or set SX)" >&2
+  exit 2
+fi
+SEED=${SEED:-$$}
+RANDOM=$SEED
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sx-crash.XXXXXX")
+WRITER_PID=
+PROBLEMS=0
+cleanup() {
+  if [ -n "$WRITER_PID" ]; then kill -9 "$WRITER_PID" 2>/dev/null; wait "$WRITER_PID" 2>/dev/null; fi
+  if [ "$PROBLEMS" -gt 0 ]; then
+    echo "crash_test: kept $WORK for inspection (failed/ holds each failed round)"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap "exit 130" INT TERM
+DATA=$WORK/data
+
+# Line-buffer the writer's stdout so that each acknowledgement leaves the
+# process as soon as it is printed (a lost print only makes the test weaker).
+LINEBUF=()
+if command -v stdbuf >/dev/null 2>&1; then LINEBUF=(stdbuf -oL); fi
+
+# The writer. Every fifth step goes through persist/commit (append and counter
+# in one atomic batch); the others are a plain append, then a kv-put. An ack
+# line ends in " ." so that a line cut by the kill is never mistaken for one.
+cat >"$WORK/writer.sx" <<'EOF'
+(define (op name &rest args) (perform {:op name :args args}))
+(define (event n) {:stream "crash" :seq n :type "tick" :at n :data {:n n :pad "0123456789abcdef"}})
+(let loop ((n (+ 1 (op "persist/last-seq" "crash"))))
+  (when (< n 100000000)
+    (if (= 0 (mod n 5))
+        (begin
+          (op "persist/commit" (list {:op "append" :stream "crash" :event (event n)}
+                                     {:op "kv-put" :key "counter" :value n}))
+          (println "ack seq" n ".")
+          (println "ack counter" n "."))
+        (begin
+          (op "persist/append" "crash" (event n))
+          (println "ack seq" n ".")
+          (op "persist/kv-put" "counter" n)
+          (println "ack counter" n ".")))
+    (loop (+ n 1))))
+EOF
+
+# The reader: every stored event as "seq n", then the counter and last-seq.
+READER='
+(define (op name &rest args) (perform {:op name :args args}))
+(for-each (fn (e) (println "event" (get e :seq) (get (get e :data) :n))) (op "persist/read" "crash"))
+(println "counter" (or (op "persist/kv-get" "counter") 0))
+(println "last" (op "persist/last-seq" "crash"))
+(println "end")'
+
+ACKED_SEQ=0       # highest acknowledged seq so far
+ACKED_COUNTER=0   # highest acknowledged counter value so far
+ACKED_TOTAL=0     # acknowledged seqs, counted once each
+STORED=0          # the last stored seq the reader saw after the previous kill
+LOST=0
+# A failure keeps the round's files (the writer's acks, the reader's view, a
+# dump of the store) and the scratch directory, for a look afterwards.
+problem() {
+  echo "FAIL round $1: $2"
+  PROBLEMS=$((PROBLEMS + 1))
+  mkdir -p "$WORK/failed/round-$1"
+  cp "$WORK"/acks "$WORK"/writer.err "$WORK"/state "$WORK"/prev-acks "$WORK/failed/round-$1/" 2>/dev/null
+  "$SX" store dump "$DATA" >"$WORK/failed/round-$1/dump" 2>&1
+}
+
+echo "crash_test: sx=$SX kills=$KILLS sync=$SYNC max-ms=$MAX_MS seed=$SEED"
+start=$(date +%s)
+for ((round = 1; round <= KILLS; round++)); do
+  [ -s "$WORK/acks" ] && cp "$WORK/acks" "$WORK/prev-acks"
+  "${LINEBUF[@]}" "$SX" --data-dir "$DATA" --sync "$SYNC" "$WORK/writer.sx" >"$WORK/acks" 2>"$WORK/writer.err" &
+  WRITER_PID=$!
+  ms=$((RANDOM % MAX_MS))
+  sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+  kill -9 "$WRITER_PID" 2>/dev/null
+  wait "$WRITER_PID" 2>/dev/null
+  status=$?
+  WRITER_PID=
+  if [ "$status" -ne 137 ]; then
+    problem "$round" "the writer ended by itself (exit $status): $(head -c 2000 "$WORK/writer.err")"
+  fi
+
+  # What this run acknowledged: complete ack lines only.
+  read -r run_seq_min run_seq_max run_seqs run_counter < <(awk '
+    /^ack seq [0-9]+ \.$/ { n++; if (!min) min = $3; max = $3 }
+    /^ack counter [0-9]+ \.$/ { c = $3 }
+    END { printf "%d %d %d %d\n", min, max, n, c }' "$WORK/acks")
+  if [ "$run_seqs" -gt 0 ]; then
+    if [ "$run_seq_min" -ne $((STORED + 1)) ]; then
+      # The writer starts at last-seq + 1, and last-seq is what the reader
+      # saw after the previous kill.
+      problem "$round" "the writer started at seq $run_seq_min, but $STORED was the last stored seq"
+    fi
+    ACKED_SEQ=$run_seq_max
+    ACKED_TOTAL=$((ACKED_TOTAL + run_seqs))
+  fi
+  [ "$run_counter" -gt 0 ] && ACKED_COUNTER=$run_counter
+
+  # A fresh process recovers the store and reads everything back.
+  if ! "$SX" --data-dir "$DATA" -e "$READER" >"$WORK/state" 2>"$WORK/reader.err"; then
+    problem "$round" "the reader failed after the kill: $(head -c 2000 "$WORK/reader.err")"
+    LOST=$ACKED_SEQ  # nothing can be read back
+    break
+  fi
+  read -r verdict missing STORED < <(awk -v acked="$ACKED_SEQ" -v acked_counter="$ACKED_COUNTER" -v stored="$STORED" '
+    $1 == "event" {
+      seq = $2 + 0
+      if (seq != prev + 1) { bad = bad " seq " seq " follows " prev }
+      if ($3 + 0 != seq) { bad = bad " seq " seq " carries the payload of " $3 }
+      present[seq] = 1; prev = seq; n++
+    }
+    $1 == "counter" { counter = $2 + 0; have_counter = 1 }
+    $1 == "last" { last = $2 + 0; have_last = 1 }
+    $1 == "end" { ended = 1 }
+    END {
+      missing = 0
+      for (i = 1; i <= acked; i++) if (!(i in present)) missing++
+      if (!ended || !have_counter || !have_last) bad = bad " incomplete reader output"
+      if (missing) bad = bad " " missing " acknowledged seqs missing (acknowledged up to " acked ", last stored " prev ")"
+      if (last != prev) bad = bad " last-seq " last " but the last stored event is " prev
+      # Beyond what was stored before, only the one op in flight at the kill.
+      base = acked > stored ? acked : stored
+      if (prev > base + 1) bad = bad " seq " prev " stored but only " base " was stored or acknowledged (+1 in flight)"
+      if (counter < acked_counter) bad = bad " counter " counter " below the acknowledged " acked_counter
+      if (counter > prev) bad = bad " counter " counter " above the last stored seq " prev
+      gsub(/ /, "_", bad)
+      printf "%s %d %d\n", (bad == "" ? "ok" : bad), missing, prev
+    }' "$WORK/state")
+  # Once lost, a seq stays missing: the latest count is the total.
+  [ "$missing" -gt "$LOST" ] && LOST=$missing
+  if [ "$verdict" != ok ]; then
+    problem "$round" "${verdict//_/ }"
+  fi
+  if [ $((round % 10)) -eq 0 ] || [ "$round" -eq "$KILLS" ]; then
+    if ! vout=$("$SX" store verify "$DATA" 2>&1); then
+      problem "$round" "sx store verify failed: $vout"
+    fi
+    stored=$(grep -c '^event' "$WORK/state")
+    echo "round $round: acknowledged up to seq $ACKED_SEQ (counter $ACKED_COUNTER), stored $stored, $((($(date +%s) - start)))s"
+  fi
+  [ "$PROBLEMS" -gt 20 ] && { echo "too many failures, stopping"; break; }
+done
+
+echo "kills: $((round > KILLS ? KILLS : round)), acknowledged: $ACKED_TOTAL, lost: $LOST"
+[ "$LOST" -eq 0 ] && [ "$PROBLEMS" -eq 0 ] && [ "$ACKED_TOTAL" -gt 0 ]
