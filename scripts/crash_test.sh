@@ -113,6 +113,12 @@ problem() {
 }
 
 echo "crash_test: sx=$SX kills=$KILLS sync=$SYNC max-ms=$MAX_MS seed=$SEED"
+# Create the store first (its 64 MiB segment takes a while to write), so
+# that the kills land in the writer's ops and reopenings.
+"$SX" --data-dir "$DATA" -e "$READER" >/dev/null 2>"$WORK/reader.err" || {
+  echo "crash_test: cannot create the store: $(cat "$WORK/reader.err")"
+  exit 1
+}
 start=$(date +%s)
 for ((round = 1; round <= KILLS; round++)); do
   [ -s "$WORK/acks" ] && cp "$WORK/acks" "$WORK/prev-acks"
