@@ -39,7 +39,7 @@ class Compiler {
   // Forms.
   Node* CompileSymbol(Symbol* sym, Scope* scope);
   Node* CompileList(Value form, Scope* scope, bool tail);
-  Node* CompileCall(Value form, Scope* scope);
+  Node* CompileCall(Value form, Scope* scope, bool tail);
   Node* CompileDict(Value dict, Scope* scope);
   Node* CompileQuote(Value args);
   Node* CompileQuasi(Value x, int depth, Scope* scope);
@@ -293,12 +293,12 @@ Node* Compiler::CompileList(Value form, Scope* scope, bool tail) {
         Node* n = NewNode(NodeKind::kMacroCall);
         n->value = form;
         n->extra = scope;
+        if (tail) n->flags |= kTailCall;
         return n;
       }
     }
   }
-  (void)tail;
-  return CompileCall(form, scope);
+  return CompileCall(form, scope, tail);
 }
 
 // --- calls ----------------------------------------------------------------------
@@ -322,12 +322,13 @@ void Compiler::MarkSimple(Node* call) {
   if (d + 1 <= kMaxSimpleDepth) call->flags |= kSimpleNode;
 }
 
-Node* Compiler::CompileCall(Value form, Scope* scope) {
+Node* Compiler::CompileCall(Value form, Scope* scope, bool tail) {
   size_t n = Length(form);
   Node* call = NewNode(NodeKind::kCall, static_cast<uint32_t>(n));
   size_t i = 0;
   for (Value p = form; IsPair(p); p = Cdr(p)) call->kids[i++] = Compile(Car(p), scope, false);
   MarkSimple(call);
+  if (tail) call->flags |= kTailCall;
   Value head = Car(form);
   uint16_t depth;
   uint32_t slot;
@@ -729,7 +730,6 @@ Node* Compiler::CompileLet(Value args, Scope* scope, bool tail, bool rec) {
 
 // (let loop ((i 0)) body...) is ((letrec ((loop (fn (i) body...))) loop) 0)
 Node* Compiler::CompileNamedLet(Value args, Scope* scope, bool tail) {
-  (void)tail;
   Symbol* name = AsSymbol(Car(args));
   Value rest = Cdr(args);
   if (!IsPair(rest) || !IsList(Car(rest))) Fail("let: expected bindings after the loop name");
@@ -757,6 +757,7 @@ Node* Compiler::CompileNamedLet(Value args, Scope* scope, bool tail) {
   Node* call = NewNode(NodeKind::kCall, static_cast<uint32_t>(init_nodes.size() + 1));
   call->kids[0] = CompileSymbol(name, inner);
   for (size_t i = 0; i < init_nodes.size(); ++i) call->kids[i + 1] = init_nodes[i];
+  if (tail) call->flags |= kTailCall;
   std::vector<Node*> kids{set, call};
   return Seq(kids);
 }
@@ -805,11 +806,11 @@ Node* CompileToplevel(State& S, Value form, Value file, Proto** toplevel_proto) 
 }
 
 Node* CompileInScope(State& S, Value form, Scope* scope, Value file, uint32_t line,
-                     uint32_t col) {
+                     uint32_t col, bool tail) {
   Compiler c(S, file);
   c.SetPos(line, col);
   c.expansion_file_ = IsString(file) ? S.FileId(StringView(file)) : 0xFFFF;
-  return c.Compile(form, scope, true);
+  return c.Compile(form, scope, tail);
 }
 
 }  // namespace sx::interp

@@ -120,12 +120,19 @@ void RegisterMachineTypes(Heap& heap) {
 
 Machine::Machine(State& S) : S_(S) {}
 
+void ValueStack::Grow() {
+  size_t cap = cap_ == 0 ? 64 : cap_ * 2;
+  auto* data = static_cast<Value*>(std::realloc(data_, cap * sizeof(Value)));
+  if (data == nullptr) throw std::bad_alloc();
+  data_ = data;
+  cap_ = cap;
+}
+
 Task* Machine::NewTask() {
   Task* t = S_.heap.New<Task>(ObjType::kTask);
   t->frames = new std::vector<Frame>();
-  t->vals = new std::vector<Value>();
+  t->vals = new ValueStack();
   t->frames->reserve(64);
-  t->vals->reserve(64);
   return t;
 }
 
@@ -182,15 +189,23 @@ std::string Machine::FormatError(Value err) {
 
 namespace {
 
-// Is every operator in this simple expression still a plain native?
-bool CanSimple(Node* n) {
-  if (n->kind != NodeKind::kCall) return true;
+// Is every operator in this simple expression still a plain native? A call
+// node remembers the global epoch at which the answer was last yes (in its
+// otherwise unused `index`); any global definition moves the epoch on.
+bool CanSimpleSlow(State& S, Node* n);
+
+inline bool CanSimple(State& S, Node* n) {
+  return n->kind != NodeKind::kCall || n->index == S.global_epoch || CanSimpleSlow(S, n);
+}
+
+bool CanSimpleSlow(State& S, Node* n) {
   Value g = AsSymbol(n->kids[0]->value)->global;
   if (!IsType(g, ObjType::kNative) || OpOf(AsNative(g)) != MachineOp::kNone) return false;
   for (uint32_t i = 1; i < n->nkids; ++i) {
     Node* k = n->kids[i];
-    if (k->kind == NodeKind::kCall && !CanSimple(k)) return false;
+    if (k->kind == NodeKind::kCall && !CanSimple(S, k)) return false;
   }
+  n->index = S.global_epoch;
   return true;
 }
 
@@ -221,40 +236,41 @@ std::string ProtoName(Proto* p) {
 
 }  // namespace
 
+void MachineLoop::ThrowUsedBeforeDefined(Node* n) {
+  cur_call = n;
+  ThrowError(S, std::string(AsSymbol(n->value)->name->View()) + " is used before it is defined");
+}
+
+void MachineLoop::ThrowUnbound(Node* n) {
+  cur_call = n;
+  ThrowError(S, "unbound symbol: " + std::string(AsSymbol(n->value)->name->View()));
+}
+
+void MachineLoop::ThrowOverflow() {
+  ThrowError(S, "stack overflow: more than " + std::to_string(S.limits.max_frames) +
+                    " frames (deep non-tail recursion?)");
+}
+
+// A call of a plain native on simple operands (the caller checked CanSimple).
 Value MachineLoop::Simple(Node* n, Env* env) {
-  switch (n->kind) {
-    case NodeKind::kConst:
-      return n->value;
-    case NodeKind::kLocal:
-      return LocalValue(n, env);
-    case NodeKind::kGlobal:
-      return GlobalValue(n);
-    case NodeKind::kCall: {
-      Native* nat = AsNative(AsSymbol(n->kids[0]->value)->global);
-      uint32_t argc = n->nkids - 1;
-      if (argc <= 4) {
-        Value argv[4];
-        for (uint32_t i = 0; i < argc; ++i) argv[i] = Simple(n->kids[i + 1], env);
-        Value r;
-        if (argc == 2 && nat->flags != kFastNone && FastArith(nat->flags, argv[0], argv[1], &r)) {
-          return r;
-        }
-        cur_call = n;
-        return CallNative(S, nat, argv, argc);
-      }
-      size_t base = vals.size();
-      for (uint32_t i = 1; i < n->nkids; ++i) {
-        Value v = Simple(n->kids[i], env);
-        vals.push_back(v);
-      }
-      cur_call = n;
-      Value r = CallNative(S, nat, vals.data() + base, argc);
-      vals.resize(base);
-      return r;
-    }
-    default:
-      return Value::Nil();  // unreachable: only simple kinds are flagged
+  Native* nat = AsNative(AsSymbol(n->kids[0]->value)->global);
+  uint32_t argc = n->nkids - 1;
+  if (argc == 2) {
+    Value argv[2] = {Operand(n->kids[1], env), Operand(n->kids[2], env)};
+    Value r;
+    if (nat->flags != kFastNone && FastArith(nat->flags, argv[0], argv[1], &r)) return r;
+    cur_call = n;
+    return CallNative(S, nat, argv, 2);
   }
+  size_t base = vals.size();
+  for (uint32_t i = 1; i < n->nkids; ++i) {
+    Value v = Operand(n->kids[i], env);
+    vals.push_back(v);
+  }
+  cur_call = n;
+  Value r = CallNative(S, nat, vals.data() + base, argc);
+  vals.resize(base);
+  return r;
 }
 
 RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
@@ -270,6 +286,8 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
 
   // Operands of a call being applied: vals[base] is the function.
   size_t base = 0;
+  // The call being applied is in tail position (see kEnvReusable).
+  bool tail_call = false;
 
   for (;;) {
     try {
@@ -297,8 +315,8 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             val = L.GlobalValue(node);
             goto do_return;
           case NodeKind::kIf:
-            if ((node->a->flags & kSimpleNode) && CanSimple(node->a)) {
-              node = L.Simple(node->a, env).Truthy() ? node->b : node->c;
+            if ((node->a->flags & kSimpleNode) && CanSimple(S_, node->a)) {
+              node = L.Operand(node->a, env).Truthy() ? node->b : node->c;
               goto do_eval;
             }
             L.Push(FrameKind::kIf, node, env);
@@ -314,6 +332,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             node = node->kids[0];
             goto do_eval;
           case NodeKind::kLambda: {
+            env->flags &= static_cast<uint16_t>(~kEnvReusable);  // captured from now on
             Closure* c = S_.heap.New<Closure>(ObjType::kClosure);
             c->proto = static_cast<Proto*>(node->extra);
             c->env = env;
@@ -334,8 +353,8 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             uint32_t i = 0;
             for (; i < node->nkids; ++i) {
               Node* k = node->kids[i];
-              if ((k->flags & kSimpleNode) && CanSimple(k)) {
-                Value v = L.Simple(k, env);
+              if ((k->flags & kSimpleNode) && CanSimple(S_, k)) {
+                Value v = L.Operand(k, env);
                 vals.push_back(v);
               } else {
                 break;
@@ -343,6 +362,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             }
             if (i == node->nkids) {
               cur_call_ = node;
+              tail_call = (node->flags & kTailCall) != 0;
               goto do_apply;
             }
             L.Push(FrameKind::kCallArg, node, env, i, static_cast<uint32_t>(base));
@@ -416,6 +436,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
 
       do_apply: {
         // vals[base] is the function, vals[base+1..] the arguments.
+        // A tail call may reuse the caller's frame, this once.
+        bool reuse_frame = tail_call;
+        tail_call = false;
         Value fn = vals[base];
         size_t argc = vals.size() - base - 1;
         if (IsType(fn, ObjType::kClosure)) {
@@ -425,7 +448,17 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             ArityError(S_, ProtoName(p).c_str(), static_cast<int>(p->nparams),
                        p->has_rest ? -1 : static_cast<int>(p->nparams), argc);
           }
-          Env* e = NewEnv(c->env, p->frame_size);
+          Env* e;
+          if (reuse_frame && (env->flags & kEnvReusable) && env->size == p->frame_size &&
+              env != c->env) {
+            // Nothing can see the caller's frame any more: reuse it.
+            e = env;
+            e->parent = c->env;
+            for (uint32_t i = p->nparams; i < e->size; ++i) e->slots[i] = Value::Undefined();
+          } else {
+            e = NewEnv(c->env, p->frame_size);
+            e->flags |= kEnvReusable;
+          }
           Value* args = vals.data() + base + 1;
           for (uint32_t i = 0; i < p->nparams; ++i) e->slots[i] = args[i];
           if (p->has_rest) {
@@ -499,8 +532,8 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               uint32_t i = ++f.i;
               for (; i < node->nkids; ++i) {
                 Node* k = node->kids[i];
-                if ((k->flags & kSimpleNode) && CanSimple(k)) {
-                  Value v = L.Simple(k, env);
+                if ((k->flags & kSimpleNode) && CanSimple(S_, k)) {
+                  Value v = L.Operand(k, env);
                   vals.push_back(v);
                 } else {
                   break;
@@ -510,6 +543,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                 base = f.base;
                 frames.pop_back();
                 cur_call_ = node;
+                tail_call = (node->flags & kTailCall) != 0;
                 goto do_apply;
               }
               frames.back().i = i;
@@ -582,6 +616,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                 ThrowError(S_, "set!: " + std::string(s->name->View()) + " is not defined");
               }
               s->global = val;
+              S_.global_epoch++;
               val = Value::Nil();
               goto do_return;
             }
@@ -596,6 +631,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               } else {
                 s->global = val;
               }
+              S_.global_epoch++;
               val = Value::Nil();
               goto do_return;
             }
@@ -612,7 +648,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               frames.pop_back();
               cur_call_ = n;
               Node* expansion = CompileInScope(S_, val, static_cast<Scope*>(n->extra), n->file,
-                                               n->line, n->col);
+                                               n->line, n->col, (n->flags & kTailCall) != 0);
               n->a = expansion;
               node = expansion;
               goto do_eval;

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <set>
 #include <string>
 #include <string_view>
@@ -65,6 +66,9 @@ enum NodeFlags : uint16_t {
   // A call whose head was an unbound global when compiled: if the name is a
   // macro by the time the call first runs, it becomes a kMacroCall.
   kMaybeMacro = 4,
+  // A call (or macro call) in tail position: nothing of the caller's
+  // activation is needed after it.
+  kTailCall = 8,
 };
 
 struct Node : Obj {
@@ -165,11 +169,43 @@ struct RunResult {
   Value value;  // the result, the request, or the raised value
 };
 
+// The operand stack: a vector of Values whose push and truncate stay inline
+// (Values are trivially copyable, so shrinking is just a size change).
+class ValueStack {
+ public:
+  ValueStack() = default;
+  ~ValueStack() { std::free(data_); }
+  ValueStack(const ValueStack&) = delete;
+  ValueStack& operator=(const ValueStack&) = delete;
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  Value* data() { return data_; }
+  Value* begin() { return data_; }
+  Value* end() { return data_ + size_; }
+  const Value* begin() const { return data_; }
+  const Value* end() const { return data_ + size_; }
+  Value& operator[](size_t i) { return data_[i]; }
+  void push_back(Value v) {
+    if (size_ == cap_) Grow();
+    data_[size_++] = v;
+  }
+  // Only ever shrinks (callers truncate back to a saved height).
+  void resize(size_t n) { size_ = n; }
+  void clear() { size_ = 0; }
+
+ private:
+  void Grow();
+  Value* data_ = nullptr;
+  size_t size_ = 0;
+  size_t cap_ = 0;
+};
+
 // A computation: its continuation (frames) and operand stack. Suspension
 // keeps both; Resume continues them.
 struct Task : Obj {
   std::vector<Frame>* frames;
-  std::vector<Value>* vals;
+  ValueStack* vals;
   uint8_t state;  // TaskState
 };
 
@@ -276,7 +312,8 @@ void StampPositions(State& S, const Reader& r);
 inline uint32_t PosLine(const Obj* pair) { return pair->aux >> 12; }
 inline uint32_t PosCol(const Obj* pair) { return pair->aux & 0xFFF; }
 // Compiles a macro expansion in the scope the macro call appeared in.
-Node* CompileInScope(State& S, Value form, Scope* scope, Value file, uint32_t line, uint32_t col);
+Node* CompileInScope(State& S, Value form, Scope* scope, Value file, uint32_t line, uint32_t col,
+                     bool tail);
 
 void RegisterMachineTypes(Heap& heap);
 

@@ -13,6 +13,10 @@
 namespace sx::interp {
 
 constexpr uint16_t kEnvGrown = 1;
+// Set on the frame of a closure call; cleared when a lambda captures it. A
+// tail call from an activation whose frame nobody captured may overwrite
+// that frame instead of allocating a new one.
+constexpr uint16_t kEnvReusable = 2;
 
 inline Native* AsNative(Value v) { return static_cast<Native*>(v.AsObj()); }
 
@@ -90,33 +94,40 @@ class MachineLoop {
   State& S;
   Machine& m;
   std::vector<Frame>& frames;
-  std::vector<Value>& vals;
+  ValueStack& vals;
   Node*& cur_call;
 
   Value Simple(Node* n, Env* env);
+  // A leaf operand (constant or variable) inline; anything else via Simple.
+  Value Operand(Node* n, Env* env) {
+    switch (n->kind) {
+      case NodeKind::kConst:
+        return n->value;
+      case NodeKind::kLocal:
+        return LocalValue(n, env);
+      case NodeKind::kGlobal:
+        return GlobalValue(n);
+      default:
+        return Simple(n, env);
+    }
+  }
   Value LocalValue(Node* n, Env* env) {
     Env* e = EnvAt(env, n->depth);
     Value v = n->index < e->size ? e->slots[n->index] : Value::Undefined();
-    if (v.IsUndefined()) {
-      cur_call = n;
-      ThrowError(S, std::string(AsSymbol(n->value)->name->View()) + " is used before it is defined");
-    }
+    if (v.IsUndefined()) ThrowUsedBeforeDefined(n);
     return v;
   }
   Value GlobalValue(Node* n) {
     Value v = AsSymbol(n->value)->global;
-    if (v.IsUndefined()) {
-      cur_call = n;
-      ThrowError(S, "unbound symbol: " + std::string(AsSymbol(n->value)->name->View()));
-    }
+    if (v.IsUndefined()) ThrowUnbound(n);
     return v;
   }
+  [[noreturn, gnu::cold, gnu::noinline]] void ThrowUsedBeforeDefined(Node* n);
+  [[noreturn, gnu::cold, gnu::noinline]] void ThrowUnbound(Node* n);
+  [[noreturn, gnu::cold, gnu::noinline]] void ThrowOverflow();
   void Push(FrameKind kind, Node* node, Env* env, uint32_t i = 0, uint32_t base = 0,
             Value x = Value::Nil(), Value y = Value::Nil()) {
-    if (frames.size() >= S.limits.max_frames) {
-      ThrowError(S, "stack overflow: more than " + std::to_string(S.limits.max_frames) +
-                        " frames (deep non-tail recursion?)");
-    }
+    if (frames.size() >= S.limits.max_frames) ThrowOverflow();
     frames.push_back(Frame{kind, i, base, node, env, x, y});
   }
 };

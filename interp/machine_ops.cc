@@ -248,7 +248,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
       if (d.IsNil()) d = DictEmpty(S_.heap);
       Value cur = DictGet(d, key);
       if (cur.IsUndefined()) cur = Value::Nil();
-      std::vector<Value> extra(vals.begin() + static_cast<long>(base) + 4, vals.end());
+      std::vector<Value> extra(vals.begin() + base + 4, vals.end());
       vals.resize(base);
       L.Push(FrameKind::kUpdate, nullptr, nullptr, 0, b, d, Value::Object(key));
       op_base_ = vals.size();

@@ -65,7 +65,10 @@ State::State() {
 
 State::~State() = default;
 
-void State::DefineGlobal(std::string_view name, Value v) { heap.Intern(name)->global = v; }
+void State::DefineGlobal(std::string_view name, Value v) {
+  heap.Intern(name)->global = v;
+  global_epoch++;
+}
 
 Value State::GlobalValue(std::string_view name) { return heap.Intern(name)->global; }
 

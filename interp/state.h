@@ -50,6 +50,10 @@ class State {
 
   Machine& machine() { return *machine_; }
 
+  // Moves on whenever a global is (re)defined; compiled code caches facts
+  // about globals (e.g. "this operator is a plain native") per epoch.
+  uint32_t global_epoch = 1;
+
   // Global bindings.
   void DefineGlobal(std::string_view name, Value v);
   Value GlobalValue(std::string_view name);  // Undefined when unbound
