@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# cli_test.sh — the `sx` command from the outside: output, exit statuses and
+# one clear message for every kind of bad input. SX=path/to/sx.
+set -u
+sx=${SX:-build/sx}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+# check NAME WANT_STATUS WANT_TEXT -- COMMAND...: runs COMMAND, compares the
+# exit status and looks for WANT_TEXT in its stdout+stderr.
+check() {
+  local name=$1 want_status=$2 want_text=$3
+  shift 4
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  if [ "$status" -eq "$want_status" ] && [[ "$out" == *"$want_text"* ]]; then
+    echo "ok   $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name: status $status (want $want_status), output: ${out:0:300}"
+    failed=$((failed + 1))
+  fi
+}
+
+printf '(println "hi")\n(+ 1 2)\n' > "$tmp/hello.sx"
+printf '(+ 1' > "$tmp/unbalanced.sx"
+printf '(print "\xff")' > "$tmp/bad-utf8.sx"
+printf '(define (f x)\n  (car x))\n(f 1)\n' > "$tmp/unbound.sx"
+printf '(define (d n) (+ 1 (d n)))\n(d 1)\n' > "$tmp/runaway.sx"
+python3 -c "print('(' * 200000)" > "$tmp/deep.sx"
+head -c 65536 /dev/urandom > "$tmp/garbage.sx"
+printf '(println (len *args*) (first *args*))' > "$tmp/args.sx"
+
+check "a file prints only what it prints" 0 "hi" -- "$sx" "$tmp/hello.sx"
+check "-e prints the inspect text" 0 '"a\nb"' -- "$sx" -e '"a\nb"'
+check "-e of a dict" 0 '{:a 1 :b (2 3)}' -- "$sx" -e "{:b '(2 3) :a 1}"
+check "script arguments reach *args*" 0 "2 x" -- "$sx" "$tmp/args.sx" x y
+check "--help explains usage" 0 "usage: sx" -- "$sx" --help
+check "--version" 0 "sx 0." -- "$sx" --version
+check "a pipe is read, evaluated and printed" 0 "3" -- bash -c "echo '(+ 1 2)' | '$sx'"
+check "unknown option is bad usage" 2 "unknown option --bogus" -- "$sx" --bogus
+check "-e without an expression is bad usage" 2 "-e needs an expression" -- "$sx" -e
+check "bad --sync mode is bad usage" 2 "unknown mode" -- "$sx" --sync sometimes -e 1
+check "a missing file" 2 "cannot read" -- "$sx" "$tmp/no-such-file.sx"
+check "unbalanced input names file:line:col" 1 "unbalanced.sx:1:5: error: expected ')'" -- "$sx" "$tmp/unbalanced.sx"
+check "invalid UTF-8 is refused" 1 "invalid UTF-8" -- "$sx" "$tmp/bad-utf8.sx"
+check "random bytes are refused, not crashed on" 1 "error" -- "$sx" "$tmp/garbage.sx"
+check "nesting beyond the limit" 1 "nesting deeper than" -- "$sx" "$tmp/deep.sx"
+check "an uncaught error names the place and a backtrace" 1 "unbound.sx:2:3" -- "$sx" "$tmp/unbound.sx"
+check "runaway recursion is an error, not a crash" 1 "stack overflow" -- "$sx" "$tmp/runaway.sx"
+check "integer overflow is an error" 1 "overflow" -- "$sx" -e '(* 9223372036854775807 2)'
+check "wrong argument type names the argument" 1 "argument 1 must be" -- "$sx" -e '(substring 5 1)'
+check "an op no handler serves" 1 'no handler for op "x/y"' -- "$sx" -e '(perform {:op "x/y"})'
+check "persist ops use --data-dir" 0 "7" -- "$sx" --data-dir "$tmp/data" -e '(perform {:op "persist/kv-put" :args (list "k" 7)})'
+check "SX_PERSIST_DIR is the default data dir" 0 "7" -- env SX_PERSIST_DIR="$tmp/data" "$sx" -e '(perform {:op "persist/kv-get" :args (list "k")})'
+check "sx store verify on a good store" 0 "" -- "$sx" store verify "$tmp/data"
+check "sx store without a command is bad usage" 2 "" -- "$sx" store
+check "sx test without paths is bad usage" 2 "test needs" -- "$sx" test
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
