@@ -1,6 +1,6 @@
 // heap.cc — size-class arenas and a mark-and-sweep collector.
 //
-// Small objects (up to 256 bytes) are carved from 64 KiB chunks, one size
+// Small objects (up to 1 KiB) are carved from 64 KiB chunks, one size
 // class per chunk, so a list cell costs exactly its 24 bytes and sweeping is
 // a linear walk. A free slot keeps type kFree and links to the next free slot
 // of its class. Large objects are malloc'd with a 16-byte prefix holding their

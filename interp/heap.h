@@ -113,7 +113,7 @@ class Heap {
  private:
   struct Chunk;
   static constexpr size_t kGranule = 8;
-  static constexpr size_t kMaxSmall = 256;
+  static constexpr size_t kMaxSmall = 1024;
   static constexpr size_t kClasses = kMaxSmall / kGranule;
 
   Obj* AllocateSmall(size_t cls);
