@@ -9,6 +9,7 @@
 #include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -127,6 +128,26 @@ class Session {
     }
   }
 
+  // Types keys meant for the line editor (arrows, Tab, Ctrl-C or Ctrl-D at
+  // a prompt). libedit may show its prompt a moment before it puts the
+  // terminal in raw mode, and a Ctrl-D typed in that moment is the cooked
+  // terminal's end-of-file, lost on the switch: so wait for raw mode.
+  void Key(const std::string& keys) {
+    WaitForMode(false);
+    Type(keys);
+  }
+
+  // Waits until the terminal is in canonical mode (editing: false) or raw
+  // mode (true). Between prompts, while an evaluation runs, it is canonical.
+  void WaitForMode(bool canonical) {
+    auto deadline = Clock::now() + std::chrono::milliseconds(kWaitMs);
+    termios t{};
+    while (tcgetattr(master_, &t) == 0 && ((t.c_lflag & ICANON) != 0) != canonical &&
+           Clock::now() < deadline) {
+      Pump(Clock::now() + std::chrono::milliseconds(5));
+    }
+  }
+
   // Waits until `text` shows up after the point the last Expect stopped at,
   // then moves that point past it.
   bool Expect(const std::string& text, int timeout_ms = kWaitMs) {
@@ -154,7 +175,10 @@ class Session {
         exited_ = true;
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       }
-      if (Clock::now() >= deadline) return -1;
+      if (Clock::now() >= deadline) {
+        ADD_FAILURE() << "sx did not exit; its terminal shows:\n" << Readable(raw_);
+        return -1;
+      }
       Pump(Clock::now() + std::chrono::milliseconds(50));
     }
   }
@@ -243,9 +267,9 @@ TEST(ReplPty, CtrlCInterruptsAnEndlessLoop) {
   ASSERT_TRUE(s.Expect("sx> "));
   s.Type(std::string("(define (f) (f))") + kEnter);
   ASSERT_TRUE(s.Expect("sx> "));
-  s.Type(std::string("(f)") + kEnter);
-  ASSERT_TRUE(s.Expect("(f)\n"));  // Enter was taken: the loop is starting
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  s.Key(std::string("(f)") + kEnter);
+  s.WaitForMode(true);  // the editor is done with the line: the loop is starting
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   s.Type(kCtrlC);
   EXPECT_TRUE(s.Expect("interrupted"));
   ASSERT_TRUE(s.Expect("sx> "));
@@ -261,7 +285,7 @@ TEST(ReplPty, CtrlCAtThePromptDropsTheLine) {
   s.Type(kEnter);
   ASSERT_TRUE(s.Expect("...> "));
   s.Type("2 3");
-  s.Type(kCtrlC);
+  s.Key(kCtrlC);
   ASSERT_TRUE(s.Expect("sx> "));
   s.Type(std::string("(+ 2 2)") + kEnter);
   EXPECT_TRUE(s.Expect("\n4\n"));
@@ -275,11 +299,11 @@ TEST(ReplPty, UpArrowRecallsHistoryAcrossSessions) {
     s.Type(std::string("(+ 40 2)") + kEnter);
     ASSERT_TRUE(s.Expect("\n42\n"));
     ASSERT_TRUE(s.Expect("sx> "));
-    s.Type(kUp);
+    s.Key(kUp);
     s.Type(kEnter);
     EXPECT_TRUE(s.Expect("\n42\n"));
     ASSERT_TRUE(s.Expect("sx> "));
-    s.Type(kCtrlD);
+    s.Key(kCtrlD);
     EXPECT_EQ(s.WaitExit(), 0);
   }
   ASSERT_TRUE(fs::exists(dir / "history"));
@@ -288,8 +312,8 @@ TEST(ReplPty, UpArrowRecallsHistoryAcrossSessions) {
   again.Type(std::string("(+ 1 1)") + kEnter);
   ASSERT_TRUE(again.Expect("\n2\n"));
   ASSERT_TRUE(again.Expect("sx> "));
-  again.Type(kUp);
-  again.Type(kUp);
+  again.Key(kUp);
+  again.Key(kUp);
   again.Type(kEnter);
   EXPECT_TRUE(again.Expect("\n42\n"));
 }
@@ -303,7 +327,8 @@ TEST(ReplPty, CtrlRSearchesHistory) {
   s.Type(std::string("(+ 1 1)") + kEnter);
   ASSERT_TRUE(s.Expect("\n2\n"));
   ASSERT_TRUE(s.Expect("sx> "));
-  s.Type(std::string(kCtrlR) + "111");
+  s.Key(kCtrlR);
+  s.Type("111");
   s.Type(kEnter);
   EXPECT_TRUE(s.Expect("\n333\n"));
 }
@@ -314,12 +339,14 @@ TEST(ReplPty, TabCompletesBoundNames) {
   ASSERT_TRUE(s.Expect("sx> "));
   s.Type(std::string("(define unusually-long-name 7)") + kEnter);
   ASSERT_TRUE(s.Expect("sx> "));
-  s.Type("(+ unusually-lo\t");
+  s.Type("(+ unusually-lo");
+  s.Key("\t");
   ASSERT_TRUE(s.Expect("unusually-long-name"));
   s.Type(std::string("1)") + kEnter);
   EXPECT_TRUE(s.Expect("\n8\n"));
   ASSERT_TRUE(s.Expect("sx> "));
-  s.Type(":sto\t");
+  s.Type(":sto");
+  s.Key("\t");
   s.Type(kEnter);
   EXPECT_TRUE(s.Expect("data dir"));
 }
@@ -396,7 +423,7 @@ TEST(ReplPty, CtrlDOnAnEmptyLineExits) {
   TempDir dir;
   Session s(dir);
   ASSERT_TRUE(s.Expect("sx> "));
-  s.Type(kCtrlD);
+  s.Key(kCtrlD);
   EXPECT_EQ(s.WaitExit(), 0);
 }
 
