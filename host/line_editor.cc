@@ -70,12 +70,11 @@ struct LineEditor::Editor {
       if (n == 0) return 0;
       if (n < 0) {
         if (errno != EINTR || g_interrupted) return -1;
-        if (g_resized) {
-          g_resized = 0;
-          el_resize(el);
-          el_set(el, EL_REFRESH);
-        }
         continue;
+      }
+      if (g_resized) {  // noticed at the next key: SIGWINCH restarts reads
+        g_resized = 0;
+        el_resize(el);
       }
       wchar_t wc;
       size_t k = std::mbrtowc(&wc, &byte, 1, &state);
@@ -161,8 +160,10 @@ LineEditor::LineEditor(Options options) : options_(std::move(options)) {
   el_set(el, EL_BIND, "^R", "em-inc-search-prev", nullptr);
   el_source(el, nullptr);  // the user's ~/.editrc may rebind any of this
 
+  // SA_RESTART: a resize must not fail the store's system calls mid-write.
   struct sigaction sa {};
   sa.sa_handler = OnResize;
+  sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGWINCH, &sa, &ed->old_winch);
   editor_ = std::move(ed);

@@ -37,6 +37,18 @@ void OnInterrupt(int) {
   }
 }
 
+// The SIGINT handler. While a line is read, without SA_RESTART, so the
+// blocked read() returns and the editor drops the line; while SX runs, with
+// it, so a Ctrl-C during a persist op never fails the store's system calls
+// (the machine notices the interrupt at its next call instead).
+void ArmInterrupt(bool restart) {
+  struct sigaction sa {};
+  sa.sa_handler = OnInterrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = restart ? SA_RESTART : 0;
+  sigaction(SIGINT, &sa, nullptr);
+}
+
 // SX_HISTORY=FILE moves the history; empty or "off" keeps none.
 std::string HistoryPath() {
   if (const char* v = std::getenv("SX_HISTORY"); v != nullptr) {
@@ -86,11 +98,7 @@ Repl::Repl(Host& host, bool interactive)
     for (const char* name : {"*1", "*2", "*3", "*e"}) in_.Define(name, in_.Nil());
     for (std::string& name : in_.GlobalNames()) startup_names_.insert(std::move(name));
     g_interp = &in_;
-    struct sigaction sa {};
-    sa.sa_handler = OnInterrupt;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: a blocked read must see the Ctrl-C
-    sigaction(SIGINT, &sa, nullptr);
+    ArmInterrupt(false);
   }
 }
 
@@ -207,6 +215,7 @@ void Repl::RunAndReport(const std::function<Outcome()>& eval) {
   std::fflush(stdout);
   auto start = std::chrono::steady_clock::now();
   g_presses = 0;
+  if (interactive_) ArmInterrupt(true);
   g_evaluating = 1;
   if (interactive_ && InterruptSignalPending()) {
     g_presses = 1;
@@ -214,6 +223,7 @@ void Repl::RunAndReport(const std::function<Outcome()>& eval) {
   }
   Outcome o = eval();
   g_evaluating = 0;
+  if (interactive_) ArmInterrupt(false);
   if (g_presses > 0 && editor_->editing()) at_line_start_ = false;  // after the echoed ^C
   std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
   if (o.status == Status::kDone) {
