@@ -277,6 +277,27 @@ TEST(ReplPty, CtrlCInterruptsAnEndlessLoop) {
   EXPECT_TRUE(s.Expect("\n2\n"));
 }
 
+TEST(ReplPty, CtrlCDuringAppendsLeavesTheStoreWritable) {
+  TempDir dir;
+  Session s(dir);
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Type(std::string("(define (g n) (perform {:op \"persist/append\" :args (list \"s\" {:seq n})})"
+                     " (g (+ n 1)))") +
+         kEnter);
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Key(std::string("(g 1)") + kEnter);
+  s.WaitForMode(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  s.Type(kCtrlC);
+  ASSERT_TRUE(s.Expect("interrupted"));
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Type(std::string("(let ((n (perform {:op \"persist/last-seq\" :args (list \"s\")})))"
+                     " (perform {:op \"persist/append\" :args (list \"s\" {:seq (+ n 1)})})"
+                     " (if (> n 0) :appended-after-interrupt :nothing-appended))") +
+         kEnter);
+  EXPECT_TRUE(s.Expect("\n:appended-after-interrupt\n"));
+}
+
 TEST(ReplPty, CtrlCAtThePromptDropsTheLine) {
   TempDir dir;
   Session s(dir);
