@@ -38,6 +38,7 @@ class Compiler {
  private:
   // Forms.
   Node* CompileSymbol(Symbol* sym, Scope* scope);
+  Node* VariableNode(Symbol* sym, Scope* scope, NodeKind local, NodeKind global);
   Node* CompileList(Value form, Scope* scope, bool tail);
   Node* CompileCall(Value form, Scope* scope, bool tail);
   Node* CompileDict(Value dict, Scope* scope);
@@ -51,6 +52,7 @@ class Compiler {
   Node* CompileDefine(Value args, Scope* scope);
   Node* CompileSet(Value args, Scope* scope);
   Node* CompileLambda(Value params, Value body, Scope* scope, Value name);
+  Node* CompileNamed(Value expr, Scope* scope, Value name);
   Node* CompileLet(Value args, Scope* scope, bool tail, bool rec);
   Node* CompileNamedLet(Value args, Scope* scope, bool tail);
   Node* CompileDefmacro(Value args, Scope* scope);
@@ -212,18 +214,25 @@ Node* Compiler::Compile(Value form, Scope* scope, bool tail) {
   return Const(form);
 }
 
-Node* Compiler::CompileSymbol(Symbol* sym, Scope* scope) {
+// A node naming `sym`: `local` with its (depth, slot) when a scope binds
+// it, else `global`.
+Node* Compiler::VariableNode(Symbol* sym, Scope* scope, NodeKind local, NodeKind global) {
   uint16_t depth;
   uint32_t slot;
   Node* n;
   if (Lookup(scope, sym, &depth, &slot)) {
-    n = NewNode(NodeKind::kLocal);
+    n = NewNode(local);
     n->depth = depth;
     n->index = slot;
   } else {
-    n = NewNode(NodeKind::kGlobal);
+    n = NewNode(global);
   }
   n->value = Value::Object(sym);
+  return n;
+}
+
+Node* Compiler::CompileSymbol(Symbol* sym, Scope* scope) {
+  Node* n = VariableNode(sym, scope, NodeKind::kLocal, NodeKind::kGlobal);
   n->flags |= kSimpleNode;
   return n;
 }
@@ -554,14 +563,7 @@ Node* Compiler::CompileDefine(Value args, Scope* scope) {
     name = AsSymbol(target);
     size_t n = Length(args);
     if (n > 2) Fail("define: expected (define name value)");
-    Value expr = n == 2 ? Nth(args, 1) : Value::Nil();
-    if (IsPair(expr) && (Car(expr) == Value::Object(S_.sym.fn) ||
-                         Car(expr) == Value::Object(S_.sym.lambda)) &&
-        IsPair(Cdr(expr))) {
-      value = CompileLambda(Car(Cdr(expr)), Cdr(Cdr(expr)), scope, target);
-    } else {
-      value = Compile(expr, scope, false);
-    }
+    value = CompileNamed(n == 2 ? Nth(args, 1) : Value::Nil(), scope, target);
   } else {
     Fail("define: expected a name, got " + Brief(S_, target));
   }
@@ -589,17 +591,7 @@ Node* Compiler::CompileSet(Value args, Scope* scope) {
   if (Length(args) != 2 || !IsSymbol(Car(args))) Fail("set!: expected (set! name value)");
   Symbol* name = AsSymbol(Car(args));
   Node* value = Compile(Nth(args, 1), scope, false);
-  uint16_t depth;
-  uint32_t slot;
-  Node* n;
-  if (Lookup(scope, name, &depth, &slot)) {
-    n = NewNode(NodeKind::kSetLocal);
-    n->depth = depth;
-    n->index = slot;
-  } else {
-    n = NewNode(NodeKind::kSetGlobal);
-  }
-  n->value = Value::Object(name);
+  Node* n = VariableNode(name, scope, NodeKind::kSetLocal, NodeKind::kSetGlobal);
   n->a = value;
   return n;
 }
@@ -629,6 +621,16 @@ void Compiler::PrescanDefines(Value body, Scope** scope) {
 Node* Compiler::CompileBody(Value body, Scope* scope, bool tail) {
   if (!IsToplevel(scope)) PrescanDefines(body, &scope);
   return CompileSeq(body, scope, tail);
+}
+
+// The value of a binding: a `(fn ...)` form is compiled knowing the name it
+// is bound to, so errors and printing can name the function.
+Node* Compiler::CompileNamed(Value expr, Scope* scope, Value name) {
+  bool is_fn = IsPair(expr) &&
+               (Car(expr) == Value::Object(S_.sym.fn) || Car(expr) == Value::Object(S_.sym.lambda)) &&
+               IsPair(Cdr(expr));
+  if (is_fn) return CompileLambda(Car(Cdr(expr)), Cdr(Cdr(expr)), scope, name);
+  return Compile(expr, scope, false);
 }
 
 Node* Compiler::CompileLambda(Value params, Value body, Scope* scope, Value name) {
@@ -702,14 +704,7 @@ Node* Compiler::CompileLet(Value args, Scope* scope, bool tail, bool rec) {
   }
   for (size_t i = 0; i < bindings.size(); ++i) {
     auto& [name, init] = bindings[i];
-    Node* value;
-    if (IsPair(init) && (Car(init) == Value::Object(S_.sym.fn) ||
-                         Car(init) == Value::Object(S_.sym.lambda)) &&
-        IsPair(Cdr(init))) {
-      value = CompileLambda(Car(Cdr(init)), Cdr(Cdr(init)), scope, Value::Object(name));
-    } else {
-      value = Compile(init, scope, false);
-    }
+    Node* value = CompileNamed(init, scope, Value::Object(name));
     uint32_t slot;
     if (rec) {
       slot = slots[i];

@@ -9,6 +9,7 @@
 // rules for bare symbols and keywords are the reader's own (IsBareSymbolName),
 // floats always carry a '.' or an exponent, and bytes that are not valid UTF-8
 // are written as \xHH escapes.
+#include "interp/utf8.h"
 #include "interp/printer.h"
 
 #include <charconv>
@@ -28,34 +29,6 @@ const char* (*g_closure_name)(Value) = nullptr;
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
-  uint8_t c = b(i);
-  size_t need;
-  uint8_t lo = 0x80, hi = 0xbf;
-  if (c >= 0xc2 && c <= 0xdf) {
-    need = 1;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    need = 2;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    need = 3;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else {
-    return 0;
-  }
-  if (i + need >= s.size()) return 0;
-  for (size_t k = 1; k <= need; ++k) {
-    if (b(i + k) < lo || b(i + k) > hi) return 0;
-    lo = 0x80;
-    hi = 0xbf;
-  }
-  return need + 1;
-}
 
 // Writes `s` between `quote` characters with the reader's escapes.
 void QuoteTo(std::string_view s, char quote, std::string* out) {

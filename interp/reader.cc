@@ -21,6 +21,7 @@
 // like a number (optional sign, then a digit or '.' and a digit) but does not
 // match is an error ("invalid number 1+"), so `1+` is not a symbol; `-`, `+`,
 // `->`, `-x`, `...` are symbols.
+#include "interp/utf8.h"
 #include "interp/reader.h"
 
 #include <cerrno>
@@ -78,22 +79,11 @@ struct Utf8Checker {
 
   bool Step(uint8_t c) {
     if (need == 0) {
-      if (c < 0x80) return true;
-      lo = 0x80;
-      hi = 0xbf;
-      if (c >= 0xc2 && c <= 0xdf) {
-        need = 1;
-      } else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        if (c == 0xe0) lo = 0xa0;
-        if (c == 0xed) hi = 0x9f;
-      } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        if (c == 0xf0) lo = 0x90;
-        if (c == 0xf4) hi = 0x8f;
-      } else {
-        return false;
-      }
+      Utf8Lead lead = ClassifyUtf8Lead(c);
+      if (lead.need < 0) return false;
+      need = lead.need;
+      lo = lead.lo;
+      hi = lead.hi;
       return true;
     }
     if (c < lo || c > hi) return false;
