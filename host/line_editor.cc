@@ -153,7 +153,9 @@ LineEditor::LineEditor(Options options) : options_(std::move(options)) {
   el_set(el, EL_HIST, history, ed->history);
   el_set(el, EL_PROMPT, &Editor::Prompt);
   el_set(el, EL_GETCFN, &Editor::GetChar);
-  el_set(el, EL_ADDFN, "sx-complete", "complete a bound name", &Editor::Complete);
+  // The wide form: the narrow el_set copies the name and help text and
+  // never frees them; el_wset keeps these static strings as they are.
+  el_wset(el, EL_ADDFN, L"sx-complete", L"complete a bound name", &Editor::Complete);
   el_set(el, EL_BIND, "^I", "sx-complete", nullptr);
   // The emacs map leaves ^R as "redisplay"; make it search history as in
   // bash and readline.
