@@ -171,7 +171,8 @@ std::string Value::Display() const {
 
 Interpreter::Interpreter() : state_(std::make_unique<State>()) {}
 
-Interpreter::~Interpreter() = default;
+// Parked fibers unwind their natives' frames, whose handles need the State.
+Interpreter::~Interpreter() { state_->machine().DropFibers(); }
 
 Value Interpreter::Wrap(uint64_t bits) { return Value(this, bits); }
 
@@ -182,6 +183,7 @@ Outcome Interpreter::MakeOutcome(int status, uint64_t bits) {
              : st == ix::RunStatus::kSuspended ? Status::kSuspended
                                                : Status::kError;
   o.value = Wrap(bits);
+  if (o.status == Status::kSuspended) o.token = state_->machine().current_token();
   if (o.status == Status::kError) o.error_text = state_->machine().FormatError(Raw(bits));
   return o;
 }
@@ -244,36 +246,45 @@ Outcome Interpreter::ResumeError(std::string_view message, const Value& data) {
 
 bool Interpreter::suspended() const { return state_->machine().suspended(); }
 
-Outcome Interpreter::Run(Outcome o) {
-  while (o.status == Status::kSuspended) {
-    Value request = o.value;
-    if (!request.IsDict() || !request.Get("op").IsString()) {
-      o = ResumeError("perform: a request must be a dict with an :op string, got " +
-                      request.Inspect());
-      continue;
-    }
-    std::string op = request.Get("op").AsString();
-    Value args = request.Get("args");
-    bool handled = false;
-    for (IoHandler& h : handlers_) {
-      IoResult r = h(*this, op, args, request);
-      if (r.kind == IoResult::kServed) {
-        o = Resume(r.value);
-        handled = true;
-        break;
-      }
-      if (r.kind == IoResult::kFailed) {
-        o = ResumeError(r.message, r.data);
-        handled = true;
-        break;
-      }
-    }
-    if (!handled) o = ResumeError("no handler for op \"" + op + "\"");
-  }
+uint64_t Interpreter::stale_resumes() const { return state_->machine().stale_resumes(); }
+
+Outcome Interpreter::StaleToken(uint64_t token) {
+  state_->machine().CountStale();
+  Outcome o;
+  o.status = Status::kError;
+  std::string msg = "resume: stale token " + std::to_string(token) +
+                    " (already resumed, cancelled, or not issued); nothing was resumed";
+  o.value = MakeError(msg);
+  o.error_text = "error: " + msg;
   return o;
 }
 
+Outcome Interpreter::Resume(uint64_t token, const Value& answer) {
+  if (token == 0 || token != state_->machine().current_token()) return StaleToken(token);
+  return Resume(answer);
+}
+
+Outcome Interpreter::ResumeError(uint64_t token, std::string_view message, const Value& data) {
+  if (token == 0 || token != state_->machine().current_token()) return StaleToken(token);
+  return ResumeError(message, data);
+}
+
+Value Interpreter::CallBack(const Value& fn, std::span<const Value> args) {
+  std::vector<ix::Value> raw;
+  raw.reserve(args.size());
+  for (const Value& a : args) raw.push_back(Raw(a.bits()));
+  ix::RunResult r = state_->machine().CallBack(Raw(fn.bits()), raw.data(), raw.size());
+  Value v = Wrap(r.value.Bits());
+  if (r.status == ix::RunStatus::kDone) return v;
+  std::string message = v.IsError() ? v.ErrorMessage() : "raised " + v.Inspect();
+  throw Error(message, v.IsError() ? v.ErrorData() : Value(), v);
+}
+
 void Interpreter::AddIoHandler(IoHandler handler) { handlers_.push_back(std::move(handler)); }
+
+void Interpreter::AddBatchIoHandler(BatchIoHandler handler) {
+  batch_handlers_.push_back(std::move(handler));
+}
 
 // Calls an embedder's native: arguments become rooted handles, sx::Error
 // becomes an SX error, and any other C++ exception is reported as one too.
@@ -289,6 +300,7 @@ ix::Value Interpreter::NativeEntry(ix::Args a) {
     Value r = box->fn(in, args);
     return Raw(r.bits());
   } catch (const Error& e) {
+    if (e.raised().owner() == &in) throw ix::SxThrow{Raw(e.raised().bits())};
     message = e.what();
     data = Raw(e.data().bits());
   } catch (const std::exception& e) {
@@ -298,7 +310,7 @@ ix::Value Interpreter::NativeEntry(ix::Args a) {
 }
 
 void Interpreter::DefineNative(std::string name, int min_args, int max_args, std::string doc,
-                               NativeFunction fn) {
+                               NativeFunction fn, NativeOptions options) {
   auto box = std::make_unique<NativeBox>();
   box->name = std::move(name);
   box->doc = std::move(doc);
@@ -307,6 +319,7 @@ void Interpreter::DefineNative(std::string name, int min_args, int max_args, std
   box->spec = ix::NativeSpec{box->name.c_str(), min_args, max_args, &Interpreter::NativeEntry,
                              box->doc.c_str(), 0};
   ix::Value v = state_->MakeNative(&box->spec, box.get());
+  if (options.calls_back) v.AsObj()->aux = static_cast<uint32_t>(ix::MachineOp::kFiberNative);
   state_->DefineGlobal(box->name, v);
   natives_.push_back(std::move(box));
 }

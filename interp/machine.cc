@@ -110,15 +110,25 @@ void RegisterMachineTypes(Heap& heap) {
       h.Mark(f.y);
     }
     for (Value v : *t->vals) h.Mark(v);
+    h.Mark(t->result);
+    h.Mark(t->request);
+    h.Mark(t->resume);
+    h.Mark(t->op_arg);
+    if (t->waiters != nullptr) {
+      for (Task* w : *t->waiters) h.MarkObj(w);
+    }
   });
   heap.SetFinalizer(ObjType::kTask, [](Obj* o) {
     auto* t = static_cast<Task*>(o);
     delete t->frames;
     delete t->vals;
+    delete t->waiters;
   });
 }
 
-Machine::Machine(State& S) : S_(S) {}
+Machine::Machine(State& S) : S_(S), pool_(std::make_unique<FiberPool>()) {}
+
+Machine::~Machine() { DropFibers(); }
 
 void ValueStack::Grow() {
   size_t cap = cap_ == 0 ? 64 : cap_ * 2;
@@ -130,6 +140,17 @@ void ValueStack::Grow() {
 
 Task* Machine::NewTask() {
   Task* t = S_.heap.New<Task>(ObjType::kTask);
+  t->frames = nullptr;
+  t->vals = nullptr;
+  t->waiters = nullptr;
+  t->state = kTaskReady;
+  t->sched = kSchedNone;
+  t->resume_kind = kResumeStart;
+  t->task_op = kTaskOpNone;
+  t->failed = false;
+  t->gen = 0;
+  t->result = t->request = t->resume = t->op_arg = Value::Nil();
+  t->wake_ns = 0;
   t->frames = new std::vector<Frame>();
   t->vals = new ValueStack();
   t->frames->reserve(64);
@@ -159,6 +180,19 @@ void Machine::MarkRoots(Heap& h) {
   h.MarkObj(cur_call_);
   h.MarkObj(reg_node_);
   h.MarkObj(reg_env_);
+  for (const auto& [id, fc] : fiber_calls_) {
+    h.MarkObj(fc->outer);
+    h.MarkObj(fc->inner);
+    h.Mark(fc->request);
+    h.Mark(fc->result);
+    h.Mark(fc->resume_value);
+    for (Value v : fc->args) h.Mark(v);
+  }
+  for (const auto& [id, t] : live_) h.MarkObj(t);
+  for (Task* t : ready_) h.MarkObj(t);
+  for (Task* t : sleepers_) h.MarkObj(t);
+  h.MarkObj(main_);
+  h.Mark(main_result_.value);
 }
 
 // --- errors ---------------------------------------------------------------------
@@ -222,13 +256,21 @@ bool CanSimpleSlow(State& S, Node* n) {
                     (want == "1" ? "" : "s") + ", got " + std::to_string(got));
 }
 
-Value CallNative(State& S, Native* nat, const Value* args, size_t n) {
+inline Value CallNative(State& S, Native* nat, const Value* args, size_t n) {
   const NativeSpec* spec = nat->spec;
   if (static_cast<int>(n) < spec->min_args || (spec->max_args >= 0 && static_cast<int>(n) > spec->max_args)) {
     ArityError(S, spec->name, spec->min_args, spec->max_args, n);
   }
   return nat->fn(Args{S, spec->name, args, static_cast<int>(n), nat->user});
 }
+
+}  // namespace
+
+Value CallNativeChecked(State& S, Native* nat, const Value* args, size_t n) {
+  return CallNative(S, nat, args, n);
+}
+
+namespace {
 
 std::string ProtoName(Proto* p) {
   return IsSymbol(p->name) ? std::string(AsSymbol(p->name)->name->View()) : "fn";
@@ -276,6 +318,7 @@ Value MachineLoop::Simple(Node* n, Env* env) {
 RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
   Task* t = task_;
   t->state = kTaskRunning;
+  t->gen++;  // any token issued for the last suspension is spent
   MachineLoop L(S_, *this, t, cur_call_);
   auto& frames = L.frames;
   auto& vals = L.vals;
@@ -288,6 +331,13 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
   size_t base = 0;
   // The call being applied is in tail position (see kEnvReusable).
   bool tail_call = false;
+  // The value reaching a kFiberWait frame is an error to raise in the fiber.
+  bool fiber_error = false;
+  if (!pending.IsUndefined() && !frames.empty() && frames.back().kind == FrameKind::kFiberWait) {
+    fiber_error = true;
+    returning = true;
+    pending = Value::Undefined();
+  }
 
   for (;;) {
     try {
@@ -491,6 +541,18 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             val = CallNative(S_, nat, vals.data() + base + 1, argc);
             vals.resize(base);
             goto do_return;
+          }
+          if (OpOf(nat) >= MachineOp::kFiberNative) {
+            Susp k = ApplySuspending(L, nat, base, &val);
+            if (k == Susp::kFinished) {
+              vals.resize(base);
+              goto do_return;
+            }
+            if (k == Susp::kThrew) throw SxThrow{val};
+            // A parked fiber's frame keeps its arguments; a task op is done with them.
+            if (OpOf(nat) != MachineOp::kFiberNative) vals.resize(base);
+            t->state = kTaskSuspended;
+            return RunResult{RunStatus::kSuspended, val};
           }
           if (!ApplyOp(L, nat, base, &val)) goto do_apply_again;
           vals.resize(base);
@@ -701,6 +763,22 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               frames.pop_back();
               t->state = kTaskDone;
               return RunResult{RunStatus::kDone, val};
+            case FrameKind::kFiberWait: {
+              // Continue the parked native's callback on its fiber.
+              bool err = fiber_error;
+              fiber_error = false;
+              Value out;
+              Susp k = ResumeFiber(f.i, err, val, &out);
+              if (k == Susp::kSuspended) {
+                t->state = kTaskSuspended;
+                return RunResult{RunStatus::kSuspended, out};
+              }
+              vals.resize(frames.back().base);
+              frames.pop_back();
+              if (k == Susp::kThrew) throw SxThrow{out};
+              val = out;
+              goto do_return;
+            }
             default:
               if (!OpReturn(L, &val)) {
                 base = op_base_;
@@ -905,6 +983,7 @@ RunResult Machine::ResumeError(Value error) {
 
 void Machine::Abort() {
   if (task_ != nullptr) {
+    CancelFibers(task_);
     task_->state = kTaskDone;
     task_->frames->clear();
     task_->vals->clear();

@@ -15,12 +15,25 @@
 // recursion ends in a catchable SX error, never a C++ stack overflow.
 //
 // Natives that take SX functions (map, filter, reduce, ...) are machine
-// operations with frames of their own, so callbacks may perform too.
+// operations with frames of their own, so callbacks may perform too. A native
+// written in C++ that calls back into SX (declared "calls back") runs on a
+// pooled Boost.Context fiber instead (machine_fibers.cc): when its callback
+// performs, the fiber parks with the native's C++ frame intact, a kFiberWait
+// frame on the calling task stands for it, and the suspension reaches the
+// host like any other. Natives that do not call back run on the normal stack.
+//
+// Tasks (tasks.cc): `spawn` makes a Task with an id; the machine keeps the
+// table of live tasks, a ready queue, sleepers and waiters, and parks each
+// suspension either on a task op (await, sleep, yield) or on host IO, which
+// the scheduler (Interpreter::Run) serves in batches and answers by token.
 #pragma once
 
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
+#include <memory>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -150,6 +163,7 @@ enum class FrameKind : uint8_t {
   kSortBy,     // x = original list, base = keys; then sorts
   kUpdate,     // x = dict, y = key
   kBarrier,    // a nested run started by C++ stops here (embedding API)
+  kFiberWait,  // i = fiber call id, base = vals base: a native parked on its fiber
 };
 
 struct Frame {
@@ -202,14 +216,49 @@ class ValueStack {
 };
 
 // A computation: its continuation (frames) and operand stack. Suspension
-// keeps both; Resume continues them.
+// keeps both; Resume continues them. `aux` is the task id (0: the main
+// computation, or a nested run started from C++). The same object is the SX
+// task value that `spawn` returns (`#<task N>`).
 struct Task : Obj {
   std::vector<Frame>* frames;
   ValueStack* vals;
-  uint8_t state;  // TaskState
+  uint8_t state;   // TaskState
+  uint8_t sched;   // SchedState (tasks.cc)
+  uint8_t resume_kind;  // ResumeKind: how a ready task continues
+  uint8_t task_op;      // TaskOp parked on, set by await/sleep/yield
+  bool failed;          // done: result is the raised value
+  uint32_t gen;         // bumped by every run; a resume token names one generation
+  Value result;         // done: the value, or the raised value
+  Value request;        // waiting on IO: the request
+  Value resume;         // ready: the value (or error) to continue with
+  Value op_arg;         // the task op's argument (awaited task, ms)
+  int64_t wake_ns;      // sleeping: steady-clock deadline
+  std::vector<Task*>* waiters;  // tasks blocked awaiting this one (lazily made)
 };
 
 enum TaskState : uint8_t { kTaskReady = 0, kTaskRunning, kTaskSuspended, kTaskDone };
+
+// Where a task stands with the scheduler.
+enum SchedState : uint8_t {
+  kSchedNone = 0,  // not scheduled (a nested run, or main before Run adopts it)
+  kSchedReady,     // in the ready queue
+  kSchedIo,        // suspended on a host request
+  kSchedBlocked,   // awaiting another task
+  kSchedSleeping,
+  kSchedDone,
+};
+enum ResumeKind : uint8_t { kResumeStart = 0, kResumeValue, kResumeError };
+enum TaskOp : uint8_t { kTaskOpNone = 0, kTaskOpAwait, kTaskOpSleep, kTaskOpYield };
+
+// A host request a task is suspended on, with the token that answers it.
+struct IoWait {
+  Task* task;
+  uint64_t token;
+  Value request;
+};
+
+struct FiberCall;
+class FiberPool;
 
 // Natives the machine computes inline when both arguments are small
 // integers (stored in the Native object's `flags`; 0 = none). A user who
@@ -239,11 +288,17 @@ enum class MachineOp : uint32_t {
   kSortBy,
   kUpdate,
   kCallCC,  // reserved
+  // Natives that may suspend the calling task (see ApplySuspending).
+  kFiberNative,  // a C++ native that calls back into SX: runs on a fiber
+  kAwait,
+  kSleep,
+  kYield,
 };
 
 class Machine {
  public:
   explicit Machine(State& S);
+  ~Machine();
 
   // Compiles and runs a sequence of top-level forms (a list) in a new task.
   RunResult RunToplevel(Value forms, Value file);
@@ -260,6 +315,45 @@ class Machine {
   void Interrupt() { interrupt_ = 1; }
 
   void MarkRoots(Heap& h);
+
+  // --- callbacks from C++ (machine_fibers.cc) ---
+  // Calls fn from inside a native. On a fiber native's own fiber a `perform`
+  // in the callee parks the fiber until the host resumes; anywhere else the
+  // callee must finish without suspending (else an error result).
+  RunResult CallBack(Value fn, const Value* args, size_t n);
+  // Unwinds and frees every parked fiber (before the State goes away).
+  void DropFibers();
+  void RunFiberJob(FiberCall* fc);
+
+  // --- tasks and scheduling (tasks.cc) ---
+  static uint64_t TokenOf(const Task* t) { return (uint64_t{t->aux} << 32) | t->gen; }
+  // The token of the current suspended computation, 0 if none.
+  uint64_t current_token() const { return suspended() ? TokenOf(task_) : 0; }
+  Task* Spawn(Value thunk);
+  void Cancel(Task* t);
+  // Takes the current (suspended) computation as the scheduler's main task
+  // and parks it; its IO wait, if any, goes to *io.
+  void AdoptMain(Value request, std::vector<IoWait>* io);
+  // Runs every ready task until it suspends, blocks or finishes.
+  void RunReady(std::vector<IoWait>* io);
+  // Continues the task a token names; false (and counted) when the token is
+  // stale: already answered, cancelled, or never issued.
+  bool Answer(uint64_t token, Value v, bool error);
+  bool TokenCurrent(uint64_t token) const;
+  bool has_ready() const { return !ready_.empty(); }
+  bool has_sleepers() const { return !sleepers_.empty(); }
+  int64_t next_wake_ns() const;
+  void WakeSleepers(int64_t now_ns);
+  // Nothing can run: raises a deadlock error into the main task. False when
+  // the main task is not blocked (nothing to do).
+  bool BreakDeadlock();
+  // The main task finished (*r is how): true once, then forgets it.
+  bool TakeMainResult(RunResult* r);
+  bool main_pending() const { return main_ != nullptr; }
+  Value LiveTasks();
+  uint64_t stale_resumes() const { return stale_resumes_; }
+  void CountStale() { ++stale_resumes_; }
+  static int64_t NowNs();
 
   // The text of an uncaught error: message, then "  at FILE:LINE:COL" lines.
   std::string FormatError(Value err);
@@ -284,6 +378,24 @@ class Machine {
   // A callback returned to an op's frame: true when the frame is finished
   // (*val is its result), false after setting up the next call.
   bool OpReturn(MachineLoop& L, Value* val);
+  // Natives that may suspend: kFinished (*val is the result), kThrew (*val
+  // is the raised value) or kSuspended (*val is the request).
+  enum class Susp { kFinished, kThrew, kSuspended };
+  Susp ApplySuspending(MachineLoop& L, Native* nat, size_t base, Value* val);
+  Susp StartFiber(Native* nat, const Value* args, size_t n, Value* out, uint32_t* id);
+  Susp EnterFiber(FiberCall* fc, Value* out);
+  Susp ResumeFiber(uint32_t id, bool error, Value v, Value* out);
+  void CancelFibers(Task* t);
+  Susp TaskOpApply(Native* nat, const Value* args, size_t n, Value* out);
+  // After a run of a scheduled task: file it by how the run ended.
+  void Park(Task* t, const RunResult& r, std::vector<IoWait>* io);
+  void FinishTask(Task* t, Value v, bool failed);
+  void MakeReady(Task* t, ResumeKind kind, Value v);
+  RunResult Step(Task* t);
+  Task* FindTask(uint32_t id) const;
+  void InstallTaskOps();
+  Value TaskRequest(int op, Value arg);
+  int TaskOpOf(Value request) const;  // 0 await, 1 sleep, 2 yield, -1 not a task op
   void LoadFile(Node* at, Value path, Value* forms, Value* file);
   bool Import(Value name, Value* forms, Value* file);
 
@@ -296,6 +408,26 @@ class Machine {
   Node* reg_node_ = nullptr;  // registers, visible to the collector
   Env* reg_env_ = nullptr;
   size_t op_base_ = 0;
+
+  // Fibers (machine_fibers.cc).
+  std::unique_ptr<FiberPool> pool_;
+  std::unordered_map<uint32_t, std::unique_ptr<FiberCall>> fiber_calls_;
+  uint32_t next_fiber_id_ = 1;
+  FiberCall* current_fc_ = nullptr;
+
+  // Tasks (tasks.cc).
+  std::unordered_map<uint32_t, Task*> live_;  // spawned, not finished
+  std::deque<Task*> ready_;
+  std::vector<Task*> sleepers_;
+  Task* main_ = nullptr;  // adopted by the scheduler, until it finishes
+  bool main_finished_ = false;
+  RunResult main_result_{RunStatus::kDone, Value::Nil()};
+  uint32_t next_task_id_ = 1;
+  uint64_t stale_resumes_ = 0;
+  Value op_names_[3];  // the :op strings of task/await, task/sleep, task/yield
+  Value yield_request_;
+  String* op_key_ = nullptr;
+  String* args_key_ = nullptr;
 };
 
 // Compiles one top-level form. Raises an SX error (ThrowError) on a syntax

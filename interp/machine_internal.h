@@ -22,6 +22,49 @@ inline Native* AsNative(Value v) { return static_cast<Native*>(v.AsObj()); }
 
 inline MachineOp OpOf(Native* n) { return static_cast<MachineOp>(n->aux); }
 
+// Calls a native after checking its arity (raises the arity error).
+Value CallNativeChecked(State& S, Native* nat, const Value* args, size_t n);
+
+struct FiberWorker;
+
+// One call of a calls-back native on its own fiber, from start to return.
+// Owned by Machine::fiber_calls_ under its id (the kFiberWait frame's `i`).
+struct FiberCall {
+  enum State : uint8_t { kRunning, kParked, kDone, kFailed };
+  uint32_t id = 0;
+  State state = kRunning;
+  FiberWorker* worker = nullptr;
+  Native* nat = nullptr;
+  std::vector<Value> args;    // the native's arguments (rooted here)
+  Task* outer = nullptr;      // the task that called the native
+  size_t depth = 0;           // task_stack_ size when the native started
+  Task* inner = nullptr;      // parked: the callback's suspended run
+  Value request;              // parked: what the callback performed
+  Value result;               // kDone / kFailed: the value / the raised value
+  bool resume_error = false;  // how the host resumed the parked callback
+  Value resume_value;
+};
+
+// Fibers with their stacks, kept for reuse (machine_fibers.cc).
+class FiberPool {
+ public:
+  FiberPool() = default;
+  ~FiberPool();
+  FiberPool(const FiberPool&) = delete;
+  FiberPool& operator=(const FiberPool&) = delete;
+
+  FiberWorker* Acquire(Machine* m);
+  void Release(FiberWorker* w);  // its job finished: back to the pool
+  void Discard(FiberWorker* w);  // parked mid-job: unwind its stack, free it
+  // Switches into w (starting or continuing its job) until it parks or ends.
+  static void Enter(FiberWorker* w);
+  // From inside w's job: switches back to whoever entered it.
+  static void Park(FiberWorker* w);
+
+ private:
+  std::vector<FiberWorker*> idle_;
+};
+
 
 // A slot past the end of a frame exists when a lazily expanded macro added a
 // binding after the frame was made: grow the frame to fit.

@@ -98,6 +98,7 @@ void Machine::InstallOps() {
     S_.DefineGlobal(kOps[i].name, v);
   }
   S_.DefineNatives(kInternal);
+  InstallTaskOps();
   const std::pair<const char*, FastOp> fast[] = {{"+", kFastAdd}, {"-", kFastSub}, {"*", kFastMul},
                                                  {"<", kFastLt},  {">", kFastGt},  {"<=", kFastLe},
                                                  {">=", kFastGe}, {"=", kFastEq}};

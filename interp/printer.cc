@@ -231,6 +231,9 @@ class Printer {
         return Refuse(v, text + ">");
       }
       default:
+        if (o->type == ObjType::kTask && o->aux != 0) {
+          return Refuse(v, "#<task " + std::to_string(o->aux) + ">");
+        }
         return Refuse(v, std::string("#<") + TypeName(v) + ">");
     }
   }

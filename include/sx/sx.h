@@ -7,10 +7,20 @@
 // or ResumeError (an error is raised at the `perform`, where `guard` can catch
 // it); it is resumed at most once.
 //
-// Hosts that serve requests register IO handlers and call Run, which feeds
-// every suspension to the handlers in order until one serves it. A request no
-// handler serves raises `no handler for op "..."` into the computation: it is
-// never answered with nil.
+// Hosts that serve requests register IO handlers and call Run, the
+// scheduler: it runs the computation and every task SX code spawned
+// (`spawn`, `await`, `sleep`, `yield`), collects the requests of the tasks
+// suspended in one round, hands them to the batch handlers together and then
+// to the per-request handlers in order until one serves each, and resumes
+// every task with its own answer. A request no handler serves raises
+// `no handler for op "..."` into its task: it is never answered with nil.
+// Every suspension carries a token; an answer with a stale token (already
+// answered, or for a task that was cancelled) is rejected, never acted on.
+//
+// A native that calls back into SX (CallBack) must be declared with
+// NativeOptions{.calls_back = true}: it then runs on a fiber of its own, and
+// a `perform` in the callback suspends the whole computation with the
+// native's C++ frame intact, to continue when the host resumes.
 //
 // sx::Value is a handle that keeps its value alive across collections. Handles
 // belong to one Interpreter and must not outlive it. One Interpreter is used by
@@ -102,17 +112,22 @@ struct Outcome {
   Status status = Status::kDone;
   Value value;             // the result, the request, or the raised value
   std::string error_text;  // kError: message, file:line:col and backtrace
+  uint64_t token = 0;      // kSuspended: answers this suspension, once
 };
 
-// Thrown by a native function to raise an SX error.
+// Thrown by a native function to raise an SX error. CallBack throws it when
+// the callee raises; `raised()` is then the value raised, which a native
+// that lets the Error through re-raises unchanged.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message, Value data = Value())
-      : std::runtime_error(message), data_(std::move(data)) {}
+  explicit Error(const std::string& message, Value data = Value(), Value raised = Value())
+      : std::runtime_error(message), data_(std::move(data)), raised_(std::move(raised)) {}
   const Value& data() const { return data_; }
+  const Value& raised() const { return raised_; }
 
  private:
   Value data_;
+  Value raised_;
 };
 
 // What an IO handler did with a request.
@@ -132,7 +147,25 @@ struct IoResult {
 // op: the request's :op string; args: its :args (a list, or nil).
 using IoHandler = std::function<IoResult(Interpreter& in, std::string_view op, const Value& args,
                                          const Value& request)>;
+
+// One suspended task's request in a batch. A batch handler sets `result`
+// for the requests it serves and leaves kPass on the others. Requests are
+// in task order; each task has at most one.
+struct IoRequest {
+  uint64_t token = 0;
+  std::string op;
+  Value args;
+  Value request;
+  IoResult result;
+};
+using BatchIoHandler = std::function<void(Interpreter& in, std::span<IoRequest> batch)>;
+
 using NativeFunction = std::function<Value(Interpreter& in, std::span<const Value> args)>;
+struct NativeOptions {
+  // The native calls Interpreter::CallBack: run it on a fiber, so that a
+  // callback may suspend.
+  bool calls_back = false;
+};
 // Returns the source of a library module ("persist", "persist/log") or false.
 using ModuleLoader = std::function<bool(std::string_view name, std::string* source)>;
 
@@ -180,14 +213,30 @@ class Interpreter {
   Outcome Call(const Value& fn, std::span<const Value> args);
   Outcome Resume(const Value& answer);
   Outcome ResumeError(std::string_view message, const Value& data = Value());
-  // Serves suspensions through the IO handlers until done or error.
+  // As above, for the suspension `token` names; a stale or duplicate token
+  // is rejected (kError, "resume: stale token ...") and nothing runs.
+  Outcome Resume(uint64_t token, const Value& answer);
+  Outcome ResumeError(uint64_t token, std::string_view message, const Value& data = Value());
+  // The scheduler: runs the computation `outcome` left (if suspended) and
+  // every spawned task, serving IO in batches, until the computation is
+  // done or failed and no other task can make progress. Tasks still blocked
+  // then stay where they are (`(tasks)` lists them).
   Outcome Run(Outcome outcome);
   bool suspended() const;
+  // Answers rejected because their token was stale (tests, diagnostics).
+  uint64_t stale_resumes() const;
+
+  // From inside a native: calls fn and returns its value, or throws Error
+  // when it raises. Inside a native declared calls_back the callee may
+  // perform; elsewhere a callee that suspends is an error.
+  Value CallBack(const Value& fn, std::span<const Value> args);
 
   // --- extension -----------------------------------------------------------
   void AddIoHandler(IoHandler handler);
+  // Batch handlers see each round's requests before the per-request ones.
+  void AddBatchIoHandler(BatchIoHandler handler);
   void DefineNative(std::string name, int min_args, int max_args, std::string doc,
-                    NativeFunction fn);
+                    NativeFunction fn, NativeOptions options = {});
   void Define(std::string_view name, const Value& v);
   Value Global(std::string_view name);  // nil when unbound
   bool IsBound(std::string_view name);
@@ -235,9 +284,12 @@ class Interpreter {
   Value Wrap(uint64_t bits);
   static interp::Value NativeEntry(interp::Args a);
   Outcome MakeOutcome(int status, uint64_t bits);
+  Outcome StaleToken(uint64_t token);
+  void ServeBatch(std::vector<IoRequest>& batch);
 
   std::unique_ptr<interp::State> state_;
   std::vector<IoHandler> handlers_;
+  std::vector<BatchIoHandler> batch_handlers_;
   std::vector<std::unique_ptr<struct NativeBox>> natives_;
 };
 

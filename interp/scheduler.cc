@@ -1,0 +1,119 @@
+// scheduler.cc — Interpreter::Run: the task scheduler and batched IO.
+//
+// One loop, in rounds. Run every ready task (the main computation and the
+// spawned ones) until each suspends, blocks or finishes; collect the host
+// requests the suspended ones wait on; hand them to the batch handlers
+// together (the persist service turns a round's writes into one group commit
+// there), then to the per-request handlers; resume each task with its own
+// answer, through its token, so an answer meant for a task cancelled in the
+// meantime is dropped and counted. When nothing is ready and nothing waits
+// on IO, wake the sleepers due (sleeping until the first one); when nothing
+// sleeps either and the main computation is blocked, it is a deadlock and
+// the main computation gets the error. Run returns once the main
+// computation has ended and no other task can make progress.
+//
+// Everything runs on the caller's thread; IO handlers run synchronously in
+// the loop. The machine (tasks.cc) owns the task table; this file only
+// drives it.
+#include <chrono>
+#include <thread>
+
+#include "interp/dict.h"
+#include "interp/machine.h"
+#include "interp/state.h"
+#include "sx/sx.h"
+
+namespace sx {
+
+namespace ix = interp;
+
+namespace {
+
+ix::Value Raw(uint64_t bits) { return ix::Value::FromBits(bits); }
+
+}  // namespace
+
+void Interpreter::ServeBatch(std::vector<IoRequest>& batch) {
+  for (BatchIoHandler& h : batch_handlers_) h(*this, batch);
+  for (IoRequest& q : batch) {
+    if (q.result.kind != IoResult::kPass || q.op.empty()) continue;
+    for (IoHandler& h : handlers_) {
+      IoResult r = h(*this, q.op, q.args, q.request);
+      if (r.kind != IoResult::kPass) {
+        q.result = std::move(r);
+        break;
+      }
+    }
+    if (q.result.kind == IoResult::kPass) {
+      q.result = IoResult::Failed("no handler for op \"" + q.op + "\"");
+    }
+  }
+}
+
+Outcome Interpreter::Run(Outcome o) {
+  ix::Machine& m = state_->machine();
+  std::vector<ix::IoWait> io;
+  bool main_open = false;
+  Outcome result = o;
+  if (o.status == Status::kSuspended && m.suspended()) {
+    m.AdoptMain(Raw(o.value.bits()), &io);
+    main_open = true;
+  }
+  std::vector<IoRequest> batch;
+  for (;;) {
+    m.RunReady(&io);
+    ix::RunResult r;
+    if (m.TakeMainResult(&r)) {
+      result = MakeOutcome(static_cast<int>(r.status), r.value.Bits());
+      main_open = false;
+    }
+    if (!io.empty()) {
+      batch.clear();
+      for (const ix::IoWait& w : io) {
+        if (!m.TokenCurrent(w.token)) {
+          m.CountStale();  // its task was cancelled after it suspended
+          continue;
+        }
+        IoRequest q;
+        q.token = w.token;
+        q.request = Wrap(w.request.Bits());
+        ix::Value op = ix::IsDict(w.request)
+                           ? ix::DictGetView(state_->heap, w.request, "op")
+                           : ix::Value::Undefined();
+        if (ix::IsString(op)) {
+          q.op = std::string(ix::StringView(op));
+          ix::Value args = ix::DictGetView(state_->heap, w.request, "args");
+          q.args = Wrap(args.IsUndefined() ? ix::Value::Nil().Bits() : args.Bits());
+        } else {
+          q.result = IoResult::Failed(
+              "perform: a request must be a dict with an :op string, got " +
+              q.request.Inspect());
+        }
+        batch.push_back(std::move(q));
+      }
+      io.clear();
+      ServeBatch(batch);
+      for (IoRequest& q : batch) {
+        if (q.result.kind == IoResult::kServed) {
+          m.Answer(q.token, Raw(q.result.value.bits()), false);
+        } else {
+          Value err = MakeError(q.result.message, q.result.data);
+          m.Answer(q.token, Raw(err.bits()), true);
+        }
+      }
+      batch.clear();
+      continue;
+    }
+    if (m.has_ready()) continue;
+    if (m.has_sleepers()) {
+      int64_t wait = m.next_wake_ns() - ix::Machine::NowNs();
+      if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+      m.WakeSleepers(ix::Machine::NowNs());
+      continue;
+    }
+    if (main_open && m.BreakDeadlock()) continue;
+    return result;
+  }
+}
+
+}  // namespace sx
