@@ -5,10 +5,24 @@
 // thread, so a check-then-write op (append-expect, kv-cas, commit) is atomic
 // with respect to every other SX computation of this process, and the store's
 // directory lock keeps other processes out.
+//
+// Group commit (HandleBatch). When the scheduler hands over a round in which
+// several tasks wait on writes, the writes become one WriteBatch each and go
+// to Store::CommitGroup together: one write and one fdatasync for all. The
+// checks of the check-then-write ops are expressed in the batches
+// (AppendExpect, KvCas), so the store validates each against the state the
+// earlier ones leave, and a refused one is that task's conflict value. No
+// answer is given before CommitGroup returns, so under sync=always no task
+// resumes before its own write is on stable storage. Requests are taken in
+// task order; a read (or any op that is not a write) first commits the
+// writes before it, so it sees them. A round with fewer than two writes goes
+// through HandleOp unchanged.
 #include "host/persist_ops.h"
 
 #include <cstring>
+#include <functional>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -315,10 +329,9 @@ Value OpKvPutNew(Ctx& c) {
 //   {:op "kv-delete" :key k}                    {:op "kv-cas" :key k :expected x :value v}
 //   {:op "truncate" :stream s :seq n}
 // Answers true, or the conflict value of the first check that failed.
-Value OpCommit(Ctx& c) {
+void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
   c.Arity(1);
   if (!c.args[0].IsList()) c.Fail("writes must be a list, got " + c.args[0].Inspect());
-  store::WriteBatch batch;
   for (const Value& w : c.args[0].Items()) {
     if (!w.IsDict() || !w.Get("op").IsString()) {
       c.Fail("each write must be a dict with an :op, got " + w.Inspect());
@@ -362,6 +375,11 @@ Value OpCommit(Ctx& c) {
       c.Fail("unknown write op \"" + kind + "\"");
     }
   }
+}
+
+Value OpCommit(Ctx& c) {
+  store::WriteBatch batch;
+  BuildCommit(c, batch);
   store::Status s = c.store->Commit(batch);
   if (s.IsConflict()) {
     return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
@@ -429,6 +447,246 @@ const OpEntry kOps[] = {
     {"persist/compact", OpCompact},
 };
 
+
+// --- group commit -------------------------------------------------------------------
+
+IoResult Failure(Interpreter& in, std::string_view op, const std::string& kind,
+                 const std::string& subject, const std::string& cause) {
+  std::string msg(op);
+  if (!kind.empty()) msg += ": " + kind + " " + in.String(subject).Inspect();
+  msg += ": " + cause;
+  std::vector<std::pair<std::string, Value>> data = {{"op", in.String(op)},
+                                                     {"cause", in.String(cause)}};
+  if (!kind.empty()) data.emplace_back(kind, in.String(subject));
+  return IoResult::Failed(msg, in.Dict(data));
+}
+
+const OpEntry* FindOp(std::string_view op) {
+  for (const OpEntry& e : kOps) {
+    if (op == e.name) return &e;
+  }
+  return nullptr;
+}
+
+bool IsWriteOp(std::string_view op) {
+  static const char* const kWrites[] = {
+      "persist/append",         "persist/append-next", "persist/append-expect",
+      "persist/append-batch",   "persist/kv-put",      "persist/kv-delete",
+      "persist/kv-cas",         "persist/kv-put-new",  "persist/commit",
+      "persist/truncate-through"};
+  for (const char* w : kWrites) {
+    if (op == w) return true;
+  }
+  return false;
+}
+
+// One task's write in a group: its batch, and how to answer once the group
+// is committed. `now` answers without writing (a check that fails up front).
+struct GroupWrite {
+  size_t index = 0;
+  std::unique_ptr<Ctx> ctx;
+  store::WriteBatch batch;
+  std::function<Value(const store::Status&)> finish;
+  std::optional<Value> now;
+  // append-next numbers its event from the group's view of the stream; if an
+  // earlier write of the group was refused that view was wrong, and the
+  // request is served again on its own.
+  bool retry_on_conflict = false;
+};
+
+// The stream's hwm as the group so far leaves it (assuming its writes land).
+using HwmOverlay = std::unordered_map<std::string, uint64_t>;
+
+uint64_t GroupHwm(const Ctx& c, const HwmOverlay& hwm, const std::string& stream) {
+  auto it = hwm.find(stream);
+  return it != hwm.end() ? it->second : c.store->LastSeq(stream);
+}
+
+Value CurrentValue(const Ctx& c, const std::string& key) {
+  std::optional<std::string> cur = CurrentText(c, key);
+  return cur ? c.Parse(*cur, "key", key) : c.in.Nil();
+}
+
+void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
+  const Ctx& c = *g.ctx;
+  std::string_view op = c.op;
+  if (op == "persist/append") {
+    c.Arity(2);
+    std::string stream = c.Str(0, "stream");
+    uint64_t seq = EventSeq(c, c.args[1], stream);
+    g.batch.Append(stream, seq, c.Text(c.args[1], "stream", stream));
+    hwm[stream] = std::max(GroupHwm(c, hwm, stream), seq);
+    g.finish = [&c, stream, seq](const store::Status& s) {
+      if (s.IsConflict()) {
+        c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
+                   std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) +
+                   ")",
+               "stream", stream);
+      }
+      c.Check(s, "stream", stream);
+      return c.args[1];
+    };
+  } else if (op == "persist/append-next") {
+    c.Arity(4);
+    std::string stream = c.Str(0, "stream");
+    uint64_t last = GroupHwm(c, hwm, stream);
+    std::pair<std::string, Value> e[] = {{"stream", c.args[0]},
+                                         {"seq", c.in.Int(static_cast<int64_t>(last + 1))},
+                                         {"type", c.args[1]},
+                                         {"at", c.args[2]},
+                                         {"data", c.args[3]}};
+    Value event = c.in.Dict(e);
+    g.batch.AppendExpect(stream, last, last + 1, c.Text(event, "stream", stream));
+    hwm[stream] = last + 1;
+    g.retry_on_conflict = true;
+    g.finish = [&c, stream, event](const store::Status& s) {
+      c.Check(s, "stream", stream);
+      return event;
+    };
+  } else if (op == "persist/append-expect") {
+    c.Arity(3);
+    std::string stream = c.Str(0, "stream");
+    int64_t expected = c.Int(1, "expected");
+    if (expected < 0) {
+      g.now = c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(c.store->LastSeq(stream))));
+      return;
+    }
+    uint64_t seq = EventSeq(c, c.args[2], stream);
+    g.batch.AppendExpect(stream, static_cast<uint64_t>(expected), seq,
+                         c.Text(c.args[2], "stream", stream));
+    hwm[stream] = seq;
+    g.finish = [&c, stream, expected](const store::Status& s) {
+      if (s.IsConflict() && s.actual() != static_cast<uint64_t>(expected)) {
+        return c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(s.actual())));
+      }
+      c.Check(s, "stream", stream);
+      return c.args[2];
+    };
+  } else if (op == "persist/append-batch") {
+    if (c.args.size() < 2 || c.args.size() > 3) c.Fail("expected (stream events [expected])");
+    std::string stream = c.Str(0, "stream");
+    if (!c.args[1].IsList()) {
+      c.Fail("events must be a list, got " + c.args[1].Inspect(), "stream", stream);
+    }
+    std::optional<uint64_t> expected;
+    if (c.args.size() == 3) {
+      int64_t e = c.Int(2, "expected");
+      if (e < 0) {
+        g.now = c.Conflict(c.args[2], c.in.Int(static_cast<int64_t>(c.store->LastSeq(stream))));
+        return;
+      }
+      expected = static_cast<uint64_t>(e);
+    }
+    bool first = true;
+    for (const Value& ev : c.args[1].Items()) {
+      uint64_t seq = EventSeq(c, ev, stream);
+      std::string text = c.Text(ev, "stream", stream);
+      if (first && expected) {
+        g.batch.AppendExpect(stream, *expected, seq, std::move(text));
+      } else {
+        g.batch.Append(stream, seq, std::move(text));
+      }
+      first = false;
+      hwm[stream] = seq;
+    }
+    if (g.batch.empty()) {
+      g.now = c.args[1];
+      return;
+    }
+    g.finish = [&c, stream, expected](const store::Status& s) {
+      if (s.IsConflict()) {
+        if (expected && s.actual() != *expected) {
+          return c.Conflict(c.args[2], c.in.Int(static_cast<int64_t>(s.actual())));
+        }
+        c.Fail("conflict: the batch's seqs must rise above the last seq " +
+                   std::to_string(s.actual()),
+               "stream", stream);
+      }
+      c.Check(s, "stream", stream);
+      return c.args[1];
+    };
+  } else if (op == "persist/kv-put") {
+    c.Arity(2);
+    std::string key = c.Str(0, "key");
+    g.batch.KvPut(key, c.Text(c.args[1], "key", key));
+    g.finish = [&c, key](const store::Status& s) {
+      c.Check(s, "key", key);
+      return c.args[1];
+    };
+  } else if (op == "persist/kv-delete") {
+    c.Arity(1);
+    std::string key = c.Str(0, "key");
+    g.batch.KvDelete(key);
+    g.finish = [&c, key](const store::Status& s) {
+      c.Check(s, "key", key);
+      return c.in.Nil();
+    };
+  } else if (op == "persist/kv-cas") {
+    c.Arity(3);
+    std::string key = c.Str(0, "key");
+    std::optional<std::string> expected;
+    if (!c.args[1].IsNil()) {
+      expected = c.Text(c.args[1], "key", key);
+    } else if (std::optional<std::string> cur = CurrentText(c, key); cur && *cur == "nil") {
+      expected = cur;  // a stored nil matches nil, as in the single op
+    }
+    g.batch.KvCas(key, expected, c.Text(c.args[2], "key", key));
+    g.finish = [&c, key](const store::Status& s) {
+      if (s.IsConflict()) return c.Conflict(c.args[1], CurrentValue(c, key));
+      c.Check(s, "key", key);
+      return c.args[2];
+    };
+  } else if (op == "persist/kv-put-new") {
+    c.Arity(2);
+    std::string key = c.Str(0, "key");
+    g.batch.KvCas(key, std::nullopt, c.Text(c.args[1], "key", key));
+    g.finish = [&c, key](const store::Status& s) {
+      if (s.IsConflict()) {
+        std::pair<std::string, Value> e[] = {{"conflict", c.in.Bool(true)},
+                                             {"reason", c.in.String("exists")},
+                                             {"expected", c.in.Nil()},
+                                             {"actual", CurrentValue(c, key)}};
+        return c.in.Dict(e);
+      }
+      c.Check(s, "key", key);
+      return c.args[1];
+    };
+  } else if (op == "persist/commit") {
+    BuildCommit(c, g.batch);
+    for (const auto& w : g.batch.ops()) {
+      if (w.kind == store::WriteBatch::OpKind::kAppend ||
+          w.kind == store::WriteBatch::OpKind::kAppendExpect) {
+        hwm[w.name] = w.seq;
+      }
+    }
+    if (g.batch.empty()) {
+      g.now = c.in.Bool(true);
+      return;
+    }
+    g.finish = [&c](const store::Status& s) {
+      if (s.IsConflict()) {
+        return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
+                          c.in.Int(static_cast<int64_t>(s.actual())));
+      }
+      c.Check(s);
+      return c.in.Bool(true);
+    };
+  } else {  // persist/truncate-through
+    c.Arity(2);
+    std::string stream = c.Str(0, "stream");
+    int64_t seq = c.Int(1, "seq");
+    if (seq <= 0) {
+      g.now = c.in.Nil();
+      return;
+    }
+    g.batch.TruncateThrough(stream, static_cast<uint64_t>(seq));
+    g.finish = [&c, stream](const store::Status& s) {
+      c.Check(s, "stream", stream);
+      return c.in.Nil();
+    };
+  }
+}
+
 }  // namespace
 
 PersistService::PersistService(std::string data_dir, std::string sync_mode)
@@ -437,8 +695,70 @@ PersistService::PersistService(std::string data_dir, std::string sync_mode)
 PersistService::~PersistService() = default;
 
 void PersistService::Install(Interpreter& in) {
+  in.AddBatchIoHandler(
+      [this](Interpreter& in, std::span<IoRequest> batch) { HandleBatch(in, batch); });
   in.AddIoHandler([this](Interpreter& in, std::string_view op, const Value& args,
                          const Value&) { return HandleOp(in, op, args); });
+}
+
+void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
+  size_t writes = 0;
+  for (const IoRequest& q : batch) {
+    if (q.result.kind == IoResult::kPass && IsWriteOp(q.op)) ++writes;
+  }
+  if (writes < 2) return;  // the one-at-a-time path serves it
+  std::string error;
+  store::Store* st = OpenStore(&error);
+  if (st == nullptr) return;  // each request will report the open failure
+  std::vector<GroupWrite> group;
+  HwmOverlay hwm;
+  auto flush = [&] {
+    if (group.empty()) return;
+    std::vector<const store::WriteBatch*> batches;
+    for (const GroupWrite& g : group) batches.push_back(&g.batch);
+    std::vector<store::Status> results;
+    st->CommitGroup(batches, &results);
+    for (size_t i = 0; i < group.size(); ++i) {
+      GroupWrite& g = group[i];
+      IoRequest& q = batch[g.index];
+      if (g.retry_on_conflict && results[i].IsConflict()) {
+        q.result = HandleOp(in, q.op, q.args);
+        continue;
+      }
+      try {
+        q.result = IoResult::Served(g.finish(results[i]));
+      } catch (const OpFailure& f) {
+        q.result = Failure(in, q.op, f.subject_kind, f.subject, f.cause);
+      }
+    }
+    group.clear();
+    hwm.clear();
+  };
+  for (size_t i = 0; i < batch.size(); ++i) {
+    IoRequest& q = batch[i];
+    if (q.result.kind != IoResult::kPass || FindOp(q.op) == nullptr) continue;
+    if (!IsWriteOp(q.op) || (!q.args.IsNil() && !q.args.IsList())) {
+      flush();  // a read sees the writes before it
+      q.result = HandleOp(in, q.op, q.args);
+      continue;
+    }
+    GroupWrite g;
+    g.index = i;
+    g.ctx = std::make_unique<Ctx>(
+        Ctx{in, q.op, q.args.IsNil() ? std::vector<Value>{} : q.args.Items(), st});
+    try {
+      BuildGroupWrite(g, hwm);
+    } catch (const OpFailure& f) {
+      q.result = Failure(in, q.op, f.subject_kind, f.subject, f.cause);
+      continue;
+    }
+    if (g.now) {
+      q.result = IoResult::Served(*g.now);
+      continue;
+    }
+    group.push_back(std::move(g));
+  }
+  flush();
 }
 
 store::Store* PersistService::OpenStore(std::string* error) {
@@ -475,13 +795,7 @@ IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Va
   }
   if (entry == nullptr) return IoResult::Pass();
   auto fail = [&](const std::string& kind, const std::string& subject, const std::string& cause) {
-    std::string msg(op);
-    if (!kind.empty()) msg += ": " + kind + " " + in.String(subject).Inspect();
-    msg += ": " + cause;
-    std::vector<std::pair<std::string, Value>> data = {{"op", in.String(op)},
-                                                       {"cause", in.String(cause)}};
-    if (!kind.empty()) data.emplace_back(kind, in.String(subject));
-    return IoResult::Failed(msg, in.Dict(data));
+    return Failure(in, op, kind, subject, cause);
   };
   std::string error;
   store::Store* st = OpenStore(&error);

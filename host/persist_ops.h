@@ -15,6 +15,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,10 @@ class PersistService {
 
   // Serves one request, or passes (IoResult::Pass) when op is not ours.
   IoResult HandleOp(Interpreter& in, std::string_view op, const Value& args);
+  // Serves a scheduler round: the writes of many tasks as one group commit
+  // (one write, one sync), reads in order after the writes before them.
+  // Leaves rounds with fewer than two writes, and ops not ours, to HandleOp.
+  void HandleBatch(Interpreter& in, std::span<IoRequest> batch);
 
   // The store, opening it if needed. nullptr (and *error set) on failure.
   store::Store* OpenStore(std::string* error);
