@@ -17,16 +17,19 @@
 // native's arguments, the parked inner task and the values in flight; the
 // collector marks them from there (a nested run collects at its own safe
 // points while the calling task waits). Fibers are pooled with their stacks
-// (256 KiB; guard-paged except under AddressSanitizer, which needs plain
-// heap stacks and the ucontext backend with its switch annotations, see
-// interp/CMakeLists.txt). Abandoning a task with parked fibers unwinds their
-// stacks (boost's forced_unwind), so a native must not swallow exceptions
-// with catch (...).
+// (256 KiB; guard-paged except under AddressSanitizer, which gets plain
+// heap stacks and is told of every switch, see SanStart/SanFinish).
+// Abandoning a task with parked fibers unwinds their stacks (a FiberCancel
+// exception raised where each parked), so a native must not swallow
+// exceptions with catch (...).
 //
 // Threading: fibers never leave the interpreter's one thread.
 #include <boost/context/fiber.hpp>
-#if defined(__SANITIZE_ADDRESS__) || defined(BOOST_USE_ASAN)
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+
 #include <boost/context/fixedsize_stack.hpp>
+#define SX_ASAN_FIBERS 1
 #else
 #include <boost/context/protected_fixedsize_stack.hpp>
 #endif
@@ -42,20 +45,68 @@ namespace {
 constexpr size_t kFiberStackBytes = 256 * 1024;
 constexpr size_t kMaxIdleFibers = 64;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(BOOST_USE_ASAN)
-using StackAllocator = ctx::fixedsize_stack;
+#if defined(SX_ASAN_FIBERS)
+using BaseStack = ctx::fixedsize_stack;
 #else
-using StackAllocator = ctx::protected_fixedsize_stack;
+using BaseStack = ctx::protected_fixedsize_stack;
 #endif
 
 }  // namespace
+
+// Thrown into a parked job to abandon it.
+struct FiberCancel {};
 
 struct FiberWorker {
   ctx::fiber self;    // switching to it runs the worker
   ctx::fiber caller;  // switching to it returns to whoever entered the worker
   FiberCall* job = nullptr;
   Machine* machine = nullptr;
+  // The fiber's stack, and the stack of whoever entered it last (for the
+  // sanitizer's bookkeeping of switches).
+  const void* stack_bottom = nullptr;
+  size_t stack_size = 0;
+  const void* caller_bottom = nullptr;
+  size_t caller_size = 0;
+  void* fake_stack = nullptr;
 };
+
+namespace {
+
+// Records where the fiber's stack lies as it is allocated.
+class StackAllocator {
+ public:
+  explicit StackAllocator(FiberWorker* w) : w_(w), base_(kFiberStackBytes) {}
+  ctx::stack_context allocate() {
+    ctx::stack_context sc = base_.allocate();
+    w_->stack_size = sc.size;
+    w_->stack_bottom = static_cast<char*>(sc.sp) - sc.size;
+    return sc;
+  }
+  void deallocate(ctx::stack_context& sc) noexcept { base_.deallocate(sc); }
+
+ private:
+  FiberWorker* w_;
+  BaseStack base_;
+};
+
+// Around every switch: tell AddressSanitizer which stack is about to run
+// (SanStart) and, once on it, which one we came from (SanFinish).
+inline void SanStart(void** fake, const void* bottom, size_t size) {
+#if defined(SX_ASAN_FIBERS)
+  __sanitizer_start_switch_fiber(fake, bottom, size);
+#else
+  (void)fake, (void)bottom, (void)size;
+#endif
+}
+inline void SanFinish(void* fake, const void** from_bottom, size_t* from_size) {
+#if defined(SX_ASAN_FIBERS)
+  __sanitizer_finish_switch_fiber(fake, from_bottom, from_size);
+#else
+  (void)fake, (void)from_bottom, (void)from_size;
+#endif
+}
+
+}  // namespace
 
 // --- the pool ---------------------------------------------------------------------
 
@@ -71,18 +122,23 @@ FiberWorker* FiberPool::Acquire(Machine* m) {
   }
   auto* w = new FiberWorker();
   w->machine = m;
-  w->self = ctx::fiber(std::allocator_arg, StackAllocator(kFiberStackBytes),
-                       [w](ctx::fiber&& caller) {
-                         w->caller = std::move(caller);
-                         // One job per entry; between jobs the worker idles
-                         // parked here, its stack kept for the next native.
-                         while (w->job != nullptr) {
-                           w->machine->RunFiberJob(w->job);
-                           w->job = nullptr;
-                           w->caller = std::move(w->caller).resume();
-                         }
-                         return std::move(w->caller);
-                       });
+  w->self = ctx::fiber(std::allocator_arg, StackAllocator(w), [w](ctx::fiber&& caller) {
+    SanFinish(nullptr, &w->caller_bottom, &w->caller_size);
+    w->caller = std::move(caller);
+    try {
+      // One job per entry; between jobs the worker idles parked here, its
+      // stack kept for the next native.
+      while (w->job != nullptr) {
+        w->machine->RunFiberJob(w->job);
+        w->job = nullptr;
+        Park(w);
+      }
+    } catch (const FiberCancel&) {
+      // Discard unwound a parked job.
+    }
+    SanStart(nullptr, w->caller_bottom, w->caller_size);  // this stack ends
+    return std::move(w->caller);
+  });
   return w;
 }
 
@@ -95,17 +151,38 @@ void FiberPool::Release(FiberWorker* w) {
 }
 
 void FiberPool::Discard(FiberWorker* w) {
-  if (w->self && w->job == nullptr) {
-    // Idle (or never started): let the loop end normally.
-    w->self = std::move(w->self).resume();
+  if (w->self) {
+    void* fake = nullptr;
+    SanStart(&fake, w->stack_bottom, w->stack_size);
+    if (w->job == nullptr) {
+      // Idle (or never started): the loop ends normally.
+      w->self = std::move(w->self).resume();
+    } else {
+      // Parked mid-job: raise FiberCancel where it parked, so its stack
+      // unwinds (destructors run) and the worker ends.
+      w->self = std::move(w->self).resume_with([w](ctx::fiber&& c) -> ctx::fiber {
+        SanFinish(w->fake_stack, &w->caller_bottom, &w->caller_size);
+        w->caller = std::move(c);
+        throw FiberCancel{};
+      });
+    }
+    SanFinish(fake, nullptr, nullptr);
   }
-  // Parked mid-job: destroying the fiber unwinds its stack.
   delete w;
 }
 
-void FiberPool::Enter(FiberWorker* w) { w->self = std::move(w->self).resume(); }
+void FiberPool::Enter(FiberWorker* w) {
+  void* fake = nullptr;
+  SanStart(&fake, w->stack_bottom, w->stack_size);
+  w->self = std::move(w->self).resume();
+  SanFinish(fake, nullptr, nullptr);
+}
 
-void FiberPool::Park(FiberWorker* w) { w->caller = std::move(w->caller).resume(); }
+void FiberPool::Park(FiberWorker* w) {
+  SanStart(&w->fake_stack, w->caller_bottom, w->caller_size);
+  w->caller = std::move(w->caller).resume();
+  SanFinish(w->fake_stack, &w->caller_bottom, &w->caller_size);
+}
 
 // --- the machine's side ---------------------------------------------------------------
 
