@@ -39,6 +39,8 @@ void NoteInterruptSignal() { g_interrupted = 1; }
 
 bool InterruptSignalPending() { return g_interrupted != 0; }
 
+void ClearInterruptSignal() { g_interrupted = 0; }
+
 struct LineEditor::Editor {
   EditLine* el = nullptr;
   History* history = nullptr;
@@ -174,7 +176,13 @@ LineEditor::LineEditor(Options options) : options_(std::move(options)) {
 LineEditor::~LineEditor() = default;
 
 LineEditor::Result LineEditor::Read(const std::string& prompt, std::string* line) {
-  g_interrupted = 0;
+  // A Ctrl-C that came between two reads (no evaluation ran to take it) is
+  // for this read: the line being typed is dropped.
+  if (g_interrupted) {
+    g_interrupted = 0;
+    if (editor_ != nullptr || options_.show_prompt) std::fputc('\n', stdout);
+    return Result::kInterrupted;
+  }
   if (editor_ == nullptr) return ReadPlain(prompt, line);
   editor_->prompt = prompt;
   std::fflush(stdout);

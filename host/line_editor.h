@@ -26,6 +26,8 @@ void NoteInterruptSignal();
 // True when a Ctrl-C came after the last Read began: the REPL checks it as
 // an evaluation starts, so a press just after Enter still interrupts.
 bool InterruptSignalPending();
+// Forgets a pending Ctrl-C (an evaluation took it).
+void ClearInterruptSignal();
 
 class LineEditor {
  public:

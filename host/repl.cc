@@ -223,6 +223,7 @@ void Repl::RunAndReport(const std::function<Outcome()>& eval) {
   }
   Outcome o = eval();
   g_evaluating = 0;
+  ClearInterruptSignal();  // a Ctrl-C during the evaluation was for it
   if (interactive_) ArmInterrupt(false);
   if (g_presses > 0 && editor_->editing()) at_line_start_ = false;  // after the echoed ^C
   std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;

@@ -305,7 +305,7 @@ TEST(ReplPty, CtrlCAtThePromptDropsTheLine) {
   s.Type("(list 1");
   s.Type(kEnter);
   ASSERT_TRUE(s.Expect("...> "));
-  s.Type("2 3");
+  s.Key("2 3");  // typed into the editor, which then takes the Ctrl-C
   s.Key(kCtrlC);
   ASSERT_TRUE(s.Expect("sx> "));
   s.Type(std::string("(+ 2 2)") + kEnter);
