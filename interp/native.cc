@@ -1,6 +1,8 @@
 // native.cc — argument checking and error raising shared by every native.
 #include "interp/native.h"
 
+#include <fmt/format.h>
+
 #include <string>
 
 #include "interp/printer.h"
@@ -24,14 +26,7 @@ std::string Brief(State& S, Value v) {
 }
 
 void Args::Fail(int i, const char* expected) const {
-  std::string msg = fn;
-  msg += ": argument ";
-  msg += std::to_string(i + 1);
-  msg += " must be ";
-  msg += expected;
-  msg += ", got ";
-  msg += Brief(S, v[i]);
-  ThrowError(S, std::move(msg));
+  ThrowError(S, fmt::format("{}: argument {} must be {}, got {}", fn, i + 1, expected, Brief(S, v[i])));
 }
 
 int64_t Args::Int(int i) const {
