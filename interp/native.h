@@ -7,9 +7,11 @@
 // it inside its step loop and raises the error value into the computation, so
 // a C++ exception never crosses the machine's boundary.
 //
-// A native must not call back into SX: natives that take functions (map,
-// filter, sort, ...) are built into the machine as continuation frames, so a
-// `perform` inside the callback suspends like any other.
+// A builtin native does not call back into SX: natives that take functions
+// (map, filter, sort, ...) are built into the machine as continuation frames,
+// so a `perform` inside the callback suspends like any other. An embedder's
+// native that calls back (sx.h, NativeOptions::calls_back) runs on a fiber
+// (machine_fibers.cc).
 //
 // Argument errors have one shape:
 //   "substring: argument 2 must be an integer, got \"x\""
