@@ -9,6 +9,7 @@
 
 #include <histedit.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -67,6 +68,13 @@ struct LineEditor::Editor {
   static int GetChar(EditLine* el, wchar_t* out) {
     std::mbstate_t state{};
     for (;;) {
+      // A SIGINT may land while libedit is writing, not reading; then no
+      // read() is there to be interrupted. So wait in short slices and look
+      // at the flag each time instead of blocking in read().
+      if (g_interrupted) return -1;
+      pollfd p{STDIN_FILENO, POLLIN, 0};
+      int ready = poll(&p, 1, 50);
+      if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
       char byte;
       ssize_t n = read(STDIN_FILENO, &byte, 1);
       if (n == 0) return 0;
