@@ -98,7 +98,9 @@ void CheckRecovered(Store* store, Ledger* l, RunStats* stats, const std::string&
   }
   ASSERT_GE(counter, l->acked_counter) << ctx << ": the counter went back";
   ASSERT_LE(counter, last) << ctx << ": the counter is above the last stored seq";
-  if (last > 0) ASSERT_EQ(store->Streams(), std::vector<std::string>{kStream}) << ctx;
+  if (last > 0) {
+    ASSERT_EQ(store->Streams(), std::vector<std::string>{kStream}) << ctx;
+  }
 
   stats->inflight_landed += last - l->acked_seq;
   l->acked_seq = l->written_seq = last;

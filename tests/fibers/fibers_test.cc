@@ -120,7 +120,7 @@ TEST_F(FiberTest, ThroughRunWithAnIoHandler) {
 }
 
 TEST_F(FiberTest, CollectionWhileNativesAreParked) {
-  in.AddIoHandler([](sx::Interpreter& in, std::string_view op, const sx::Value& args,
+  in.AddIoHandler([](sx::Interpreter&, std::string_view op, const sx::Value& args,
                      const sx::Value&) {
     return op == "t/echo" ? sx::IoResult::Served(args.Items()[0]) : sx::IoResult::Pass();
   });
