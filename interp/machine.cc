@@ -243,6 +243,18 @@ bool CanSimpleSlow(State& S, Node* n) {
   return true;
 }
 
+// Evaluates the call's operands from `i` on while they are simple, pushing
+// their values; returns the index of the first that needs a frame (or nkids).
+inline uint32_t PushSimpleOperands(State& S, MachineLoop& L, Node* call, uint32_t i, Env* env) {
+  for (; i < call->nkids; ++i) {
+    Node* k = call->kids[i];
+    if (!(k->flags & kSimpleNode) || !CanSimple(S, k)) break;
+    Value v = L.Operand(k, env);
+    L.vals.push_back(v);
+  }
+  return i;
+}
+
 [[noreturn]] void ArityError(State& S, const char* name, int min, int max, size_t got) {
   std::string want;
   if (max < 0) {
@@ -400,16 +412,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               if (!g.IsUndefined()) node->flags &= static_cast<uint16_t>(~kMaybeMacro);
             }
             base = vals.size();
-            uint32_t i = 0;
-            for (; i < node->nkids; ++i) {
-              Node* k = node->kids[i];
-              if ((k->flags & kSimpleNode) && CanSimple(S_, k)) {
-                Value v = L.Operand(k, env);
-                vals.push_back(v);
-              } else {
-                break;
-              }
-            }
+            uint32_t i = PushSimpleOperands(S_, L, node, 0, env);
             if (i == node->nkids) {
               cur_call_ = node;
               tail_call = (node->flags & kTailCall) != 0;
@@ -591,16 +594,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               vals.push_back(val);
               node = f.node;
               env = f.env;
-              uint32_t i = ++f.i;
-              for (; i < node->nkids; ++i) {
-                Node* k = node->kids[i];
-                if ((k->flags & kSimpleNode) && CanSimple(S_, k)) {
-                  Value v = L.Operand(k, env);
-                  vals.push_back(v);
-                } else {
-                  break;
-                }
-              }
+              uint32_t i = PushSimpleOperands(S_, L, node, ++f.i, env);
               if (i == node->nkids) {
                 base = f.base;
                 frames.pop_back();
