@@ -12,7 +12,6 @@
 //
 // Every figure goes through the public API and the `sx` host's persist
 // service, as a script would.
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,6 +19,7 @@
 #include <filesystem>
 #include <string>
 
+#include "bench/store/sqlite_baseline.h"
 #include "host/setup.h"
 #include "sx/sx.h"
 
@@ -66,31 +66,9 @@ double AppendRate(const std::string& dir, int tasks, int per_task) {
 }
 
 double SqliteRate(const std::string& path, double seconds) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) Die("sqlite open");
-  auto exec = [&](const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) Die(std::string("sqlite: ") + err);
-  };
-  exec("PRAGMA journal_mode=WAL");
-  exec("PRAGMA synchronous=FULL");
-  exec("CREATE TABLE events (stream TEXT NOT NULL, seq INTEGER NOT NULL, payload BLOB, "
-       "PRIMARY KEY (stream, seq))");
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO events VALUES (?, ?, ?)", -1, &st, nullptr);
-  std::string payload(kEventBytes, 'e');
-  uint64_t n = 0;
-  auto start = Clock::now();
-  while (Seconds(start) < seconds) {
-    sqlite3_bind_text(st, 1, "s", 1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(++n));
-    sqlite3_bind_blob(st, 3, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) Die("sqlite insert");
-    sqlite3_reset(st);
-  }
-  double rate = static_cast<double>(n) / Seconds(start);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  std::string error;
+  double rate = sx::bench::SqliteWalFullRate(path, kEventBytes, seconds, &error);
+  if (rate < 0) Die(error);
   return rate;
 }
 
