@@ -42,6 +42,8 @@ class Compiler {
   Node* CompileList(Value form, Scope* scope, bool tail);
   Node* CompileCall(Value form, Scope* scope, bool tail);
   Node* CompileDict(Value dict, Scope* scope);
+  Node* DictLitNode(const std::vector<std::pair<String*, Value>>& entries,
+                    const std::vector<Node*>& nodes);
   Node* CompileQuote(Value args);
   Node* CompileQuasi(Value x, int depth, Scope* scope);
   Node* CompileIf(Value args, Scope* scope, bool tail);
@@ -366,6 +368,12 @@ Node* Compiler::CompileDict(Value dict, Scope* scope) {
     }
     return Const(d);
   }
+  return DictLitNode(entries, nodes);
+}
+
+// A dict literal evaluated at run time: the keys in order, one value node each.
+Node* Compiler::DictLitNode(const std::vector<std::pair<String*, Value>>& entries,
+                            const std::vector<Node*>& nodes) {
   Node* n = NewNode(NodeKind::kDictLit, static_cast<uint32_t>(nodes.size()));
   Value keys = Value::EmptyList();
   for (size_t i = entries.size(); i-- > 0;) {
@@ -397,14 +405,7 @@ Node* Compiler::CompileQuasi(Value x, int depth, Scope* scope) {
       nodes.push_back(n);
     }
     if (all_const) return Const(x);
-    Node* n = NewNode(NodeKind::kDictLit, static_cast<uint32_t>(nodes.size()));
-    Value keys = Value::EmptyList();
-    for (size_t i = entries.size(); i-- > 0;) {
-      keys = S_.heap.Cons(Value::Object(entries[i].first), keys);
-    }
-    n->value = keys;
-    for (size_t i = 0; i < nodes.size(); ++i) n->kids[i] = nodes[i];
-    return n;
+    return DictLitNode(entries, nodes);
   }
   if (!IsPair(x)) return Const(x);
   Value head = Car(x);
