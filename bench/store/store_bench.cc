@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/store/bench_args.h"
 #include "bench/store/sqlite_baseline.h"
 #include "host/store/store.h"
 
@@ -136,23 +137,11 @@ std::string Ratio(double a, double b, double target, bool higher_is_better = tru
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  std::string base = "/var/tmp";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--quick") {
-      quick = true;
-    } else if (a == "--dir" && i + 1 < argc) {
-      base = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: store_bench [--quick] [--dir DIR]\n");
-      return 2;
-    }
-  }
+  sx::bench::BenchArgs args;
+  if (!sx::bench::ParseBenchArgs(argc, argv, "store_bench", &args)) return 2;
   namespace fs = std::filesystem;
-  std::string root = base + "/sx_store_bench_" + std::to_string(::getpid());
-  fs::remove_all(root);
-  fs::create_directories(root);
+  const bool quick = args.quick;
+  const std::string root = args.root;
   const double kTimed = quick ? 1.0 : 3.0;
   const uint64_t kBig = quick ? 100000 : 1000000;
   const uint64_t kSmall = 10000;

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <string>
 
+#include "bench/store/bench_args.h"
 #include "bench/store/sqlite_baseline.h"
 #include "host/setup.h"
 #include "sx/sx.h"
@@ -92,23 +93,11 @@ std::string Verdict(bool ok) { return ok ? "OK" : "MISSED"; }
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  std::string base = "/var/tmp";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--quick") {
-      quick = true;
-    } else if (a == "--dir" && i + 1 < argc) {
-      base = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: tasks_bench [--quick] [--dir DIR]\n");
-      return 2;
-    }
-  }
+  sx::bench::BenchArgs args;
+  if (!sx::bench::ParseBenchArgs(argc, argv, "tasks_bench", &args)) return 2;
   namespace fs = std::filesystem;
-  std::string root = base + "/sx_tasks_bench_" + std::to_string(::getpid());
-  fs::remove_all(root);
-  fs::create_directories(root);
+  const bool quick = args.quick;
+  const std::string root = args.root;
   const int kOne = quick ? 200 : 1000;
   const int kPerTask = quick ? 40 : 200;
 
