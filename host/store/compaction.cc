@@ -175,11 +175,20 @@ Status Store::CompactSegment(uint32_t number) {
       AddLive(segment, OpCost(m.name.size(), m.size));
     }
   }
-  segments_.erase(number);
   compact_candidates_.erase(number);
   ++stats_.compactions;
   s = env_->DeleteFile(SegmentPath(number));
-  if (s.ok()) s = env_->SyncDir(dir_);
+  if (!s.ok()) {
+    // Still on disk, so still replayed at the next open: it must stay an
+    // older segment for the tombstone rule above, or a later compaction
+    // could drop a delete that hides one of its values. Nothing points
+    // into it any more; an explicit Compact, or the first compaction after
+    // the next open, retries the delete.
+    sit->second.live = 0;
+    return s.WithContext("compact " + SegmentFileName(number));
+  }
+  segments_.erase(sit);
+  s = env_->SyncDir(dir_);
   ++syncs_;
   return s.ok() ? s : s.WithContext("compact " + SegmentFileName(number));
 }
