@@ -39,6 +39,8 @@ options:
 
 environment:
   SX_PERSIST_DIR, SX_PERSIST_SYNC   defaults for --data-dir and --sync
+  SX_PERSIST_SEGMENT_BYTES          size of new store log segments (default 64 MiB;
+                                    small values are for tests)
   SX_PATH                           extra directories searched by (import name)
 
 exit status: 0 success, 1 an SX error or a failed test, 2 bad usage

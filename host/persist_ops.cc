@@ -19,6 +19,9 @@
 // through HandleOp unchanged.
 #include "host/persist_ops.h"
 
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -689,8 +692,11 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
 
 }  // namespace
 
-PersistService::PersistService(std::string data_dir, std::string sync_mode)
-    : data_dir_(std::move(data_dir)), sync_mode_(std::move(sync_mode)) {}
+PersistService::PersistService(std::string data_dir, std::string sync_mode,
+                               std::string segment_bytes)
+    : data_dir_(std::move(data_dir)),
+      sync_mode_(std::move(sync_mode)),
+      segment_bytes_(std::move(segment_bytes)) {}
 
 PersistService::~PersistService() = default;
 
@@ -773,6 +779,17 @@ store::Store* PersistService::OpenStore(std::string* error) {
   } else {
     *error = "unknown sync mode \"" + sync_mode_ + "\" (use always, batch or never)";
     return nullptr;
+  }
+  if (!segment_bytes_.empty()) {
+    // Small segments make rolls and compactions happen on small data (tests).
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long n = std::strtoull(segment_bytes_.c_str(), &end, 10);
+    if (errno != 0 || *end != '\0' || !std::isdigit(static_cast<unsigned char>(segment_bytes_[0]))) {
+      *error = "SX_PERSIST_SEGMENT_BYTES: \"" + segment_bytes_ + "\" is not a number of bytes";
+      return nullptr;
+    }
+    opts.segment_bytes = n;
   }
   store::Status s = store::Store::Open(opts, data_dir_, &store_);
   if (!s.ok()) {

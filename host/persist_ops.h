@@ -26,7 +26,9 @@ namespace sx::host {
 
 class PersistService {
  public:
-  PersistService(std::string data_dir, std::string sync_mode);
+  // segment_bytes: the size of new log segments, in decimal; empty for the
+  // store's default. Checked when the store is opened, like sync_mode.
+  PersistService(std::string data_dir, std::string sync_mode, std::string segment_bytes = "");
   ~PersistService();
 
   // Registers handle_op with the interpreter.
@@ -50,6 +52,7 @@ class PersistService {
  private:
   std::string data_dir_;
   std::string sync_mode_;
+  std::string segment_bytes_;
   std::unique_ptr<store::Store> store_;
 };
 

@@ -17,6 +17,9 @@ void ApplyEnvironment(HostOptions* opts) {
   if (const char* s = std::getenv("SX_PERSIST_SYNC"); s != nullptr && *s != '\0') {
     opts->sync = s;
   }
+  if (const char* b = std::getenv("SX_PERSIST_SEGMENT_BYTES"); b != nullptr && *b != '\0') {
+    opts->segment_bytes = b;
+  }
 }
 
 bool FindStdlib(std::string_view name, std::string* source) {
@@ -65,7 +68,7 @@ Host::Host(HostOptions opts) : opts_(std::move(opts)), in_(std::make_unique<Inte
   AddSearchPaths(*in_);
   DefineTestNatives(*in_);
   DefineScriptArgs(*in_, opts_.script_args);
-  persist_ = std::make_unique<PersistService>(opts_.data_dir, opts_.sync);
+  persist_ = std::make_unique<PersistService>(opts_.data_dir, opts_.sync, opts_.segment_bytes);
   persist_->Install(*in_);
   PersistService* service = persist_.get();
   in_->DefineNative("%persist-restart", 0, 0,

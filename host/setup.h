@@ -20,10 +20,12 @@ class PersistService;
 struct HostOptions {
   std::string data_dir;        // --data-dir, $SX_PERSIST_DIR, or ./persist-data
   std::string sync = "always"; // --sync, $SX_PERSIST_SYNC: always | batch | never
+  std::string segment_bytes;   // $SX_PERSIST_SEGMENT_BYTES; empty: the store's default
   std::vector<std::string> script_args;
 };
 
-// Fills defaults from the environment ($SX_PERSIST_DIR, $SX_PERSIST_SYNC).
+// Fills defaults from the environment ($SX_PERSIST_DIR, $SX_PERSIST_SYNC,
+// $SX_PERSIST_SEGMENT_BYTES).
 void ApplyEnvironment(HostOptions* opts);
 
 // Owns what an interpreter's host side needs beyond the interpreter: the
