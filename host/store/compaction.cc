@@ -5,8 +5,11 @@
 // hide an older value) into compaction records at the end of the log, adds a
 // stream-meta op (hwm, truncated-through) for every stream the segment
 // mentions so the catalog and the hwm outlive the records that carried them,
-// syncs, and only then deletes the segment file. A crash at any point leaves
-// either the original or both; recovery keeps one copy of each event.
+// copies its blob records, adds a retired record naming every segment
+// deleted so far and this one, syncs, and only then deletes the segment
+// file. A crash at any point leaves either the original or both; recovery
+// keeps one copy of each event, and a retired segment that is still there
+// is replayed like any other and compacted again later.
 #include <algorithm>
 #include <unordered_set>
 
@@ -28,6 +31,34 @@ constexpr size_t kCompactionRecordBytes = 1u << 20;
 // of dead bytes, and seals the active one when it has at least this much.
 constexpr double kExplicitDeadRatio = 0.1;
 constexpr uint64_t kMinDeadBytesToSeal = 4096;
+
+// Whether a record's body decodes: its ops, its retired ranges or its blob.
+Status CheckRecordBody(const RecordView& rec) {
+  switch (rec.type) {
+    case kSegmentEndRecord:
+      return Status::OK();
+    case kRetiredRecord: {
+      std::vector<SegmentRange> ranges;
+      return DecodeRetired(rec.body, &ranges) ? Status::OK()
+                                              : Status::Corruption("malformed retired record");
+    }
+    case kBlobRecord: {
+      uint64_t size;
+      std::string_view cid;
+      Sha256::Digest digest;
+      return DecodeBlob(rec.body, &size, &cid) && ParseRawSha256Cid(cid, &digest)
+                 ? Status::OK()
+                 : Status::Corruption("malformed blob record");
+    }
+    default: {
+      OpReader reader(rec.body);
+      OpView op;
+      while (reader.Next(&op)) {
+      }
+      return reader.status();
+    }
+  }
+}
 
 }  // namespace
 
@@ -72,6 +103,8 @@ Status Store::CompactSegment(uint32_t number) {
   std::vector<Move> moves;
   std::vector<std::string_view> touched;
   std::unordered_set<std::string_view> tombstones;
+  std::vector<std::string_view> blobs;  // cids whose current record is in this segment
+  std::unordered_set<std::string_view> blobs_seen;
   bool older_exists = segments_.begin()->first < number;
   auto open_record = [&] {
     if (!b.open()) b.Begin(kCompactionRecord);
@@ -84,7 +117,19 @@ Status Store::CompactSegment(uint32_t number) {
   s = ScanSegment(
       image, number,
       [&](const RecordView& rec) -> Status {
-        if (rec.type == kSegmentEndRecord) return Status::OK();
+        // An older retired record is superseded by the one written below.
+        if (rec.type == kSegmentEndRecord || rec.type == kRetiredRecord) return Status::OK();
+        if (rec.type == kBlobRecord) {
+          uint64_t size;
+          std::string_view cid;
+          if (!DecodeBlob(rec.body, &size, &cid)) return Status::Corruption("malformed blob record");
+          auto it = blob_records_.find(cid);
+          if (it != blob_records_.end() && it->second.segment == number &&
+              blobs_seen.insert(cid).second) {
+            blobs.push_back(cid);
+          }
+          return Status::OK();
+        }
         uint64_t body_offset = rec.offset + kRecordHeaderSize;
         OpReader reader(rec.body);
         OpView op;
@@ -140,7 +185,7 @@ Status Store::CompactSegment(uint32_t number) {
         }
         return reader.status();
       },
-      &scan);
+      &scan, /*whole_file=*/false);
   if (!s.ok() || scan.end != SegmentScan::End::kSealed) {
     return Status::Corruption("compact " + SegmentFileName(number) + ": " +
                               (s.ok() ? scan.reason : s.message()));
@@ -155,25 +200,35 @@ Status Store::CompactSegment(uint32_t number) {
     maybe_close();
   }
   if (b.open()) b.Finish();
+  // Blobs are never deleted, so their records live on.
+  for (std::string_view cid : blobs) b.AddBlob(cid, blob_records_.find(cid)->second.size);
+  // Durable before the file goes: a segment that is missing but not retired
+  // is one the store lost.
+  SegmentSet retired = retired_;
+  retired.Add(number);
+  b.AddRetired(retired.Ranges());
 
-  if (!out.empty()) {
-    uint32_t segment;
-    uint64_t base;
-    s = WriteRecords(out, /*force_sync=*/true, &segment, &base);
-    if (!s.ok()) return s.WithContext("compact " + SegmentFileName(number));
-    for (const Move& m : moves) {
-      auto loc_offset = static_cast<uint32_t>(base + m.offset);
-      if (m.tag == kAppendOp) {
-        auto& events = streams_.find(m.name)->second.events;
-        auto e = std::lower_bound(events.begin(), events.end(), m.seq,
-                                  [](const EventLoc& loc, uint64_t seq) { return loc.seq < seq; });
-        e->segment = segment;
-        e->offset = loc_offset;
-      } else {
-        kv_.find(m.name)->second = ValueLoc{segment, loc_offset, m.size};
-      }
-      AddLive(segment, OpCost(m.name.size(), m.size));
+  uint32_t segment;
+  uint64_t base;
+  s = WriteRecords(out, /*force_sync=*/true, &segment, &base);
+  if (!s.ok()) return s.WithContext("compact " + SegmentFileName(number));
+  retired_ = std::move(retired);
+  for (std::string_view cid : blobs) {
+    blob_records_.find(cid)->second.segment = segment;
+    AddLive(segment, OpCost(cid.size(), 8));
+  }
+  for (const Move& m : moves) {
+    auto loc_offset = static_cast<uint32_t>(base + m.offset);
+    if (m.tag == kAppendOp) {
+      auto& events = streams_.find(m.name)->second.events;
+      auto e = std::lower_bound(events.begin(), events.end(), m.seq,
+                                [](const EventLoc& loc, uint64_t seq) { return loc.seq < seq; });
+      e->segment = segment;
+      e->offset = loc_offset;
+    } else {
+      kv_.find(m.name)->second = ValueLoc{segment, loc_offset, m.size};
     }
+    AddLive(segment, OpCost(m.name.size(), m.size));
   }
   compact_candidates_.erase(number);
   ++stats_.compactions;
@@ -227,49 +282,63 @@ Status Store::Verify(const std::function<void(const std::string&)>& report) {
     ++problems;
     report(what);
   };
-  // 1. Every record of every segment: framing, checksum, op encoding.
+  auto note = [&](const std::string& what) { report("note: " + what); };
+  // 1. Every segment file: its size, every record's checksum and framing,
+  // the bodies of its records.
   std::string image;
-  uint32_t last = segments_.empty() ? 0 : segments_.rbegin()->first;
+  std::vector<SegmentFacts> facts;
+  std::vector<SegmentScan> scans;
   for (const auto& [number, seg] : segments_) {
     std::string file = SegmentFileName(number);
-    Status s = seg.file->ReadAt(0, seg.capacity, &image);
+    uint64_t size = 0;
+    Status s = seg.file->Size(&size);
+    if (s.ok()) s = seg.file->ReadAt(0, size, &image);
     if (!s.ok()) {
       problem(file + ": " + s.ToString());
+      facts.push_back(SegmentFacts{number, 0, SegmentScan::End::kCorrupt, 0});
+      scans.emplace_back();
       continue;
     }
     SegmentScan scan;
     s = ScanSegment(
         image, number,
         [&](const RecordView& rec) -> Status {
-          if (rec.type == kSegmentEndRecord) return Status::OK();
-          OpReader reader(rec.body);
-          OpView op;
-          while (reader.Next(&op)) {
-          }
-          if (!reader.status().ok()) {
-            problem(file + " offset " + std::to_string(rec.offset) + ": " +
-                    reader.status().message());
+          Status body = CheckRecordBody(rec);
+          if (!body.ok()) {
+            problem(file + " offset " + std::to_string(rec.offset) + ": " + body.message());
           }
           return Status::OK();
         },
         &scan);
     if (!s.ok()) problem(file + ": " + s.ToString());
-    switch (scan.end) {
-      case SegmentScan::End::kSealed:
-        break;
-      case SegmentScan::End::kCorrupt:
-        problem(file + " offset " + std::to_string(scan.bad_offset) + ": " + scan.reason);
-        break;
-      case SegmentScan::End::kClean:
-      case SegmentScan::End::kTornTail:
-        if (number != last) {
-          problem(file + " offset " + std::to_string(scan.valid_end) +
-                  ": segment is not sealed but is not the last one");
-        } else if (scan.end == SegmentScan::End::kTornTail) {
-          report("note: " + file + " offset " + std::to_string(scan.valid_end) + ": torn tail (" +
-                 scan.reason + "), cut off when the store is next opened for writing");
-        }
-        break;
+    if (scan.end == SegmentScan::End::kCorrupt) {
+      problem(file + " offset " + std::to_string(scan.bad_offset) + ": " + scan.reason);
+    }
+    if (retired_.Contains(number)) {
+      note(file + " was retired by compaction but is still there (the compaction was cut "
+                  "short); the next compaction deletes it");
+    }
+    facts.push_back(SegmentFacts{number, scan.version, scan.end, scan.valid_end});
+    scans.push_back(std::move(scan));
+  }
+  // 2. The segments together: none missing, only the newest unsealed.
+  for (const ChainProblem& p : CheckSegmentChain(facts, retired_)) {
+    std::string file = SegmentFileName(p.segment);
+    problem(p.file_missing ? file + ": " + p.what
+                           : file + " offset " + std::to_string(p.offset) + ": " + p.what);
+  }
+  for (size_t i = 0; i < facts.size(); ++i) {
+    bool interrupted = RollInterrupted(facts, i);
+    if (i + 1 != facts.size() && !interrupted) continue;
+    std::string file = SegmentFileName(facts[i].number);
+    if (scans[i].end == SegmentScan::End::kTornTail) {
+      note(file + " offset " + std::to_string(scans[i].valid_end) + ": torn tail (" +
+           scans[i].reason + "), cut off when the store is next opened for writing");
+    }
+    if (interrupted) {
+      note(file + " is not sealed: a crash came between creating " +
+           SegmentFileName(facts[i + 1].number) +
+           " and sealing it; it is sealed when the store is next opened for writing");
     }
   }
   // 2. The index: seqs rising and within (truncated, hwm], every location
@@ -299,8 +368,20 @@ Status Store::Verify(const std::function<void(const std::string&)>& report) {
   for (const auto& [key, loc] : kv_) {
     check_loc("key \"" + EscapeBytes(key, 64) + "\"", loc.segment, loc.offset, loc.size);
   }
-  // 3. Blobs: content matches the name.
+  // 3. Blobs: every recorded one there, and every file's content matches
+  // its name (a file without a record is left by a put cut short, or comes
+  // from a version-1 store: not a problem).
+  for (const auto& [cid, rec] : blob_records_) {
+    Status s = BlobGet(cid, &buf);
+    if (!s.ok()) {
+      problem("blob " + cid + ": " + s.ToString());
+    } else if (buf.size() != rec.size) {
+      problem("blob " + cid + ": " + std::to_string(buf.size()) + " bytes, but its record says " +
+              std::to_string(rec.size));
+    }
+  }
   for (const std::string& cid : blobs_) {
+    if (blob_records_.count(cid) > 0) continue;
     Status s = BlobGet(cid, &buf);
     if (!s.ok()) problem("blob " + cid + ": " + s.ToString());
   }

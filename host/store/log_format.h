@@ -6,7 +6,8 @@
 // is zero bytes, which never parse as a record (type 0 is invalid).
 //
 //   segment header (32 bytes, little-endian):
-//     magic[8] | version u32 | flags u32 | segment number u64 | reserved u32 |
+//     magic[8] | version u32 | flags u32 | segment number u64 |
+//     capacity u32 (the file's size when created; 0 in version 1) |
 //     crc32c u32 (of the 28 bytes before it)
 //   record:
 //     crc32c u32 (of length, type and body) | length u32 (of body) | type u8 | body
@@ -22,17 +23,20 @@
 namespace sx::store::log {
 
 inline constexpr char kSegmentMagic[8] = {'s', 'x', 's', 't', 'o', 'r', 'e', '\n'};
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;          // written in every new segment
+inline constexpr uint32_t kOldestReadableVersion = 1;  // read; never written
 inline constexpr size_t kSegmentHeaderSize = 32;
 
 inline constexpr size_t kRecordHeaderSize = 9;  // crc32c u32, length u32, type u8
 
 enum RecordType : uint8_t {
-  kZeroType = 0,           // preallocated space; never written
-  kBatchRecord = 1,        // one committed WriteBatch: all its ops or none
-  kCompactionRecord = 2,   // live ops copied forward by the compactor
-  kSegmentEndRecord = 3,   // seals a segment; body: segment number u64
-  kMaxRecordType = kSegmentEndRecord,
+  kZeroType = 0,             // preallocated space; never written
+  kBatchRecord = 1,          // one committed WriteBatch: all its ops or none
+  kCompactionRecord = 2,     // live ops copied forward by the compactor
+  kSegmentEndRecord = 3,     // seals a segment; body: segment number u64
+  kRetiredRecord = 4,        // every segment compaction deleted; body: (first u64 | last u64)+
+  kBlobRecord = 5,           // a blob file was published; body: size u64 | cid
+  kMaxRecordType = kBlobRecord,
 };
 
 enum OpTag : uint8_t {
@@ -46,6 +50,8 @@ enum OpTag : uint8_t {
 
 inline constexpr size_t kSegmentEndBodySize = 8;
 inline constexpr size_t kSegmentEndRecordSize = kRecordHeaderSize + kSegmentEndBodySize;
+inline constexpr size_t kRetiredRangeSize = 16;  // first u64, last u64: an inclusive range
+inline constexpr size_t kMinBlobBodySize = 9;    // size u64 and at least one cid byte
 
 // Limits. Offsets inside a segment are 32-bit, so a segment is < 4 GiB.
 inline constexpr uint64_t kMaxRecordBodyBytes = 1ull << 30;

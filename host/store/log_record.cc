@@ -1,5 +1,6 @@
 #include "host/store/log_record.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -29,12 +30,12 @@ bool ParseSegmentFileName(std::string_view name, uint32_t* number) {
   return true;
 }
 
-std::string EncodeSegmentHeader(uint32_t number) {
+std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity) {
   std::string h(kSegmentMagic, sizeof(kSegmentMagic));
   PutFixed32(&h, kFormatVersion);
   PutFixed32(&h, 0);  // flags
   PutFixed64(&h, number);
-  PutFixed32(&h, 0);  // reserved
+  PutFixed32(&h, capacity);
   PutFixed32(&h, crc32c::Value(h.data(), h.size()));
   return h;
 }
@@ -89,6 +90,22 @@ void RecordBuilder::AddStreamMeta(std::string_view stream, uint64_t hwm,
 void RecordBuilder::AddSegmentEnd(uint32_t segment_number) {
   Begin(kSegmentEndRecord);
   PutFixed64(buf_, segment_number);
+  Finish();
+}
+
+void RecordBuilder::AddRetired(const std::vector<SegmentRange>& ranges) {
+  Begin(kRetiredRecord);
+  for (const SegmentRange& r : ranges) {
+    PutFixed64(buf_, r.first);
+    PutFixed64(buf_, r.last);
+  }
+  Finish();
+}
+
+void RecordBuilder::AddBlob(std::string_view cid, uint64_t size) {
+  Begin(kBlobRecord);
+  PutFixed64(buf_, size);
+  buf_->append(cid);
   Finish();
 }
 
@@ -173,6 +190,8 @@ size_t ValidRecordAt(std::string_view image, uint64_t pos) {
   if (crc32c::Value(p + 4, len + 5) != DecodeFixed32(p)) return 0;
   if (type == kSegmentEndRecord && len != kSegmentEndBodySize) return 0;
   if ((type == kBatchRecord || type == kCompactionRecord) && len < 4) return 0;
+  if (type == kRetiredRecord && len % kRetiredRangeSize != 0) return 0;
+  if (type == kBlobRecord && len < kMinBlobBodySize) return 0;
   return kRecordHeaderSize + len;
 }
 
@@ -227,24 +246,41 @@ uint64_t LastNonZeroEnd(std::string_view image, uint64_t from) {
   return end;
 }
 
-}  // namespace
+// Reads the header: false, with the reason in scan, if it is not the valid
+// header of segment number in a version this code reads.
+bool ParseSegmentHeader(std::string_view image, uint32_t number, SegmentScan* scan) {
+  auto bad = [scan](std::string reason) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->reason = std::move(reason);
+    return false;
+  };
+  if (image.size() < kSegmentHeaderSize) return bad("segment shorter than its header");
+  const char* p = image.data();
+  if (std::memcmp(p, kSegmentMagic, sizeof(kSegmentMagic)) != 0) return bad("bad segment magic");
+  if (crc32c::Value(p, kSegmentHeaderSize - 4) != DecodeFixed32(p + kSegmentHeaderSize - 4)) {
+    return bad("bad segment header checksum");
+  }
+  uint32_t version = DecodeFixed32(p + 8);
+  if (version < kOldestReadableVersion || version > kFormatVersion) {
+    return bad("segment format version " + std::to_string(version) + " is not one this code reads (" +
+               std::to_string(kOldestReadableVersion) + " to " + std::to_string(kFormatVersion) +
+               ")");
+  }
+  if (DecodeFixed32(p + 12) != 0) return bad("unknown segment header flags");
+  if (DecodeFixed64(p + 16) != number) return bad("segment header names another segment number");
+  uint32_t capacity = DecodeFixed32(p + 24);
+  // Version 1 reserved the field and wrote 0; version 2 records the size.
+  if (version == 1 ? capacity != 0 : capacity < kSegmentHeaderSize) {
+    return bad("bad segment capacity " + std::to_string(capacity));
+  }
+  scan->version = version;
+  scan->capacity = capacity;
+  return true;
+}
 
-Status ScanSegment(std::string_view image, uint32_t number,
+// The records after a valid header, up to where the segment ends.
+Status ScanRecords(std::string_view image, uint32_t number,
                    const std::function<Status(const RecordView&)>& fn, SegmentScan* scan) {
-  *scan = SegmentScan();
-  std::string expected = EncodeSegmentHeader(number);
-  if (image.size() < kSegmentHeaderSize) {
-    scan->end = SegmentScan::End::kCorrupt;
-    scan->reason = "segment shorter than its header";
-    return Status::OK();
-  }
-  if (std::memcmp(image.data(), expected.data(), kSegmentHeaderSize) != 0) {
-    scan->end = SegmentScan::End::kCorrupt;
-    scan->reason = std::memcmp(image.data(), kSegmentMagic, sizeof(kSegmentMagic)) != 0
-                       ? "bad segment magic"
-                       : "bad segment header (version, number or checksum)";
-    return Status::OK();
-  }
   uint64_t pos = kSegmentHeaderSize;
   while (true) {
     size_t len = ValidRecordAt(image, pos);
@@ -277,6 +313,48 @@ Status ScanSegment(std::string_view image, uint32_t number,
     scan->reason = std::to_string(garbage - pos) + " bytes of incomplete record";
   }
   return Status::OK();
+}
+
+}  // namespace
+
+Status ScanSegment(std::string_view image, uint32_t number,
+                   const std::function<Status(const RecordView&)>& fn, SegmentScan* scan,
+                   bool whole_file) {
+  *scan = SegmentScan();
+  if (!ParseSegmentHeader(image, number, scan)) return Status::OK();
+  Status s = ScanRecords(image, number, fn, scan);
+  if (!s.ok()) return s;
+  // The file was created at its full size and never changes size after, so
+  // a different size means bytes were cut off (or added) behind the store's
+  // back: records past the cut may be lost, which no torn write can cause.
+  if (whole_file && scan->version >= 2 && image.size() != scan->capacity) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->bad_offset = std::min<uint64_t>(image.size(), scan->capacity);
+    scan->reason = "the file is " + std::to_string(image.size()) + " bytes, not the " +
+                   std::to_string(scan->capacity) + " it was created with" +
+                   (image.size() < scan->capacity ? ": its end was cut off" : "");
+  }
+  return Status::OK();
+}
+
+bool DecodeRetired(std::string_view body, std::vector<SegmentRange>* ranges) {
+  if (body.empty() || body.size() % kRetiredRangeSize != 0) return false;
+  uint64_t prev_last = 0;
+  for (size_t off = 0; off < body.size(); off += kRetiredRangeSize) {
+    uint64_t first = DecodeFixed64(body.data() + off);
+    uint64_t last = DecodeFixed64(body.data() + off + 8);
+    if (first == 0 || first > last || last > UINT32_MAX || first <= prev_last) return false;
+    ranges->push_back(SegmentRange{static_cast<uint32_t>(first), static_cast<uint32_t>(last)});
+    prev_last = last;
+  }
+  return true;
+}
+
+bool DecodeBlob(std::string_view body, uint64_t* size, std::string_view* cid) {
+  if (body.size() < kMinBlobBodySize) return false;
+  *size = DecodeFixed64(body.data());
+  *cid = body.substr(8);
+  return true;
 }
 
 OpReader::OpReader(std::string_view body) : rest_(body) {

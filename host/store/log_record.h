@@ -4,13 +4,15 @@
 // RecordBuilder appends records to a buffer that is later written with one
 // write. ScanSegment walks the records of a whole segment image and says how
 // the segment ends: sealed, clean (zeros), torn tail, or corrupt in the
-// middle. OpReader iterates the ops of a batch or compaction record body.
+// middle. OpReader iterates the ops of a batch or compaction record body;
+// DecodeRetired and DecodeBlob read the bodies of the other record types.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "host/store/log_format.h"
 #include "host/store/status.h"
@@ -19,7 +21,15 @@ namespace sx::store {
 
 std::string SegmentFileName(uint32_t number);              // "0000000001.seg"
 bool ParseSegmentFileName(std::string_view name, uint32_t* number);
-std::string EncodeSegmentHeader(uint32_t number);
+// A version-2 header for segment number, whose file is capacity bytes long.
+std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity);
+
+// An inclusive range of segment numbers, as a retired record holds them.
+struct SegmentRange {
+  uint32_t first;
+  uint32_t last;
+  bool operator==(const SegmentRange&) const = default;
+};
 
 class RecordBuilder {
  public:
@@ -39,7 +49,11 @@ class RecordBuilder {
   // Drops the record begun last.
   void Abandon();
 
+  // Whole records of the other types.
   void AddSegmentEnd(uint32_t segment_number);
+  // ranges: sorted, disjoint, at least one.
+  void AddRetired(const std::vector<SegmentRange>& ranges);
+  void AddBlob(std::string_view cid, uint64_t size);
 
   uint32_t op_count() const { return op_count_; }
   size_t body_size() const { return buf_->size() - start_ - log::kRecordHeaderSize; }
@@ -76,6 +90,8 @@ struct SegmentScan {
     kCorrupt,   // an invalid record with a valid one after it, or a bad header
   };
   End end = End::kClean;
+  uint32_t version = 0;      // from the header; 0 if the header is bad
+  uint64_t capacity = 0;     // from a version-2 header; 0 otherwise
   uint64_t valid_end = 0;    // offset just past the last valid record
   uint64_t garbage_end = 0;  // kTornTail: offset just past the last nonzero byte
   uint64_t bad_offset = 0;   // kCorrupt: where
@@ -84,8 +100,18 @@ struct SegmentScan {
 
 // Calls fn for every valid record in order. Stops early if fn fails and
 // returns that status; otherwise OK, with the way the segment ends in *scan.
+// image is the whole file, and a version-2 file whose size is not the
+// capacity in its header is corrupt (kCorrupt, after the records were
+// passed to fn), unless whole_file is false: then image is only a prefix
+// holding the records (compaction reads no more).
 Status ScanSegment(std::string_view image, uint32_t number,
-                   const std::function<Status(const RecordView&)>& fn, SegmentScan* scan);
+                   const std::function<Status(const RecordView&)>& fn, SegmentScan* scan,
+                   bool whole_file = true);
+
+// Bodies of retired and blob records; false if malformed. DecodeRetired
+// wants ranges of valid numbers (>= 1), sorted and disjoint.
+bool DecodeRetired(std::string_view body, std::vector<SegmentRange>* ranges);
+bool DecodeBlob(std::string_view body, uint64_t* size, std::string_view* cid);
 
 struct OpView {
   log::OpTag tag;

@@ -166,12 +166,15 @@ Status Store::Recover() {
   }
   std::sort(numbers.begin(), numbers.end());
   std::string image;
+  std::vector<SegmentScan> scans(numbers.size());
   for (size_t i = 0; i < numbers.size(); ++i) {
     Segment seg;
-    s = ReplaySegment(numbers[i], &seg, &image, i + 1 == numbers.size());
+    s = ReplaySegment(numbers[i], &seg, &image, &scans[i]);
     if (!s.ok()) return s;
     segments_.emplace(numbers[i], std::move(seg));
   }
+  s = SettleSegmentEnds(numbers, scans);
+  if (!s.ok()) return s;
   FinishRecovery();
   s = LoadBlobs();
   if (!s.ok()) return s;
@@ -186,7 +189,7 @@ Status Store::Recover() {
   return Status::OK();
 }
 
-Status Store::ReplaySegment(uint32_t number, Segment* seg, std::string* image, bool last) {
+Status Store::ReplaySegment(uint32_t number, Segment* seg, std::string* image, SegmentScan* scan) {
   std::unique_ptr<File> file;
   std::string path = SegmentPath(number);
   Status s = env_->OpenFile(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite,
@@ -197,56 +200,116 @@ Status Store::ReplaySegment(uint32_t number, Segment* seg, std::string* image, b
   if (!s.ok()) return s;
   s = file->ReadAt(0, size, image);
   if (!s.ok()) return s;
-  SegmentScan scan;
   s = ScanSegment(
       *image, number,
       [&](const RecordView& rec) -> Status {
-        if (rec.type == kSegmentEndRecord) return Status::OK();
-        Status r = ReplayRecord(number, rec.offset + kRecordHeaderSize,
-                                rec.type == kCompactionRecord, rec.body);
+        Status r = ReplayRecord(number, rec);
         return r.ok() ? r : Problem(false, number, rec.offset, r.message());
       },
-      &scan);
+      scan);
   if (!s.ok()) return s;
   seg->capacity = size;
-  seg->end = scan.valid_end;
-  seg->sealed = scan.end == SegmentScan::End::kSealed;
-  switch (scan.end) {
-    case SegmentScan::End::kSealed:
-      break;
-    case SegmentScan::End::kCorrupt:
-      s = Problem(false, number, scan.bad_offset, scan.reason);
-      seg->sealed = true;  // salvaged: never write after the damage
-      break;
-    case SegmentScan::End::kTornTail:
-    case SegmentScan::End::kClean:
-      if (!last) {
-        s = Problem(false, number, scan.valid_end,
-                    scan.end == SegmentScan::End::kTornTail
-                        ? scan.reason + " in a segment that should have been sealed"
-                        : "segment is not sealed but is not the last one");
-        seg->sealed = true;
-        break;
-      }
-      if (scan.end == SegmentScan::End::kClean) break;
-      s = Problem(true, number, scan.valid_end, scan.reason);
-      stats_.recovered_torn_bytes += scan.garbage_end - scan.valid_end;
-      if (!options_.read_only) {
-        // Zero the torn bytes so that no fragment of them can ever be
-        // mistaken for a record once new records are written before them.
-        std::string zeros(scan.garbage_end - scan.valid_end, '\0');
-        s = file->WriteAt(scan.valid_end, zeros);
-        if (s.ok()) s = file->Sync();
-        ++syncs_;
-      }
-      break;
+  seg->end = scan->valid_end;
+  seg->version = scan->version;
+  seg->sealed = scan->end == SegmentScan::End::kSealed;
+  if (scan->end == SegmentScan::End::kCorrupt) {
+    s = Problem(false, number, scan->bad_offset, scan->reason);
+    seg->sealed = true;  // salvaged: never write after the damage
   }
   seg->file = std::move(file);
   return s;
 }
 
-Status Store::ReplayRecord(uint32_t number, uint64_t body_offset, bool compaction,
-                          std::string_view body) {
+// Once every segment is replayed: checks that none is missing and that
+// only the newest ones are unsealed, cuts a torn tail off, and finishes a
+// segment roll that a crash interrupted.
+Status Store::SettleSegmentEnds(const std::vector<uint32_t>& numbers,
+                                const std::vector<SegmentScan>& scans) {
+  std::vector<SegmentFacts> facts;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    facts.push_back(SegmentFacts{numbers[i], scans[i].version, scans[i].end, scans[i].valid_end});
+  }
+  for (const ChainProblem& p : CheckSegmentChain(facts, retired_)) {
+    Status s = Problem(false, p.segment, p.offset, p.what);
+    if (!s.ok()) return s;
+    auto it = segments_.find(p.segment);
+    if (it != segments_.end()) it->second.sealed = true;  // salvaged: never write to it
+  }
+  if (retired_.empty() && !facts.empty() && facts.front().version == 1) {
+    // A version-1 store: its compactions left gaps without a record. Adopt
+    // them, so that the first retired record written here covers them.
+    for (size_t i = 0; i < facts.size(); ++i) {
+      uint32_t first = i == 0 ? 1 : facts[i - 1].number + 1;
+      if (facts[i].number > first) retired_.Add(SegmentRange{first, facts[i].number - 1});
+    }
+  }
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    bool newest = i + 1 == numbers.size();
+    bool interrupted = RollInterrupted(facts, i);
+    if (!newest && !interrupted) continue;
+    Segment& seg = segments_[numbers[i]];
+    if (scans[i].end == SegmentScan::End::kTornTail) {
+      Status s = CutTornTail(numbers[i], &seg, scans[i]);
+      if (!s.ok()) return s;
+    }
+    if (interrupted) {
+      // The successor exists, so sealing this one is all the roll lacked.
+      if (options_.read_only) {
+        seg.sealed = true;  // in memory only: nothing is written to it
+      } else {
+        Status s = SealSegment(numbers[i], &seg);
+        if (!s.ok()) return s.WithContext("seal " + SegmentFileName(numbers[i]));
+      }
+    }
+  }
+  return Status::OK();
+}
+
+// A torn tail is the end of the log: reported, and unless read-only its
+// bytes are zeroed so that no fragment of them can ever be mistaken for a
+// record once new records are written before them.
+Status Store::CutTornTail(uint32_t number, Segment* seg, const SegmentScan& scan) {
+  Status s = Problem(true, number, scan.valid_end, scan.reason);
+  if (!s.ok()) return s;
+  stats_.recovered_torn_bytes += scan.garbage_end - scan.valid_end;
+  if (options_.read_only) return Status::OK();
+  std::string zeros(scan.garbage_end - scan.valid_end, '\0');
+  s = seg->file->WriteAt(scan.valid_end, zeros);
+  if (s.ok()) s = seg->file->Sync();
+  ++syncs_;
+  return s;
+}
+
+Status Store::ReplayRecord(uint32_t number, const RecordView& rec) {
+  switch (rec.type) {
+    case kSegmentEndRecord:
+      return Status::OK();
+    case kRetiredRecord: {
+      // Each retired record lists everything retired so far; their union
+      // is the latest one, whatever order they are met in.
+      std::vector<SegmentRange> ranges;
+      if (!DecodeRetired(rec.body, &ranges)) return Status::Corruption("malformed retired record");
+      for (const SegmentRange& r : ranges) retired_.Add(r);
+      return Status::OK();
+    }
+    case kBlobRecord: {
+      uint64_t size;
+      std::string_view cid;
+      Sha256::Digest digest;
+      if (!DecodeBlob(rec.body, &size, &cid) || !ParseRawSha256Cid(cid, &digest)) {
+        return Status::Corruption("malformed blob record");
+      }
+      blob_records_.insert_or_assign(std::string(cid), BlobRecordLoc{number, size});
+      return Status::OK();
+    }
+    default:
+      return ReplayOps(number, rec.offset + kRecordHeaderSize, rec.type == kCompactionRecord,
+                       rec.body);
+  }
+}
+
+Status Store::ReplayOps(uint32_t number, uint64_t body_offset, bool compaction,
+                        std::string_view body) {
   OpReader reader(body);
   OpView op;
   while (reader.Next(&op)) {
@@ -323,6 +386,7 @@ void Store::FinishRecovery() {
     st.events.shrink_to_fit();
   }
   for (const auto& [key, loc] : kv_) AddLive(loc.segment, OpCost(key.size(), loc.size));
+  for (const auto& [cid, rec] : blob_records_) AddLive(rec.segment, OpCost(cid.size(), 8));
   for (const auto& [number, seg] : segments_) {
     if (seg.sealed && seg.live < options_.compact_live_ratio * (seg.end - kSegmentHeaderSize)) {
       compact_candidates_.insert(number);
@@ -374,7 +438,7 @@ Status Store::CreateSegment(uint32_t number, uint64_t capacity) {
   std::unique_ptr<File> file;
   Status s = env_->OpenFile(tmp, OpenMode::kCreateTrunc, &file);
   if (s.ok()) s = file->Preallocate(capacity, options_.sync != SyncMode::kNever);
-  if (s.ok()) s = file->WriteAt(0, EncodeSegmentHeader(number));
+  if (s.ok()) s = file->WriteAt(0, EncodeSegmentHeader(number, static_cast<uint32_t>(capacity)));
   if (s.ok()) s = file->Sync();
   if (s.ok()) s = env_->RenameFile(tmp, path);
   if (s.ok()) s = env_->SyncDir(dir_);
@@ -388,36 +452,46 @@ Status Store::CreateSegment(uint32_t number, uint64_t capacity) {
   seg.file = std::move(file);
   seg.capacity = capacity;
   seg.end = kSegmentHeaderSize;
+  seg.version = kFormatVersion;
   segments_[number] = std::move(seg);
   return Status::OK();
 }
 
+Status Store::SealSegment(uint32_t number, Segment* seg) {
+  std::string end;
+  RecordBuilder b(&end);
+  b.AddSegmentEnd(number);
+  Status s = seg->file->WriteAt(seg->end, end);
+  if (s.ok()) s = seg->file->Sync();
+  ++syncs_;
+  if (!s.ok()) return s;
+  seg->end += end.size();
+  seg->sealed = true;
+  return Status::OK();
+}
+
 Status Store::RollSegment(uint64_t need) {
-  if (active_ != 0) {
-    Segment& old = segments_[active_];
-    if (!old.sealed) {
-      // Seal first and make the seal durable: a segment followed by another
-      // one must end with a segment-end record, or recovery reports it.
-      std::string end;
-      RecordBuilder b(&end);
-      b.AddSegmentEnd(active_);
-      Status s = old.file->WriteAt(old.end, end);
-      if (s.ok()) s = old.file->Sync();
-      ++syncs_;
-      if (!s.ok()) return SetStickyError(s);
-      old.end += end.size();
-      old.sealed = true;
-      if (old.live < options_.compact_live_ratio * (old.end - kSegmentHeaderSize)) {
-        compact_candidates_.insert(active_);
-      }
-    }
-  }
   uint64_t capacity =
       std::max<uint64_t>(options_.segment_bytes, kSegmentHeaderSize + need + kSegmentEndRecordSize);
   if (capacity > kMaxSegmentBytes) return Status::InvalidArgument("commit too large for a segment");
   uint32_t next = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
+  // The successor is published before the seal is written, so a sealed
+  // segment always has one and a lost newest segment shows. A crash between
+  // the two steps leaves this one unsealed beside an empty successor, which
+  // recovery accepts and seals.
   Status s = CreateSegment(next, capacity);
   if (!s.ok()) return s;  // not sticky: nothing was written; a later write retries
+  auto old = segments_.find(active_);
+  if (old != segments_.end() && !old->second.sealed) {
+    // The seal is durable before anything is written after it: a segment
+    // followed by a used one must end with a segment-end record.
+    s = SealSegment(active_, &old->second);
+    if (!s.ok()) return SetStickyError(s);
+    const Segment& seg = old->second;
+    if (seg.live < options_.compact_live_ratio * (seg.end - kSegmentHeaderSize)) {
+      compact_candidates_.insert(active_);
+    }
+  }
   active_ = next;
   std::lock_guard<std::mutex> l(mu_);
   flush_file_ = segments_[next].file;
@@ -913,27 +987,43 @@ std::vector<std::string> Store::KvKeys() const {
 
 Status Store::BlobPut(const std::string& bytes, std::string* cid) {
   *cid = CidForBytes(bytes);
-  if (blobs_.count(*cid) > 0) return Status::OK();
+  if (blob_records_.count(*cid) > 0) return Status::OK();
   Status s = CheckWritable();
   if (!s.ok()) return s;
+  // A file without a record (a put cut short, or a version-1 store) is
+  // written again: it may be one that never reached the disk whole.
+  s = PublishBlob(*cid, bytes);
+  if (!s.ok()) return s.WithContext("blob-put");
+  blobs_.insert(*cid);
+  // Only now the record: the log never names a blob whose file may be
+  // missing (in sync=never a power cut can still lose the unsynced file).
+  write_buf_.clear();
+  RecordBuilder b(&write_buf_);
+  b.AddBlob(*cid, bytes.size());
+  uint32_t segment;
+  uint64_t base;
+  s = WriteRecords(write_buf_, false, &segment, &base);
+  if (!s.ok()) return s.WithContext("blob-put");
+  blob_records_.insert_or_assign(*cid, BlobRecordLoc{segment, bytes.size()});
+  AddLive(segment, OpCost(cid->size(), 8));
+  return Status::OK();
+}
+
+Status Store::PublishBlob(const std::string& cid, const std::string& bytes) {
   // Named by content, published by write-temp, sync, rename, sync dir.
-  std::string path = BlobPath(*cid);
+  std::string path = BlobPath(cid);
   std::string tmp = path + kTempSuffix;
   bool durable = options_.sync != SyncMode::kNever;
   std::unique_ptr<File> file;
-  s = env_->OpenFile(tmp, OpenMode::kCreateTrunc, &file);
+  Status s = env_->OpenFile(tmp, OpenMode::kCreateTrunc, &file);
   if (s.ok()) s = file->WriteAt(0, bytes);
   if (s.ok() && durable) s = file->Sync();
   file.reset();
   if (s.ok()) s = env_->RenameFile(tmp, path);
   if (s.ok() && durable) s = env_->SyncDir(dir_ + "/" + kBlobDirName);
   if (durable) syncs_ += 2;
-  if (!s.ok()) {
-    env_->DeleteFile(tmp).IgnoreError();
-    return s.WithContext("blob-put");
-  }
-  blobs_.insert(*cid);
-  return Status::OK();
+  if (!s.ok()) env_->DeleteFile(tmp).IgnoreError();
+  return s;
 }
 
 Status Store::BlobGet(const std::string& cid, std::string* bytes) {
@@ -942,9 +1032,13 @@ Status Store::BlobGet(const std::string& cid, std::string* bytes) {
     return Status::InvalidArgument("blob-get: " + Quote(cid) +
                                    " is not a CIDv1 raw sha2-256 base32 cid");
   }
-  if (blobs_.count(cid) == 0) return Status::NotFound("blob " + cid + " is absent");
+  bool recorded = blob_records_.count(cid) > 0;
+  if (!recorded && blobs_.count(cid) == 0) return Status::NotFound("blob " + cid + " is absent");
   Status s = ReadFileToString(env_, BlobPath(cid), bytes);
   ++stats_.records_read;
+  if (s.IsNotFound() && recorded) {
+    return Status::Corruption("blob " + cid + " is recorded in the log, but its file is missing");
+  }
   if (!s.ok()) return s.WithContext("blob-get " + cid);
   if (Sha256::Hash(*bytes) != want) {
     return Status::Corruption("blob " + cid + ": content does not match its hash");
@@ -952,7 +1046,9 @@ Status Store::BlobGet(const std::string& cid, std::string* bytes) {
   return Status::OK();
 }
 
-bool Store::BlobHas(const std::string& cid) const { return blobs_.count(cid) > 0; }
+bool Store::BlobHas(const std::string& cid) const {
+  return blob_records_.count(cid) > 0 || blobs_.count(cid) > 0;
+}
 
 // ---------------------------------------------------------------- stats
 
@@ -961,6 +1057,7 @@ Store::Stats Store::GetStats() const {
   st.streams = streams_.size();
   st.kv_keys = kv_.size();
   st.blobs = blobs_.size();
+  for (const auto& [cid, rec] : blob_records_) st.blobs += blobs_.count(cid) == 0;
   st.segments = segments_.size();
   st.syncs = syncs_;
   st.events_live = 0;

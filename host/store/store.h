@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "host/store/env.h"
+#include "host/store/segment_chain.h"
 #include "host/store/status.h"
 
 namespace sx::store {
@@ -78,9 +79,10 @@ struct Options {
   // it once live bytes fall below this fraction of its records' bytes.
   double compact_live_ratio = 0.5;
   bool auto_compact = true;
-  // Mid-log corruption makes Open fail with Corruption unless salvage is set:
-  // then the records before the bad spot are kept, the rest of that segment
-  // is skipped, and Open goes on.
+  // Corruption — a damaged record in mid-log, a segment file cut short, a
+  // missing segment — makes Open fail with Corruption unless salvage is
+  // set: then the records before the bad spot are kept, the rest of that
+  // segment is skipped (and it is never written to), and Open goes on.
   bool salvage = false;
   // Told about every problem recovery meets, including a torn tail that was
   // cut off. May be empty.
@@ -182,9 +184,13 @@ class Store {
   std::vector<std::string> KvKeys() const;  // sorted
 
   // CIDv1 (raw, sha2-256, base32 "b..."); the same bytes are stored once.
+  // The blob's file is published first, then a blob record is logged, so
+  // the log knows every blob it must have.
   Status BlobPut(const std::string& bytes, std::string* cid);
-  Status BlobGet(const std::string& cid, std::string* bytes);  // verifies the hash
-  bool BlobHas(const std::string& cid) const;
+  // Verifies the hash. NotFound if the store has no such blob; Corruption
+  // if the log records it but its file is gone or damaged.
+  Status BlobGet(const std::string& cid, std::string* bytes);
+  bool BlobHas(const std::string& cid) const;  // a file or a record of it
 
   // Makes everything written so far durable (fdatasync).
   Status Sync();
@@ -193,9 +199,13 @@ class Store {
   Status Compact(const std::function<void(size_t done, size_t total)>& progress = {});
   Stats GetStats() const;
 
-  // Checks the whole store: every record's checksum and framing, the index
-  // against the log, every event and value readable, every blob's hash.
-  // Problems go to report; the result is Corruption if there was any.
+  // Checks the whole store: every record's checksum and framing, each
+  // segment file's size, that no segment is missing (every number is
+  // present or retired by compaction, and the newest is not sealed), the
+  // index against the log, every event and value readable, every recorded
+  // blob present, every blob's hash. Problems go to report, and notes
+  // (starting "note: ") about harmless leftovers of a crash; the result is
+  // Corruption if there was any problem.
   Status Verify(const std::function<void(const std::string&)>& report);
 
   const std::string& dir() const { return dir_; }
@@ -223,7 +233,12 @@ class Store {
     uint64_t capacity = 0;  // file size
     uint64_t end = 0;       // offset just past the last record
     uint64_t live = 0;      // OpCost sum of the live ops in it
+    uint32_t version = 0;   // of its header
     bool sealed = false;
+  };
+  struct BlobRecordLoc {
+    uint32_t segment;  // holding the blob record the store goes by
+    uint64_t size;     // of the blob
   };
   struct Pending;  // an op waiting to be applied after its record is written
   class Validator;
@@ -231,9 +246,12 @@ class Store {
   Store(const Options& options, std::string dir);
 
   Status Recover();
-  Status ReplaySegment(uint32_t number, Segment* seg, std::string* image, bool last);
-  Status ReplayRecord(uint32_t number, uint64_t body_offset, bool compaction,
-                      std::string_view body);
+  Status ReplaySegment(uint32_t number, Segment* seg, std::string* image, SegmentScan* scan);
+  Status ReplayRecord(uint32_t number, const RecordView& rec);
+  Status ReplayOps(uint32_t number, uint64_t body_offset, bool compaction, std::string_view body);
+  Status SettleSegmentEnds(const std::vector<uint32_t>& numbers,
+                           const std::vector<SegmentScan>& scans);
+  Status CutTornTail(uint32_t number, Segment* seg, const SegmentScan& scan);
   Status Problem(bool torn_tail, uint32_t segment, uint64_t offset, const std::string& what);
   void FinishRecovery();
   Status LoadBlobs();
@@ -241,6 +259,7 @@ class Store {
   Status CheckWritable() const;
   Status SetStickyError(const Status& s);
   Status CreateSegment(uint32_t number, uint64_t capacity);
+  Status SealSegment(uint32_t number, Segment* seg);
   Status RollSegment(uint64_t need);
   // Writes buf (whole records) to the active segment in one write, syncing
   // per the sync mode or when force_sync. *segment and *base say where.
@@ -257,6 +276,7 @@ class Store {
   Status CompactSegment(uint32_t number);
   std::string SegmentPath(uint32_t number) const;
   std::string BlobPath(const std::string& cid) const;
+  Status PublishBlob(const std::string& cid, const std::string& bytes);
   void FlusherLoop();
 
   const Options options_;
@@ -274,8 +294,10 @@ class Store {
   NameMap<StreamState> streams_;
   NameMap<ValueLoc> kv_;
   std::unordered_set<StreamState*> needs_sort_;  // recovery only
-  std::unordered_set<std::string> blobs_;
+  std::unordered_set<std::string> blobs_;  // cids with a file in blobs/
+  NameMap<BlobRecordLoc> blob_records_;     // cids the log records
   std::map<uint32_t, Segment> segments_;
+  SegmentSet retired_;  // segments compaction deleted, per the retired records
   uint32_t active_ = 0;  // number of the segment being written; 0 = none yet
   std::set<uint32_t> compact_candidates_;
   std::string write_buf_;

@@ -51,6 +51,8 @@ const char* RecordTypeName(log::RecordType type) {
     case log::kBatchRecord: return "batch";
     case log::kCompactionRecord: return "compaction";
     case log::kSegmentEndRecord: return "segment-end";
+    case log::kRetiredRecord: return "retired";
+    case log::kBlobRecord: return "blob";
     default: return "unknown";
   }
 }
@@ -101,6 +103,39 @@ std::string OpText(const OpView& op, bool json) {
   return out;
 }
 
+// The fields of a retired or blob record: "segments=1-3,5" and
+// "cid=... size=12" as text; as JSON members to add to the record's object.
+Status RecordFields(const RecordView& rec, bool json, std::string* out) {
+  if (rec.type == log::kRetiredRecord) {
+    std::vector<SegmentRange> ranges;
+    if (!DecodeRetired(rec.body, &ranges)) return Status::Corruption("malformed retired record");
+    out->assign(json ? ",\"segments\":[" : "segments=");
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      std::string first = std::to_string(ranges[i].first);
+      std::string last = std::to_string(ranges[i].last);
+      if (i > 0) out->push_back(',');
+      if (json) {
+        out->append("[").append(first).append(",").append(last).append("]");
+      } else {
+        out->append(first);
+        if (last != first) out->append("-").append(last);
+      }
+    }
+    if (json) out->push_back(']');
+    return Status::OK();
+  }
+  uint64_t size;
+  std::string_view cid;
+  if (!DecodeBlob(rec.body, &size, &cid)) return Status::Corruption("malformed blob record");
+  if (json) {
+    out->assign(",\"cid\":").append(JsonString(cid)).append(",\"size\":");
+  } else {
+    out->assign("cid=").append(Text(cid)).append(" size=");
+  }
+  out->append(std::to_string(size));
+  return Status::OK();
+}
+
 int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::ostream& err) {
   std::vector<std::string> names;
   Status s = env->ListDir(dir, &names);
@@ -130,27 +165,31 @@ int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::os
         image, number,
         [&](const RecordView& rec) -> Status {
           std::vector<std::string> ops;
-          if (rec.type == log::kSegmentEndRecord) {
-            // no ops
-          } else {
+          std::string fields;  // of a record that holds no ops
+          Status body;
+          if (rec.type == log::kBatchRecord || rec.type == log::kCompactionRecord) {
             OpReader reader(rec.body);
             OpView op;
             while (reader.Next(&op)) ops.push_back(OpText(op, json));
-            if (!reader.status().ok()) {
-              err << file << " offset " << rec.offset << ": " << reader.status().message()
-                  << "\n";
-              rc = 1;
-            }
+            body = reader.status();
+          } else if (rec.type != log::kSegmentEndRecord) {
+            body = RecordFields(rec, json, &fields);
+          }
+          if (!body.ok()) {
+            err << file << " offset " << rec.offset << ": " << body.message() << "\n";
+            rc = 1;
           }
           if (json) {
             out << "{\"segment\":\"" << file << "\",\"offset\":" << rec.offset
                 << ",\"type\":\"" << RecordTypeName(rec.type)
-                << "\",\"bytes\":" << rec.body.size() + log::kRecordHeaderSize << ",\"ops\":[";
+                << "\",\"bytes\":" << rec.body.size() + log::kRecordHeaderSize << fields
+                << ",\"ops\":[";
             for (size_t i = 0; i < ops.size(); ++i) out << (i ? "," : "") << ops[i];
             out << "]}\n";
           } else {
             out << "  @" << rec.offset << " " << RecordTypeName(rec.type) << " ("
                 << rec.body.size() + log::kRecordHeaderSize << " bytes)\n";
+            if (!fields.empty()) out << "    " << fields << "\n";
             for (const std::string& op : ops) out << "    " << op << "\n";
           }
           return Status::OK();

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "host/store/cid.h"
 #include "host/store/coding.h"
@@ -8,6 +10,7 @@
 #include "host/store/log_record.h"
 #include "host/store/sha256.h"
 #include "host/store/status.h"
+#include "tests/store/test_util.h"
 
 namespace sx::store {
 namespace {
@@ -132,7 +135,7 @@ TEST(Result, HoldsValueOrStatus) {
 }
 
 TEST(LogRecord, ZeroBytesAreNeverARecord) {
-  std::string image = EncodeSegmentHeader(1) + std::string(4096, '\0');
+  std::string image = EncodeSegmentHeader(1, 4096) + std::string(4096 - 32, '\0');
   SegmentScan scan;
   int records = 0;
   ASSERT_TRUE(ScanSegment(image, 1, [&](const RecordView&) { ++records; return Status::OK(); },
@@ -143,7 +146,7 @@ TEST(LogRecord, ZeroBytesAreNeverARecord) {
 }
 
 TEST(LogRecord, BuilderOutputScansBackWithEveryOp) {
-  std::string image = EncodeSegmentHeader(7);
+  std::string image = EncodeSegmentHeader(7, 4096);
   RecordBuilder b(&image);
   b.Begin(log::kBatchRecord);
   size_t at = b.AddAppend(std::string("s\0t", 3), 5, "payload");
@@ -153,6 +156,7 @@ TEST(LogRecord, BuilderOutputScansBackWithEveryOp) {
   b.AddStreamMeta("m", 9, 3);
   b.Finish();
   b.AddSegmentEnd(7);
+  image.resize(4096);
   EXPECT_EQ(image.substr(at, 7), "payload");
   SegmentScan scan;
   std::vector<OpView> ops;
@@ -176,6 +180,128 @@ TEST(LogRecord, BuilderOutputScansBackWithEveryOp) {
   EXPECT_EQ(ops[3].seq, 4u);
   EXPECT_EQ(ops[4].seq, 9u);
   EXPECT_EQ(ops[4].seq2, 3u);
+}
+
+// A segment image: header, the records a builder adds, zeros up to size.
+std::string Segment(uint32_t number, size_t size, const std::function<void(RecordBuilder*)>& add) {
+  std::string image = EncodeSegmentHeader(number, static_cast<uint32_t>(size));
+  RecordBuilder b(&image);
+  add(&b);
+  image.resize(size);
+  return image;
+}
+
+void AddOneAppend(RecordBuilder* b) {
+  b->Begin(log::kBatchRecord);
+  b->AddAppend("s", 1, "payload");
+  b->Finish();
+}
+
+TEST(LogRecord, AFileOfAnotherSizeThanItsCapacityIsCorruptAfterItsRecords) {
+  std::string image = Segment(3, 4096, AddOneAppend);
+  for (size_t size : {size_t{100}, size_t{4095}, size_t{4097}}) {
+    std::string cut = image;
+    cut.resize(size);
+    SegmentScan scan;
+    int records = 0;
+    ASSERT_TRUE(ScanSegment(cut, 3, [&](const RecordView&) { ++records; return Status::OK(); },
+                            &scan).ok());
+    EXPECT_EQ(records, 1) << "the records before the cut are still passed on";
+    EXPECT_EQ(scan.end, SegmentScan::End::kCorrupt) << size;
+    EXPECT_EQ(scan.capacity, 4096u);
+    EXPECT_EQ(scan.bad_offset, std::min<size_t>(size, 4096));
+    EXPECT_NE(scan.reason.find("not the 4096 it was created with"), std::string::npos)
+        << scan.reason;
+    // Compaction reads only the records: no size check then.
+    ASSERT_TRUE(ScanSegment(cut.substr(0, std::min<size_t>(size, 100)), 3,
+                            [](const RecordView&) { return Status::OK(); }, &scan,
+                            /*whole_file=*/false)
+                    .ok());
+    EXPECT_EQ(scan.end, SegmentScan::End::kClean);
+  }
+}
+
+TEST(LogRecord, VersionOneSegmentsAreReadWithoutASizeCheck) {
+  std::string image = testing::VersionOneHeader(2);
+  RecordBuilder b(&image);
+  AddOneAppend(&b);
+  image.resize(1000);  // a version-1 file may have any size
+  SegmentScan scan;
+  int records = 0;
+  ASSERT_TRUE(ScanSegment(image, 2, [&](const RecordView&) { ++records; return Status::OK(); },
+                          &scan).ok());
+  EXPECT_EQ(scan.end, SegmentScan::End::kClean) << scan.reason;
+  EXPECT_EQ(scan.version, 1u);
+  EXPECT_EQ(records, 1);
+}
+
+TEST(LogRecord, HeaderProblemsAreNamed) {
+  auto reason = [](std::string image, uint32_t number) {
+    SegmentScan scan;
+    EXPECT_TRUE(ScanSegment(image, number, [](const RecordView&) { return Status::OK(); }, &scan)
+                    .ok());
+    EXPECT_EQ(scan.end, SegmentScan::End::kCorrupt);
+    return scan.reason;
+  };
+  std::string good = Segment(4, 4096, [](RecordBuilder*) {});
+  EXPECT_EQ(reason(good, 5), "segment header names another segment number");
+  std::string future = good;
+  EncodeFixed32(future.data() + 8, 3);
+  EncodeFixed32(future.data() + 28, crc32c::Value(future.data(), 28));
+  EXPECT_NE(reason(future, 4).find("version 3 is not one this code reads"), std::string::npos);
+  std::string flipped = good;
+  flipped[25] ^= 1;
+  EXPECT_EQ(reason(flipped, 4), "bad segment header checksum");
+  EXPECT_EQ(reason(good.substr(0, 20), 4), "segment shorter than its header");
+}
+
+TEST(LogRecord, RetiredAndBlobRecordsRoundTrip) {
+  std::vector<SegmentRange> ranges = {{1, 3}, {5, 5}, {9, 4000000000u}};
+  std::string cid = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
+  std::string image = Segment(9, 4096, [&](RecordBuilder* b) {
+    b->AddRetired(ranges);
+    b->AddBlob(cid, 12);
+  });
+  std::vector<SegmentRange> got;
+  std::string_view got_cid;
+  uint64_t size = 0;
+  SegmentScan scan;
+  ASSERT_TRUE(ScanSegment(image, 9,
+                          [&](const RecordView& r) {
+                            if (r.type == log::kRetiredRecord) {
+                              EXPECT_TRUE(DecodeRetired(r.body, &got));
+                            }
+                            if (r.type == log::kBlobRecord) {
+                              EXPECT_TRUE(DecodeBlob(r.body, &size, &got_cid));
+                            }
+                            return Status::OK();
+                          },
+                          &scan)
+                  .ok());
+  EXPECT_EQ(scan.end, SegmentScan::End::kClean);
+  EXPECT_EQ(got, ranges);
+  EXPECT_EQ(got_cid, cid);
+  EXPECT_EQ(size, 12u);
+}
+
+TEST(LogRecord, MalformedRetiredRangesAreRejected) {
+  auto body = [](std::vector<std::pair<uint64_t, uint64_t>> pairs) {
+    std::string b;
+    for (auto [first, last] : pairs) {
+      PutFixed64(&b, first);
+      PutFixed64(&b, last);
+    }
+    return b;
+  };
+  std::vector<SegmentRange> out;
+  EXPECT_TRUE(DecodeRetired(body({{1, 2}, {4, 4}}), &out));
+  EXPECT_FALSE(DecodeRetired("", &out));
+  EXPECT_FALSE(DecodeRetired(body({{0, 2}}), &out));              // no segment 0
+  EXPECT_FALSE(DecodeRetired(body({{3, 2}}), &out));              // backwards
+  EXPECT_FALSE(DecodeRetired(body({{1, 4}, {4, 6}}), &out));      // overlapping
+  EXPECT_FALSE(DecodeRetired(body({{5, 6}, {1, 2}}), &out));      // unsorted
+  EXPECT_FALSE(DecodeRetired(body({{1, 1ull << 32}}), &out));     // beyond u32
+  EXPECT_FALSE(DecodeRetired(body({{1, 2}}).substr(0, 12), &out));
 }
 
 TEST(LogRecord, SegmentNamesRoundTrip) {

@@ -5,6 +5,7 @@
 // after some prefix of the ops that were written, payloads intact.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 #include <vector>
@@ -137,17 +138,39 @@ TEST_F(CorruptionTest, EveryFlippedByteIsDetectedOrCutAsATornTail) {
   EXPECT_GT(tolerated, 0u);
 }
 
-TEST_F(CorruptionTest, EveryTruncationIsDetectedOrCutAsATornTail) {
+TEST_F(CorruptionTest, EveryTruncationIsDetected) {
+  // A segment keeps the size it was created with, so any cut is damage: in
+  // the newest segment too, where it used to pass for a torn tail.
   for (const auto& [name, data] : files_) {
-    bool last = name == files_.rbegin()->first;
     size_t end = data.find_last_not_of('\0') + 1;
-    for (size_t len = 0; len <= data.size(); len += (len < end + 64 ? 1 : 512)) {
+    for (size_t len = 0; len < data.size(); len += (len < end + 64 ? 1 : 512)) {
       bool detected = Check(name, data.substr(0, len), name + " cut at " + std::to_string(len));
       if (HasFatalFailure()) return;
-      if (len < log::kSegmentHeaderSize || (!last && len < end)) {
-        EXPECT_TRUE(detected) << name << " cut at " << len;
+      EXPECT_TRUE(detected) << name << " cut at " << len;
+    }
+    EXPECT_FALSE(Check(name, data, name + " whole"));
+  }
+}
+
+TEST_F(CorruptionTest, EveryDeletedSegmentIsDetectedAndNamed) {
+  for (const auto& [gone, unused] : files_) {
+    MemEnv env;
+    for (const auto& [name, data] : files_) {
+      if (name != gone) {
+        ASSERT_TRUE(env.SetContents("/db/" + name, data).ok());
       }
     }
+    ASSERT_TRUE(env.CreateDir("/db").ok());
+    std::unique_ptr<Store> store;
+    Status s = Store::Open(testing::MemOptions(&env), "/db", &store);
+    ASSERT_TRUE(s.IsCorruption()) << gone << ": " << s.ToString();
+    EXPECT_NE(s.message().find(gone + " at offset 0: the segment file is missing"),
+              std::string::npos)
+        << s.message();
+    std::ostringstream out, err;
+    EXPECT_EQ(RunStoreTool({"verify", "/db"}, out, err, &env), 1) << gone;
+    EXPECT_NE(out.str().find(gone + ": the segment file is missing"), std::string::npos)
+        << out.str() << err.str();
   }
 }
 
@@ -175,12 +198,16 @@ TEST_F(CorruptionTest, MidLogCorruptionNamesFileAndOffset) {
   EXPECT_NE(out.str().find(name + " offset 32"), std::string::npos) << out.str() << err.str();
 }
 
-TEST_F(CorruptionTest, TruncatedTailIsIgnoredAndReportedAsTorn) {
+TEST_F(CorruptionTest, TornLastRecordIsCutOffAndReportedAsTorn) {
+  // A write cut short by a crash leaves zeros where its last bytes should
+  // be; the file keeps its size.
   const auto& [name, data] = *files_.rbegin();
   size_t end = data.find_last_not_of('\0') + 1;
+  std::string torn = data;
+  std::fill(torn.begin() + static_cast<long>(end) - 3, torn.begin() + static_cast<long>(end), '\0');
   MemEnv env;
   for (const auto& [n, d] : files_) {
-    ASSERT_TRUE(env.SetContents("/db/" + n, n == name ? d.substr(0, end - 3) : d).ok());
+    ASSERT_TRUE(env.SetContents("/db/" + n, n == name ? torn : d).ok());
   }
   ASSERT_TRUE(env.CreateDir("/db").ok());
   std::vector<RecoveryNote> notes;
@@ -192,7 +219,9 @@ TEST_F(CorruptionTest, TruncatedTailIsIgnoredAndReportedAsTorn) {
   EXPECT_TRUE(notes[0].torn_tail);
   EXPECT_TRUE(testing::SameObservable(testing::Snapshot(store.get()),
                                       history_[history_.size() - 2]));
-  EXPECT_EQ(store->GetStats().recovered_torn_bytes, end - 3 - notes[0].offset);
+  // The torn record's bytes up to the last nonzero one are cut off.
+  EXPECT_EQ(store->GetStats().recovered_torn_bytes,
+            torn.find_last_not_of('\0') + 1 - notes[0].offset);
   // New writes go where the torn record was, and survive another reopen.
   ASSERT_TRUE(store->Append("odd", 100, "new").ok());
   store.reset();
@@ -200,6 +229,36 @@ TEST_F(CorruptionTest, TruncatedTailIsIgnoredAndReportedAsTorn) {
   ASSERT_TRUE(Store::Open(o, "/db", &store).ok());
   EXPECT_TRUE(notes.empty());
   EXPECT_EQ(store->LastSeq("odd"), 100u);
+}
+
+TEST_F(CorruptionTest, ACutNewestSegmentIsRefusedAndSalvageKeepsItsRecords) {
+  const auto& [name, data] = *files_.rbegin();
+  size_t end = data.find_last_not_of('\0') + 1;
+  MemEnv env;
+  for (const auto& [n, d] : files_) {
+    ASSERT_TRUE(env.SetContents("/db/" + n, n == name ? d.substr(0, end - 3) : d).ok());
+  }
+  ASSERT_TRUE(env.CreateDir("/db").ok());
+  std::unique_ptr<Store> store;
+  Status s = Store::Open(testing::MemOptions(&env), "/db", &store);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find(name + " at offset " + std::to_string(end - 3) + ": the file is " +
+                             std::to_string(end - 3) + " bytes, not the " +
+                             std::to_string(data.size()) + " it was created with"),
+            std::string::npos)
+      << s.message();
+  // Salvage keeps every record before the cut: the state before the last op.
+  Options o = testing::MemOptions(&env);
+  o.salvage = true;
+  o.read_only = true;
+  ASSERT_TRUE(Store::Open(o, "/db", &store).ok());
+  EXPECT_TRUE(testing::SameObservable(testing::Snapshot(store.get()),
+                                      history_[history_.size() - 2]));
+  std::ostringstream out, err;
+  EXPECT_EQ(RunStoreTool({"verify", "/db"}, out, err, &env), 1);
+  EXPECT_NE(out.str().find(name + " offset " + std::to_string(end - 3) + ": the file is"),
+            std::string::npos)
+      << out.str();
 }
 
 }  // namespace

@@ -3,11 +3,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "host/store/cid.h"
+#include "host/store/coding.h"
 #include "host/store/fault_env.h"
 #include "host/store/log_format.h"
 #include "host/store/mem_env.h"
@@ -488,7 +492,9 @@ TEST_F(StoreTest, SegmentRollFailureIsNotStickyAndRetries) {
   // Fill the first segment, then fail the creation of the next one.
   bool failed = false;
   while (store_->GetStats().segments == 1) {
-    fault.FailAt(3, FaultKind::kIOError);  // seal write, seal sync, then the new file's open
+    // The new file's open, preallocation, then its header: a roll that
+    // fails there has written nothing to the old segment.
+    fault.FailAt(3, FaultKind::kIOError);
     Status s = store_->Append("s", seq + 1, payload);
     if (s.ok()) {
       ++seq;
@@ -523,6 +529,232 @@ TEST_F(StoreTest, VerifyPassesOnAHealthyStore) {
   std::vector<std::string> problems;
   EXPECT_TRUE(store_->Verify([&](const std::string& p) { problems.push_back(p); }).ok());
   EXPECT_TRUE(problems.empty());
+}
+
+TEST_F(StoreTest, BlobPutLogsOneRecordPerBlob) {
+  std::string cid;
+  ASSERT_TRUE(store_->BlobPut("bytes", &cid).ok());
+  uint64_t commits = store_->GetStats().commits;
+  ASSERT_TRUE(store_->BlobPut("bytes", &cid).ok());
+  EXPECT_EQ(store_->GetStats().commits, commits) << "a put of a recorded blob writes nothing";
+  EXPECT_EQ(testing::ReadLoggedFacts(&env_, "/db").blobs, std::set<std::string>{cid});
+  Reopen();
+  ASSERT_TRUE(store_->BlobPut("bytes", &cid).ok());
+  EXPECT_EQ(store_->GetStats().commits, 0u);
+}
+
+TEST_F(StoreTest, ARecordedBlobWhoseFileIsGoneIsCorruptionNotAbsence) {
+  std::string cid, bytes;
+  ASSERT_TRUE(store_->BlobPut("precious", &cid).ok());
+  ASSERT_TRUE(env_.DeleteFile("/db/blobs/" + cid).ok());
+  Status s = store_->BlobGet(cid, &bytes);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  Reopen();  // opening does not read blobs: the rest of the store stays usable
+  EXPECT_TRUE(store_->BlobHas(cid));
+  s = store_->BlobGet(cid, &bytes);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_EQ(s.message(), "blob " + cid + " is recorded in the log, but its file is missing");
+  std::vector<std::string> problems;
+  EXPECT_TRUE(store_->Verify([&](const std::string& p) { problems.push_back(p); }).IsCorruption());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].rfind("blob " + cid + ": ", 0), 0u) << problems[0];
+  EXPECT_EQ(store_->GetStats().blobs, 1u);
+  ASSERT_TRUE(store_->Append("s", 1, "still writable").ok());
+}
+
+TEST_F(StoreTest, ABlobFileWithoutARecordIsReadableAndAPutRecordsIt) {
+  // What a put cut short between publishing the file and logging it leaves,
+  // and what every blob of a version-1 store looks like.
+  std::string bytes = "orphan", cid = CidForBytes(bytes), got;
+  ASSERT_TRUE(env_.SetContents("/db/blobs/" + cid, bytes).ok());
+  Reopen();
+  EXPECT_TRUE(store_->BlobHas(cid));
+  ASSERT_TRUE(store_->BlobGet(cid, &got).ok());
+  EXPECT_EQ(got, bytes);
+  std::vector<std::string> problems;
+  EXPECT_TRUE(store_->Verify([&](const std::string& p) { problems.push_back(p); }).ok());
+  EXPECT_TRUE(problems.empty());
+  EXPECT_TRUE(testing::ReadLoggedFacts(&env_, "/db").blobs.empty());
+  ASSERT_TRUE(store_->BlobPut(bytes, &got).ok());
+  EXPECT_EQ(testing::ReadLoggedFacts(&env_, "/db").blobs, std::set<std::string>{cid});
+}
+
+TEST_F(StoreTest, CompactionCarriesBlobRecordsAndRetiresWhatItDeletes) {
+  std::string cid;
+  ASSERT_TRUE(store_->BlobPut("kept across compactions", &cid).ok());
+  std::string payload(200, 'p');
+  for (uint64_t i = 1; i <= 60; ++i) ASSERT_TRUE(store_->Append("s", i, payload).ok());
+  ASSERT_TRUE(store_->TruncateThrough("s", 58).ok());
+  ASSERT_TRUE(store_->Compact().ok());
+  testing::LoggedFacts facts = testing::ReadLoggedFacts(&env_, "/db");
+  EXPECT_EQ(facts.blobs, std::set<std::string>{cid});
+  ASSERT_FALSE(facts.retired.empty());
+  for (uint32_t n : facts.retired) {
+    uint64_t size;
+    EXPECT_TRUE(env_.FileSize("/db/" + SegmentFileName(n), &size).IsNotFound()) << n;
+  }
+  EXPECT_TRUE(facts.retired.count(1)) << "segment 1, holding the blob record, was compacted";
+  // A second round retires more and still names the first round's segments.
+  for (uint64_t i = 61; i <= 120; ++i) ASSERT_TRUE(store_->Append("s", i, payload).ok());
+  ASSERT_TRUE(store_->TruncateThrough("s", 118).ok());
+  ASSERT_TRUE(store_->Compact().ok());
+  testing::LoggedFacts later = testing::ReadLoggedFacts(&env_, "/db");
+  EXPECT_GT(later.retired.size(), facts.retired.size());
+  EXPECT_TRUE(std::includes(later.retired.begin(), later.retired.end(), facts.retired.begin(),
+                            facts.retired.end()));
+  Reopen();
+  std::string bytes;
+  ASSERT_TRUE(store_->BlobGet(cid, &bytes).ok());
+  std::vector<std::string> problems;
+  EXPECT_TRUE(store_->Verify([&](const std::string& p) { problems.push_back(p); }).ok());
+  EXPECT_TRUE(problems.empty()) << problems[0];
+}
+
+TEST_F(StoreTest, ADeletedSegmentThatCompactionDidNotRetireIsRefused) {
+  std::string payload(200, 'p');
+  for (uint64_t i = 1; i <= 60; ++i) ASSERT_TRUE(store_->Append("s", i, payload).ok());
+  ASSERT_TRUE(store_->TruncateThrough("s", 20).ok());
+  ASSERT_TRUE(store_->Compact().ok());
+  store_.reset();
+  std::vector<std::string> names;
+  ASSERT_TRUE(env_.ListDir("/db", &names).ok());
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> segments;
+  for (const std::string& n : names) {
+    if (n.ends_with(".seg")) segments.push_back(n);
+  }
+  ASSERT_GE(segments.size(), 3u);
+  ASSERT_NE(segments[0], "0000000001.seg") << "the first segments were compacted away";
+  std::string lost = segments[1], data;
+  ASSERT_TRUE(env_.GetContents("/db/" + lost, &data).ok());
+  ASSERT_TRUE(env_.DeleteFile("/db/" + lost).ok());
+  std::unique_ptr<Store> store;
+  Status s = Store::Open(options_, "/db", &store);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("corruption in " + lost + " at offset 0: the segment file is missing"),
+            std::string::npos)
+      << s.message();
+  ASSERT_TRUE(env_.SetContents("/db/" + lost, data).ok());  // put back: all is well again
+  ASSERT_TRUE(Store::Open(options_, "/db", &store).ok());
+  EXPECT_EQ(store->LastSeq("s"), 60u);
+}
+
+// The worked example of docs/storage-format.md as format version 1 wrote it
+// (segment_bytes 4096; the rest of the file is zeros).
+constexpr char kVersionOneExample[] =
+    "73 78 73 74 6f 72 65 0a 01 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 bb 20 47 3d "
+    "77 ae 4c c2 15 00 00 00 01 01 00 00 00 01 06 6f 72 64 65 72 73 01 07 7b 3a 69 64 20 37 7d c4 b5 "
+    "d1 4a 12 00 00 00 01 02 00 00 00 02 01 6b 01 76 04 06 6f 72 64 65 72 73 01";
+
+std::string FromHex(const char* hex) {
+  std::string out;
+  for (const char* p = hex; *p != '\0'; p += p[2] == ' ' ? 3 : 2) {
+    out.push_back(static_cast<char>(std::stoi(std::string(p, 2), nullptr, 16)));
+  }
+  return out;
+}
+
+uint32_t HeaderVersion(MemEnv* env, uint32_t number) {
+  std::string image;
+  EXPECT_TRUE(env->GetContents("/db/" + SegmentFileName(number), &image).ok());
+  return image.size() < 12 ? 0 : DecodeFixed32(image.data() + 8);
+}
+
+TEST(StoreVersionOne, AVersionOneStoreOpensAndGrowsVersionTwoSegments) {
+  MemEnv env;
+  ASSERT_TRUE(env.CreateDir("/db").ok());
+  std::string v1 = FromHex(kVersionOneExample);
+  ASSERT_EQ(v1.size(), 89u);
+  v1.resize(4096);
+  ASSERT_TRUE(env.SetContents("/db/0000000001.seg", v1).ok());
+  Options o = MemOptions(&env);
+  o.auto_compact = false;
+  auto store = OpenOrDie(o, "/db");
+  EXPECT_EQ(store->LastSeq("orders"), 1u);
+  EXPECT_EQ(store->FirstSeq("orders"), 2u) << "truncated through 1";
+  std::string v;
+  ASSERT_TRUE(store->KvGet("k", &v).ok());
+  EXPECT_EQ(v, "v");
+  std::vector<std::string> problems;
+  EXPECT_TRUE(store->Verify([&](const std::string& p) { problems.push_back(p); }).ok());
+  // New records go on in the version-1 segment; new segments are version 2.
+  std::string payload(300, 'x');
+  for (uint64_t seq = 2; seq <= 40; ++seq) ASSERT_TRUE(store->Append("orders", seq, payload).ok());
+  std::string cid;
+  ASSERT_TRUE(store->BlobPut("a blob", &cid).ok());
+  EXPECT_GE(store->GetStats().segments, 3u);
+  EXPECT_EQ(HeaderVersion(&env, 1), 1u);
+  EXPECT_EQ(HeaderVersion(&env, 2), 2u);
+  EXPECT_EQ(testing::ScanFile(&env, "/db", 1).end, SegmentScan::End::kSealed);
+  store.reset();
+  store = OpenOrDie(o, "/db");
+  EXPECT_EQ(store->LastSeq("orders"), 40u);
+  EXPECT_TRUE(store->Verify([&](const std::string& p) { problems.push_back(p); }).ok());
+  // Compacting the version-1 segment retires it like any other.
+  ASSERT_TRUE(store->TruncateThrough("orders", 39).ok());
+  ASSERT_TRUE(store->Compact().ok());
+  EXPECT_TRUE(testing::ReadLoggedFacts(&env, "/db").retired.count(1));
+  store.reset();
+  store = OpenOrDie(o, "/db");
+  EXPECT_TRUE(store->Verify([&](const std::string& p) { problems.push_back(p); }).ok());
+  EXPECT_TRUE(problems.empty()) << problems[0];
+  ASSERT_TRUE(store->KvGet("k", &v).ok());
+  EXPECT_EQ(v, "v");
+}
+
+// Version-1 segments built by hand: header, records, zeros up to 4096.
+void PutVersionOneSegment(MemEnv* env, uint32_t number, bool sealed,
+                          const std::function<void(RecordBuilder*)>& add) {
+  std::string image = testing::VersionOneHeader(number);
+  RecordBuilder b(&image);
+  add(&b);
+  if (sealed) b.AddSegmentEnd(number);
+  image.resize(4096);
+  ASSERT_TRUE(env->SetContents("/db/" + SegmentFileName(number), image).ok());
+}
+
+TEST(StoreVersionOne, GapsAndASealedNewestSegmentFromVersionOneAreAccepted) {
+  // Version 1 compacted segments 1, 3 and 4 away without a record, and a
+  // crash came after it sealed segment 5 and before it created segment 6.
+  MemEnv env;
+  ASSERT_TRUE(env.CreateDir("/db").ok());
+  PutVersionOneSegment(&env, 2, true, [](RecordBuilder* b) {
+    b->Begin(log::kCompactionRecord);
+    b->AddAppend("s", 1, "one");
+    b->AddKvPut("k", "old");
+    b->Finish();
+  });
+  PutVersionOneSegment(&env, 5, true, [](RecordBuilder* b) {
+    b->Begin(log::kBatchRecord);
+    b->AddAppend("s", 2, "two");
+    b->AddKvPut("k", "new");
+    b->Finish();
+  });
+  Options o = MemOptions(&env);
+  o.auto_compact = false;
+  auto store = OpenOrDie(o, "/db");
+  std::vector<Event> events;
+  ASSERT_TRUE(store->Read("s", 0, 10, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].payload, "two");
+  std::vector<std::string> problems;
+  EXPECT_TRUE(store->Verify([&](const std::string& p) { problems.push_back(p); }).ok());
+  EXPECT_TRUE(problems.empty()) << problems[0];
+  // The next write creates segment 6 (version 2).
+  ASSERT_TRUE(store->Append("s", 3, "three").ok());
+  EXPECT_EQ(HeaderVersion(&env, 6), 2u);
+  // The first compaction's retired record adopts the version-1 gaps.
+  ASSERT_TRUE(store->TruncateThrough("s", 2).ok());
+  ASSERT_TRUE(store->Compact().ok());
+  std::set<uint32_t> retired = testing::ReadLoggedFacts(&env, "/db").retired;
+  for (uint32_t n : {1u, 3u, 4u}) EXPECT_TRUE(retired.count(n)) << n;
+  store.reset();
+  store = OpenOrDie(o, "/db");
+  EXPECT_TRUE(store->Verify([&](const std::string& p) { problems.push_back(p); }).ok());
+  EXPECT_TRUE(problems.empty()) << problems[0];
+  std::string v;
+  ASSERT_TRUE(store->KvGet("k", &v).ok());
+  EXPECT_EQ(v, "new");
 }
 
 TEST(StoreModes, NeverAndBatchModesHandBytesToTheKernelBeforeReturning) {

@@ -72,6 +72,87 @@ TEST_F(ToolsTest, VerifyPassesOnAHealthyStoreAndFailsOnDamage) {
   EXPECT_NE(out_.str().find("0000000001.seg offset 32"), std::string::npos) << out_.str();
 }
 
+TEST_F(ToolsTest, DumpShowsRetiredAndBlobRecords) {
+  std::string cid;
+  {
+    Options o = testing::MemOptions(&env_);
+    o.auto_compact = false;
+    auto store = testing::OpenOrDie(o, "/db");
+    ASSERT_TRUE(store->BlobPut("hi", &cid).ok());
+    for (uint64_t i = 2; i <= 40; ++i) ASSERT_TRUE(store->Append("orders", i, std::string(200, 'x')).ok());
+    ASSERT_TRUE(store->TruncateThrough("orders", 39).ok());
+    ASSERT_TRUE(store->Compact().ok());
+  }
+  ASSERT_EQ(Run({"dump", "/db"}), 0) << err_.str();
+  std::string o = out_.str();
+  EXPECT_NE(o.find(" blob (76 bytes)\n    cid=\"" + cid + "\" size=2\n"), std::string::npos) << o;
+  EXPECT_NE(o.find(" retired ("), std::string::npos) << o;
+  EXPECT_NE(o.find("    segments=1"), std::string::npos) << o;
+  ASSERT_EQ(Run({"dump", "/db", "--json"}), 0) << err_.str();
+  o = out_.str();
+  EXPECT_NE(o.find("\"type\":\"blob\",\"bytes\":76,\"cid\":\"" + cid + "\",\"size\":2,\"ops\":[]}"),
+            std::string::npos)
+      << o;
+  EXPECT_NE(o.find("\"type\":\"retired\",\"bytes\":25,\"segments\":[[1,"), std::string::npos) << o;
+  ASSERT_EQ(Run({"verify", "/db"}), 0) << out_.str();
+}
+
+TEST_F(ToolsTest, VerifyNamesARecordedBlobWhoseFileIsGone) {
+  std::string cid;
+  {
+    auto store = testing::OpenOrDie(testing::MemOptions(&env_), "/db");
+    ASSERT_TRUE(store->BlobPut("gone soon", &cid).ok());
+  }
+  ASSERT_TRUE(env_.DeleteFile("/db/blobs/" + cid).ok());
+  EXPECT_EQ(Run({"verify", "/db"}), 1);
+  EXPECT_NE(out_.str().find("blob " + cid + ": Corruption: blob " + cid +
+                            " is recorded in the log, but its file is missing"),
+            std::string::npos)
+      << out_.str();
+}
+
+// docs/storage-format.md, "Worked example": the bytes and the dump shown
+// there are what the code writes.
+TEST(FormatDoc, TheWorkedExampleIsWhatTheCodeWrites) {
+  MemEnv env;
+  {
+    auto store = testing::OpenOrDie(testing::MemOptions(&env), "/db");
+    ASSERT_TRUE(store->Append("orders", 1, "{:id 7}").ok());
+    WriteBatch b;
+    b.KvPut("k", "v");
+    b.TruncateThrough("orders", 1);
+    ASSERT_TRUE(store->Commit(b).ok());
+    std::string cid;
+    ASSERT_TRUE(store->BlobPut("hi", &cid).ok());
+  }
+  const char* kHex =
+      "73 78 73 74 6f 72 65 0a 02 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 10 00 00 f6 45 21 14 "
+      "77 ae 4c c2 15 00 00 00 01 01 00 00 00 01 06 6f 72 64 65 72 73 01 07 7b 3a 69 64 20 37 7d c4 b5 "
+      "d1 4a 12 00 00 00 01 02 00 00 00 02 01 6b 01 76 04 06 6f 72 64 65 72 73 01 19 c2 aa 78 43 00 00 "
+      "00 05 02 00 00 00 00 00 00 00 62 61 66 6b 72 65 69 65 70 69 6e 62 75 6d 7a 65 70 6e 6f 6c 6e 37 "
+      "63 6f 35 76 65 61 34 6b 66 33 6c 63 63 74 6e 71 6f 6c 62 33 75 36 62 76 73 65 6c 6c 67 7a 6e 79 "
+      "6d 74 32 75 71";
+  std::string want;
+  for (const char* p = kHex; *p != '\0'; p += p[2] == ' ' ? 3 : 2) {
+    want.push_back(static_cast<char>(std::stoi(std::string(p, 2), nullptr, 16)));
+  }
+  want.resize(4096);
+  std::string got;
+  ASSERT_TRUE(env.GetContents("/db/0000000001.seg", &got).ok());
+  EXPECT_EQ(got, want);
+  std::ostringstream out, err;
+  ASSERT_EQ(RunStoreTool({"dump", "/db"}, out, err, &env), 0) << err.str();
+  EXPECT_EQ(out.str(),
+            "segment 0000000001.seg (4096 bytes)\n"
+            "  @32 batch (30 bytes)\n"
+            "    append stream=\"orders\" seq=1 payload=\"{:id 7}\"\n"
+            "  @62 batch (27 bytes)\n"
+            "    kv-put key=\"k\" value=\"v\"\n"
+            "    truncate stream=\"orders\" through=1\n"
+            "  @89 blob (76 bytes)\n"
+            "    cid=\"bafkreiepinbumzepnoln7co5vea4kf3lcctnqolb3u6bvsellgznymt2uq\" size=2\n");
+}
+
 TEST_F(ToolsTest, VerifyOfAMissingDirectoryFails) {
   EXPECT_EQ(Run({"verify", "/nope"}), 1);
   EXPECT_FALSE(err_.str().empty());
