@@ -74,6 +74,7 @@ class Compiler {
   uint32_t AllocSlot(Scope* scope);
   bool Lookup(Scope* scope, Symbol* sym, uint16_t* depth, uint32_t* slot);
   bool LookupHere(Scope* scope, Symbol* sym, uint32_t* slot);
+  bool IsParamSlot(Scope* scope, uint16_t depth, uint32_t slot);
   static bool IsToplevel(Scope* scope) { return scope->name == nullptr && scope->next == nullptr; }
   void PrescanDefines(Value body, Scope** scope);
   int SimpleDepth(Node* n);
@@ -235,8 +236,25 @@ Node* Compiler::VariableNode(Symbol* sym, Scope* scope, NodeKind local, NodeKind
 
 Node* Compiler::CompileSymbol(Symbol* sym, Scope* scope) {
   Node* n = VariableNode(sym, scope, NodeKind::kLocal, NodeKind::kGlobal);
+  if (n->kind == NodeKind::kLocal && IsParamSlot(scope, n->depth, n->index)) {
+    n->kind = NodeKind::kParam;
+  }
   n->flags |= kSimpleNode;
   return n;
+}
+
+// Is slot `slot` of the frame `depth` boundaries out a parameter? Every call
+// fills its parameters (the rest list included) before the body runs, and
+// nothing ever unbinds them, so reading one needs no checks.
+bool Compiler::IsParamSlot(Scope* scope, uint16_t depth, uint32_t slot) {
+  for (Scope* s = scope; s != nullptr; s = s->next) {
+    if (s->name != nullptr) continue;
+    if (depth-- == 0) {
+      Proto* p = s->proto;
+      return p != nullptr && slot < p->nparams + (p->has_rest ? 1 : 0);
+    }
+  }
+  return false;
 }
 
 Node* Compiler::CompileList(Value form, Scope* scope, bool tail) {

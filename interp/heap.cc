@@ -26,10 +26,6 @@ constexpr size_t kStrBufBytesOffset = sizeof(Obj) + 2 * sizeof(size_t);
 constexpr size_t kChunkBytes = 64 * 1024;
 constexpr size_t kLargePrefix = 16;
 
-struct FreeSlot : Obj {
-  FreeSlot* next;
-};
-
 size_t LargeSize(Obj* o) {
   return *reinterpret_cast<size_t*>(reinterpret_cast<char*>(o) - kLargePrefix);
 }
@@ -79,12 +75,12 @@ Obj* Heap::Allocate(ObjType type, size_t bytes) {
   std::memset(static_cast<void*>(o), 0, bytes);
   o->type = type;
   bytes_since_gc_ += bytes;
-  stats_.allocated_bytes += bytes;
-  stats_.total_allocated += bytes;
   return o;
 }
 
-Obj* Heap::AllocateRaw(ObjType type, size_t bytes) {
+// The slow path of AllocateRaw: a large object, an empty free list, or an
+// armed allocation-failure test switch.
+Obj* Heap::AllocateRawSlow(ObjType type, size_t bytes) {
   if (fail_after_ != 0 && --fail_after_ == 0) throw std::bad_alloc();
   if (bytes < sizeof(FreeSlot)) bytes = sizeof(FreeSlot);
   bytes = (bytes + kGranule - 1) & ~(kGranule - 1);
@@ -95,8 +91,6 @@ Obj* Heap::AllocateRaw(ObjType type, size_t bytes) {
   o->flags = 0;
   o->aux = 0;
   bytes_since_gc_ += bytes;
-  stats_.allocated_bytes += bytes;
-  stats_.total_allocated += bytes;
   return o;
 }
 
@@ -210,6 +204,7 @@ void Heap::VecPush(Vec* v, Value x) {
     if (items == nullptr) throw std::bad_alloc();
     // Account the growth so that big vectors push the collector along.
     bytes_since_gc_ += (cap - v->cap) * sizeof(Value);
+    vec_growth_ += (cap - v->cap) * sizeof(Value);
     v->items = items;
     v->cap = cap;
   }
@@ -260,10 +255,12 @@ void Heap::Collect() {
     gray_.pop_back();
     Trace(o);
   }
+  stats_ = stats();  // fold in what was allocated since the last collection
+  bytes_since_gc_ = 0;
+  vec_growth_ = 0;
   Sweep();
   stats_.collections++;
   stats_.live_bytes = stats_.allocated_bytes;
-  bytes_since_gc_ = 0;
   // Collect again once as much has been allocated as survived (at least 8 MiB).
   threshold_ = std::max<size_t>(8u << 20, stats_.live_bytes);
 }

@@ -54,7 +54,10 @@ std::string NodeWhere(Node* n) {
   std::string s;
   if (n == nullptr) return s;
   if (IsString(n->file)) s = std::string(StringView(n->file));
-  s += ":" + std::to_string(n->line) + ":" + std::to_string(n->col);
+  s += ':';
+  s += std::to_string(n->line);
+  s += ':';
+  s += std::to_string(n->col);
   return s;
 }
 
@@ -130,14 +133,6 @@ Machine::Machine(State& S) : S_(S), pool_(std::make_unique<FiberPool>()) {}
 
 Machine::~Machine() { DropFibers(); }
 
-void ValueStack::Grow() {
-  size_t cap = cap_ == 0 ? 64 : cap_ * 2;
-  auto* data = static_cast<Value*>(std::realloc(data_, cap * sizeof(Value)));
-  if (data == nullptr) throw std::bad_alloc();
-  data_ = data;
-  cap_ = cap;
-}
-
 Task* Machine::NewTask() {
   Task* t = S_.heap.New<Task>(ObjType::kTask);
   t->frames = nullptr;
@@ -151,7 +146,7 @@ Task* Machine::NewTask() {
   t->gen = 0;
   t->result = t->request = t->resume = t->op_arg = Value::Nil();
   t->wake_ns = 0;
-  t->frames = new std::vector<Frame>();
+  t->frames = new FrameStack();
   t->vals = new ValueStack();
   t->frames->reserve(64);
   return t;
@@ -168,11 +163,43 @@ Env* Machine::NewEnv(Env* parent, uint32_t size) {
   return e;
 }
 
-namespace {
+// The frame for a call of c with argc arguments (arity already checked).
+// A tail call may overwrite the caller's frame `env` when nothing else can
+// see it any more (see kEnvReusable).
+Env* Machine::EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env) {
+  Proto* p = c->proto;
+  Env* e;
+  if (tail && (env->flags & kEnvReusable) && env->size == p->frame_size && env != c->env) {
+    e = env;
+    e->parent = c->env;
+  } else {
+    uint32_t size = p->frame_size;
+    size_t extra = size > 1 ? (size - 1) * sizeof(Value) : 0;
+    e = static_cast<Env*>(S_.heap.AllocateRaw(ObjType::kEnv, sizeof(Env) + extra));
+    e->flags = kEnvReusable;
+    e->parent = c->env;
+    e->slots = e->inline_slots;
+    e->size = size;
+  }
+  for (uint32_t i = 0; i < p->nparams; ++i) e->slots[i] = args[i];
+  for (uint32_t i = p->nparams; i < e->size; ++i) e->slots[i] = Value::Undefined();
+  if (p->has_rest) e->slots[p->nparams] = S_.heap.ListFrom(args + p->nparams, argc - p->nparams);
+  return e;
+}
 
-// A slot past the end of a frame exists when a lazily expanded macro added a
-// binding after the frame was made: grow the frame to fit.
-}  // namespace
+// The safe point at a function's entry: an interrupt, or a collection with
+// the machine's registers as roots.
+void Machine::SafePoint(Node* node, Env* env) {
+  if (interrupt_) {
+    interrupt_ = 0;
+    ThrowError(S_, "interrupted");
+  }
+  reg_node_ = node;
+  reg_env_ = env;
+  S_.heap.Collect();
+  reg_node_ = nullptr;
+  reg_env_ = nullptr;
+}
 
 void Machine::MarkRoots(Heap& h) {
   h.MarkObj(task_);
@@ -223,24 +250,40 @@ std::string Machine::FormatError(Value err) {
 
 namespace {
 
-// Is every operator in this simple expression still a plain native? A call
-// node remembers the global epoch at which the answer was last yes (in its
-// otherwise unused `index`); any global definition moves the epoch on.
-bool CanSimpleSlow(State& S, Node* n);
+// Recomputes a call's verdicts (kSimpleNow, kArgsSimpleNow) for the current
+// global epoch. Any global definition moves the epoch on, so a verdict holds
+// exactly as long as the bindings it was drawn from.
+void Revalidate(State& S, Node* n);
 
+// Is this simple expression (flagged kSimpleNode) still free of frames: is
+// every operator in it a plain native?
 inline bool CanSimple(State& S, Node* n) {
-  return n->kind != NodeKind::kCall || n->index == S.global_epoch || CanSimpleSlow(S, n);
+  if (n->kind != NodeKind::kCall) return true;
+  if (n->epoch != S.global_epoch) Revalidate(S, n);
+  return (n->flags & kSimpleNow) != 0;
 }
 
-bool CanSimpleSlow(State& S, Node* n) {
-  Value g = AsSymbol(n->kids[0]->value)->global;
-  if (!IsType(g, ObjType::kNative) || OpOf(AsNative(g)) != MachineOp::kNone) return false;
-  for (uint32_t i = 1; i < n->nkids; ++i) {
+void Revalidate(State& S, Node* n) {
+  uint16_t f = n->flags & static_cast<uint16_t>(~(kSimpleNow | kArgsSimpleNow));
+  bool args = true;
+  for (uint32_t i = 0; i < n->nkids && args; ++i) {
     Node* k = n->kids[i];
-    if (k->kind == NodeKind::kCall && !CanSimple(S, k)) return false;
+    args = (k->flags & kSimpleNode) && CanSimple(S, k);
   }
-  n->index = S.global_epoch;
-  return true;
+  if (args) {
+    f |= kArgsSimpleNow;
+    // kSimpleNode implies the operator is a global.
+    if (n->flags & kSimpleNode) {
+      Value g = AsSymbol(n->kids[0]->value)->global;
+      if (IsType(g, ObjType::kNative) && OpOf(AsNative(g)) == MachineOp::kNone) f |= kSimpleNow;
+    }
+  }
+  // A call's `depth` is otherwise unused: it caches the operator's FastOp
+  // for MachineLoop::Operand, under the same epoch as the verdicts.
+  n->depth = kFastNone;
+  if ((f & kSimpleNow) && n->nkids == 3) n->depth = AsNative(AsSymbol(n->kids[0]->value)->global)->flags;
+  n->flags = f;
+  n->epoch = S.global_epoch;
 }
 
 // Evaluates the call's operands from `i` on while they are simple, pushing
@@ -303,6 +346,16 @@ void MachineLoop::ThrowUnbound(Node* n) {
 void MachineLoop::ThrowOverflow() {
   ThrowError(S, "stack overflow: more than " + std::to_string(S.limits.max_frames) +
                     " frames (deep non-tail recursion?)");
+}
+
+Value MachineLoop::Arith(Node* n, Env* env) {
+  Value x = Operand(n->kids[1], env);
+  Value y = Operand(n->kids[2], env);
+  Value r;
+  if (FastArith(n->depth, x, y, &r)) return r;
+  Value argv[2] = {x, y};
+  cur_call = n;
+  return CallNative(S, AsNative(AsSymbol(n->kids[0]->value)->global), argv, 2);
 }
 
 // A call of a plain native on simple operands (the caller checked CanSimple).
@@ -370,6 +423,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
           case NodeKind::kConst:
             val = node->value;
             goto do_return;
+          case NodeKind::kParam:
+            val = EnvAt(env, node->depth)->slots[node->index];
+            goto do_return;
           case NodeKind::kLocal:
             val = L.LocalValue(node, env);
             goto do_return;
@@ -410,6 +466,33 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                 goto do_eval;
               }
               if (!g.IsUndefined()) node->flags &= static_cast<uint16_t>(~kMaybeMacro);
+            }
+            if (node->epoch != S_.global_epoch) Revalidate(S_, node);
+            if (node->flags & kArgsSimpleNow) {
+              // Every operand is at hand without frames. A closure of fixed
+              // arity gets them straight into its new frame, skipping the
+              // operand stack.
+              Value fn = L.Operand(node->kids[0], env);
+              uint32_t argc = node->nkids - 1;
+              if (IsType(fn, ObjType::kClosure) && argc <= kDirectArgs) {
+                Closure* c = static_cast<Closure*>(fn.AsObj());
+                Proto* p = c->proto;
+                if (!p->has_rest && p->nparams == argc) {
+                  Value args[kDirectArgs];
+                  for (uint32_t k = 0; k < argc; ++k) args[k] = L.Operand(node->kids[k + 1], env);
+                  cur_call_ = node;
+                  env = EnterClosure(c, args, argc, (node->flags & kTailCall) != 0, env);
+                  node = p->body;
+                  if (S_.heap.ShouldCollect() || interrupt_) SafePoint(node, env);
+                  goto do_eval;
+                }
+              }
+              base = vals.size();
+              vals.push_back(fn);
+              for (uint32_t k = 1; k < node->nkids; ++k) vals.push_back(L.Operand(node->kids[k], env));
+              cur_call_ = node;
+              tail_call = (node->flags & kTailCall) != 0;
+              goto do_apply;
             }
             base = vals.size();
             uint32_t i = PushSimpleOperands(S_, L, node, 0, env);
@@ -501,36 +584,10 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             ArityError(S_, ProtoName(p).c_str(), static_cast<int>(p->nparams),
                        p->has_rest ? -1 : static_cast<int>(p->nparams), argc);
           }
-          Env* e;
-          if (reuse_frame && (env->flags & kEnvReusable) && env->size == p->frame_size &&
-              env != c->env) {
-            // Nothing can see the caller's frame any more: reuse it.
-            e = env;
-            e->parent = c->env;
-            for (uint32_t i = p->nparams; i < e->size; ++i) e->slots[i] = Value::Undefined();
-          } else {
-            e = NewEnv(c->env, p->frame_size);
-            e->flags |= kEnvReusable;
-          }
-          Value* args = vals.data() + base + 1;
-          for (uint32_t i = 0; i < p->nparams; ++i) e->slots[i] = args[i];
-          if (p->has_rest) {
-            e->slots[p->nparams] = S_.heap.ListFrom(args + p->nparams, argc - p->nparams);
-          }
+          env = EnterClosure(c, vals.data() + base + 1, argc, reuse_frame, env);
           vals.resize(base);
           node = p->body;
-          env = e;
-          if (S_.heap.ShouldCollect() || interrupt_) {
-            if (interrupt_) {
-              interrupt_ = 0;
-              ThrowError(S_, "interrupted");
-            }
-            reg_node_ = node;
-            reg_env_ = env;
-            S_.heap.Collect();
-            reg_node_ = nullptr;
-            reg_env_ = nullptr;
-          }
+          if (S_.heap.ShouldCollect() || interrupt_) SafePoint(node, env);
           goto do_eval;
         }
         if (IsType(fn, ObjType::kNative)) {
@@ -810,7 +867,8 @@ bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
     if (!record || n == nullptr || trace.size() >= kMaxTrace) return;
     std::string s = NodeWhere(n);
     if (n->kind == NodeKind::kCall && n->nkids > 0 &&
-        (n->kids[0]->kind == NodeKind::kGlobal || n->kids[0]->kind == NodeKind::kLocal)) {
+        (n->kids[0]->kind == NodeKind::kGlobal || n->kids[0]->kind == NodeKind::kLocal ||
+         n->kids[0]->kind == NodeKind::kParam)) {
       s += " in (" + std::string(AsSymbol(n->kids[0]->value)->name->View()) + " ...)";
     }
     trace.push_back(S_.heap.MakeString(s));

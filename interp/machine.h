@@ -32,10 +32,12 @@
 #include <cstdlib>
 #include <deque>
 #include <memory>
+#include <new>
 #include <set>
 #include <unordered_map>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "interp/heap.h"
@@ -52,6 +54,7 @@ struct Scope;
 enum class NodeKind : uint8_t {
   kConst,      // value
   kLocal,      // depth, index; value = symbol (for messages)
+  kParam,      // as kLocal, for a parameter's slot: always bound, never out of range
   kGlobal,     // value = symbol
   kSetLocal,   // depth, index, a = expr; flags kDefineNode when it is a definition
   kSetGlobal,  // value = symbol, a = expr
@@ -82,6 +85,10 @@ enum NodeFlags : uint16_t {
   // A call (or macro call) in tail position: nothing of the caller's
   // activation is needed after it.
   kTailCall = 8,
+  // Verdicts about a call, valid while Node::epoch equals the global epoch
+  // (defining any global moves the epoch on, and they are recomputed):
+  kSimpleNow = 16,      // kSimpleNode, and every operator is a plain native
+  kArgsSimpleNow = 32,  // the operator and every operand evaluate without frames
 };
 
 struct Node : Obj {
@@ -96,6 +103,7 @@ struct Node : Obj {
   Node* a;
   Node* b;
   Node* c;
+  uint32_t epoch;  // kCall: the global epoch at which kSimpleNow/kArgsSimpleNow were set
   uint32_t nkids;
   Node* kids[1];  // nkids entries
 };
@@ -183,44 +191,62 @@ struct RunResult {
   Value value;  // the result, the request, or the raised value
 };
 
-// The operand stack: a vector of Values whose push and truncate stay inline
-// (Values are trivially copyable, so shrinking is just a size change).
-class ValueStack {
+// The operand stack and the frame stack: a vector of trivially copyable
+// items whose push, pop and truncate stay inline (shrinking is just a size
+// change; growth is the one call out of line).
+template <class T>
+class Stack {
+  static_assert(std::is_trivially_copyable_v<T>, "items are moved by realloc");
+
  public:
-  ValueStack() = default;
-  ~ValueStack() { std::free(data_); }
-  ValueStack(const ValueStack&) = delete;
-  ValueStack& operator=(const ValueStack&) = delete;
+  Stack() = default;
+  ~Stack() { std::free(data_); }
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  Value* data() { return data_; }
-  Value* begin() { return data_; }
-  Value* end() { return data_ + size_; }
-  const Value* begin() const { return data_; }
-  const Value* end() const { return data_ + size_; }
-  Value& operator[](size_t i) { return data_[i]; }
-  void push_back(Value v) {
+  T* data() { return data_; }
+  T* begin() { return data_; }
+  T* end() { return data_ + size_; }
+  const T* begin() const { return data_; }
+  const T* end() const { return data_ + size_; }
+  T& operator[](size_t i) { return data_[i]; }
+  T& back() { return data_[size_ - 1]; }
+  [[gnu::always_inline]] void push_back(const T& v) {
     if (size_ == cap_) Grow();
     data_[size_++] = v;
   }
+  void pop_back() { --size_; }
   // Only ever shrinks (callers truncate back to a saved height).
   void resize(size_t n) { size_ = n; }
   void clear() { size_ = 0; }
+  void reserve(size_t n) {
+    while (cap_ < n) Grow();
+  }
 
  private:
-  void Grow();
-  Value* data_ = nullptr;
+  [[gnu::noinline]] void Grow() {
+    size_t cap = cap_ == 0 ? 64 : cap_ * 2;
+    auto* data = static_cast<T*>(std::realloc(static_cast<void*>(data_), cap * sizeof(T)));
+    if (data == nullptr) throw std::bad_alloc();
+    data_ = data;
+    cap_ = cap;
+  }
+  T* data_ = nullptr;
   size_t size_ = 0;
   size_t cap_ = 0;
 };
+
+using ValueStack = Stack<Value>;
+using FrameStack = Stack<Frame>;
 
 // A computation: its continuation (frames) and operand stack. Suspension
 // keeps both; Resume continues them. `aux` is the task id (0: the main
 // computation, or a nested run started from C++). The same object is the SX
 // task value that `spawn` returns (`#<task N>`).
 struct Task : Obj {
-  std::vector<Frame>* frames;
+  FrameStack* frames;
   ValueStack* vals;
   uint8_t state;   // TaskState
   uint8_t sched;   // SchedState (tasks.cc)
@@ -371,6 +397,10 @@ class Machine {
   RunResult Finish(RunResult r);
   Task* NewTask();
   Env* NewEnv(Env* parent, uint32_t size);
+  Env* EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env);
+  void SafePoint(Node* node, Env* env);
+  // Most arguments a call passes straight into a closure's frame.
+  static constexpr uint32_t kDirectArgs = 8;
   bool Unwind(MachineLoop& L, Value err, Node** node, Env** env);
   // Machine operations. ApplyOp returns true with *val set when the op is
   // finished, or false after setting up a call at vals[op_base_].

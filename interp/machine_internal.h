@@ -136,24 +136,29 @@ class MachineLoop {
 
   State& S;
   Machine& m;
-  std::vector<Frame>& frames;
+  FrameStack& frames;
   ValueStack& vals;
   Node*& cur_call;
 
   Value Simple(Node* n, Env* env);
   // A leaf operand (constant or variable) inline; anything else via Simple.
-  Value Operand(Node* n, Env* env) {
+  [[gnu::always_inline]] Value Operand(Node* n, Env* env) {
     switch (n->kind) {
       case NodeKind::kConst:
         return n->value;
+      case NodeKind::kParam:
+        return EnvAt(env, n->depth)->slots[n->index];
       case NodeKind::kLocal:
         return LocalValue(n, env);
       case NodeKind::kGlobal:
         return GlobalValue(n);
       default:
-        return Simple(n, env);
+        return n->depth != kFastNone ? Arith(n, env) : Simple(n, env);
     }
   }
+  // A simple call whose operator is a FastOp native (kept in the call's
+  // `depth` by Revalidate) applied to two operands.
+  Value Arith(Node* n, Env* env);
   Value LocalValue(Node* n, Env* env) {
     Env* e = EnvAt(env, n->depth);
     Value v = n->index < e->size ? e->slots[n->index] : Value::Undefined();
@@ -168,7 +173,7 @@ class MachineLoop {
   [[noreturn, gnu::cold, gnu::noinline]] void ThrowUsedBeforeDefined(Node* n);
   [[noreturn, gnu::cold, gnu::noinline]] void ThrowUnbound(Node* n);
   [[noreturn, gnu::cold, gnu::noinline]] void ThrowOverflow();
-  void Push(FrameKind kind, Node* node, Env* env, uint32_t i = 0, uint32_t base = 0,
+  [[gnu::always_inline]] void Push(FrameKind kind, Node* node, Env* env, uint32_t i = 0, uint32_t base = 0,
             Value x = Value::Nil(), Value y = Value::Nil()) {
     if (frames.size() >= S.limits.max_frames) ThrowOverflow();
     frames.push_back(Frame{kind, i, base, node, env, x, y});
