@@ -166,7 +166,7 @@ Env* Machine::NewEnv(Env* parent, uint32_t size) {
 // The frame for a call of c with argc arguments (arity already checked).
 // A tail call may overwrite the caller's frame `env` when nothing else can
 // see it any more (see kEnvReusable).
-Env* Machine::EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env) {
+inline Env* Machine::EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env) {
   Proto* p = c->proto;
   Env* e;
   if (tail && (env->flags & kEnvReusable) && env->size == p->frame_size && env != c->env) {
@@ -250,6 +250,108 @@ std::string Machine::FormatError(Value err) {
 
 namespace {
 
+// --- evaluators of simple calls ---------------------------------------------
+//
+// A simple call is evaluated by a function chosen for it (Node::eval): the
+// general one walks the operands and calls the native; a FastOp native on two
+// operands gets one specialised for the op and for the shape of each operand
+// (a parameter of the current frame, a constant, or anything else), so that
+// `(+ i 1)` is a few loads, an add and a range check.
+
+enum class Shape { kAny, kParam0, kConst };
+
+Shape ShapeOf(Node* k) {
+  if (k->kind == NodeKind::kParam && k->depth == 0) return Shape::kParam0;
+  if (k->kind == NodeKind::kConst) return Shape::kConst;
+  return Shape::kAny;
+}
+
+template <Shape s>
+[[gnu::always_inline]] inline Value Fetch(MachineLoop& L, Node* k, Env* env) {
+  if constexpr (s == Shape::kParam0) {
+    return env->slots[k->index];
+  } else if constexpr (s == Shape::kConst) {
+    return k->value;
+  } else {
+    return L.Operand(k, env);
+  }
+}
+
+template <uint16_t op, Shape sa, Shape sb>
+Value ArithFn(MachineLoop& L, Node* n, Env* env) {
+  Value x = Fetch<sa>(L, n->kids[1], env);
+  Value y = Fetch<sb>(L, n->kids[2], env);
+  if (x.IsSmallInt() && y.IsSmallInt()) {
+    int64_t a = x.AsSmallInt(), b = y.AsSmallInt();
+    int64_t r;
+    if constexpr (op == kFastLt) return Value::Bool(a < b);
+    if constexpr (op == kFastGt) return Value::Bool(a > b);
+    if constexpr (op == kFastLe) return Value::Bool(a <= b);
+    if constexpr (op == kFastGe) return Value::Bool(a >= b);
+    if constexpr (op == kFastEq) return Value::Bool(a == b);
+    if constexpr (op == kFastAdd) r = a + b;  // both fit in 48 bits: no overflow
+    if constexpr (op == kFastSub) r = a - b;
+    if constexpr (op == kFastMul) {
+      if (__builtin_mul_overflow(a, b, &r)) return L.ArithSlow(n, x, y);
+    }
+    if (Value::FitsSmall(r)) return Value::SmallInt(r);
+  }
+  return L.ArithSlow(n, x, y);
+}
+
+Value SimpleCallFn(MachineLoop& L, Node* n, Env* env) { return L.Simple(n, env); }
+
+template <uint16_t op, Shape sa>
+SimpleFn PickB(Shape sb) {
+  switch (sb) {
+    case Shape::kParam0:
+      return &ArithFn<op, sa, Shape::kParam0>;
+    case Shape::kConst:
+      return &ArithFn<op, sa, Shape::kConst>;
+    default:
+      return &ArithFn<op, sa, Shape::kAny>;
+  }
+}
+
+template <uint16_t op>
+SimpleFn PickA(Shape sa, Shape sb) {
+  switch (sa) {
+    case Shape::kParam0:
+      return PickB<op, Shape::kParam0>(sb);
+    case Shape::kConst:
+      return PickB<op, Shape::kConst>(sb);
+    default:
+      return PickB<op, Shape::kAny>(sb);
+  }
+}
+
+// The evaluator of a call that is simple at the current epoch.
+SimpleFn ChooseSimpleFn(Node* n) {
+  uint16_t op = AsNative(AsSymbol(n->kids[0]->value)->global)->flags;
+  if (n->nkids != 3 || op == kFastNone) return &SimpleCallFn;
+  Shape sa = ShapeOf(n->kids[1]), sb = ShapeOf(n->kids[2]);
+  switch (op) {
+    case kFastAdd:
+      return PickA<kFastAdd>(sa, sb);
+    case kFastSub:
+      return PickA<kFastSub>(sa, sb);
+    case kFastMul:
+      return PickA<kFastMul>(sa, sb);
+    case kFastLt:
+      return PickA<kFastLt>(sa, sb);
+    case kFastGt:
+      return PickA<kFastGt>(sa, sb);
+    case kFastLe:
+      return PickA<kFastLe>(sa, sb);
+    case kFastGe:
+      return PickA<kFastGe>(sa, sb);
+    case kFastEq:
+      return PickA<kFastEq>(sa, sb);
+    default:
+      return &SimpleCallFn;
+  }
+}
+
 // Recomputes a call's verdicts (kSimpleNow, kArgsSimpleNow) for the current
 // global epoch. Any global definition moves the epoch on, so a verdict holds
 // exactly as long as the bindings it was drawn from.
@@ -278,17 +380,14 @@ void Revalidate(State& S, Node* n) {
       if (IsType(g, ObjType::kNative) && OpOf(AsNative(g)) == MachineOp::kNone) f |= kSimpleNow;
     }
   }
-  // A call's `depth` is otherwise unused: it caches the operator's FastOp
-  // for MachineLoop::Operand, under the same epoch as the verdicts.
-  n->depth = kFastNone;
-  if ((f & kSimpleNow) && n->nkids == 3) n->depth = AsNative(AsSymbol(n->kids[0]->value)->global)->flags;
+  n->eval = (f & kSimpleNow) ? ChooseSimpleFn(n) : nullptr;
   n->flags = f;
   n->epoch = S.global_epoch;
 }
 
 // Evaluates the call's operands from `i` on while they are simple, pushing
 // their values; returns the index of the first that needs a frame (or nkids).
-inline uint32_t PushSimpleOperands(State& S, MachineLoop& L, Node* call, uint32_t i, Env* env) {
+[[gnu::always_inline]] inline uint32_t PushSimpleOperands(State& S, MachineLoop& L, Node* call, uint32_t i, Env* env) {
   for (; i < call->nkids; ++i) {
     Node* k = call->kids[i];
     if (!(k->flags & kSimpleNode) || !CanSimple(S, k)) break;
@@ -348,14 +447,11 @@ void MachineLoop::ThrowOverflow() {
                     " frames (deep non-tail recursion?)");
 }
 
-Value MachineLoop::Arith(Node* n, Env* env) {
-  Value x = Operand(n->kids[1], env);
-  Value y = Operand(n->kids[2], env);
-  Value r;
-  if (FastArith(n->depth, x, y, &r)) return r;
+Value MachineLoop::ArithSlow(Node* n, Value x, Value y) {
+  Native* nat = AsNative(AsSymbol(n->kids[0]->value)->global);
   Value argv[2] = {x, y};
   cur_call = n;
-  return CallNative(S, AsNative(AsSymbol(n->kids[0]->value)->global), argv, 2);
+  return CallNative(S, nat, argv, 2);
 }
 
 // A call of a plain native on simple operands (the caller checked CanSimple).

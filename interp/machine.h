@@ -91,6 +91,11 @@ enum NodeFlags : uint16_t {
   kArgsSimpleNow = 32,  // the operator and every operand evaluate without frames
 };
 
+// How a simple call evaluates (MachineLoop::Operand), chosen by Revalidate.
+struct Node;
+struct Env;
+using SimpleFn = Value (*)(MachineLoop& L, Node* n, Env* env);
+
 struct Node : Obj {
   NodeKind kind;
   uint16_t depth;
@@ -104,6 +109,7 @@ struct Node : Obj {
   Node* b;
   Node* c;
   uint32_t epoch;  // kCall: the global epoch at which kSimpleNow/kArgsSimpleNow were set
+  SimpleFn eval;   // kCall: its evaluator while kSimpleNow holds
   uint32_t nkids;
   Node* kids[1];  // nkids entries
 };
@@ -397,7 +403,7 @@ class Machine {
   RunResult Finish(RunResult r);
   Task* NewTask();
   Env* NewEnv(Env* parent, uint32_t size);
-  Env* EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env);
+  [[gnu::always_inline]] inline Env* EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env);
   void SafePoint(Node* node, Env* env);
   // Most arguments a call passes straight into a closure's frame.
   static constexpr uint32_t kDirectArgs = 8;

@@ -153,12 +153,11 @@ class MachineLoop {
       case NodeKind::kGlobal:
         return GlobalValue(n);
       default:
-        return n->depth != kFastNone ? Arith(n, env) : Simple(n, env);
+        return n->eval(*this, n, env);  // a simple call
     }
   }
-  // A simple call whose operator is a FastOp native (kept in the call's
-  // `depth` by Revalidate) applied to two operands.
-  Value Arith(Node* n, Env* env);
+  // A FastOp native's call when the inline case does not apply.
+  Value ArithSlow(Node* n, Value x, Value y);
   Value LocalValue(Node* n, Env* env) {
     Env* e = EnvAt(env, n->depth);
     Value v = n->index < e->size ? e->slots[n->index] : Value::Undefined();
