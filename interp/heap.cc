@@ -55,6 +55,7 @@ Heap::~Heap() {
     std::free(c->mem);
     delete c;
   }
+  for (char* mem : spare_chunks_) std::free(mem);
   for (Obj* o : large_) FreeObj(o);
 }
 
@@ -105,7 +106,12 @@ void Heap::NewChunk(size_t cls) {
   auto* c = new Chunk;
   c->slot_size = cls * kGranule;
   c->nslots = kChunkBytes / c->slot_size;
-  c->mem = static_cast<char*>(std::malloc(c->nslots * c->slot_size));
+  if (!spare_chunks_.empty()) {
+    c->mem = spare_chunks_.back();
+    spare_chunks_.pop_back();
+  } else {
+    c->mem = static_cast<char*>(std::malloc(kChunkBytes));
+  }
   if (c->mem == nullptr) {
     delete c;
     throw std::bad_alloc();
@@ -262,7 +268,7 @@ void Heap::Collect() {
   stats_.collections++;
   stats_.live_bytes = stats_.allocated_bytes;
   // Collect again once as much has been allocated as survived (at least 8 MiB).
-  threshold_ = std::max<size_t>(8u << 20, stats_.live_bytes);
+  threshold_ = std::max<size_t>(8u << 20, stats_.live_bytes + stats_.live_bytes / 2);
 }
 
 void Heap::Trace(Obj* o) {
@@ -280,9 +286,19 @@ void Heap::Trace(Obj* o) {
       MarkObj(static_cast<Keyword*>(o)->name);
       break;
     case ObjType::kPair: {
+      // Walk down the spine here rather than through the gray stack: a
+      // long list costs one step per cell, not a push and a pop.
       auto* p = static_cast<Pair*>(o);
-      Mark(p->car);
-      Mark(p->cdr);
+      for (;;) {
+        Mark(p->car);
+        if (!IsPair(p->cdr)) {
+          Mark(p->cdr);
+          break;
+        }
+        p = AsPair(p->cdr);
+        if (p->marked) break;
+        p->marked = 1;
+      }
       break;
     }
     case ObjType::kError: {
@@ -316,39 +332,53 @@ void Heap::FreeObj(Obj* o) {
 size_t Heap::ObjSize(Obj* o) const { return LargeSize(o); }
 
 void Heap::Sweep() {
-  for (auto& head : free_lists_) head = nullptr;
+  // One pass over each chunk: finalize and free the unmarked, unmark the
+  // marked, and thread the free slots onto their class's list in address
+  // order (tails[cls] is where the next free slot of that class goes).
+  Obj** tails[kClasses + 1];
+  for (size_t cls = 0; cls <= kClasses; ++cls) {
+    free_lists_[cls] = nullptr;
+    tails[cls] = &free_lists_[cls];
+  }
   std::vector<Chunk*> kept;
   kept.reserve(chunks_.size());
+  size_t spare_limit = std::max<size_t>(16, chunks_.size() / 8);
   for (Chunk* c : chunks_) {
+    size_t cls = c->slot_size / kGranule;
+    Obj** tail = tails[cls];
     size_t live = 0;
     for (size_t i = 0; i < c->nslots; ++i) {
       Obj* o = reinterpret_cast<Obj*>(c->mem + i * c->slot_size);
-      if (o->type == ObjType::kFree) continue;
       if (o->marked) {
         o->marked = 0;
         ++live;
         continue;
       }
-      Finalizer fin = finalizers_[static_cast<int>(o->type)];
-      if (fin) fin(o);
-      o->type = ObjType::kFree;
-      stats_.allocated_bytes -= c->slot_size;
+      if (o->type != ObjType::kFree) {
+        Finalizer fin = finalizers_[static_cast<int>(o->type)];
+        if (fin) fin(o);
+        o->type = ObjType::kFree;
+        stats_.allocated_bytes -= c->slot_size;
+      }
+      *tail = o;
+      tail = &static_cast<FreeSlot*>(o)->next;
     }
     if (live == 0) {
-      // An empty chunk goes back to the system.
-      std::free(c->mem);
+      // An empty chunk: unthread its slots and keep its memory for the next
+      // chunk of any class (up to a bound), or give it back.
+      *tails[cls] = nullptr;
+      if (spare_chunks_.size() < spare_limit) {
+        spare_chunks_.push_back(c->mem);
+      } else {
+        std::free(c->mem);
+      }
       delete c;
       continue;
     }
-    size_t cls = c->slot_size / kGranule;
-    for (size_t i = c->nslots; i-- > 0;) {
-      auto* s = reinterpret_cast<FreeSlot*>(c->mem + i * c->slot_size);
-      if (s->type != ObjType::kFree) continue;
-      s->next = static_cast<FreeSlot*>(free_lists_[cls]);
-      free_lists_[cls] = s;
-    }
+    tails[cls] = tail;
     kept.push_back(c);
   }
+  for (size_t cls = 0; cls <= kClasses; ++cls) *tails[cls] = nullptr;
   chunks_.swap(kept);
 
   size_t j = 0;

@@ -104,9 +104,18 @@ class Heap {
     if (v.IsObj()) MarkObj(v.AsObj());
   }
   void MarkObj(Obj* o) {
-    if (o != nullptr && !o->marked) {
-      o->marked = 1;
-      gray_.push_back(o);
+    if (o == nullptr || o->marked) return;
+    o->marked = 1;
+    switch (o->type) {
+      case ObjType::kBigInt:
+      case ObjType::kStrBuf:
+        return;  // no references: nothing to trace
+      case ObjType::kString:
+        // A string's only reference is its buffer, which has none.
+        if (Obj* buf = static_cast<String*>(o)->buf) buf->marked = 1;
+        return;
+      default:
+        gray_.push_back(o);
     }
   }
 
@@ -150,6 +159,7 @@ class Heap {
   size_t ObjSize(Obj* o) const;
 
   std::vector<Chunk*> chunks_;
+  std::vector<char*> spare_chunks_;  // emptied chunks' memory, kept for reuse
   Obj* free_lists_[kClasses + 1] = {};
   std::vector<Obj*> large_;
   std::vector<Obj*> gray_;
