@@ -381,6 +381,11 @@ void Revalidate(State& S, Node* n) {
     }
   }
   n->eval = (f & kSimpleNow) ? ChooseSimpleFn(n) : nullptr;
+  n->depth = kFastNone;
+  if (n->nkids == 3 && n->kids[0]->kind == NodeKind::kGlobal) {
+    Value g = AsSymbol(n->kids[0]->value)->global;
+    if (IsType(g, ObjType::kNative) && OpOf(AsNative(g)) == MachineOp::kNone) n->depth = AsNative(g)->flags;
+  }
   n->flags = f;
   n->epoch = S.global_epoch;
 }
@@ -564,6 +569,10 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               if (!g.IsUndefined()) node->flags &= static_cast<uint16_t>(~kMaybeMacro);
             }
             if (node->epoch != S_.global_epoch) Revalidate(S_, node);
+            if (node->flags & kSimpleNow) {
+              val = node->eval(L, node, env);
+              goto do_return;
+            }
             if (node->flags & kArgsSimpleNow) {
               // Every operand is at hand without frames. A closure of fixed
               // arity gets them straight into its new frame, skipping the
@@ -589,6 +598,20 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               cur_call_ = node;
               tail_call = (node->flags & kTailCall) != 0;
               goto do_apply;
+            }
+            if (node->depth != kFastNone) {
+              // (op a b) where op is a FastOp native and an operand needs
+              // frames: a frame of its own holds a's value, no operand stack.
+              Value fn = AsSymbol(node->kids[0]->value)->global;
+              Node* a = node->kids[1];
+              if ((a->flags & kSimpleNode) && CanSimple(S_, a)) {
+                L.Push(FrameKind::kArith2, node, env, 2, 0, L.Operand(a, env), fn);
+                node = node->kids[2];
+              } else {
+                L.Push(FrameKind::kArith2, node, env, 1, 0, Value::Nil(), fn);
+                node = a;
+              }
+              goto do_eval;
             }
             base = vals.size();
             uint32_t i = PushSimpleOperands(S_, L, node, 0, env);
@@ -758,6 +781,29 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               frames.back().i = i;
               node = node->kids[i];
               goto do_eval;
+            }
+            case FrameKind::kArith2: {
+              if (f.i == 1) {
+                f.x = val;
+                f.i = 2;
+                Node* b = f.node->kids[2];
+                if (!(b->flags & kSimpleNode) || !CanSimple(S_, b)) {
+                  node = b;
+                  env = f.env;
+                  goto do_eval;
+                }
+                val = L.Operand(b, f.env);
+              }
+              Value x = f.x;
+              Native* nat = AsNative(f.y);
+              Node* call = f.node;
+              frames.pop_back();
+              if (!FastArith(nat->flags, x, val, &val)) {
+                Value argv[2] = {x, val};
+                cur_call_ = call;
+                val = CallNative(S_, nat, argv, 2);
+              }
+              goto do_return;
             }
             case FrameKind::kDictLit: {
               vals.push_back(val);
@@ -983,7 +1029,7 @@ bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
       found = true;
       break;
     }
-    if (f.kind == FrameKind::kCallArg) note(f.node);
+    if (f.kind == FrameKind::kCallArg || f.kind == FrameKind::kArith2) note(f.node);
   }
   if (record) {
     static_cast<ErrorObj*>(err.AsObj())->trace = S_.heap.ListFrom(trace.data(), trace.size());

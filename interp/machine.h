@@ -90,6 +90,9 @@ enum NodeFlags : uint16_t {
   kSimpleNow = 16,      // kSimpleNode, and every operator is a plain native
   kArgsSimpleNow = 32,  // the operator and every operand evaluate without frames
 };
+// Under the same epoch, a call's `depth` (unused otherwise) holds the FastOp
+// of its operator when it is a global bound to such a native and there are
+// two operands.
 
 // How a simple call evaluates (MachineLoop::Operand), chosen by Revalidate.
 struct Node;
@@ -153,6 +156,8 @@ struct Scope : Obj {
 
 enum class FrameKind : uint8_t {
   kCallArg,    // node = call, i = next operand, base = start of values
+  kArith2,     // node = (op a b) with a FastOp native; i = operand being evaluated,
+               // x = a's value once known, y = the native
   kIf,
   kSeq,        // i = next kid
   kSetLocal,
