@@ -54,7 +54,7 @@ class Heap {
   // As Allocate, but only the header is initialised: the caller fills every
   // field before the next safe point. The common case (a small object, a
   // non-empty free list) is inline: the machine allocates a frame per call.
-  Obj* AllocateRaw(ObjType type, size_t bytes) {
+  [[gnu::always_inline]] Obj* AllocateRaw(ObjType type, size_t bytes) {
     bytes = bytes < kMinBytes ? kMinBytes : (bytes + kGranule - 1) & ~(kGranule - 1);
     Obj* o = bytes <= kMaxSmall ? free_lists_[bytes / kGranule] : nullptr;
     if (o == nullptr || fail_after_ != 0) return AllocateRawSlow(type, bytes);

@@ -166,20 +166,33 @@ Env* Machine::NewEnv(Env* parent, uint32_t size) {
 // The frame for a call of c with argc arguments (arity already checked).
 // A tail call may overwrite the caller's frame `env` when nothing else can
 // see it any more (see kEnvReusable).
+// Can a tail call from the activation whose frame is `env` overwrite that
+// frame for a call of c? Only when nothing captured it (kEnvReusable), it has
+// the right size, and it is not c's own defining frame.
+inline bool CanReuseFrame(Env* env, Closure* c) {
+  return (env->flags & kEnvReusable) && env->size == c->proto->frame_size && env != c->env;
+}
+
+// A new frame for a call of c; its slots are the caller's to fill.
+inline Env* Machine::NewFrame(Closure* c) {
+  uint32_t size = c->proto->frame_size;
+  size_t extra = size > 1 ? (size - 1) * sizeof(Value) : 0;
+  auto* e = static_cast<Env*>(S_.heap.AllocateRaw(ObjType::kEnv, sizeof(Env) + extra));
+  e->flags = kEnvReusable;
+  e->parent = c->env;
+  e->slots = e->inline_slots;
+  e->size = size;
+  return e;
+}
+
 inline Env* Machine::EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env) {
   Proto* p = c->proto;
   Env* e;
-  if (tail && (env->flags & kEnvReusable) && env->size == p->frame_size && env != c->env) {
+  if (tail && CanReuseFrame(env, c)) {
     e = env;
     e->parent = c->env;
   } else {
-    uint32_t size = p->frame_size;
-    size_t extra = size > 1 ? (size - 1) * sizeof(Value) : 0;
-    e = static_cast<Env*>(S_.heap.AllocateRaw(ObjType::kEnv, sizeof(Env) + extra));
-    e->flags = kEnvReusable;
-    e->parent = c->env;
-    e->slots = e->inline_slots;
-    e->size = size;
+    e = NewFrame(c);
   }
   for (uint32_t i = 0; i < p->nparams; ++i) e->slots[i] = args[i];
   for (uint32_t i = p->nparams; i < e->size; ++i) e->slots[i] = Value::Undefined();
@@ -583,10 +596,23 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                 Closure* c = static_cast<Closure*>(fn.AsObj());
                 Proto* p = c->proto;
                 if (!p->has_rest && p->nparams == argc) {
-                  Value args[kDirectArgs];
-                  for (uint32_t k = 0; k < argc; ++k) args[k] = L.Operand(node->kids[k + 1], env);
-                  cur_call_ = node;
-                  env = EnterClosure(c, args, argc, (node->flags & kTailCall) != 0, env);
+                  if ((node->flags & kTailCall) && CanReuseFrame(env, c)) {
+                    // The operands read the old frame: all of them first.
+                    Value args[kDirectArgs];
+                    for (uint32_t k = 0; k < argc; ++k) args[k] = L.Operand(node->kids[k + 1], env);
+                    cur_call_ = node;
+                    env->parent = c->env;
+                    for (uint32_t k = 0; k < argc; ++k) env->slots[k] = args[k];
+                    for (uint32_t k = argc; k < env->size; ++k) env->slots[k] = Value::Undefined();
+                  } else {
+                    // Operands go straight into the new frame (nothing
+                    // simple can reach a safe point, so it need not be a root).
+                    Env* e = NewFrame(c);
+                    for (uint32_t k = 0; k < argc; ++k) e->slots[k] = L.Operand(node->kids[k + 1], env);
+                    for (uint32_t k = argc; k < e->size; ++k) e->slots[k] = Value::Undefined();
+                    cur_call_ = node;
+                    env = e;
+                  }
                   node = p->body;
                   if (S_.heap.ShouldCollect() || interrupt_) SafePoint(node, env);
                   goto do_eval;

@@ -409,6 +409,7 @@ class Machine {
   Task* NewTask();
   Env* NewEnv(Env* parent, uint32_t size);
   [[gnu::always_inline]] inline Env* EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env);
+  [[gnu::always_inline]] inline Env* NewFrame(Closure* c);
   void SafePoint(Node* node, Env* env);
   // Most arguments a call passes straight into a closure's frame.
   static constexpr uint32_t kDirectArgs = 8;

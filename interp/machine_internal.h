@@ -91,7 +91,7 @@ inline Env* EnvAt(Env* e, uint16_t depth) {
 // Both arguments are small integers: the result without calling the native.
 // Returns false when the op does not apply (e.g. a product that overflows
 // 48 bits is left to the native, which boxes or reports overflow).
-inline bool FastArith(uint16_t op, Value x, Value y, Value* out) {
+[[gnu::always_inline]] inline bool FastArith(uint16_t op, Value x, Value y, Value* out) {
   if (!x.IsSmallInt() || !y.IsSmallInt()) return false;
   int64_t a = x.AsSmallInt(), b = y.AsSmallInt();
   int64_t r;
