@@ -74,6 +74,7 @@ void RegisterMachineTypes(Heap& heap) {
     h.MarkObj(n->a);
     h.MarkObj(n->b);
     h.MarkObj(n->c);
+    h.MarkObj(n->callee);
     for (uint32_t i = 0; i < n->nkids; ++i) h.MarkObj(n->kids[i]);
   });
   heap.SetTracer(ObjType::kProto, [](Heap& h, Obj* o) {
@@ -394,11 +395,28 @@ void Revalidate(State& S, Node* n) {
     }
   }
   n->eval = (f & kSimpleNow) ? ChooseSimpleFn(n) : nullptr;
-  n->depth = kFastNone;
-  if (n->nkids == 3 && n->kids[0]->kind == NodeKind::kGlobal) {
-    Value g = AsSymbol(n->kids[0]->value)->global;
-    if (IsType(g, ObjType::kNative) && OpOf(AsNative(g)) == MachineOp::kNone) n->depth = AsNative(g)->flags;
+  n->callee = nullptr;
+  // How the machine evaluates the call until the epoch moves on.
+  Node* head = n->kids[0];
+  Value g = head->kind == NodeKind::kGlobal ? AsSymbol(head->value)->global : Value::Undefined();
+  uint32_t argc = n->nkids - 1;
+  CallMode mode = CallMode::kGeneral;
+  if (f & kSimpleNow) {
+    mode = CallMode::kSimple;
+  } else if (f & kArgsSimpleNow) {
+    mode = CallMode::kArgsSimple;
+    if (IsType(g, ObjType::kClosure)) {
+      auto* c = static_cast<Closure*>(g.AsObj());
+      if (!c->proto->has_rest && c->proto->nparams == argc && argc <= kDirectArgs) {
+        mode = CallMode::kDirect;
+        n->callee = c;
+      }
+    }
+  } else if (argc == 2 && IsType(g, ObjType::kNative) && OpOf(AsNative(g)) == MachineOp::kNone &&
+             AsNative(g)->flags != kFastNone) {
+    mode = CallMode::kArith2;
   }
+  n->mode = static_cast<uint8_t>(mode);
   n->flags = f;
   n->epoch = S.global_epoch;
 }
@@ -582,62 +600,59 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               if (!g.IsUndefined()) node->flags &= static_cast<uint16_t>(~kMaybeMacro);
             }
             if (node->epoch != S_.global_epoch) Revalidate(S_, node);
-            if (node->flags & kSimpleNow) {
-              val = node->eval(L, node, env);
-              goto do_return;
-            }
-            if (node->flags & kArgsSimpleNow) {
-              // Every operand is at hand without frames. A closure of fixed
-              // arity gets them straight into its new frame, skipping the
-              // operand stack.
-              Value fn = L.Operand(node->kids[0], env);
-              uint32_t argc = node->nkids - 1;
-              if (IsType(fn, ObjType::kClosure) && argc <= kDirectArgs) {
-                Closure* c = static_cast<Closure*>(fn.AsObj());
-                Proto* p = c->proto;
-                if (!p->has_rest && p->nparams == argc) {
-                  if ((node->flags & kTailCall) && CanReuseFrame(env, c)) {
-                    // The operands read the old frame: all of them first.
-                    Value args[kDirectArgs];
-                    for (uint32_t k = 0; k < argc; ++k) args[k] = L.Operand(node->kids[k + 1], env);
-                    cur_call_ = node;
-                    env->parent = c->env;
-                    for (uint32_t k = 0; k < argc; ++k) env->slots[k] = args[k];
-                    for (uint32_t k = argc; k < env->size; ++k) env->slots[k] = Value::Undefined();
-                  } else {
-                    // Operands go straight into the new frame (nothing
-                    // simple can reach a safe point, so it need not be a root).
-                    Env* e = NewFrame(c);
-                    for (uint32_t k = 0; k < argc; ++k) e->slots[k] = L.Operand(node->kids[k + 1], env);
-                    for (uint32_t k = argc; k < e->size; ++k) e->slots[k] = Value::Undefined();
-                    cur_call_ = node;
-                    env = e;
-                  }
-                  node = p->body;
-                  if (S_.heap.ShouldCollect() || interrupt_) SafePoint(node, env);
-                  goto do_eval;
+            switch (static_cast<CallMode>(node->mode)) {
+              case CallMode::kSimple:
+                val = node->eval(L, node, env);
+                goto do_return;
+              case CallMode::kDirect: {
+                // A global closure of fixed arity, every operand simple:
+                // the operands go straight into its frame.
+                auto* c = static_cast<Closure*>(node->callee);
+                uint32_t argc = node->nkids - 1;
+                if ((node->flags & kTailCall) && CanReuseFrame(env, c)) {
+                  // The operands read the old frame: all of them first.
+                  Value args[kDirectArgs];
+                  for (uint32_t k = 0; k < argc; ++k) args[k] = L.Operand(node->kids[k + 1], env);
+                  env->parent = c->env;
+                  for (uint32_t k = 0; k < argc; ++k) env->slots[k] = args[k];
+                  for (uint32_t k = argc; k < env->size; ++k) env->slots[k] = Value::Undefined();
+                } else {
+                  // Nothing simple reaches a safe point, so the new frame
+                  // need not be a root while it fills.
+                  Env* e = NewFrame(c);
+                  for (uint32_t k = 0; k < argc; ++k) e->slots[k] = L.Operand(node->kids[k + 1], env);
+                  for (uint32_t k = argc; k < e->size; ++k) e->slots[k] = Value::Undefined();
+                  env = e;
                 }
+                cur_call_ = node;
+                node = c->proto->body;
+                if (S_.heap.ShouldCollect() || interrupt_) SafePoint(node, env);
+                goto do_eval;
               }
-              base = vals.size();
-              vals.push_back(fn);
-              for (uint32_t k = 1; k < node->nkids; ++k) vals.push_back(L.Operand(node->kids[k], env));
-              cur_call_ = node;
-              tail_call = (node->flags & kTailCall) != 0;
-              goto do_apply;
-            }
-            if (node->depth != kFastNone) {
-              // (op a b) where op is a FastOp native and an operand needs
-              // frames: a frame of its own holds a's value, no operand stack.
-              Value fn = AsSymbol(node->kids[0]->value)->global;
-              Node* a = node->kids[1];
-              if ((a->flags & kSimpleNode) && CanSimple(S_, a)) {
-                L.Push(FrameKind::kArith2, node, env, 2, 0, L.Operand(a, env), fn);
-                node = node->kids[2];
-              } else {
-                L.Push(FrameKind::kArith2, node, env, 1, 0, Value::Nil(), fn);
-                node = a;
+              case CallMode::kArgsSimple: {
+                // Every operand is at hand without frames.
+                base = vals.size();
+                for (uint32_t k = 0; k < node->nkids; ++k) vals.push_back(L.Operand(node->kids[k], env));
+                cur_call_ = node;
+                tail_call = (node->flags & kTailCall) != 0;
+                goto do_apply;
               }
-              goto do_eval;
+              case CallMode::kArith2: {
+                // (op a b) where op is a FastOp native and an operand needs
+                // frames: a frame of its own holds a's value, no operand stack.
+                Value fn = AsSymbol(node->kids[0]->value)->global;
+                Node* a = node->kids[1];
+                if ((a->flags & kSimpleNode) && CanSimple(S_, a)) {
+                  L.Push(FrameKind::kArith2, node, env, 2, 0, L.Operand(a, env), fn);
+                  node = node->kids[2];
+                } else {
+                  L.Push(FrameKind::kArith2, node, env, 1, 0, Value::Nil(), fn);
+                  node = a;
+                }
+                goto do_eval;
+              }
+              case CallMode::kGeneral:
+                break;
             }
             base = vals.size();
             uint32_t i = PushSimpleOperands(S_, L, node, 0, env);

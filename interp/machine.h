@@ -90,9 +90,17 @@ enum NodeFlags : uint16_t {
   kSimpleNow = 16,      // kSimpleNode, and every operator is a plain native
   kArgsSimpleNow = 32,  // the operator and every operand evaluate without frames
 };
-// Under the same epoch, a call's `depth` (unused otherwise) holds the FastOp
-// of its operator when it is a global bound to such a native and there are
-// two operands.
+// Most arguments a call passes straight into a closure's frame.
+inline constexpr uint32_t kDirectArgs = 8;
+
+// How the machine evaluates a call, decided by Revalidate for the epoch.
+enum class CallMode : uint8_t {
+  kGeneral = 0,  // operands one by one, with a frame for those that need one
+  kSimple,       // Node::eval computes it (kSimpleNow)
+  kDirect,       // a global closure (Node::callee) of fixed arity; simple operands
+  kArgsSimple,   // every operand simple, the operator anything
+  kArith2,       // (op a b), op a global FastOp native, an operand not simple
+};
 
 // How a simple call evaluates (MachineLoop::Operand), chosen by Revalidate.
 struct Node;
@@ -111,8 +119,11 @@ struct Node : Obj {
   Node* a;
   Node* b;
   Node* c;
-  uint32_t epoch;  // kCall: the global epoch at which kSimpleNow/kArgsSimpleNow were set
-  SimpleFn eval;   // kCall: its evaluator while kSimpleNow holds
+  // kCall, valid while `epoch` equals the global epoch (see Revalidate):
+  uint32_t epoch;  // when the verdicts and the fields below were computed
+  uint8_t mode;    // CallMode
+  SimpleFn eval;   // the evaluator while kSimpleNow holds
+  Obj* callee;     // CallMode::kDirect: the Closure the operator is bound to
   uint32_t nkids;
   Node* kids[1];  // nkids entries
 };
@@ -411,8 +422,7 @@ class Machine {
   [[gnu::always_inline]] inline Env* EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env);
   [[gnu::always_inline]] inline Env* NewFrame(Closure* c);
   void SafePoint(Node* node, Env* env);
-  // Most arguments a call passes straight into a closure's frame.
-  static constexpr uint32_t kDirectArgs = 8;
+
   bool Unwind(MachineLoop& L, Value err, Node** node, Env** env);
   // Machine operations. ApplyOp returns true with *val set when the op is
   // finished, or false after setting up a call at vals[op_base_].
