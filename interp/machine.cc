@@ -269,14 +269,15 @@ namespace {
 // A simple call is evaluated by a function chosen for it (Node::eval): the
 // general one walks the operands and calls the native; a FastOp native on two
 // operands gets one specialised for the op and for the shape of each operand
-// (a parameter of the current frame, a constant, or anything else), so that
+// (a parameter of the current frame, a small-integer constant whose tag need
+// not be checked, another constant, or anything else), so that
 // `(+ i 1)` is a few loads, an add and a range check.
 
-enum class Shape { kAny, kParam0, kConst };
+enum class Shape { kAny, kParam0, kConst, kSmallConst };
 
 Shape ShapeOf(Node* k) {
   if (k->kind == NodeKind::kParam && k->depth == 0) return Shape::kParam0;
-  if (k->kind == NodeKind::kConst) return Shape::kConst;
+  if (k->kind == NodeKind::kConst) return k->value.IsSmallInt() ? Shape::kSmallConst : Shape::kConst;
   return Shape::kAny;
 }
 
@@ -284,7 +285,7 @@ template <Shape s>
 [[gnu::always_inline]] inline Value Fetch(MachineLoop& L, Node* k, Env* env) {
   if constexpr (s == Shape::kParam0) {
     return env->slots[k->index];
-  } else if constexpr (s == Shape::kConst) {
+  } else if constexpr (s == Shape::kConst || s == Shape::kSmallConst) {
     return k->value;
   } else {
     return L.Operand(k, env);
@@ -295,7 +296,7 @@ template <uint16_t op, Shape sa, Shape sb>
 Value ArithFn(MachineLoop& L, Node* n, Env* env) {
   Value x = Fetch<sa>(L, n->kids[1], env);
   Value y = Fetch<sb>(L, n->kids[2], env);
-  if (x.IsSmallInt() && y.IsSmallInt()) {
+  if ((sa == Shape::kSmallConst || x.IsSmallInt()) && (sb == Shape::kSmallConst || y.IsSmallInt())) {
     int64_t a = x.AsSmallInt(), b = y.AsSmallInt();
     int64_t r;
     if constexpr (op == kFastLt) return Value::Bool(a < b);
@@ -322,6 +323,8 @@ SimpleFn PickB(Shape sb) {
       return &ArithFn<op, sa, Shape::kParam0>;
     case Shape::kConst:
       return &ArithFn<op, sa, Shape::kConst>;
+    case Shape::kSmallConst:
+      return &ArithFn<op, sa, Shape::kSmallConst>;
     default:
       return &ArithFn<op, sa, Shape::kAny>;
   }
@@ -334,6 +337,8 @@ SimpleFn PickA(Shape sa, Shape sb) {
       return PickB<op, Shape::kParam0>(sb);
     case Shape::kConst:
       return PickB<op, Shape::kConst>(sb);
+    case Shape::kSmallConst:
+      return PickB<op, Shape::kSmallConst>(sb);
     default:
       return PickB<op, Shape::kAny>(sb);
   }
@@ -564,14 +569,22 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
           case NodeKind::kGlobal:
             val = L.GlobalValue(node);
             goto do_return;
-          case NodeKind::kIf:
-            if ((node->a->flags & kSimpleNode) && CanSimple(S_, node->a)) {
-              node = L.Operand(node->a, env).Truthy() ? node->b : node->c;
+          case NodeKind::kIf: {
+            Node* test = node->a;
+            if (test->kind == NodeKind::kCall) {
+              if (test->epoch != S_.global_epoch) Revalidate(S_, test);
+              if (test->mode == static_cast<uint8_t>(CallMode::kSimple)) {
+                node = test->eval(L, test, env).Truthy() ? node->b : node->c;
+                goto do_eval;
+              }
+            } else if (test->flags & kSimpleNode) {
+              node = L.Operand(test, env).Truthy() ? node->b : node->c;
               goto do_eval;
             }
             L.Push(FrameKind::kIf, node, env);
-            node = node->a;
+            node = test;
             goto do_eval;
+          }
           case NodeKind::kSeq:
             L.Push(FrameKind::kSeq, node, env, 1);
             node = node->kids[0];
