@@ -288,7 +288,7 @@ void Interpreter::AddBatchIoHandler(BatchIoHandler handler) {
 
 // Calls an embedder's native: arguments become rooted handles, sx::Error
 // becomes an SX error, and any other C++ exception is reported as one too.
-ix::Value Interpreter::NativeEntry(ix::Args a) {
+ix::Value Interpreter::NativeEntry(const ix::Args& a) {
   auto* box = static_cast<NativeBox*>(a.user);
   Interpreter& in = *box->in;
   std::vector<Value> args;

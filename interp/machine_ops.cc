@@ -35,9 +35,9 @@ Value CheckFn(State& S, const char* fn, int index, Value v) {
   return v;
 }
 
-Value QqList(Args a) { return a.S.heap.ListFrom(a.v, a.n); }
+Value QqList(const Args& a) { return a.S.heap.ListFrom(a.v, a.n); }
 
-Value QqConcat(Args a) {
+Value QqConcat(const Args& a) {
   std::vector<Value> items;
   for (int i = 0; i < a.n; ++i) {
     Value l = a[i];
@@ -49,7 +49,7 @@ Value QqConcat(Args a) {
 }
 
 // Stable sort by the total order of Compare.
-Value SortNative(Args a) {
+Value SortNative(const Args& a) {
   Value l = SeqArg(a.S, "sort", 1, a[0]);
   std::vector<Value> items;
   for (; IsPair(l); l = Cdr(l)) items.push_back(Car(l));

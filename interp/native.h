@@ -59,7 +59,7 @@ struct Args {
   [[noreturn]] void Fail(int i, const char* expected) const;
 };
 
-using NativeFn = Value (*)(Args a);
+using NativeFn = Value (*)(const Args& a);
 
 enum NativeFlags : uint16_t {
   kNativePure = 1,  // no side effects: may be constant-folded or evaluated inline

@@ -26,14 +26,14 @@ String* KeyOf(Value k) {
   return nullptr;
 }
 
-Value DictFn(Args a) {
+Value DictFn(const Args& a) {
   if (a.n % 2 != 0) ThrowError(a.S, "dict: expected keys and values in pairs, got an odd count");
   Value d = DictEmpty(a.S.heap);
   for (int i = 0; i < a.n; i += 2) d = DictAssoc(a.S.heap, d, a.Key(i), a[i + 1]);
   return d;
 }
 
-Value Get(Args a) {
+Value Get(const Args& a) {
   Value c = a[0];
   Value fallback = a.n == 3 ? a[2] : Value::Nil();
   if (c.IsNil()) return fallback;
@@ -51,20 +51,20 @@ Value Get(Args a) {
   a.Fail(0, "a dict or list");
 }
 
-Value Assoc(Args a) {
+Value Assoc(const Args& a) {
   Value d = DictArg(a, 0);
   if (a.n % 2 == 0) ThrowError(a.S, "assoc: expected keys and values in pairs, got an odd count");
   for (int i = 1; i < a.n; i += 2) d = DictAssoc(a.S.heap, d, a.Key(i), a[i + 1]);
   return d;
 }
 
-Value Dissoc(Args a) {
+Value Dissoc(const Args& a) {
   Value d = DictArg(a, 0);
   for (int i = 1; i < a.n; ++i) d = DictDissoc(a.S.heap, d, a.Key(i));
   return d;
 }
 
-Value Merge(Args a) {
+Value Merge(const Args& a) {
   Value out = Value::Nil();
   for (int i = 0; i < a.n; ++i) {
     if (a[i].IsNil()) continue;
@@ -78,26 +78,26 @@ Value Merge(Args a) {
   return out.IsNil() ? DictEmpty(a.S.heap) : out;
 }
 
-Value Keys(Args a) {
+Value Keys(const Args& a) {
   ListBuilder out(a.S.heap);
   for (auto& [k, v] : DictEntriesSorted(DictArg(a, 0))) out.Add(Value::Object(k));
   return out.Done();
 }
 
-Value Vals(Args a) {
+Value Vals(const Args& a) {
   ListBuilder out(a.S.heap);
   for (auto& [k, v] : DictEntriesSorted(DictArg(a, 0))) out.Add(v);
   return out.Done();
 }
 
-Value HasKeyP(Args a) {
+Value HasKeyP(const Args& a) {
   Value d = DictArg(a, 0);
   return Value::Bool(!DictGet(d, a.Key(1)).IsUndefined());
 }
 
-Value DictP(Args a) { return Value::Bool(IsDict(a[0])); }
+Value DictP(const Args& a) { return Value::Bool(IsDict(a[0])); }
 
-Value SelectKeys(Args a) {
+Value SelectKeys(const Args& a) {
   Value d = DictArg(a, 0);
   Value out = DictEmpty(a.S.heap);
   for (Value p = SeqArg(a, 1); IsPair(p); p = Cdr(p)) {

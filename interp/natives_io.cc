@@ -14,17 +14,17 @@
 namespace sx::interp {
 namespace {
 
-Value InspectFn(Args a) { return a.S.heap.MakeString(Inspect(a.S, a[0])); }
+Value InspectFn(const Args& a) { return a.S.heap.MakeString(Inspect(a.S, a[0])); }
 
-Value ReadStringFn(Args a) { return ReadString(a.S, a.StrView(0)); }
+Value ReadStringFn(const Args& a) { return ReadString(a.S, a.StrView(0)); }
 
-Value SerializeFn(Args a) {
+Value SerializeFn(const Args& a) {
   std::string out, error;
   if (!Serialize(a.S, a[0], &out, &error)) ThrowError(a.S, "serialize: " + error);
   return a.S.heap.MakeString(out);
 }
 
-Value DeserializeFn(Args a) { return ReadString(a.S, a.StrView(0)); }
+Value DeserializeFn(const Args& a) { return ReadString(a.S, a.StrView(0)); }
 
 // The display forms of the arguments separated by spaces.
 std::string Joined(const Args& a) {
@@ -36,24 +36,24 @@ std::string Joined(const Args& a) {
   return out;
 }
 
-Value Print(Args a) {
+Value Print(const Args& a) {
   a.S.Write(Joined(a));
   return Value::Nil();
 }
 
-Value Println(Args a) {
+Value Println(const Args& a) {
   std::string line = Joined(a);
   line.push_back('\n');
   a.S.Write(line);
   return Value::Nil();
 }
 
-Value DisplayFn(Args a) {
+Value DisplayFn(const Args& a) {
   a.S.Write(Display(a.S, a[0]));
   return Value::Nil();
 }
 
-Value Newline(Args a) {
+Value Newline(const Args& a) {
   a.S.Write("\n");
   return Value::Nil();
 }

@@ -32,27 +32,27 @@ Value Skip(Value list, size_t n) {
   return list;
 }
 
-Value ListFn(Args a) { return a.S.heap.ListFrom(a.v, static_cast<size_t>(a.n)); }
+Value ListFn(const Args& a) { return a.S.heap.ListFrom(a.v, static_cast<size_t>(a.n)); }
 
-Value ConsFn(Args a) { return a.S.heap.Cons(a[0], SeqArg(a, 1)); }
+Value ConsFn(const Args& a) { return a.S.heap.Cons(a[0], SeqArg(a, 1)); }
 
-Value First(Args a) { return Head(SeqArg(a, 0)); }
+Value First(const Args& a) { return Head(SeqArg(a, 0)); }
 
-Value Rest(Args a) {
+Value Rest(const Args& a) {
   Value l = SeqArg(a, 0);
   return IsPair(l) ? Cdr(l) : Value::EmptyList();
 }
 
-Value Second(Args a) { return Head(Skip(SeqArg(a, 0), 1)); }
+Value Second(const Args& a) { return Head(Skip(SeqArg(a, 0), 1)); }
 
-Value Last(Args a) {
+Value Last(const Args& a) {
   Value l = SeqArg(a, 0);
   if (!IsPair(l)) return Value::Nil();
   while (IsPair(Cdr(l))) l = Cdr(l);
   return Car(l);
 }
 
-Value Nth(Args a) {
+Value Nth(const Args& a) {
   Value l = SeqArg(a, 0);
   size_t i = IndexArg(a, 1);
   Value p = Skip(l, i);
@@ -63,7 +63,7 @@ Value Nth(Args a) {
   return Car(p);
 }
 
-Value Len(Args a) {
+Value Len(const Args& a) {
   Value x = a[0];
   if (x.IsNil()) return Value::SmallInt(0);
   if (IsList(x)) return Int(a, static_cast<int64_t>(ListLength(x)));
@@ -72,7 +72,7 @@ Value Len(Args a) {
   a.Fail(0, "a list, dict or string");
 }
 
-Value EmptyP(Args a) {
+Value EmptyP(const Args& a) {
   Value x = a[0];
   if (x.IsNil() || IsList(x)) return Value::Bool(!IsPair(x));
   if (IsDict(x)) return Value::Bool(DictCount(x) == 0);
@@ -80,11 +80,11 @@ Value EmptyP(Args a) {
   a.Fail(0, "a list, dict or string");
 }
 
-Value ListP(Args a) { return Value::Bool(IsList(a[0])); }
+Value ListP(const Args& a) { return Value::Bool(IsList(a[0])); }
 
 // (append lst x ...): each later argument is concatenated when it is a list
 // and added as one element otherwise (nil included, since nil is not a list).
-Value Append(Args a) {
+Value Append(const Args& a) {
   if (a.n == 0) return Value::EmptyList();
   Value first = SeqArg(a, 0);
   if (a.n == 1) return first;
@@ -100,7 +100,7 @@ Value Append(Args a) {
   return out.Done();
 }
 
-Value Concat(Args a) {
+Value Concat(const Args& a) {
   for (int i = 0; i < a.n; ++i) SeqArg(a, i);  // check every argument first
   if (a.n == 1) return SeqArg(a, 0);
   ListBuilder out(a.S.heap);
@@ -108,7 +108,7 @@ Value Concat(Args a) {
   return out.Done();
 }
 
-Value Reverse(Args a) {
+Value Reverse(const Args& a) {
   if (IsString(a[0])) {
     std::string_view s = StringView(a[0]);
     std::string r;
@@ -142,7 +142,7 @@ void CountAndList(const Args& a, size_t* n, Value* list) {
   }
 }
 
-Value Take(Args a) {
+Value Take(const Args& a) {
   size_t n;
   Value l;
   CountAndList(a, &n, &l);
@@ -151,7 +151,7 @@ Value Take(Args a) {
   return out.Done();
 }
 
-Value Drop(Args a) {
+Value Drop(const Args& a) {
   size_t n;
   Value l;
   CountAndList(a, &n, &l);
@@ -166,7 +166,7 @@ constexpr double kMaxRangeLength = double(1 << 28);
   ThrowError(a.S, "range: more than " + std::to_string(int64_t{1} << 28) + " elements");
 }
 
-Value Range(Args a) {
+Value Range(const Args& a) {
   for (int i = 0; i < a.n; ++i) {
     if (!IsNumber(a[i])) a.Fail(i, "a number");
   }
@@ -209,7 +209,7 @@ int64_t ListIndex(Value list, Value x) {
   return -1;
 }
 
-Value ContainsP(Args a) {
+Value ContainsP(const Args& a) {
   Value c = a[0], x = a[1];
   if (c.IsNil() || IsList(c)) return Value::Bool(ListIndex(c, x) >= 0);
   if (IsDict(c)) {
@@ -221,7 +221,7 @@ Value ContainsP(Args a) {
   a.Fail(0, "a list, dict or string");
 }
 
-Value IndexOf(Args a) {
+Value IndexOf(const Args& a) {
   Value c = a[0];
   if (c.IsNil() || IsList(c)) {
     int64_t i = ListIndex(c, a[1]);
@@ -236,7 +236,7 @@ Value IndexOf(Args a) {
   a.Fail(0, "a list or string");
 }
 
-Value Zip(Args a) {
+Value Zip(const Args& a) {
   std::vector<Value> cursors(static_cast<size_t>(a.n));
   for (int i = 0; i < a.n; ++i) cursors[static_cast<size_t>(i)] = SeqArg(a, i);
   ListBuilder out(a.S.heap);
@@ -253,7 +253,7 @@ Value Zip(Args a) {
   }
 }
 
-Value Flatten(Args a) {
+Value Flatten(const Args& a) {
   ListBuilder out(a.S.heap);
   std::vector<Value> stack{SeqArg(a, 0)};  // the rest of each list being walked
   while (!stack.empty()) {
@@ -294,7 +294,7 @@ size_t ShallowHash(Value v, int depth = 0) {
   return 13;  // anything else: compared one by one
 }
 
-Value Distinct(Args a) {
+Value Distinct(const Args& a) {
   Value l = SeqArg(a, 0);
   std::unordered_multimap<size_t, Value> seen;
   ListBuilder out(a.S.heap);

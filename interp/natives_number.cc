@@ -108,10 +108,10 @@ Value Fold(const Args& a, Op op, Value identity) {
   return acc;
 }
 
-Value Add(Args a) { return Fold(a, Op::kAdd, Value::SmallInt(0)); }
-Value Mul(Args a) { return Fold(a, Op::kMul, Value::SmallInt(1)); }
+Value Add(const Args& a) { return Fold(a, Op::kAdd, Value::SmallInt(0)); }
+Value Mul(const Args& a) { return Fold(a, Op::kMul, Value::SmallInt(1)); }
 
-Value Sub(Args a) {
+Value Sub(const Args& a) {
   if (a.n == 1) return Apply(a, Op::kSub, Value::SmallInt(0), NumArg(a, 0));
   return Fold(a, Op::kSub, Value::SmallInt(0));
 }
@@ -132,7 +132,7 @@ Value Divide(const Args& a, Value x, Value y) {
   return Value::Float(AsDouble(x) / AsDouble(y));
 }
 
-Value Div(Args a) {
+Value Div(const Args& a) {
   if (a.n == 1) return Divide(a, Value::SmallInt(1), NumArg(a, 0));
   Value acc = NumArg(a, 0);
   for (int i = 1; i < a.n; ++i) acc = Divide(a, acc, NumArg(a, i));
@@ -163,13 +163,13 @@ Value IntegerDivision(const Args& a, IntDiv kind) {
   return Value::Float(r);
 }
 
-Value Quot(Args a) { return IntegerDivision(a, IntDiv::kQuot); }
-Value Rem(Args a) { return IntegerDivision(a, IntDiv::kRem); }
-Value Mod(Args a) { return IntegerDivision(a, IntDiv::kMod); }
+Value Quot(const Args& a) { return IntegerDivision(a, IntDiv::kQuot); }
+Value Rem(const Args& a) { return IntegerDivision(a, IntDiv::kRem); }
+Value Mod(const Args& a) { return IntegerDivision(a, IntDiv::kMod); }
 
 // --- single-argument functions ----------------------------------------------
 
-Value Abs(Args a) {
+Value Abs(const Args& a) {
   Value x = NumArg(a, 0);
   if (IsInt(x)) {
     int64_t n = AsInt(x);
@@ -189,8 +189,8 @@ Value Step(const Args& a, int64_t delta) {
   return Value::Float(x.AsFloat() + static_cast<double>(delta));
 }
 
-Value Inc(Args a) { return Step(a, 1); }
-Value Dec(Args a) { return Step(a, -1); }
+Value Inc(const Args& a) { return Step(a, 1); }
+Value Dec(const Args& a) { return Step(a, -1); }
 
 // floor, ceil and round give an integer; a float whose rounded value does not
 // fit in 64 bits (or is NaN or infinite) is an error rather than a float.
@@ -206,19 +206,19 @@ Value ToInteger(const Args& a, double (*rounder)(double)) {
   return MakeInt(a, static_cast<int64_t>(d));
 }
 
-Value Floor(Args a) {
+Value Floor(const Args& a) {
   return ToInteger(a, [](double d) { return std::floor(d); });
 }
-Value Ceil(Args a) {
+Value Ceil(const Args& a) {
   return ToInteger(a, [](double d) { return std::ceil(d); });
 }
-Value Round(Args a) {
+Value Round(const Args& a) {
   return ToInteger(a, [](double d) { return std::round(d); });
 }
 
-Value Sqrt(Args a) { return Value::Float(std::sqrt(a.Num(0))); }
+Value Sqrt(const Args& a) { return Value::Float(std::sqrt(a.Num(0))); }
 
-Value Expt(Args a) {
+Value Expt(const Args& a) {
   Value x = NumArg(a, 0), y = NumArg(a, 1);
   if (IsInt(x) && IsInt(y) && AsInt(y) >= 0) {
     int64_t base = AsInt(x), e = AsInt(y), result = 1;
@@ -246,8 +246,8 @@ Value Extreme(const Args& a, int want) {
   return best;
 }
 
-Value Min(Args a) { return Extreme(a, -1); }
-Value Max(Args a) { return Extreme(a, 1); }
+Value Min(const Args& a) { return Extreme(a, -1); }
+Value Max(const Args& a) { return Extreme(a, 1); }
 
 // --- comparison chains ------------------------------------------------------
 
@@ -277,16 +277,16 @@ Value Chain(const Args& a, Ok ok) {
   return Value::True();
 }
 
-Value Less(Args a) {
+Value Less(const Args& a) {
   return Chain(a, [](int c) { return c < 0; });
 }
-Value Greater(Args a) {
+Value Greater(const Args& a) {
   return Chain(a, [](int c) { return c > 0; });
 }
-Value LessEq(Args a) {
+Value LessEq(const Args& a) {
   return Chain(a, [](int c) { return c <= 0; });
 }
-Value GreaterEq(Args a) {
+Value GreaterEq(const Args& a) {
   return Chain(a, [](int c) { return c >= 0; });
 }
 
@@ -297,14 +297,14 @@ bool AllNumericEqual(const Args& a) {
   return true;
 }
 
-Value NumEq(Args a) { return Value::Bool(AllNumericEqual(a)); }
-Value NumNotEq(Args a) { return Value::Bool(!AllNumericEqual(a)); }
+Value NumEq(const Args& a) { return Value::Bool(AllNumericEqual(a)); }
+Value NumNotEq(const Args& a) { return Value::Bool(!AllNumericEqual(a)); }
 
 // --- predicates -------------------------------------------------------------
 
-Value NumberP(Args a) { return Value::Bool(IsNumber(a[0])); }
-Value IntegerP(Args a) { return Value::Bool(IsInt(a[0])); }
-Value FloatP(Args a) { return Value::Bool(a[0].IsFloat()); }
+Value NumberP(const Args& a) { return Value::Bool(IsNumber(a[0])); }
+Value IntegerP(const Args& a) { return Value::Bool(IsInt(a[0])); }
+Value FloatP(const Args& a) { return Value::Bool(a[0].IsFloat()); }
 
 int SignOf(const Args& a) {
   Value x = NumArg(a, 0);
@@ -312,14 +312,14 @@ int SignOf(const Args& a) {
   return Sign(x.AsFloat());  // 0 for NaN, which ZeroP then rules out
 }
 
-Value ZeroP(Args a) {
+Value ZeroP(const Args& a) {
   int s = SignOf(a);
   return Value::Bool(s == 0 && !(a[0].IsFloat() && std::isnan(a[0].AsFloat())));
 }
-Value PosP(Args a) { return Value::Bool(SignOf(a) > 0); }
-Value NegP(Args a) { return Value::Bool(SignOf(a) < 0); }
-Value EvenP(Args a) { return Value::Bool(a.Int(0) % 2 == 0); }
-Value OddP(Args a) { return Value::Bool(a.Int(0) % 2 != 0); }
+Value PosP(const Args& a) { return Value::Bool(SignOf(a) > 0); }
+Value NegP(const Args& a) { return Value::Bool(SignOf(a) < 0); }
+Value EvenP(const Args& a) { return Value::Bool(a.Int(0) % 2 == 0); }
+Value OddP(const Args& a) { return Value::Bool(a.Int(0) % 2 != 0); }
 
 constexpr uint16_t P = kNativePure;
 

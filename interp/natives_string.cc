@@ -37,7 +37,7 @@ void AppendShown(State& S, Value v, std::string* out) {
   if (!v.IsNil()) DisplayTo(S, v, out);
 }
 
-Value Str(Args a) {
+Value Str(const Args& a) {
   if (a.n >= 2 && IsString(a[0])) {
     // (str s more...) appends to s, in place when s ends its buffer.
     std::string tail;
@@ -49,7 +49,7 @@ Value Str(Args a) {
   return MakeStr(a, out);
 }
 
-Value Substring(Args a) {
+Value Substring(const Args& a) {
   std::string_view s = a.StrView(0);
   size_t start = IndexArg(a, 1);
   size_t len = Utf8Length(s);
@@ -64,7 +64,7 @@ Value Substring(Args a) {
   return MakeStr(a, s.substr(from, to - from));
 }
 
-Value Split(Args a) {
+Value Split(const Args& a) {
   std::string_view s = a.StrView(0);
   std::string_view sep = a.StrView(1);
   ListBuilder out(a.S.heap);
@@ -88,7 +88,7 @@ Value Split(Args a) {
 }
 
 // (join sep lst), (join lst sep) and (join lst), told apart by type.
-Value Join(Args a) {
+Value Join(const Args& a) {
   std::string_view sep;
   Value list;
   if (a.n == 1) {
@@ -115,22 +115,22 @@ Value MapAscii(const Args& a, char (*f)(char)) {
   return MakeStr(a, s);
 }
 
-Value Upper(Args a) {
+Value Upper(const Args& a) {
   return MapAscii(a, [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; });
 }
-Value Lower(Args a) {
+Value Lower(const Args& a) {
   return MapAscii(a, [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
 }
 
-Value Trim(Args a) { return MakeStr(a, TrimView(a.StrView(0))); }
+Value Trim(const Args& a) { return MakeStr(a, TrimView(a.StrView(0))); }
 
-Value StartsWithP(Args a) { return Value::Bool(a.StrView(0).starts_with(a.StrView(1))); }
-Value EndsWithP(Args a) { return Value::Bool(a.StrView(0).ends_with(a.StrView(1))); }
-Value IncludesP(Args a) {
+Value StartsWithP(const Args& a) { return Value::Bool(a.StrView(0).starts_with(a.StrView(1))); }
+Value EndsWithP(const Args& a) { return Value::Bool(a.StrView(0).ends_with(a.StrView(1))); }
+Value IncludesP(const Args& a) {
   return Value::Bool(a.StrView(0).find(a.StrView(1)) != std::string_view::npos);
 }
 
-Value Replace(Args a) {
+Value Replace(const Args& a) {
   std::string_view s = a.StrView(0), from = a.StrView(1), to = a.StrView(2);
   if (from.empty()) a.Fail(1, "a non-empty string");
   std::string out;
@@ -150,7 +150,7 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 // Decimal integers and floats as the reader writes them, surrounded by
 // optional ASCII whitespace; nil for anything else, including integers that
 // do not fit in 64 bits.
-Value StringToNumber(Args a) {
+Value StringToNumber(const Args& a) {
   std::string_view t = TrimView(a.StrView(0));
   if (t == "##NaN") return Value::Float(std::numeric_limits<double>::quiet_NaN());
   if (t == "##Inf") return Value::Float(std::numeric_limits<double>::infinity());
@@ -173,7 +173,7 @@ Value StringToNumber(Args a) {
   return Value::Float(d);
 }
 
-Value NumberToString(Args a) {
+Value NumberToString(const Args& a) {
   if (!IsNumber(a[0])) a.Fail(0, "a number");
   if (a.n == 1) return MakeStr(a, Inspect(a.S, a[0]));
   int64_t radix = a.Int(1);
@@ -185,9 +185,9 @@ Value NumberToString(Args a) {
   return MakeStr(a, std::string_view(buf, static_cast<size_t>(r.ptr - buf)));
 }
 
-Value StringToSymbol(Args a) { return Value::Object(a.S.heap.Intern(a.StrView(0))); }
+Value StringToSymbol(const Args& a) { return Value::Object(a.S.heap.Intern(a.StrView(0))); }
 
-Value SymbolToString(Args a) { return Value::Object(a.Sym(0)->name); }
+Value SymbolToString(const Args& a) { return Value::Object(a.Sym(0)->name); }
 
 // The name string of a keyword, symbol or string argument.
 String* NameOf(const Args& a, int i) {
@@ -198,12 +198,12 @@ String* NameOf(const Args& a, int i) {
   a.Fail(i, "a keyword, symbol or string");
 }
 
-Value KeywordFn(Args a) {
+Value KeywordFn(const Args& a) {
   if (IsKeyword(a[0])) return a[0];
   return Value::Object(a.S.heap.InternKeyword(NameOf(a, 0)->View()));
 }
 
-Value Name(Args a) { return Value::Object(NameOf(a, 0)); }
+Value Name(const Args& a) { return Value::Object(NameOf(a, 0)); }
 
 constexpr uint16_t P = kNativePure;
 

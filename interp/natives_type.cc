@@ -19,43 +19,43 @@
 namespace sx::interp {
 namespace {
 
-Value TypeOf(Args a) { return a.S.heap.MakeString(TypeName(a[0])); }
+Value TypeOf(const Args& a) { return a.S.heap.MakeString(TypeName(a[0])); }
 
-Value NilP(Args a) { return Value::Bool(a[0].IsNil()); }
-Value BooleanP(Args a) { return Value::Bool(a[0].IsBool()); }
-Value StringP(Args a) { return Value::Bool(IsString(a[0])); }
-Value SymbolP(Args a) { return Value::Bool(IsSymbol(a[0])); }
-Value KeywordP(Args a) { return Value::Bool(IsKeyword(a[0])); }
-Value FnP(Args a) { return Value::Bool(IsCallable(a[0])); }
-Value ErrorP(Args a) { return Value::Bool(IsError(a[0])); }
+Value NilP(const Args& a) { return Value::Bool(a[0].IsNil()); }
+Value BooleanP(const Args& a) { return Value::Bool(a[0].IsBool()); }
+Value StringP(const Args& a) { return Value::Bool(IsString(a[0])); }
+Value SymbolP(const Args& a) { return Value::Bool(IsSymbol(a[0])); }
+Value KeywordP(const Args& a) { return Value::Bool(IsKeyword(a[0])); }
+Value FnP(const Args& a) { return Value::Bool(IsCallable(a[0])); }
+Value ErrorP(const Args& a) { return Value::Bool(IsError(a[0])); }
 
-Value EqualP(Args a) { return Value::Bool(Equal(a[0], a[1])); }
+Value EqualP(const Args& a) { return Value::Bool(Equal(a[0], a[1])); }
 
-Value EqP(Args a) {
+Value EqP(const Args& a) {
   Value x = a[0], y = a[1];
   if (IsInt(x) && IsInt(y)) return Value::Bool(AsInt(x) == AsInt(y));
   return Value::Bool(x == y);
 }
 
-Value Not(Args a) { return Value::Bool(!a[0].Truthy()); }
+Value Not(const Args& a) { return Value::Bool(!a[0].Truthy()); }
 
 // --- errors -----------------------------------------------------------------
 
-Value ErrorFn(Args a) {
+Value ErrorFn(const Args& a) {
   Value msg = IsString(a[0]) ? a[0] : a.S.heap.MakeString(Display(a.S, a[0]));
   Value data = a.n == 2 ? a[1] : Value::Nil();
   throw SxThrow{a.S.heap.MakeError(msg, data)};
 }
 
-Value Raise(Args a) { throw SxThrow{a[0]}; }
+Value Raise(const Args& a) { throw SxThrow{a[0]}; }
 
 ErrorObj* ErrorArg(const Args& a, int i) {
   if (!IsError(a[i])) a.Fail(i, "an error");
   return static_cast<ErrorObj*>(a[i].AsObj());
 }
 
-Value ErrorMessage(Args a) { return ErrorArg(a, 0)->message; }
-Value ErrorData(Args a) { return ErrorArg(a, 0)->data; }
+Value ErrorMessage(const Args& a) { return ErrorArg(a, 0)->message; }
+Value ErrorData(const Args& a) { return ErrorArg(a, 0)->data; }
 
 // --- gensym -----------------------------------------------------------------
 
@@ -63,7 +63,7 @@ Value ErrorData(Args a) { return ErrorArg(a, 0)->data; }
 // fresh, and a process-wide counter is fresh for each State as well.
 std::atomic<uint64_t> gensym_counter{0};
 
-Value Gensym(Args a) {
+Value Gensym(const Args& a) {
   std::string name = "g";
   if (a.n == 1) {
     if (IsSymbol(a[0])) {

@@ -27,30 +27,30 @@ namespace {
 
 bool IsTaskValue(Value v) { return IsType(v, ObjType::kTask) && v.AsObj()->aux != 0; }
 
-Task* TaskArg(Args a, int i) {
+Task* TaskArg(const Args& a, int i) {
   if (!IsTaskValue(a[i])) a.Fail(i, "a task");
   return static_cast<Task*>(a[i].AsObj());
 }
 
-Value SpawnNative(Args a) {
+Value SpawnNative(const Args& a) {
   Value thunk = a.Callable(0);
   return Value::Object(a.S.machine().Spawn(thunk));
 }
 
-Value TasksNative(Args a) { return a.S.machine().LiveTasks(); }
+Value TasksNative(const Args& a) { return a.S.machine().LiveTasks(); }
 
-Value CancelNative(Args a) {
+Value CancelNative(const Args& a) {
   Task* t = TaskArg(a, 0);
   bool was_live = t->sched != kSchedDone;
   a.S.machine().Cancel(t);
   return Value::Bool(was_live);
 }
 
-Value TaskIdNative(Args a) { return Value::SmallInt(TaskArg(a, 0)->aux); }
+Value TaskIdNative(const Args& a) { return Value::SmallInt(TaskArg(a, 0)->aux); }
 
-Value TaskDoneNative(Args a) { return Value::Bool(TaskArg(a, 0)->sched == kSchedDone); }
+Value TaskDoneNative(const Args& a) { return Value::Bool(TaskArg(a, 0)->sched == kSchedDone); }
 
-Value IsTaskNative(Args a) { return Value::Bool(IsTaskValue(a[0])); }
+Value IsTaskNative(const Args& a) { return Value::Bool(IsTaskValue(a[0])); }
 
 const NativeSpec kTaskNatives[] = {
     {"spawn", 1, 1, SpawnNative,

@@ -282,7 +282,7 @@ class Interpreter {
   friend class Value;
   friend class Parser;
   Value Wrap(uint64_t bits);
-  static interp::Value NativeEntry(interp::Args a);
+  static interp::Value NativeEntry(const interp::Args& a);
   Outcome MakeOutcome(int status, uint64_t bits);
   Outcome StaleToken(uint64_t token);
   void ServeBatch(std::vector<IoRequest>& batch);
