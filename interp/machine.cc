@@ -624,10 +624,15 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                 uint32_t argc = node->nkids - 1;
                 if ((node->flags & kTailCall) && CanReuseFrame(env, c)) {
                   // The operands read the old frame: all of them first.
-                  Value args[kDirectArgs];
-                  for (uint32_t k = 0; k < argc; ++k) args[k] = L.Operand(node->kids[k + 1], env);
+                  // (Left uninitialised: Value's constructor would write nil
+                  // to all kDirectArgs slots on every call.)
+                  union Scratch {
+                    Scratch() {}
+                    Value v[kDirectArgs];
+                  } args;
+                  for (uint32_t k = 0; k < argc; ++k) args.v[k] = L.Operand(node->kids[k + 1], env);
                   env->parent = c->env;
-                  for (uint32_t k = 0; k < argc; ++k) env->slots[k] = args[k];
+                  for (uint32_t k = 0; k < argc; ++k) env->slots[k] = args.v[k];
                   for (uint32_t k = argc; k < env->size; ++k) env->slots[k] = Value::Undefined();
                 } else {
                   // Nothing simple reaches a safe point, so the new frame
