@@ -88,10 +88,7 @@ void RegisterMachineTypes(Heap& heap) {
     auto* e = static_cast<Env*>(o);
     h.MarkObj(e->parent);
     for (uint32_t i = 0; i < e->size; ++i) h.Mark(e->slots[i]);
-  });
-  heap.SetFinalizer(ObjType::kEnv, [](Obj* o) {
-    auto* e = static_cast<Env*>(o);
-    if (e->flags & kEnvGrown) std::free(e->slots);
+    if (e->flags & kEnvGrown) h.Mark(e->inline_slots[0]);  // the slots' storage (SetSlot)
   });
   heap.SetTracer(ObjType::kClosure, [](Heap& h, Obj* o) {
     auto* c = static_cast<Closure*>(o);
@@ -919,7 +916,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                 Proto* p = static_cast<Closure*>(val.AsObj())->proto;
                 if (p->name.IsNil()) p->name = n->value;
               }
-              SetSlot(e, n->index, val);
+              SetSlot(S_.heap, e, n->index, val);
               val = Value::Nil();
               goto do_return;
             }
@@ -1082,7 +1079,7 @@ bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
     frames.pop_back();
     if (f.kind == FrameKind::kGuard) {
       vals.resize(f.base);
-      SetSlot(f.env, f.node->index, err);
+      SetSlot(S_.heap, f.env, f.node->index, err);
       *env = f.env;
       *node = f.node->b;
       found = true;

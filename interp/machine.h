@@ -141,7 +141,8 @@ struct Proto : Obj {
 
 struct Env : Obj {
   Env* parent;
-  Value* slots;   // points at inline_slots, or at a malloc'd array after growth
+  Value* slots;   // inline_slots, or after growth (kEnvGrown) the slots of another
+                  // Env held in inline_slots[0] (SetSlot)
   uint32_t size;
   Value inline_slots[1];
 };

@@ -67,16 +67,23 @@ class FiberPool {
 
 
 // A slot past the end of a frame exists when a lazily expanded macro added a
-// binding after the frame was made: grow the frame to fit.
-inline void SetSlot(Env* e, uint32_t index, Value v) {
+// binding after the frame was made: grow the frame to fit. The larger slot
+// array is another Env object (used only as storage), kept alive by the
+// frame through inline_slots[0], which the move leaves unused, so frames
+// need no finalizer.
+inline void SetSlot(Heap& heap, Env* e, uint32_t index, Value v) {
   if (index >= e->size) {
     uint32_t size = index + 1;
-    auto* slots = static_cast<Value*>(std::malloc(size * sizeof(Value)));
-    if (slots == nullptr) throw std::bad_alloc();
-    for (uint32_t i = 0; i < size; ++i) slots[i] = i < e->size ? e->slots[i] : Value::Undefined();
-    if (e->flags & kEnvGrown) std::free(e->slots);
-    e->slots = slots;
+    auto* store = static_cast<Env*>(
+        heap.AllocateRaw(ObjType::kEnv, sizeof(Env) + (size - 1) * sizeof(Value)));
+    store->flags = 0;
+    store->parent = nullptr;
+    store->slots = store->inline_slots;
+    store->size = size;
+    for (uint32_t i = 0; i < size; ++i) store->slots[i] = i < e->size ? e->slots[i] : Value::Undefined();
+    e->slots = store->slots;
     e->size = size;
+    e->inline_slots[0] = Value::Object(store);
     e->flags |= kEnvGrown;
   }
   e->slots[index] = v;
