@@ -346,23 +346,24 @@ void Heap::Sweep() {
   for (Chunk* c : chunks_) {
     size_t cls = c->slot_size / kGranule;
     Obj** tail = tails[cls];
-    size_t live = 0;
-    for (size_t i = 0; i < c->nslots; ++i) {
-      Obj* o = reinterpret_cast<Obj*>(c->mem + i * c->slot_size);
+    size_t live = 0, freed = 0;
+    char* end = c->mem + c->nslots * c->slot_size;
+    for (char* p = c->mem; p != end; p += c->slot_size) {
+      Obj* o = reinterpret_cast<Obj*>(p);
       if (o->marked) {
         o->marked = 0;
         ++live;
         continue;
       }
       if (o->type != ObjType::kFree) {
-        Finalizer fin = finalizers_[static_cast<int>(o->type)];
-        if (fin) fin(o);
+        if (Finalizer fin = finalizers_[static_cast<int>(o->type)]) fin(o);
         o->type = ObjType::kFree;
-        stats_.allocated_bytes -= c->slot_size;
+        ++freed;
       }
       *tail = o;
       tail = &static_cast<FreeSlot*>(o)->next;
     }
+    stats_.allocated_bytes -= freed * c->slot_size;
     if (live == 0) {
       // An empty chunk: unthread its slots and keep its memory for the next
       // chunk of any class (up to a bound), or give it back.
