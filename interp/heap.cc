@@ -86,13 +86,7 @@ Obj* Heap::AllocateRawSlow(ObjType type, size_t bytes) {
   if (bytes < sizeof(FreeSlot)) bytes = sizeof(FreeSlot);
   bytes = (bytes + kGranule - 1) & ~(kGranule - 1);
   if (bytes > kMaxSmall) return Allocate(type, bytes);
-  Obj* o = AllocateSmall(bytes / kGranule);
-  o->type = type;
-  o->marked = 0;
-  o->flags = 0;
-  o->aux = 0;
-  bytes_since_gc_ += bytes;
-  return o;
+  return Claim(AllocateSmall(bytes / kGranule), type, bytes);
 }
 
 Obj* Heap::AllocateSmall(size_t cls) {

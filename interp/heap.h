@@ -59,12 +59,7 @@ class Heap {
     Obj* o = bytes <= kMaxSmall ? free_lists_[bytes / kGranule] : nullptr;
     if (o == nullptr || fail_after_ != 0) return AllocateRawSlow(type, bytes);
     free_lists_[bytes / kGranule] = static_cast<FreeSlot*>(o)->next;
-    o->type = type;
-    o->marked = 0;
-    o->flags = 0;
-    o->aux = 0;
-    bytes_since_gc_ += bytes;
-    return o;
+    return Claim(o, type, bytes);
   }
   template <class T>
   T* New(ObjType type, size_t extra = 0) {
@@ -151,6 +146,15 @@ class Heap {
 
 
   Obj* AllocateRawSlow(ObjType type, size_t bytes);
+  // Fills the header of a small slot just taken for a new object.
+  Obj* Claim(Obj* o, ObjType type, size_t bytes) {
+    o->type = type;
+    o->marked = 0;
+    o->flags = 0;
+    o->aux = 0;
+    bytes_since_gc_ += bytes;
+    return o;
+  }
   Obj* AllocateSmall(size_t cls);
   void NewChunk(size_t cls);
   void Trace(Obj* o);
