@@ -27,7 +27,12 @@ median() { sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'; }
 peers=()
 command -v lua5.4 >/dev/null && peers+=("lua:lua5.4:lua")
 command -v guile >/dev/null && peers+=("guile:guile --no-auto-compile:scm")
-command -v python3 >/dev/null && peers+=("python:python3:py")
+# The interpreter itself, not a launcher in front of it (a version manager's
+# shim adds a tenth of a second to every run).
+if command -v python3 >/dev/null; then
+  python=$(python3 -c 'import sys; print(sys.executable)')
+  peers+=("python:$python:py")
+fi
 
 # One row: RUNS rounds, each running sx and then every peer once, so that a
 # change in the machine's load during the run affects both sides of a ratio
@@ -44,7 +49,7 @@ row() {
         case $peer in
           lua) seconds lua5.4 -e '' ;;
           guile) seconds guile --no-auto-compile -c '0' ;;
-          python) seconds python3 -c '0' ;;
+          python) seconds "$python" -c '0' ;;
         esac >>"$tmp/$peer"
       else
         # shellcheck disable=SC2086
