@@ -45,16 +45,8 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 
-passed=0 failed=0 skipped=0
-ok() { echo "ok    $1"; passed=$((passed + 1)); }
-bad() {
-  echo "FAIL  $1"
-  shift
-  local line
-  for line in "$@"; do echo "        $line"; done
-  failed=$((failed + 1))
-}
-skip() { echo "skip  $1 — $2"; skipped=$((skipped + 1)); }
+# shellcheck source=scripts/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 T() { timeout 30 "$@"; }
 
@@ -391,8 +383,4 @@ else
   umount "$M" && MOUNTS=()
 fi
 
-echo
-summary="$passed passed, $failed failed"
-[ "$skipped" -gt 0 ] && summary+=", $skipped skipped"
-echo "$summary"
-[ "$failed" -eq 0 ]
+summary

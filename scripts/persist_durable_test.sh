@@ -25,16 +25,8 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 
-passed=0 failed=0 skipped=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() {
-  echo "FAIL $1"
-  shift
-  local line
-  for line in "$@"; do echo "       $line"; done
-  failed=$((failed + 1))
-}
-skip() { echo "skip $1 — $2"; skipped=$((skipped + 1)); }
+# shellcheck source=scripts/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # Helpers every SX snippet starts with.
 PRELUDE='
@@ -407,10 +399,4 @@ else
   bad "$CHECK" "setup: $STEP_FAILED"
 fi
 
-echo
-if [ "$skipped" -gt 0 ]; then
-  echo "$passed passed, $failed failed, $skipped skipped"
-else
-  echo "$passed passed, $failed failed"
-fi
-[ "$failed" -eq 0 ]
+summary
