@@ -1,26 +1,26 @@
 // dict.cc — the persistent HAMT behind SX dicts.
 //
-// A trie of 32-way nodes indexed by 5-bit slices of a 32-bit key hash. Each
-// node is one heap object with no malloc'd memory inside, so the collector
-// needs a tracer but no finalizer. A node holds `n` slots of two Values:
+// A trie of 32-way nodes indexed by 5-bit slices of a 32-bit key hash, laid
+// out as in CHAMP (Steindorfer and Vinju): each node is one heap object with
+// no malloc'd memory inside, so the collector needs a tracer but no
+// finalizer.
 //
-//   bitmap node    (flags == kBitmapNode): `aux` is the bitmap of occupied
-//                  slices; a slot is an entry (key String, value) or a child
-//                  (node, Undefined), told apart by the second Value: no
-//                  entry holds Undefined (SX code cannot make it), so a
-//                  lookup never has to touch a key to learn which it is.
+//   bitmap node    (flags == kBitmapNode): `aux` is the bitmap of slices that
+//                  hold an entry, `nodemap` of slices that hold a child. The
+//                  entries (key String, value) come first, in slice order,
+//                  then one pointer per child, in slice order. A child costs
+//                  8 bytes, which halves what an update copies on the
+//                  crowded upper levels of a large dict.
 //   collision node (flags == kCollisionNode): every key has the same full
-//                  hash (`aux`); all slots are entries, searched linearly.
+//                  hash (`aux`); `ndata` entries, searched linearly.
 //
 // Updates copy only the nodes on the path from the root to the changed slot
-// (at most 8 levels), so old versions stay valid and `assoc` on a large dict
-// allocates a few hundred bytes. Removal keeps the trie compact: a subtree
-// left with a single entry is folded into its parent. The recursion in these
-// helpers is bounded by the trie height, never by the data.
+// (at most 8 levels), so old versions stay valid. Removal keeps the trie
+// compact: a subtree left with a single entry is folded into its parent. The
+// recursion in these helpers is bounded by the trie height, never by the data.
 #include "interp/dict.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cstring>
 
 namespace sx::interp {
@@ -33,51 +33,17 @@ constexpr int kBits = 5;
 constexpr int kMaxShift = 30;  // the last slice (bits 30..31) is 2 bits wide
 
 struct Node : Obj {
-  uint64_t n;  // slots in use
-  Value* slots() { return reinterpret_cast<Value*>(this + 1); }
-  Value& key(size_t i) { return slots()[2 * i]; }
-  Value& val(size_t i) { return slots()[2 * i + 1]; }
-  bool IsChild(size_t i) { return slots()[2 * i + 1].IsUndefined(); }
-  Node* child(size_t i) { return static_cast<Node*>(slots()[2 * i].AsObj()); }
+  uint32_t nodemap;  // bitmap nodes: the slices that hold a child
+  uint32_t ndata;    // entries
+  Value* entries() { return reinterpret_cast<Value*>(this + 1); }
+  Value& key(size_t i) { return entries()[2 * i]; }
+  Value& val(size_t i) { return entries()[2 * i + 1]; }
+  Node** children() { return reinterpret_cast<Node**>(entries() + 2 * ndata); }
+  Node*& child(size_t i) { return children()[i]; }
+  uint32_t nchild() const;
 };
 
 uint32_t (*g_test_hash)(std::string_view) = nullptr;
-
-// Every caller fills all `n` slots before the next safe point.
-Node* NewNode(Heap& heap, uint16_t kind, uint32_t aux, size_t n) {
-  auto* node = static_cast<Node*>(
-      heap.AllocateRaw(ObjType::kHamtNode, sizeof(Node) + 2 * sizeof(Value) * n));
-  node->flags = kind;
-  node->aux = aux;
-  node->n = n;
-  return node;
-}
-
-Node* CopyNode(Heap& heap, Node* src) {
-  Node* node = NewNode(heap, src->flags, src->aux, src->n);
-  std::memcpy(node->slots(), src->slots(), 2 * sizeof(Value) * src->n);
-  return node;
-}
-
-// A copy of `src` with a slot inserted at `at`.
-Node* InsertSlot(Heap& heap, Node* src, uint32_t aux, size_t at, Value k, Value v) {
-  Node* node = NewNode(heap, src->flags, aux, src->n + 1);
-  std::memcpy(node->slots(), src->slots(), 2 * sizeof(Value) * at);
-  node->key(at) = k;
-  node->val(at) = v;
-  std::memcpy(node->slots() + 2 * (at + 1), src->slots() + 2 * at,
-              2 * sizeof(Value) * (src->n - at));
-  return node;
-}
-
-// A copy of `src` with slot `at` removed.
-Node* RemoveSlot(Heap& heap, Node* src, uint32_t aux, size_t at) {
-  Node* node = NewNode(heap, src->flags, aux, src->n - 1);
-  std::memcpy(node->slots(), src->slots(), 2 * sizeof(Value) * at);
-  std::memcpy(node->slots() + 2 * at, src->slots() + 2 * (at + 1),
-              2 * sizeof(Value) * (src->n - at - 1));
-  return node;
-}
 
 uint32_t Fragment(uint32_t hash, int shift) { return (hash >> shift) & 31u; }
 // Bits set in x. std::popcount is a library call unless the build targets
@@ -90,6 +56,102 @@ inline uint32_t PopCount32(uint32_t x) {
 }
 
 size_t SlotIndex(uint32_t bitmap, uint32_t bit) { return PopCount32(bitmap & (bit - 1)); }
+
+uint32_t Node::nchild() const { return PopCount32(nodemap); }
+
+size_t PayloadBytes(uint32_t ndata, uint32_t nchild) {
+  return 2 * sizeof(Value) * ndata + sizeof(Node*) * nchild;
+}
+
+// Every caller fills all entries and children before the next safe point.
+Node* NewNode(Heap& heap, uint16_t kind, uint32_t datamap, uint32_t nodemap, uint32_t ndata) {
+  uint32_t nchild = PopCount32(nodemap);
+  auto* node = static_cast<Node*>(
+      heap.AllocateRaw(ObjType::kHamtNode, sizeof(Node) + PayloadBytes(ndata, nchild)));
+  node->flags = kind;
+  node->aux = datamap;
+  node->nodemap = nodemap;
+  node->ndata = ndata;
+  return node;
+}
+
+Node* CopyNode(Heap& heap, Node* src) {
+  Node* node = NewNode(heap, src->flags, src->aux, src->nodemap, src->ndata);
+  std::memcpy(node->entries(), src->entries(), PayloadBytes(src->ndata, src->nchild()));
+  return node;
+}
+
+// A copy of `src` with the entry (k, v) inserted as entry `at`, and the
+// bitmaps given.
+Node* InsertEntry(Heap& heap, Node* src, uint32_t datamap, size_t at, Value k, Value v) {
+  Node* node = NewNode(heap, src->flags, datamap, src->nodemap, src->ndata + 1);
+  Value* from = src->entries();
+  Value* to = node->entries();
+  std::memcpy(to, from, 2 * sizeof(Value) * at);
+  to[2 * at] = k;
+  to[2 * at + 1] = v;
+  std::memcpy(to + 2 * (at + 1), from + 2 * at,
+              2 * sizeof(Value) * (src->ndata - at) + sizeof(Node*) * src->nchild());
+  return node;
+}
+
+// A copy of `src` without entry `at`.
+Node* RemoveEntry(Heap& heap, Node* src, uint32_t datamap, size_t at) {
+  Node* node = NewNode(heap, src->flags, datamap, src->nodemap, src->ndata - 1);
+  Value* from = src->entries();
+  Value* to = node->entries();
+  std::memcpy(to, from, 2 * sizeof(Value) * at);
+  std::memcpy(to + 2 * at, from + 2 * (at + 1),
+              2 * sizeof(Value) * (src->ndata - at - 1) + sizeof(Node*) * src->nchild());
+  return node;
+}
+
+// A copy of `src` whose entry in slice `bit` became the child `sub`.
+Node* EntryToChild(Heap& heap, Node* src, uint32_t bit, Node* sub) {
+  size_t di = SlotIndex(src->aux, bit);
+  size_t ci = SlotIndex(src->nodemap, bit);
+  Node* node = NewNode(heap, kBitmapNode, src->aux & ~bit, src->nodemap | bit, src->ndata - 1);
+  Value* from = src->entries();
+  Value* to = node->entries();
+  std::memcpy(to, from, 2 * sizeof(Value) * di);
+  std::memcpy(to + 2 * di, from + 2 * (di + 1), 2 * sizeof(Value) * (src->ndata - di - 1));
+  Node** cf = src->children();
+  Node** ct = node->children();
+  std::memcpy(ct, cf, sizeof(Node*) * ci);
+  ct[ci] = sub;
+  std::memcpy(ct + ci + 1, cf + ci, sizeof(Node*) * (src->nchild() - ci));
+  return node;
+}
+
+// A copy of `src` whose child in slice `bit` became the entry (k, v).
+Node* ChildToEntry(Heap& heap, Node* src, uint32_t bit, Value k, Value v) {
+  size_t di = SlotIndex(src->aux, bit);
+  size_t ci = SlotIndex(src->nodemap, bit);
+  Node* node = NewNode(heap, kBitmapNode, src->aux | bit, src->nodemap & ~bit, src->ndata + 1);
+  Value* from = src->entries();
+  Value* to = node->entries();
+  std::memcpy(to, from, 2 * sizeof(Value) * di);
+  to[2 * di] = k;
+  to[2 * di + 1] = v;
+  std::memcpy(to + 2 * (di + 1), from + 2 * di, 2 * sizeof(Value) * (src->ndata - di));
+  Node** cf = src->children();
+  Node** ct = node->children();
+  std::memcpy(ct, cf, sizeof(Node*) * ci);
+  std::memcpy(ct + ci, cf + ci + 1, sizeof(Node*) * (src->nchild() - ci - 1));
+  return node;
+}
+
+// A copy of `src` without its child in slice `bit`.
+Node* RemoveChild(Heap& heap, Node* src, uint32_t bit) {
+  size_t ci = SlotIndex(src->nodemap, bit);
+  Node* node = NewNode(heap, kBitmapNode, src->aux, src->nodemap & ~bit, src->ndata);
+  std::memcpy(node->entries(), src->entries(), 2 * sizeof(Value) * src->ndata);
+  Node** cf = src->children();
+  Node** ct = node->children();
+  std::memcpy(ct, cf, sizeof(Node*) * ci);
+  std::memcpy(ct + ci, cf + ci + 1, sizeof(Node*) * (src->nchild() - ci - 1));
+  return node;
+}
 
 // The same String object (the common case of a key looked up with the very
 // string it was stored under) compares equal without reading its bytes.
@@ -127,7 +189,7 @@ uint32_t HashBytes(std::string_view s) {
 Node* MakeTwo(Heap& heap, int shift, Value k1, Value v1, uint32_t h1, Value k2, Value v2,
               uint32_t h2) {
   if (shift > kMaxShift) {
-    Node* node = NewNode(heap, kCollisionNode, h1, 2);
+    Node* node = NewNode(heap, kCollisionNode, h1, 0, 2);
     node->key(0) = k1;
     node->val(0) = v1;
     node->key(1) = k2;
@@ -136,12 +198,12 @@ Node* MakeTwo(Heap& heap, int shift, Value k1, Value v1, uint32_t h1, Value k2, 
   }
   uint32_t f1 = Fragment(h1, shift), f2 = Fragment(h2, shift);
   if (f1 == f2) {
-    Node* node = NewNode(heap, kBitmapNode, 1u << f1, 1);
-    node->key(0) = Value::Object(MakeTwo(heap, shift + kBits, k1, v1, h1, k2, v2, h2));
-    node->val(0) = Value::Undefined();
+    Node* sub = MakeTwo(heap, shift + kBits, k1, v1, h1, k2, v2, h2);
+    Node* node = NewNode(heap, kBitmapNode, 0, 1u << f1, 0);
+    node->child(0) = sub;
     return node;
   }
-  Node* node = NewNode(heap, kBitmapNode, (1u << f1) | (1u << f2), 2);
+  Node* node = NewNode(heap, kBitmapNode, (1u << f1) | (1u << f2), 0, 2);
   size_t a = f1 < f2 ? 0 : 1;
   node->key(a) = k1;
   node->val(a) = v1;
@@ -150,49 +212,48 @@ Node* MakeTwo(Heap& heap, int shift, Value k1, Value v1, uint32_t h1, Value k2, 
   return node;
 }
 
+// A copy of `node` with entry i's value replaced.
+Node* WithValue(Heap& heap, Node* node, size_t i, Value val) {
+  Node* copy = CopyNode(heap, node);
+  copy->val(i) = val;
+  return copy;
+}
+
 Node* Assoc(Heap& heap, Node* node, int shift, uint32_t hash, String* key, Value val,
             bool* added) {
   Value k = Value::Object(key);
   if (node->flags == kCollisionNode) {
-    for (size_t i = 0; i < node->n; ++i) {
+    for (size_t i = 0; i < node->ndata; ++i) {
       if (KeyIs(node->key(i), key->View())) {
-        if (node->val(i) == val) return node;
-        Node* copy = CopyNode(heap, node);
-        copy->val(i) = val;
-        return copy;
+        return node->val(i) == val ? node : WithValue(heap, node, i, val);
       }
     }
     *added = true;
-    return InsertSlot(heap, node, node->aux, node->n, k, val);
+    return InsertEntry(heap, node, node->aux, node->ndata, k, val);
   }
   uint32_t bit = 1u << Fragment(hash, shift);
-  size_t i = SlotIndex(node->aux, bit);
-  if ((node->aux & bit) == 0) {
+  if (node->aux & bit) {
+    size_t i = SlotIndex(node->aux, bit);
+    if (KeyIs(node->key(i), key->View())) {
+      return node->val(i) == val ? node : WithValue(heap, node, i, val);
+    }
     *added = true;
-    return InsertSlot(heap, node, node->aux | bit, i, k, val);
+    Value old_key = node->key(i);
+    Node* sub = MakeTwo(heap, shift + kBits, old_key, node->val(i),
+                        HashString(AsString(old_key)), k, val, hash);
+    return EntryToChild(heap, node, bit, sub);
   }
-  if (node->IsChild(i)) {
-    Node* child = node->child(i);
+  if (node->nodemap & bit) {
+    size_t ci = SlotIndex(node->nodemap, bit);
+    Node* child = node->child(ci);
     Node* updated = Assoc(heap, child, shift + kBits, hash, key, val, added);
     if (updated == child) return node;
     Node* copy = CopyNode(heap, node);
-    copy->key(i) = Value::Object(updated);
-    return copy;
-  }
-  if (KeyIs(node->key(i), key->View())) {
-    if (node->val(i) == val) return node;
-    Node* copy = CopyNode(heap, node);
-    copy->val(i) = val;
+    copy->child(ci) = updated;
     return copy;
   }
   *added = true;
-  Value old_key = node->key(i);
-  Node* sub = MakeTwo(heap, shift + kBits, old_key, node->val(i), HashString(AsString(old_key)),
-                      k, val, hash);
-  Node* copy = CopyNode(heap, node);
-  copy->key(i) = Value::Object(sub);
-  copy->val(i) = Value::Undefined();
-  return copy;
+  return InsertEntry(heap, node, node->aux | bit, SlotIndex(node->aux, bit), k, val);
 }
 
 // What removing a key did to a subtree.
@@ -202,65 +263,69 @@ struct Removal {
   Value key, val;        // kSingle: the subtree's one remaining entry
 };
 
-// After removing slot `i` from a bitmap node, what the node becomes.
-Removal WithoutSlot(Heap& heap, Node* node, int shift, uint32_t bit, size_t i) {
+// `node` without its entry in slice `bit`: empty, a single entry for the
+// parent to take in (below the root), or a smaller node.
+Removal WithoutEntry(Heap& heap, Node* node, int shift, uint32_t bit) {
   Removal r;
-  if (node->n == 1) {
+  size_t i = SlotIndex(node->aux, bit);
+  if (node->ndata == 1 && node->nodemap == 0) {
     r.kind = Removal::kEmpty;
     return r;
   }
-  if (node->n == 2 && shift > 0 && !node->IsChild(1 - i)) {
+  if (node->ndata == 2 && node->nodemap == 0 && shift > 0) {
     r.kind = Removal::kSingle;
     r.key = node->key(1 - i);
     r.val = node->val(1 - i);
     return r;
   }
   r.kind = Removal::kNode;
-  r.node = RemoveSlot(heap, node, node->aux & ~bit, i);
+  r.node = RemoveEntry(heap, node, node->aux & ~bit, i);
   return r;
 }
 
 Removal Remove(Heap& heap, Node* node, int shift, uint32_t hash, std::string_view key) {
   Removal r;
   if (node->flags == kCollisionNode) {
-    for (size_t i = 0; i < node->n; ++i) {
+    for (size_t i = 0; i < node->ndata; ++i) {
       if (!KeyIs(node->key(i), key)) continue;
-      if (node->n == 2) {
+      if (node->ndata == 2) {
         r.kind = Removal::kSingle;
         r.key = node->key(1 - i);
         r.val = node->val(1 - i);
       } else {
         r.kind = Removal::kNode;
-        r.node = RemoveSlot(heap, node, node->aux, i);
+        r.node = RemoveEntry(heap, node, node->aux, i);
       }
       return r;
     }
     return r;
   }
   uint32_t bit = 1u << Fragment(hash, shift);
-  if ((node->aux & bit) == 0) return r;
-  size_t i = SlotIndex(node->aux, bit);
-  if (!node->IsChild(i)) {
-    if (!KeyIs(node->key(i), key)) return r;
-    return WithoutSlot(heap, node, shift, bit, i);
+  if (node->aux & bit) {
+    if (!KeyIs(node->key(SlotIndex(node->aux, bit)), key)) return r;
+    return WithoutEntry(heap, node, shift, bit);
   }
-  Removal sub = Remove(heap, node->child(i), shift + kBits, hash, key);
+  if ((node->nodemap & bit) == 0) return r;
+  size_t ci = SlotIndex(node->nodemap, bit);
+  Removal sub = Remove(heap, node->child(ci), shift + kBits, hash, key);
   switch (sub.kind) {
     case Removal::kNotFound:
       return sub;
-    case Removal::kEmpty:
-      return WithoutSlot(heap, node, shift, bit, i);
-    case Removal::kSingle:
-      if (node->n == 1 && shift > 0) return sub;  // keep folding upward
+    case Removal::kEmpty:  // a child never empties (it folds first), but be safe
+      if (node->ndata == 0 && node->nchild() == 1) return sub;
       r.kind = Removal::kNode;
-      r.node = CopyNode(heap, node);
-      r.node->key(i) = sub.key;
-      r.node->val(i) = sub.val;
+      r.node = RemoveChild(heap, node, bit);
+      return r;
+    case Removal::kSingle:
+      // Keep folding upward while this node would hold nothing else.
+      if (node->ndata == 0 && node->nchild() == 1 && shift > 0) return sub;
+      r.kind = Removal::kNode;
+      r.node = ChildToEntry(heap, node, bit, sub.key, sub.val);
       return r;
     case Removal::kNode:
       r.kind = Removal::kNode;
       r.node = CopyNode(heap, node);
-      r.node->key(i) = Value::Object(sub.node);
+      r.node->child(ci) = sub.node;
       return r;
   }
   return r;
@@ -271,29 +336,26 @@ Value Find(Value dict, std::string_view key, uint32_t hash) {
   int shift = 0;
   while (node != nullptr) {
     if (node->flags == kCollisionNode) {
-      for (size_t i = 0; i < node->n; ++i) {
+      for (size_t i = 0; i < node->ndata; ++i) {
         if (KeyIs(node->key(i), key)) return node->val(i);
       }
       return Value::Undefined();
     }
     uint32_t bit = 1u << Fragment(hash, shift);
-    if ((node->aux & bit) == 0) return Value::Undefined();
-    size_t i = SlotIndex(node->aux, bit);
-    if (!node->IsChild(i)) return KeyIs(node->key(i), key) ? node->val(i) : Value::Undefined();
-    node = node->child(i);
+    if (node->aux & bit) {
+      size_t i = SlotIndex(node->aux, bit);
+      return KeyIs(node->key(i), key) ? node->val(i) : Value::Undefined();
+    }
+    if ((node->nodemap & bit) == 0) return Value::Undefined();
+    node = node->child(SlotIndex(node->nodemap, bit));
     shift += kBits;
   }
   return Value::Undefined();
 }
 
 void ForEachIn(Node* node, const std::function<void(String*, Value)>& fn) {
-  for (size_t i = 0; i < node->n; ++i) {
-    if (node->flags == kBitmapNode && node->IsChild(i)) {
-      ForEachIn(node->child(i), fn);
-    } else {
-      fn(AsString(node->key(i)), node->val(i));
-    }
-  }
+  for (size_t i = 0; i < node->ndata; ++i) fn(AsString(node->key(i)), node->val(i));
+  for (size_t i = 0, n = node->nchild(); i < n; ++i) ForEachIn(node->child(i), fn);
 }
 
 Value MakeDict(Heap& heap, Node* root, size_t count) {
@@ -305,7 +367,8 @@ Value MakeDict(Heap& heap, Node* root, size_t count) {
 
 void TraceNode(Heap& heap, Obj* o) {
   auto* node = static_cast<Node*>(o);
-  for (size_t i = 0; i < 2 * node->n; ++i) heap.Mark(node->slots()[i]);
+  for (size_t i = 0; i < 2 * node->ndata; ++i) heap.Mark(node->entries()[i]);
+  for (size_t i = 0, n = node->nchild(); i < n; ++i) heap.MarkObj(node->child(i));
 }
 
 void TraceDict(Heap& heap, Obj* o) { heap.MarkObj(static_cast<Dict*>(o)->root); }
@@ -328,11 +391,10 @@ void RegisterDictTypes(Heap& heap) {
 Value DictEmpty(Heap& heap) { return MakeDict(heap, nullptr, 0); }
 
 Value DictAssoc(Heap& heap, Value dict, String* key, Value val) {
-  assert(!val.IsUndefined() && "Undefined marks a child slot");
   Dict* d = AsDict(dict);
   uint32_t hash = HashString(key);
   if (d->root == nullptr) {
-    Node* node = NewNode(heap, kBitmapNode, 1u << Fragment(hash, 0), 1);
+    Node* node = NewNode(heap, kBitmapNode, 1u << Fragment(hash, 0), 0, 1);
     node->key(0) = Value::Object(key);
     node->val(0) = val;
     return MakeDict(heap, node, 1);
