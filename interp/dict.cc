@@ -359,7 +359,7 @@ void ForEachIn(Node* node, const std::function<void(String*, Value)>& fn) {
 }
 
 Value MakeDict(Heap& heap, Node* root, size_t count) {
-  auto* d = static_cast<Dict*>(heap.Allocate(ObjType::kDict, sizeof(Dict)));
+  auto* d = static_cast<Dict*>(heap.AllocateRaw(ObjType::kDict, sizeof(Dict)));
   d->count = count;
   d->root = root;
   return Value::Object(d);
