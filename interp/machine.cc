@@ -368,9 +368,9 @@ SimpleFn ChooseSimpleFn(Node* n) {
   }
 }
 
-// Recomputes a call's verdicts (kSimpleNow, kArgsSimpleNow) for the current
-// global epoch. Any global definition moves the epoch on, so a verdict holds
-// exactly as long as the bindings it was drawn from.
+// Recomputes how a call runs (its CallMode, evaluator and callee) for the
+// current global epoch. Any global definition moves the epoch on, so the
+// answer holds exactly as long as the bindings it was drawn from.
 void Revalidate(State& S, Node* n);
 
 // Is this simple expression (flagged kSimpleNode) still free of frames: is
@@ -378,34 +378,25 @@ void Revalidate(State& S, Node* n);
 inline bool CanSimple(State& S, Node* n) {
   if (n->kind != NodeKind::kCall) return true;
   if (n->epoch != S.global_epoch) Revalidate(S, n);
-  return (n->flags & kSimpleNow) != 0;
+  return n->mode == static_cast<uint8_t>(CallMode::kSimple);
 }
 
 void Revalidate(State& S, Node* n) {
-  uint16_t f = n->flags & static_cast<uint16_t>(~(kSimpleNow | kArgsSimpleNow));
-  bool args = true;
-  for (uint32_t i = 0; i < n->nkids && args; ++i) {
+  bool args_simple = true;  // the operator and every operand evaluate without frames
+  for (uint32_t i = 0; i < n->nkids && args_simple; ++i) {
     Node* k = n->kids[i];
-    args = (k->flags & kSimpleNode) && CanSimple(S, k);
+    args_simple = (k->flags & kSimpleNode) && CanSimple(S, k);
   }
-  if (args) {
-    f |= kArgsSimpleNow;
-    // kSimpleNode implies the operator is a global.
-    if (n->flags & kSimpleNode) {
-      Value g = AsSymbol(n->kids[0]->value)->global;
-      if (IsType(g, ObjType::kNative) && OpOf(AsNative(g)) == MachineOp::kNone) f |= kSimpleNow;
-    }
-  }
-  n->eval = (f & kSimpleNow) ? ChooseSimpleFn(n) : nullptr;
-  n->callee = nullptr;
-  // How the machine evaluates the call until the epoch moves on.
   Node* head = n->kids[0];
   Value g = head->kind == NodeKind::kGlobal ? AsSymbol(head->value)->global : Value::Undefined();
+  bool plain_native = IsType(g, ObjType::kNative) && OpOf(AsNative(g)) == MachineOp::kNone;
   uint32_t argc = n->nkids - 1;
   CallMode mode = CallMode::kGeneral;
-  if (f & kSimpleNow) {
+  n->callee = nullptr;
+  // kSimpleNode implies the operator is a global.
+  if (args_simple && (n->flags & kSimpleNode) && plain_native) {
     mode = CallMode::kSimple;
-  } else if (f & kArgsSimpleNow) {
+  } else if (args_simple) {
     mode = CallMode::kArgsSimple;
     if (IsType(g, ObjType::kClosure)) {
       auto* c = static_cast<Closure*>(g.AsObj());
@@ -414,12 +405,11 @@ void Revalidate(State& S, Node* n) {
         n->callee = c;
       }
     }
-  } else if (argc == 2 && IsType(g, ObjType::kNative) && OpOf(AsNative(g)) == MachineOp::kNone &&
-             AsNative(g)->flags != kFastNone) {
+  } else if (argc == 2 && plain_native && AsNative(g)->flags != kFastNone) {
     mode = CallMode::kArith2;
   }
   n->mode = static_cast<uint8_t>(mode);
-  n->flags = f;
+  n->eval = mode == CallMode::kSimple ? ChooseSimpleFn(n) : nullptr;
   n->epoch = S.global_epoch;
 }
 
@@ -1186,15 +1176,18 @@ void Machine::Start(Task* t) {
   task_ = t;
 }
 
-RunResult Machine::Finish(RunResult r) {
-  if (r.status != RunStatus::kSuspended) {
-    if (!task_stack_.empty()) {
-      task_ = task_stack_.back();
-      task_stack_.pop_back();
-    } else {
-      task_ = nullptr;
-    }
+// Back to the run that was suspended beneath the current one, if any.
+void Machine::PopTask() {
+  if (task_stack_.empty()) {
+    task_ = nullptr;
+    return;
   }
+  task_ = task_stack_.back();
+  task_stack_.pop_back();
+}
+
+RunResult Machine::Finish(RunResult r) {
+  if (r.status != RunStatus::kSuspended) PopTask();
   return r;
 }
 

@@ -85,18 +85,16 @@ enum NodeFlags : uint16_t {
   // A call (or macro call) in tail position: nothing of the caller's
   // activation is needed after it.
   kTailCall = 8,
-  // Verdicts about a call, valid while Node::epoch equals the global epoch
-  // (defining any global moves the epoch on, and they are recomputed):
-  kSimpleNow = 16,      // kSimpleNode, and every operator is a plain native
-  kArgsSimpleNow = 32,  // the operator and every operand evaluate without frames
 };
 // Most arguments a call passes straight into a closure's frame.
 inline constexpr uint32_t kDirectArgs = 8;
 
-// How the machine evaluates a call, decided by Revalidate for the epoch.
+// How the machine evaluates a call, decided by Revalidate and valid while
+// Node::epoch equals the global epoch (defining any global moves the epoch
+// on, and the mode is recomputed).
 enum class CallMode : uint8_t {
   kGeneral = 0,  // operands one by one, with a frame for those that need one
-  kSimple,       // Node::eval computes it (kSimpleNow)
+  kSimple,       // Node::eval computes it: kSimpleNode, every operator a plain native
   kDirect,       // a global closure (Node::callee) of fixed arity; simple operands
   kArgsSimple,   // every operand simple, the operator anything
   kArith2,       // (op a b), op a global FastOp native, an operand not simple
@@ -120,9 +118,9 @@ struct Node : Obj {
   Node* b;
   Node* c;
   // kCall, valid while `epoch` equals the global epoch (see Revalidate):
-  uint32_t epoch;  // when the verdicts and the fields below were computed
+  uint32_t epoch;  // when the fields below were computed
   uint8_t mode;    // CallMode
-  SimpleFn eval;   // the evaluator while kSimpleNow holds
+  SimpleFn eval;   // CallMode::kSimple: the evaluator
   Obj* callee;     // CallMode::kDirect: the Closure the operator is bound to
   uint32_t nkids;
   Node* kids[1];  // nkids entries
@@ -418,6 +416,7 @@ class Machine {
   RunResult Run(Entry entry, Value val, Node* node, Env* env);
   void Start(Task* t);
   RunResult Finish(RunResult r);
+  void PopTask();
   Task* NewTask();
   Env* NewEnv(Env* parent, uint32_t size);
   [[gnu::always_inline]] inline Env* EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env);

@@ -255,12 +255,7 @@ RunResult Machine::Step(Task* t) {
                                              : Entry::kReturn;
   t->sched = kSchedNone;
   RunResult r = Run(e, v, nullptr, nullptr);
-  if (!task_stack_.empty()) {
-    task_ = task_stack_.back();
-    task_stack_.pop_back();
-  } else {
-    task_ = nullptr;
-  }
+  PopTask();
   return r;
 }
 
