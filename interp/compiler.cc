@@ -23,6 +23,80 @@ namespace {
 constexpr int kMaxCompileDepth = 1000;
 constexpr int kMaxSimpleDepth = 4;
 
+// --- accumulator analysis ----------------------------------------------------
+//
+// A function whose first parameter is an accumulator it only ever hands on,
+// as in (fn (acc x) (assoc acc x 1)), lets reduce update a dict in place
+// (Proto::consumes_acc). These helpers decide that from the compiled body.
+
+bool IsAccSlot(const Node* n) { return n->depth == 0 && n->index == 0; }
+
+// Might the code read or write the first parameter's slot? A lambda might
+// capture the frame and a macro call is compiled later, so both count.
+bool TouchesAcc(const Node* n) {
+  if (n == nullptr) return false;
+  switch (n->kind) {
+    case NodeKind::kParam:
+    case NodeKind::kLocal:
+    case NodeKind::kSetLocal:
+    case NodeKind::kReraise:
+      if (IsAccSlot(n)) return true;
+      break;
+    case NodeKind::kLambda:
+    case NodeKind::kMacroCall:
+    case NodeKind::kDefMacro:
+    case NodeKind::kLoad:
+    case NodeKind::kImport:
+      return true;
+    case NodeKind::kCall:
+      if (n->flags & kMaybeMacro) return true;
+      break;
+    default:
+      break;
+  }
+  if (TouchesAcc(n->a) || TouchesAcc(n->b) || TouchesAcc(n->c)) return true;
+  for (uint32_t i = 0; i < n->nkids; ++i) {
+    if (TouchesAcc(n->kids[i])) return true;
+  }
+  return false;
+}
+
+// Is every use of the first parameter in `n` either returning it from a tail
+// position or passing it as the dict of a tail call of `assoc`, whose
+// operands do not touch it? With `mark`, such calls are flagged
+// kAccConsumer; the machine checks at run time that `assoc` is still the
+// builtin.
+bool ConsumesAcc(Node* n, bool tail, bool mark) {
+  if (!TouchesAcc(n)) return true;
+  switch (n->kind) {
+    case NodeKind::kParam:
+      return tail && IsAccSlot(n);
+    case NodeKind::kIf:
+      return !TouchesAcc(n->a) && ConsumesAcc(n->b, tail, mark) && ConsumesAcc(n->c, tail, mark);
+    case NodeKind::kSeq:
+      for (uint32_t i = 0; i + 1 < n->nkids; ++i) {
+        if (TouchesAcc(n->kids[i])) return false;
+      }
+      return ConsumesAcc(n->kids[n->nkids - 1], tail, mark);
+    case NodeKind::kCall: {
+      if (!tail || (n->flags & kMaybeMacro) || n->nkids < 4) return false;
+      Node* head = n->kids[0];
+      Node* dict = n->kids[1];
+      if (head->kind != NodeKind::kGlobal || AsSymbol(head->value)->name->View() != "assoc") {
+        return false;
+      }
+      if (dict->kind != NodeKind::kParam || !IsAccSlot(dict)) return false;
+      for (uint32_t i = 2; i < n->nkids; ++i) {
+        if (TouchesAcc(n->kids[i])) return false;
+      }
+      if (mark) n->flags |= kAccConsumer;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
 class Compiler {
  public:
   Compiler(State& S, Value file) : S_(S), file_(file) {}
@@ -694,6 +768,10 @@ Node* Compiler::CompileLambda(Value params, Value body, Scope* scope, Value name
   int saved_depth = depth_;
   proto->body = CompileBody(body, inner, true);
   depth_ = saved_depth;
+  if (proto->nparams >= 1 && ConsumesAcc(proto->body, true, false)) {
+    ConsumesAcc(proto->body, true, true);
+    proto->consumes_acc = true;
+  }
   Node* n = NewNode(NodeKind::kLambda);
   n->extra = proto;
   return n;

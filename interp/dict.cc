@@ -15,7 +15,10 @@
 //                  hash (`aux`); `ndata` entries, searched linearly.
 //
 // Updates copy only the nodes on the path from the root to the changed slot
-// (at most 8 levels), so old versions stay valid. Removal keeps the trie
+// (at most 8 levels), so old versions stay valid. A transient (see
+// DictAssocTransient) skips even that for nodes it owns: each node records
+// the transient header that may still change it (`owner`), and every other
+// node is copied before a change. Removal keeps the trie
 // compact: a subtree left with a single entry is folded into its parent. The
 // recursion in these helpers is bounded by the trie height, never by the data.
 #include "interp/dict.h"
@@ -35,6 +38,10 @@ constexpr int kMaxShift = 30;  // the last slice (bits 30..31) is 2 bits wide
 struct Node : Obj {
   uint32_t nodemap;  // bitmap nodes: the slices that hold a child
   uint32_t ndata;    // entries
+  // The transient dict header allowed to update this node in place, or
+  // nullptr (see DictAssocTransient). Traced, so the address cannot be
+  // reused by another header while the node lives.
+  Obj* owner;
   Value* entries() { return reinterpret_cast<Value*>(this + 1); }
   Value& key(size_t i) { return entries()[2 * i]; }
   Value& val(size_t i) { return entries()[2 * i + 1]; }
@@ -72,6 +79,7 @@ Node* NewNode(Heap& heap, uint16_t kind, uint32_t datamap, uint32_t nodemap, uin
   node->aux = datamap;
   node->nodemap = nodemap;
   node->ndata = ndata;
+  node->owner = nullptr;
   return node;
 }
 
@@ -187,9 +195,10 @@ uint32_t HashBytes(std::string_view s) {
 
 // A node holding two entries whose paths agree down to `shift`.
 Node* MakeTwo(Heap& heap, int shift, Value k1, Value v1, uint32_t h1, Value k2, Value v2,
-              uint32_t h2) {
+              uint32_t h2, Obj* owner = nullptr) {
   if (shift > kMaxShift) {
     Node* node = NewNode(heap, kCollisionNode, h1, 0, 2);
+    node->owner = owner;
     node->key(0) = k1;
     node->val(0) = v1;
     node->key(1) = k2;
@@ -198,12 +207,14 @@ Node* MakeTwo(Heap& heap, int shift, Value k1, Value v1, uint32_t h1, Value k2, 
   }
   uint32_t f1 = Fragment(h1, shift), f2 = Fragment(h2, shift);
   if (f1 == f2) {
-    Node* sub = MakeTwo(heap, shift + kBits, k1, v1, h1, k2, v2, h2);
+    Node* sub = MakeTwo(heap, shift + kBits, k1, v1, h1, k2, v2, h2, owner);
     Node* node = NewNode(heap, kBitmapNode, 0, 1u << f1, 0);
+    node->owner = owner;
     node->child(0) = sub;
     return node;
   }
   Node* node = NewNode(heap, kBitmapNode, (1u << f1) | (1u << f2), 0, 2);
+  node->owner = owner;
   size_t a = f1 < f2 ? 0 : 1;
   node->key(a) = k1;
   node->val(a) = v1;
@@ -254,6 +265,53 @@ Node* Assoc(Heap& heap, Node* node, int shift, uint32_t hash, String* key, Value
   }
   *added = true;
   return InsertEntry(heap, node, node->aux | bit, SlotIndex(node->aux, bit), k, val);
+}
+
+Node* Owned(Node* node, Obj* owner) {
+  node->owner = owner;
+  return node;
+}
+
+// Assoc on behalf of the transient header `owner`: a node it owns changes in
+// place, any other node on the path is copied once and owned from then on.
+// Returns what replaces `node` in its parent, usually `node` itself; a node
+// that gains an entry is reallocated, since objects never grow.
+Node* AssocOwned(Heap& heap, Obj* owner, Node* node, int shift, uint32_t hash, String* key,
+                 Value val, bool* added) {
+  Value k = Value::Object(key);
+  if (node->flags == kCollisionNode) {
+    for (size_t i = 0; i < node->ndata; ++i) {
+      if (KeyIs(node->key(i), key->View())) {
+        if (node->owner != owner) node = Owned(CopyNode(heap, node), owner);
+        node->val(i) = val;
+        return node;
+      }
+    }
+    *added = true;
+    return Owned(InsertEntry(heap, node, node->aux, node->ndata, k, val), owner);
+  }
+  uint32_t bit = 1u << Fragment(hash, shift);
+  if (node->aux & bit) {
+    size_t i = SlotIndex(node->aux, bit);
+    if (KeyIs(node->key(i), key->View())) {
+      if (node->owner != owner) node = Owned(CopyNode(heap, node), owner);
+      node->val(i) = val;
+      return node;
+    }
+    *added = true;
+    Value old_key = node->key(i);
+    Node* sub = MakeTwo(heap, shift + kBits, old_key, node->val(i),
+                        HashString(AsString(old_key)), k, val, hash, owner);
+    return Owned(EntryToChild(heap, node, bit, sub), owner);
+  }
+  if (node->nodemap & bit) {
+    if (node->owner != owner) node = Owned(CopyNode(heap, node), owner);
+    size_t ci = SlotIndex(node->nodemap, bit);
+    node->child(ci) = AssocOwned(heap, owner, node->child(ci), shift + kBits, hash, key, val, added);
+    return node;
+  }
+  *added = true;
+  return Owned(InsertEntry(heap, node, node->aux | bit, SlotIndex(node->aux, bit), k, val), owner);
 }
 
 // What removing a key did to a subtree.
@@ -369,6 +427,7 @@ void TraceNode(Heap& heap, Obj* o) {
   auto* node = static_cast<Node*>(o);
   for (size_t i = 0; i < 2 * node->ndata; ++i) heap.Mark(node->entries()[i]);
   for (size_t i = 0, n = node->nchild(); i < n; ++i) heap.MarkObj(node->child(i));
+  heap.MarkObj(node->owner);
 }
 
 void TraceDict(Heap& heap, Obj* o) { heap.MarkObj(static_cast<Dict*>(o)->root); }
@@ -404,6 +463,31 @@ Value DictAssoc(Heap& heap, Value dict, String* key, Value val) {
   Node* updated = Assoc(heap, root, 0, hash, key, val, &added);
   if (updated == root) return dict;
   return MakeDict(heap, updated, d->count + (added ? 1 : 0));
+}
+
+Value DictAssocTransient(Heap& heap, Value dict, String* key, Value val) {
+  Dict* d = AsDict(dict);
+  if (!(d->flags & kDictTransient)) {
+    d = AsDict(MakeDict(heap, static_cast<Node*>(d->root), d->count));
+    d->flags = kDictTransient;
+  }
+  uint32_t hash = HashString(key);
+  bool added = false;
+  if (d->root == nullptr) {
+    Node* node = Owned(NewNode(heap, kBitmapNode, 1u << Fragment(hash, 0), 0, 1), d);
+    node->key(0) = Value::Object(key);
+    node->val(0) = val;
+    d->root = node;
+    added = true;
+  } else {
+    d->root = AssocOwned(heap, d, static_cast<Node*>(d->root), 0, hash, key, val, &added);
+  }
+  if (added) d->count++;
+  return Value::Object(d);
+}
+
+void DictFreeze(Value dict) {
+  if (IsDict(dict)) AsDict(dict)->flags &= static_cast<uint16_t>(~kDictTransient);
 }
 
 Value DictDissoc(Heap& heap, Value dict, String* key) {

@@ -189,6 +189,7 @@ inline Env* Machine::EnterClosure(Closure* c, const Value* args, size_t argc, bo
   if (tail && CanReuseFrame(env, c)) {
     e = env;
     e->parent = c->env;
+    e->flags &= static_cast<uint16_t>(~kEnvOwnsAcc);
   } else {
     e = NewFrame(c);
   }
@@ -313,6 +314,28 @@ Value ArithFn(MachineLoop& L, Node* n, Env* env) {
 
 Value SimpleCallFn(MachineLoop& L, Node* n, Env* env) { return L.Simple(n, env); }
 
+// (assoc acc k v ...) in a reduce callback that uses its accumulator for
+// nothing else (kAccConsumer). When this frame was handed the accumulator
+// (kEnvOwnsAcc) and the result goes straight back to reduce, the dict is
+// updated in place; otherwise this is the ordinary call.
+Value AccAssocFn(MachineLoop& L, Node* n, Env* env) {
+  if (!(env->flags & kEnvOwnsAcc) || L.frames.empty() ||
+      L.frames.back().kind != FrameKind::kReduce) {
+    return L.Simple(n, env);
+  }
+  Native* nat = AsNative(AsSymbol(n->kids[0]->value)->global);
+  size_t base = L.vals.size();
+  for (uint32_t i = 1; i < n->nkids; ++i) {
+    Value v = L.Operand(n->kids[i], env);
+    L.vals.push_back(v);
+  }
+  L.cur_call = n;
+  Value r = AssocIntoAccumulator(
+      Args{L.S, nat->spec->name, L.vals.data() + base, static_cast<int>(n->nkids - 1), nat->user});
+  L.vals.resize(base);
+  return r;
+}
+
 template <uint16_t op, Shape sa>
 SimpleFn PickB(Shape sb) {
   switch (sb) {
@@ -343,7 +366,9 @@ SimpleFn PickA(Shape sa, Shape sb) {
 
 // The evaluator of a call that is simple at the current epoch.
 SimpleFn ChooseSimpleFn(Node* n) {
-  uint16_t op = AsNative(AsSymbol(n->kids[0]->value)->global)->flags;
+  Native* nat = AsNative(AsSymbol(n->kids[0]->value)->global);
+  if ((n->flags & kAccConsumer) && IsAssocNative(nat)) return &AccAssocFn;
+  uint16_t op = nat->flags;
   if (n->nkids != 3 || op == kFastNone) return &SimpleCallFn;
   Shape sa = ShapeOf(n->kids[1]), sb = ShapeOf(n->kids[2]);
   switch (op) {
@@ -619,6 +644,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                   } args;
                   for (uint32_t k = 0; k < argc; ++k) args.v[k] = L.Operand(node->kids[k + 1], env);
                   env->parent = c->env;
+                  env->flags &= static_cast<uint16_t>(~kEnvOwnsAcc);
                   for (uint32_t k = 0; k < argc; ++k) env->slots[k] = args.v[k];
                   for (uint32_t k = argc; k < env->size; ++k) env->slots[k] = Value::Undefined();
                 } else {
@@ -740,6 +766,8 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
         // A tail call may reuse the caller's frame, this once.
         bool reuse_frame = tail_call;
         tail_call = false;
+        bool handover = acc_handover_;
+        acc_handover_ = false;
         Value fn = vals[base];
         size_t argc = vals.size() - base - 1;
         if (IsType(fn, ObjType::kClosure)) {
@@ -750,6 +778,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                        p->has_rest ? -1 : static_cast<int>(p->nparams), argc);
           }
           env = EnterClosure(c, vals.data() + base + 1, argc, reuse_frame, env);
+          if (handover && p->consumes_acc) env->flags |= kEnvOwnsAcc;
           vals.resize(base);
           node = p->body;
           if (S_.heap.ShouldCollect() || interrupt_) SafePoint(node, env);

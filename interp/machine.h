@@ -85,6 +85,9 @@ enum NodeFlags : uint16_t {
   // A call (or macro call) in tail position: nothing of the caller's
   // activation is needed after it.
   kTailCall = 8,
+  // A tail call (assoc acc k v ...) of a function that uses its first
+  // parameter, the accumulator, for nothing else (Proto::consumes_acc).
+  kAccConsumer = 16,
 };
 // Most arguments a call passes straight into a closure's frame.
 inline constexpr uint32_t kDirectArgs = 8;
@@ -130,6 +133,9 @@ struct Proto : Obj {
   uint32_t nparams;   // required + optional positional parameters
   uint32_t frame_size;  // slots: parameters, rest, let bindings, internal defines
   bool has_rest;
+  // The first parameter is only returned or passed to `assoc` as the dict,
+  // in tail position: reduce may hand it a dict to update in place.
+  bool consumes_acc;
   Node* body;
   Value name;  // symbol or nil
   Value doc;   // string or nil
@@ -460,6 +466,9 @@ class Machine {
   Node* reg_node_ = nullptr;  // registers, visible to the collector
   Env* reg_env_ = nullptr;
   size_t op_base_ = 0;
+  // reduce set up the call at vals[op_base_] with its accumulator as the
+  // first argument, and keeps no other reference to it (kEnvOwnsAcc).
+  bool acc_handover_ = false;
 
   // Fibers (machine_fibers.cc).
   std::unique_ptr<FiberPool> pool_;

@@ -17,6 +17,10 @@ constexpr uint16_t kEnvGrown = 1;
 // tail call from an activation whose frame nobody captured may overwrite
 // that frame instead of allocating a new one.
 constexpr uint16_t kEnvReusable = 2;
+// Set on the frame of a reduce callback (Proto::consumes_acc) whose first
+// slot holds the accumulator, which reduce gives up: the callback's
+// kAccConsumer call may update that dict in place (DictAssocTransient).
+constexpr uint16_t kEnvOwnsAcc = 4;
 
 inline Native* AsNative(Value v) { return static_cast<Native*>(v.AsObj()); }
 

@@ -219,6 +219,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
       }
       L.Push(FrameKind::kReduce, nullptr, nullptr, 0, b, f, Cdr(l));
       SX_CALL2(f, acc, Car(l));
+      acc_handover_ = true;
       return false;
     }
     case MachineOp::kApply: {
@@ -347,12 +348,16 @@ bool Machine::OpReturn(MachineLoop& L, Value* val) {
     }
     case FrameKind::kReduce: {
       if (!IsPair(f.y)) {
+        // The accumulator leaves reduce: a dict built in place is an
+        // ordinary value again.
+        DictFreeze(*val);
         frames.pop_back();
         return true;
       }
       Value x = Car(f.y);
       f.y = Cdr(f.y);
       SX_CALL2(f.x, *val, x);
+      acc_handover_ = true;
       return false;
     }
     case FrameKind::kSortBy: {

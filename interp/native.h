@@ -88,6 +88,11 @@ std::string Brief(State& S, Value v);
 const NativeSpec* NumberNatives();
 const NativeSpec* ListNatives();
 const NativeSpec* DictNatives();
+// Is this the builtin `assoc`? The machine runs it as
+// AssocIntoAccumulator where it has proven that the dict argument is a
+// reduce's accumulator that nothing else can see (DictAssocTransient).
+bool IsAssocNative(const Native* nat);
+Value AssocIntoAccumulator(const Args& a);
 const NativeSpec* StringNatives();
 const NativeSpec* TypeNatives();
 const NativeSpec* IoNatives();

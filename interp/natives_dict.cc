@@ -143,4 +143,17 @@ const NativeSpec kDictNatives[] = {
 
 const NativeSpec* DictNatives() { return kDictNatives; }
 
+bool IsAssocNative(const Native* nat) { return nat->spec->fn == &Assoc; }
+
+// Assoc into a reduce's accumulator, which the machine has proven nobody
+// else can see (see IsAssocNative): every key is checked before the first
+// change, so an error leaves the accumulator as it was.
+Value AssocIntoAccumulator(const Args& a) {
+  Value d = DictArg(a, 0);
+  if (a.n % 2 == 0) ThrowError(a.S, "assoc: expected keys and values in pairs, got an odd count");
+  for (int i = 1; i < a.n; i += 2) a.Key(i);
+  for (int i = 1; i < a.n; i += 2) d = DictAssocTransient(a.S.heap, d, a.Key(i), a[i + 1]);
+  return d;
+}
+
 }  // namespace sx::interp

@@ -214,6 +214,82 @@ TEST_F(DictTest, SurvivesCollection) {
   S.Unroot(slot);
 }
 
+// A transient updates its own nodes in place and copies shared ones: the
+// dict it started from, and every other dict sharing nodes with it, stay as
+// they were, with ordinary and with colliding hashes.
+TEST_F(DictTest, TransientUpdatesNeverChangeSharedNodes) {
+  for (auto* hash : {static_cast<uint32_t (*)(std::string_view)>(nullptr), &TwoBucketHash,
+                     &FirstByteHash}) {
+    SetDictHashForTesting(hash);
+    std::map<std::string, int64_t> base_model;
+    Value base = DictEmpty(S.heap);
+    for (int i = 0; i < 3000; ++i) {
+      base = Assoc(base, Numbered("k", i), Int(i));
+      base_model[Numbered("k", i)] = i;
+    }
+    Value sibling = Assoc(base, "k7", Int(-7));  // shares all but one path with base
+
+    std::map<std::string, int64_t> model = base_model;
+    Value t = base;
+    std::mt19937 rng(11);
+    for (int i = 0; i < 6000; ++i) {
+      std::string k = Numbered(rng() % 2 ? "k" : "n", rng() % 4000);
+      Value next = DictAssocTransient(S.heap, t, Key(k), Int(100000 + i));
+      if (i > 0) {
+        ASSERT_EQ(next, t) << "a transient keeps its header";
+      }
+      t = next;
+      model[k] = 100000 + i;
+    }
+    ASSERT_NE(t, base);
+    ExpectMatches(t, model);
+    ExpectMatches(base, base_model);
+    EXPECT_EQ(AsInt(Get(sibling, "k7")), -7);
+    EXPECT_EQ(AsInt(Get(sibling, "k8")), 8);
+    EXPECT_EQ(DictCount(sibling), 3000u);
+
+    // Frozen, it is an ordinary value: a new transient from it copies again.
+    DictFreeze(t);
+    std::map<std::string, int64_t> frozen_model = model;
+    Value u = t;
+    for (int i = 0; i < 2000; ++i) {
+      std::string k = Numbered("k", i * 3);
+      u = DictAssocTransient(S.heap, u, Key(k), Int(-i));
+      model[k] = -i;
+    }
+    ASSERT_NE(u, t);
+    ExpectMatches(u, model);
+    ExpectMatches(t, frozen_model);
+    ExpectMatches(base, base_model);
+  }
+}
+
+// A transient's nodes keep their owner alive. Were the header of a frozen
+// transient freed while its nodes live on in another dict, a new transient
+// header could take its address and find those nodes writable.
+TEST_F(DictTest, AFrozenTransientsNodesStayImmutableAfterCollection) {
+  Value t = DictEmpty(S.heap);
+  for (int i = 0; i < 100; ++i) t = DictAssocTransient(S.heap, t, Key(Numbered("t", i)), Int(i));
+  DictFreeze(t);
+  Obj* old_header = t.AsObj();
+  size_t slot = S.Root(Assoc(t, "extra", Int(1)));  // a new header over t's nodes
+  S.heap.Collect();                                 // t itself is garbage now
+  Value shared = S.GetRoot(slot);
+  String* t5 = Key("t5");
+  String* t6 = Key("t6");
+  // Take headers until one lands where t's was, if it ever does.
+  for (int i = 0; i < 100000; ++i) {
+    Value v = DictAssocTransient(S.heap, shared, t5, Int(-1));
+    if (v.AsObj() == old_header) {
+      DictAssocTransient(S.heap, v, t6, Int(-1));
+      break;
+    }
+  }
+  EXPECT_EQ(DictCount(shared), 101u);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(AsInt(Get(shared, Numbered("t", i))), i);
+  S.Unroot(slot);
+}
+
 TEST_F(DictTest, ForEachVisitsEveryEntryOnce) {
   Value d = DictEmpty(S.heap);
   for (int i = 0; i < 1000; ++i) d = Assoc(d, std::to_string(i), Int(i));
