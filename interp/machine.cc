@@ -650,8 +650,17 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                 } else {
                   // Nothing simple reaches a safe point, so the new frame
                   // need not be a root while it fills.
-                  Env* e = NewFrame(c);
-                  for (uint32_t k = 0; k < argc; ++k) e->slots[k] = L.Operand(node->kids[k + 1], env);
+                  // One operand, the commonest case, is evaluated before
+                  // the frame exists: nothing else is live across it.
+                  Env* e;
+                  if (argc == 1) {
+                    Value a0 = L.Operand(node->kids[1], env);
+                    e = NewFrame(c);
+                    e->slots[0] = a0;
+                  } else {
+                    e = NewFrame(c);
+                    for (uint32_t k = 0; k < argc; ++k) e->slots[k] = L.Operand(node->kids[k + 1], env);
+                  }
                   for (uint32_t k = argc; k < e->size; ++k) e->slots[k] = Value::Undefined();
                   env = e;
                 }
