@@ -52,10 +52,14 @@ Heap::~Heap() {
         if (fin) fin(o);
       }
     }
+    SX_UNPOISON(c->mem, kChunkBytes);
     std::free(c->mem);
     delete c;
   }
-  for (char* mem : spare_chunks_) std::free(mem);
+  for (char* mem : spare_chunks_) {
+    SX_UNPOISON(mem, kChunkBytes);
+    std::free(mem);
+  }
   for (Obj* o : large_) FreeObj(o);
 }
 
@@ -93,6 +97,7 @@ Obj* Heap::AllocateSmall(size_t cls) {
   if (free_lists_[cls] == nullptr) NewChunk(cls);
   auto* slot = static_cast<FreeSlot*>(free_lists_[cls]);
   free_lists_[cls] = slot->next;
+  SX_UNPOISON(reinterpret_cast<char*>(slot) + kMinBytes, cls * kGranule - kMinBytes);
   return slot;
 }
 
@@ -103,6 +108,7 @@ void Heap::NewChunk(size_t cls) {
   if (!spare_chunks_.empty()) {
     c->mem = spare_chunks_.back();
     spare_chunks_.pop_back();
+    SX_UNPOISON(c->mem, kChunkBytes);  // released slots of its last class
   } else {
     c->mem = static_cast<char*>(std::malloc(kChunkBytes));
   }
@@ -258,6 +264,7 @@ void Heap::Collect() {
   stats_ = stats();  // fold in what was allocated since the last collection
   bytes_since_gc_ = 0;
   vec_growth_ = 0;
+  released_ = 0;
   Sweep();
   stats_.collections++;
   stats_.live_bytes = stats_.allocated_bytes;
@@ -365,6 +372,7 @@ void Heap::Sweep() {
       if (spare_chunks_.size() < spare_limit) {
         spare_chunks_.push_back(c->mem);
       } else {
+        SX_UNPOISON(c->mem, kChunkBytes);
         std::free(c->mem);
       }
       delete c;

@@ -21,6 +21,17 @@
 
 #include "interp/value.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+// A released slot's body is poisoned until it is allocated again, so that
+// AddressSanitizer reports any use through a stale reference.
+#define SX_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define SX_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define SX_POISON(p, n) ((void)(p), (void)(n))
+#define SX_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 namespace sx::interp {
 
 struct ErrorObj : Obj {
@@ -61,6 +72,26 @@ class Heap {
     free_lists_[bytes / kGranule] = static_cast<FreeSlot*>(o)->next;
     return Claim(o, type, bytes);
   }
+  // Gives a small object back at once instead of waiting for a collection.
+  // Only for an object that nothing can reference any more: the machine
+  // releases a call's frame when the call returns and nothing captured it.
+  void Release(Obj* o, size_t bytes) {
+    bytes = bytes < kMinBytes ? kMinBytes : (bytes + kGranule - 1) & ~(kGranule - 1);
+    auto* s = static_cast<FreeSlot*>(o);
+    s->type = ObjType::kFree;
+    s->marked = 0;
+    s->next = free_lists_[bytes / kGranule];
+    free_lists_[bytes / kGranule] = s;
+    SX_POISON(reinterpret_cast<char*>(o) + kMinBytes, bytes - kMinBytes);
+    // Collections are paced by what is allocated and not given back.
+    if (bytes_since_gc_ >= bytes) {
+      bytes_since_gc_ -= bytes;
+      released_ += bytes;
+    } else {
+      stats_.allocated_bytes -= bytes;  // allocated before the last collection
+    }
+  }
+
   template <class T>
   T* New(ObjType type, size_t extra = 0) {
     return static_cast<T*>(Allocate(type, sizeof(T) + extra));
@@ -125,7 +156,7 @@ class Heap {
     // at each collection.
     Stats s = stats_;
     s.allocated_bytes += bytes_since_gc_ - vec_growth_;
-    s.total_allocated += bytes_since_gc_ - vec_growth_;
+    s.total_allocated += bytes_since_gc_ + released_ - vec_growth_;
     return s;
   }
 
@@ -148,6 +179,7 @@ class Heap {
   Obj* AllocateRawSlow(ObjType type, size_t bytes);
   // Fills the header of a small slot just taken for a new object.
   Obj* Claim(Obj* o, ObjType type, size_t bytes) {
+    SX_UNPOISON(reinterpret_cast<char*>(o) + kMinBytes, bytes - kMinBytes);
     o->type = type;
     o->marked = 0;
     o->flags = 0;
@@ -177,6 +209,8 @@ class Heap {
 
   size_t bytes_since_gc_ = 0;  // objects allocated and vector growth since the last collection
   size_t vec_growth_ = 0;      // the vector growth part of it
+  size_t released_ = 0;        // given back by Release since the last collection (and
+                               // no longer counted in bytes_since_gc_)
   size_t threshold_ = 8u << 20;
   size_t fail_after_ = 0;
   Stats stats_;

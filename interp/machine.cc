@@ -171,11 +171,15 @@ inline bool CanReuseFrame(Env* env, Closure* c) {
   return (env->flags & kEnvReusable) && env->size == c->proto->frame_size && env != c->env;
 }
 
+// The bytes of a frame of `size` slots.
+inline size_t EnvBytes(uint32_t size) {
+  return sizeof(Env) + (size > 1 ? (size - 1) * sizeof(Value) : 0);
+}
+
 // A new frame for a call of c; its slots are the caller's to fill.
 inline Env* Machine::NewFrame(Closure* c) {
   uint32_t size = c->proto->frame_size;
-  size_t extra = size > 1 ? (size - 1) * sizeof(Value) : 0;
-  auto* e = static_cast<Env*>(S_.heap.AllocateRaw(ObjType::kEnv, sizeof(Env) + extra));
+  auto* e = static_cast<Env*>(S_.heap.AllocateRaw(ObjType::kEnv, EnvBytes(size)));
   e->flags = kEnvReusable;
   e->parent = c->env;
   e->slots = e->inline_slots;
@@ -849,6 +853,20 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
         }
         {
           Frame& f = frames.back();
+          // Returning to another activation's frame: the call whose frame
+          // is `env` is over (an activation's pending work is always in
+          // frames above any frame of its caller). When nothing captured
+          // that frame, nothing else can reach it (see kEnvReusable), and
+          // its memory goes back to the heap at once: the next call takes
+          // it while it is still in cache, and short-lived calls cost the
+          // collector nothing. From here on `env` is the frame's activation,
+          // so a frame that finishes without setting it passes its own on.
+          if (env != f.env) {
+            if (env != nullptr && (env->flags & (kEnvReusable | kEnvGrown)) == kEnvReusable) {
+              S_.heap.Release(env, EnvBytes(env->size));
+            }
+            env = f.env;
+          }
           switch (f.kind) {
             case FrameKind::kCallArg: {
               vals.push_back(val);

@@ -74,6 +74,28 @@ TEST(Heap, FreedSlotsAreReused) {
   EXPECT_LT(h.stats().allocated_bytes, size_t{1} << 20);
 }
 
+TEST(Heap, AReleasedSlotIsTheNextOneTakenAndNoLongerCounted) {
+  Heap h;
+  h.SetRootMarker([](Heap&) {});
+  Obj* a = h.AllocateRaw(ObjType::kPair, sizeof(Pair));
+  size_t with_a = h.stats().allocated_bytes;
+  h.Release(a, sizeof(Pair));
+  EXPECT_EQ(h.stats().allocated_bytes, with_a - sizeof(Pair));
+  EXPECT_EQ(h.AllocateRaw(ObjType::kPair, sizeof(Pair)), a);
+  // Released after a collection counted it: the totals still agree.
+  Obj* b = h.AllocateRaw(ObjType::kPair, sizeof(Pair));
+  h.SetRootMarker([&](Heap& hh) { hh.MarkObj(a); hh.MarkObj(b); });
+  static_cast<Pair*>(a)->car = static_cast<Pair*>(a)->cdr = Value::Nil();
+  static_cast<Pair*>(b)->car = static_cast<Pair*>(b)->cdr = Value::Nil();
+  h.Collect();
+  size_t live = h.stats().allocated_bytes;
+  h.SetRootMarker([&](Heap& hh) { hh.MarkObj(a); });
+  h.Release(b, sizeof(Pair));
+  EXPECT_EQ(h.stats().allocated_bytes, live - sizeof(Pair));
+  h.Collect();  // the released slot is free, not swept twice
+  EXPECT_EQ(h.stats().allocated_bytes, live - sizeof(Pair));
+}
+
 TEST(Heap, LargeObjectsAreCollectedToo) {
   Heap h;
   h.SetRootMarker([](Heap&) {});
