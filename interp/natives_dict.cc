@@ -51,12 +51,18 @@ Value Get(const Args& a) {
   a.Fail(0, "a dict or list");
 }
 
-Value Assoc(const Args& a) {
+// (assoc d k v ...) with `put` doing each update. Every key is checked
+// before the first update, so an error leaves even an accumulator updated
+// in place as it was.
+Value AssocWith(const Args& a, Value (*put)(Heap&, Value, String*, Value)) {
   Value d = DictArg(a, 0);
   if (a.n % 2 == 0) ThrowError(a.S, "assoc: expected keys and values in pairs, got an odd count");
-  for (int i = 1; i < a.n; i += 2) d = DictAssoc(a.S.heap, d, a.Key(i), a[i + 1]);
+  for (int i = 1; i < a.n; i += 2) a.Key(i);
+  for (int i = 1; i < a.n; i += 2) d = put(a.S.heap, d, a.Key(i), a[i + 1]);
   return d;
 }
+
+Value Assoc(const Args& a) { return AssocWith(a, &DictAssoc); }
 
 Value Dissoc(const Args& a) {
   Value d = DictArg(a, 0);
@@ -145,15 +151,6 @@ const NativeSpec* DictNatives() { return kDictNatives; }
 
 bool IsAssocNative(const Native* nat) { return nat->spec->fn == &Assoc; }
 
-// Assoc into a reduce's accumulator, which the machine has proven nobody
-// else can see (see IsAssocNative): every key is checked before the first
-// change, so an error leaves the accumulator as it was.
-Value AssocIntoAccumulator(const Args& a) {
-  Value d = DictArg(a, 0);
-  if (a.n % 2 == 0) ThrowError(a.S, "assoc: expected keys and values in pairs, got an odd count");
-  for (int i = 1; i < a.n; i += 2) a.Key(i);
-  for (int i = 1; i < a.n; i += 2) d = DictAssocTransient(a.S.heap, d, a.Key(i), a[i + 1]);
-  return d;
-}
+Value AssocIntoAccumulator(const Args& a) { return AssocWith(a, &DictAssocTransient); }
 
 }  // namespace sx::interp
