@@ -591,6 +591,10 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               if (test->epoch != S_.global_epoch) Revalidate(S_, test);
               if (test->mode == static_cast<uint8_t>(CallMode::kSimple)) {
                 node = test->eval(L, test, env).Truthy() ? node->b : node->c;
+                if (node->kind == NodeKind::kParam) {  // a base case returning an argument
+                  val = EnvAt(env, node->depth)->slots[node->index];
+                  goto do_return;
+                }
                 goto do_eval;
               }
             } else if (test->flags & kSimpleNode) {
