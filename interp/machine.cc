@@ -637,7 +637,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               case CallMode::kSimple:
                 val = node->eval(L, node, env);
                 goto do_return;
-              case CallMode::kDirect: [[likely]] {
+              case CallMode::kDirect: {
                 // A global closure of fixed arity, every operand simple:
                 // the operands go straight into its frame.
                 auto* c = static_cast<Closure*>(node->callee);
