@@ -18,9 +18,9 @@
 // (at most 8 levels), so old versions stay valid. A transient (see
 // DictAssocTransient) skips even that for nodes it owns: each node records
 // the transient header that may still change it (`owner`), and every other
-// node is copied before a change. Removal keeps the trie
-// compact: a subtree left with a single entry is folded into its parent. The
-// recursion in these helpers is bounded by the trie height, never by the data.
+// node is copied before a change. Removal keeps the trie compact: a subtree
+// left with a single entry is folded into its parent. The recursion in these
+// helpers is bounded by the trie height, never by the data.
 #include "interp/dict.h"
 
 #include <algorithm>

@@ -65,8 +65,7 @@ Heap::~Heap() {
 
 Obj* Heap::Allocate(ObjType type, size_t bytes) {
   if (fail_after_ != 0 && --fail_after_ == 0) throw std::bad_alloc();
-  if (bytes < sizeof(FreeSlot)) bytes = sizeof(FreeSlot);
-  bytes = (bytes + kGranule - 1) & ~(kGranule - 1);
+  bytes = SlotBytes(bytes);
   Obj* o;
   if (bytes <= kMaxSmall) {
     o = AllocateSmall(bytes / kGranule);
@@ -87,8 +86,7 @@ Obj* Heap::Allocate(ObjType type, size_t bytes) {
 // armed allocation-failure test switch.
 Obj* Heap::AllocateRawSlow(ObjType type, size_t bytes) {
   if (fail_after_ != 0 && --fail_after_ == 0) throw std::bad_alloc();
-  if (bytes < sizeof(FreeSlot)) bytes = sizeof(FreeSlot);
-  bytes = (bytes + kGranule - 1) & ~(kGranule - 1);
+  bytes = SlotBytes(bytes);
   if (bytes > kMaxSmall) return Allocate(type, bytes);
   return Claim(AllocateSmall(bytes / kGranule), type, bytes);
 }

@@ -66,7 +66,7 @@ class Heap {
   // field before the next safe point. The common case (a small object, a
   // non-empty free list) is inline: the machine allocates a frame per call.
   [[gnu::always_inline]] Obj* AllocateRaw(ObjType type, size_t bytes) {
-    bytes = bytes < kMinBytes ? kMinBytes : (bytes + kGranule - 1) & ~(kGranule - 1);
+    bytes = SlotBytes(bytes);
     Obj* o = bytes <= kMaxSmall ? free_lists_[bytes / kGranule] : nullptr;
     if (o == nullptr || fail_after_ != 0) return AllocateRawSlow(type, bytes);
     free_lists_[bytes / kGranule] = static_cast<FreeSlot*>(o)->next;
@@ -76,7 +76,7 @@ class Heap {
   // Only for an object that nothing can reference any more: the machine
   // releases a call's frame when the call returns and nothing captured it.
   void Release(Obj* o, size_t bytes) {
-    bytes = bytes < kMinBytes ? kMinBytes : (bytes + kGranule - 1) & ~(kGranule - 1);
+    bytes = SlotBytes(bytes);
     auto* s = static_cast<FreeSlot*>(o);
     s->type = ObjType::kFree;
     s->marked = 0;
@@ -174,6 +174,10 @@ class Heap {
   static constexpr size_t kGranule = 8;
   static constexpr size_t kMaxSmall = 1024;
   static constexpr size_t kClasses = kMaxSmall / kGranule;
+  // What an object of `bytes` takes: whole granules, at least a free slot.
+  static constexpr size_t SlotBytes(size_t bytes) {
+    return bytes < kMinBytes ? kMinBytes : (bytes + kGranule - 1) & ~(kGranule - 1);
+  }
 
 
   Obj* AllocateRawSlow(ObjType type, size_t bytes);
