@@ -16,10 +16,12 @@
 #include "interp/machine.h"
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <new>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "interp/dict.h"
 #include "interp/equal.h"
@@ -275,7 +277,7 @@ namespace {
 // not be checked, another constant, or anything else), so that
 // `(+ i 1)` is a few loads, an add and a range check.
 
-enum class Shape { kAny, kParam0, kConst, kSmallConst };
+enum class Shape { kAny, kParam0, kConst, kSmallConst };  // kSmallConst last: see kShapes
 
 Shape ShapeOf(Node* k) {
   if (k->kind == NodeKind::kParam && k->depth == 0) return Shape::kParam0;
@@ -340,61 +342,27 @@ Value AccAssocFn(MachineLoop& L, Node* n, Env* env) {
   return r;
 }
 
-template <uint16_t op, Shape sa>
-SimpleFn PickB(Shape sb) {
-  switch (sb) {
-    case Shape::kParam0:
-      return &ArithFn<op, sa, Shape::kParam0>;
-    case Shape::kConst:
-      return &ArithFn<op, sa, Shape::kConst>;
-    case Shape::kSmallConst:
-      return &ArithFn<op, sa, Shape::kSmallConst>;
-    default:
-      return &ArithFn<op, sa, Shape::kAny>;
-  }
-}
+// Every specialised evaluator, indexed by op (from kFastAdd) and the shapes
+// of the two operands.
+constexpr size_t kShapes = static_cast<size_t>(Shape::kSmallConst) + 1;
+constexpr size_t kFastOps = kFastEq - kFastAdd + 1;
 
-template <uint16_t op>
-SimpleFn PickA(Shape sa, Shape sb) {
-  switch (sa) {
-    case Shape::kParam0:
-      return PickB<op, Shape::kParam0>(sb);
-    case Shape::kConst:
-      return PickB<op, Shape::kConst>(sb);
-    case Shape::kSmallConst:
-      return PickB<op, Shape::kSmallConst>(sb);
-    default:
-      return PickB<op, Shape::kAny>(sb);
-  }
+template <size_t... I>
+constexpr std::array<SimpleFn, sizeof...(I)> ArithFns(std::index_sequence<I...>) {
+  return {&ArithFn<static_cast<uint16_t>(kFastAdd + I / (kShapes * kShapes)),
+                   static_cast<Shape>(I / kShapes % kShapes), static_cast<Shape>(I % kShapes)>...};
 }
+constexpr auto kArithFns = ArithFns(std::make_index_sequence<kFastOps * kShapes * kShapes>());
 
 // The evaluator of a call that is simple at the current epoch.
 SimpleFn ChooseSimpleFn(Node* n) {
   Native* nat = AsNative(AsSymbol(n->kids[0]->value)->global);
   if ((n->flags & kAccConsumer) && IsAssocNative(nat)) return &AccAssocFn;
   uint16_t op = nat->flags;
-  if (n->nkids != 3 || op == kFastNone) return &SimpleCallFn;
-  Shape sa = ShapeOf(n->kids[1]), sb = ShapeOf(n->kids[2]);
-  switch (op) {
-    case kFastAdd:
-      return PickA<kFastAdd>(sa, sb);
-    case kFastSub:
-      return PickA<kFastSub>(sa, sb);
-    case kFastMul:
-      return PickA<kFastMul>(sa, sb);
-    case kFastLt:
-      return PickA<kFastLt>(sa, sb);
-    case kFastGt:
-      return PickA<kFastGt>(sa, sb);
-    case kFastLe:
-      return PickA<kFastLe>(sa, sb);
-    case kFastGe:
-      return PickA<kFastGe>(sa, sb);
-    case kFastEq:
-      return PickA<kFastEq>(sa, sb);
-    default:
-      return &SimpleCallFn;
-  }
+  if (n->nkids != 3 || op < kFastAdd || op > kFastEq) return &SimpleCallFn;
+  size_t sa = static_cast<size_t>(ShapeOf(n->kids[1]));
+  size_t sb = static_cast<size_t>(ShapeOf(n->kids[2]));
+  return kArithFns[((op - kFastAdd) * kShapes + sa) * kShapes + sb];
 }
 
 // Recomputes how a call runs (its CallMode, evaluator and callee) for the
