@@ -316,7 +316,6 @@ Value OpKvPutNew(Ctx& c) {
   if (cur) {
     std::pair<std::string, Value> e[] = {{"conflict", c.in.Bool(true)},
                                          {"reason", c.in.String("exists")},
-                                         {"expected", c.in.Nil()},
                                          {"actual", c.Parse(*cur, "key", key)}};
     return c.in.Dict(e);
   }
@@ -647,7 +646,6 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
       if (s.IsConflict()) {
         std::pair<std::string, Value> e[] = {{"conflict", c.in.Bool(true)},
                                              {"reason", c.in.String("exists")},
-                                             {"expected", c.in.Nil()},
                                              {"actual", CurrentValue(c, key)}};
         return c.in.Dict(e);
       }
