@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include "host/store/cid.h"
+
 namespace sx::host {
 
 namespace {
@@ -418,6 +420,15 @@ Value OpCompact(Ctx& c) {
   return c.in.Nil();
 }
 
+// (bytes): the cid blob/put gives those bytes, without storing them.
+Value OpBlobCid(Ctx& c) {
+  c.Arity(1);
+  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Inspect());
+  return c.in.String(store::CidForBytes(c.args[0].AsString()));
+}
+
+Value OpOps(Ctx& c);
+
 struct OpEntry {
   const char* name;
   Value (*fn)(Ctx&);
@@ -447,8 +458,21 @@ const OpEntry kOps[] = {
     {"persist/sync", OpSync},
     {"persist/stats", OpStats},
     {"persist/compact", OpCompact},
+    {"persist/ops", OpOps},
+    {"blob/cid", OpBlobCid},
 };
 
+// (): the names of the ops this host serves, so a client can ask once and
+// fall back to the reference ops where an op is missing.
+Value OpOps(Ctx& c) {
+  c.Arity(0);
+  std::vector<std::string> names;
+  for (const OpEntry& e : kOps) names.emplace_back(e.name);
+  return StringList(c.in, names);
+}
+
+// Ops that answer without opening the store.
+bool NeedsStore(std::string_view op) { return op != "persist/ops" && op != "blob/cid"; }
 
 // --- group commit -------------------------------------------------------------------
 
@@ -813,8 +837,8 @@ IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Va
     return Failure(in, op, kind, subject, cause);
   };
   std::string error;
-  store::Store* st = OpenStore(&error);
-  if (st == nullptr) return fail("", "", error);
+  store::Store* st = NeedsStore(op) ? OpenStore(&error) : nullptr;
+  if (st == nullptr && NeedsStore(op)) return fail("", "", error);
   if (!args.IsNil() && !args.IsList()) return fail("", "", ":args must be a list, got " + args.Inspect());
   Ctx c{in, op, args.IsNil() ? std::vector<Value>{} : args.Items(), st};
   try {
