@@ -181,6 +181,14 @@ TEST(Machine, AnOpKeepsItsCallersFrameAndGivesBackItsCallbacks) {
   // caller's: it must stay in use. A call with a frame of the same size
   // follows; had the caller's frame gone back to the heap, that call would
   // take it and overwrite `tag`.
+  // A native that calls back runs on a fiber and returns like any native.
+  in.DefineNative(
+      "call-with-1", 1, 1, "(call-with-1 f) — (f 1), from C++.",
+      [](Interpreter& in, std::span<const Value> a) {
+        Value one = in.Int(1);
+        return in.CallBack(a[0], {&one, 1});
+      },
+      NativeOptions{.calls_back = true});
   EvalOk(in,
          "(define (four a b c d) d)"
          "(define (op-then-keeps op f xs tag) (op f xs) (four 100 100 100 100) tag)");
@@ -194,6 +202,7 @@ TEST(Machine, AnOpKeepsItsCallersFrameAndGivesBackItsCallbacks) {
            "(op-then-keeps sort-by abs (list 2 -1) :kept)",
            "(op-then-keeps map :a (list {:a 1}) :kept)",
            "(op-then-keeps apply every? (list string? (list \"a\")) :kept)",
+           "(op-then-keeps map call-with-1 (list inc dec) :kept)",
        }) {
     EXPECT_EQ(EvalOk(in, call).value.Inspect(), ":kept") << call;
   }
