@@ -793,7 +793,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             t->state = kTaskSuspended;
             return RunResult{RunStatus::kSuspended, val};
           }
-          if (!ApplyOp(L, nat, base, &val)) goto do_apply_again;
+          if (!ApplyOp(L, nat, base, env, &val)) goto do_apply_again;
           vals.resize(base);
           goto do_return;
         }
@@ -827,7 +827,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
           Frame& f = frames.back();
           // Returning to another activation's frame: the call whose frame
           // is `env` is over (an activation's pending work is always in
-          // frames above any frame of its caller). When nothing captured
+          // frames above any frame of its caller, and an op's frame has the
+          // env of the activation that applied the op, so a native callback
+          // returning to it is not mistaken for a call). When nothing captured
           // that frame, nothing else can reach it (see kEnvReusable), and
           // its memory goes back to the heap at once: the next call takes
           // it while it is still in cache, and short-lived calls cost the

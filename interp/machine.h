@@ -431,8 +431,9 @@ class Machine {
 
   bool Unwind(MachineLoop& L, Value err, Node** node, Env** env);
   // Machine operations. ApplyOp returns true with *val set when the op is
-  // finished, or false after setting up a call at vals[op_base_].
-  bool ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val);
+  // finished, or false after setting up a call at vals[op_base_]. `env` is
+  // the frame of the activation applying the op; the op's frame keeps it.
+  bool ApplyOp(MachineLoop& L, Native* nat, size_t base, Env* env, Value* val);
   // A callback returned to an op's frame: true when the frame is finished
   // (*val is its result), false after setting up the next call.
   bool OpReturn(MachineLoop& L, Value* val);
