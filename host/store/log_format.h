@@ -30,12 +30,12 @@ inline constexpr size_t kSegmentHeaderSize = 32;
 inline constexpr size_t kRecordHeaderSize = 9;  // crc32c u32, length u32, type u8
 
 enum RecordType : uint8_t {
-  kZeroType = 0,             // preallocated space; never written
-  kBatchRecord = 1,          // one committed WriteBatch: all its ops or none
-  kCompactionRecord = 2,     // live ops copied forward by the compactor
-  kSegmentEndRecord = 3,     // seals a segment; body: segment number u64
-  kRetiredRecord = 4,        // every segment compaction deleted; body: (first u64 | last u64)+
-  kBlobRecord = 5,           // a blob file was published; body: size u64 | cid
+  kZeroType = 0,          // preallocated space; never written
+  kBatchRecord = 1,       // one committed WriteBatch: all its ops or none
+  kCompactionRecord = 2,  // live ops copied forward by the compactor
+  kSegmentEndRecord = 3,  // seals a segment; body: segment number u64
+  kRetiredRecord = 4,     // every segment compaction deleted; body: (first u64 | last u64)+
+  kBlobRecord = 5,        // a blob file was published; body: size u64 | cid
   kMaxRecordType = kBlobRecord,
 };
 
@@ -61,9 +61,9 @@ inline constexpr size_t kMaxNameBytes = 1u << 20;     // stream names and kv key
 inline constexpr size_t kMaxValueBytes = 256u << 20;  // event payloads and kv values
 
 // File names. None is ever derived from a stream name or a key.
-inline constexpr char kSegmentSuffix[] = ".seg";   // "%010u.seg", the segment number
-inline constexpr char kTempSuffix[] = ".tmp";      // written, synced, then renamed
-inline constexpr char kLockFileName[] = "LOCK";    // flock()ed; holds the owner's pid
-inline constexpr char kBlobDirName[] = "blobs";    // blobs/<cid>, named by content
+inline constexpr char kSegmentSuffix[] = ".seg";  // "%010u.seg", the segment number
+inline constexpr char kTempSuffix[] = ".tmp";     // written, synced, then renamed
+inline constexpr char kLockFileName[] = "LOCK";   // flock()ed; holds the owner's pid
+inline constexpr char kBlobDirName[] = "blobs";   // blobs/<cid>, named by content
 
 }  // namespace sx::store::log

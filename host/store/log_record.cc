@@ -138,9 +138,9 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   for (size_t k = 1; k < n; ++k) {
     if ((b(k) & 0xc0) != 0x80) return 0;
   }
-  if (n == 3 && c == 0xe0 && b(1) < 0xa0) return 0;  // overlong
+  if (n == 3 && c == 0xe0 && b(1) < 0xa0) return 0;   // overlong
   if (n == 3 && c == 0xed && b(1) >= 0xa0) return 0;  // surrogate
-  if (n == 4 && c == 0xf0 && b(1) < 0x90) return 0;  // overlong
+  if (n == 4 && c == 0xf0 && b(1) < 0x90) return 0;   // overlong
   if (n == 4 && c == 0xf4 && b(1) >= 0x90) return 0;  // above U+10FFFF
   return n;
 }
@@ -262,9 +262,9 @@ bool ParseSegmentHeader(std::string_view image, uint32_t number, SegmentScan* sc
   }
   uint32_t version = DecodeFixed32(p + 8);
   if (version < kOldestReadableVersion || version > kFormatVersion) {
-    return bad("segment format version " + std::to_string(version) + " is not one this code reads (" +
-               std::to_string(kOldestReadableVersion) + " to " + std::to_string(kFormatVersion) +
-               ")");
+    return bad("segment format version " + std::to_string(version) +
+               " is not one this code reads (" + std::to_string(kOldestReadableVersion) + " to " +
+               std::to_string(kFormatVersion) + ")");
   }
   if (DecodeFixed32(p + 12) != 0) return bad("unknown segment header flags");
   if (DecodeFixed64(p + 16) != number) return bad("segment header names another segment number");

@@ -74,8 +74,7 @@ void WriteBatch::KvDelete(std::string key) {
 
 void WriteBatch::KvCas(std::string key, std::optional<std::string> expected,
                        std::optional<std::string> value) {
-  ops_.push_back(
-      Op{OpKind::kKvCas, std::move(key), 0, 0, std::move(expected), std::move(value)});
+  ops_.push_back(Op{OpKind::kKvCas, std::move(key), 0, 0, std::move(expected), std::move(value)});
 }
 
 void WriteBatch::TruncateThrough(std::string stream, uint64_t seq) {
@@ -85,9 +84,7 @@ void WriteBatch::TruncateThrough(std::string stream, uint64_t seq) {
 // ---------------------------------------------------------------- open
 
 Store::Store(const Options& options, std::string dir)
-    : options_(options),
-      env_(options.env ? options.env : Env::Default()),
-      dir_(std::move(dir)) {}
+    : options_(options), env_(options.env ? options.env : Env::Default()), dir_(std::move(dir)) {}
 
 Store::~Store() {
   if (flusher_.joinable()) {
@@ -192,8 +189,8 @@ Status Store::Recover() {
 Status Store::ReplaySegment(uint32_t number, Segment* seg, std::string* image, SegmentScan* scan) {
   std::unique_ptr<File> file;
   std::string path = SegmentPath(number);
-  Status s = env_->OpenFile(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite,
-                            &file);
+  Status s =
+      env_->OpenFile(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite, &file);
   if (!s.ok()) return s;
   uint64_t size;
   s = file->Size(&size);
@@ -334,20 +331,19 @@ Status Store::ReplayOps(uint32_t number, uint64_t body_offset, bool compaction,
     switch (op.tag) {
       case kAppendOp: {
         if (!compaction && op.seq <= st.hwm) {
-          Status s = Problem(false, number, body_offset - kRecordHeaderSize,
-                             "append to stream " + Quote(op.name) + " with seq " +
-                                 std::to_string(op.seq) + " not above its hwm " +
-                                 std::to_string(st.hwm));
+          Status s =
+              Problem(false, number, body_offset - kRecordHeaderSize,
+                      "append to stream " + Quote(op.name) + " with seq " + std::to_string(op.seq) +
+                          " not above its hwm " + std::to_string(st.hwm));
           if (!s.ok()) return s;
           continue;  // salvaging: skip the op
         }
         st.hwm = std::max(st.hwm, op.seq);
         if (op.seq <= st.truncated) continue;
         if (!st.events.empty() && st.events.back().seq >= op.seq) needs_sort_.insert(&st);
-        st.events.push_back(
-            EventLoc{op.seq, number,
-                     static_cast<uint32_t>(body_offset + (op.value.data() - body.data())),
-                     static_cast<uint32_t>(op.value.size())});
+        st.events.push_back(EventLoc{
+            op.seq, number, static_cast<uint32_t>(body_offset + (op.value.data() - body.data())),
+            static_cast<uint32_t>(op.value.size())});
         break;
       }
       case kTruncateOp:
@@ -677,9 +673,15 @@ class Store::Validator {
     while (undo_.size() > mark_) {
       Undo& u = undo_.back();
       if (u.is_kv) {
-        if (u.had) kv_[u.name] = u.kv; else kv_.erase(u.name);
+        if (u.had)
+          kv_[u.name] = u.kv;
+        else
+          kv_.erase(u.name);
       } else {
-        if (u.had) hwm_[u.name] = u.hwm; else hwm_.erase(u.name);
+        if (u.had)
+          hwm_[u.name] = u.hwm;
+        else
+          hwm_.erase(u.name);
       }
       undo_.pop_back();
     }
@@ -700,7 +702,10 @@ class Store::Validator {
   Status Value(const std::string& key, std::optional<std::string>* value) {
     auto it = kv_.find(key);
     if (it == kv_.end()) return store_->CurrentValue(key, value);
-    if (it->second) *value = std::string(*it->second); else value->reset();
+    if (it->second)
+      *value = std::string(*it->second);
+    else
+      value->reset();
     return Status::OK();
   }
   bool Has(const std::string& key) const {
@@ -778,15 +783,15 @@ void Store::CommitGroup(std::span<const WriteBatch* const> batches, std::vector<
           }
           if (op.seq <= hwm) {
             s = Status::Conflict("append to stream " + Quote(name) + ": seq " +
-                                     std::to_string(op.seq) +
-                                     " is not above the high-water mark " + std::to_string(hwm),
+                                     std::to_string(op.seq) + " is not above the high-water mark " +
+                                     std::to_string(hwm),
                                  hwm + 1, hwm);
             break;
           }
           v.SetHwm(name, op.seq);
           size_t at = b.AddAppend(name, op.seq, *op.value);
-          pending.push_back(Pending{kAppendOp, &name, op.seq, at,
-                                    static_cast<uint32_t>(op.value->size())});
+          pending.push_back(
+              Pending{kAppendOp, &name, op.seq, at, static_cast<uint32_t>(op.value->size())});
           break;
         }
         case WriteBatch::OpKind::kKvPut:
@@ -1074,7 +1079,8 @@ Store::Stats Store::GetStats() const {
     uint64_t size = 0;
     if (env_->FileSize(BlobPath(cid), &size).ok()) st.bytes_on_disk += size;
   }
-  st.index_bytes = st.events_live * sizeof(EventLoc) + streams_.size() * (sizeof(StreamState) + 64) +
+  st.index_bytes = st.events_live * sizeof(EventLoc) +
+                   streams_.size() * (sizeof(StreamState) + 64) +
                    kv_.size() * (sizeof(ValueLoc) + 64);
   return st;
 }

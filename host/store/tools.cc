@@ -48,22 +48,33 @@ std::string Text(std::string_view s) {
 
 const char* RecordTypeName(log::RecordType type) {
   switch (type) {
-    case log::kBatchRecord: return "batch";
-    case log::kCompactionRecord: return "compaction";
-    case log::kSegmentEndRecord: return "segment-end";
-    case log::kRetiredRecord: return "retired";
-    case log::kBlobRecord: return "blob";
-    default: return "unknown";
+    case log::kBatchRecord:
+      return "batch";
+    case log::kCompactionRecord:
+      return "compaction";
+    case log::kSegmentEndRecord:
+      return "segment-end";
+    case log::kRetiredRecord:
+      return "retired";
+    case log::kBlobRecord:
+      return "blob";
+    default:
+      return "unknown";
   }
 }
 
 const char* OpName(log::OpTag tag) {
   switch (tag) {
-    case log::kAppendOp: return "append";
-    case log::kKvPutOp: return "kv-put";
-    case log::kKvDeleteOp: return "kv-delete";
-    case log::kTruncateOp: return "truncate";
-    case log::kStreamMetaOp: return "stream-meta";
+    case log::kAppendOp:
+      return "append";
+    case log::kKvPutOp:
+      return "kv-put";
+    case log::kKvDeleteOp:
+      return "kv-delete";
+    case log::kTruncateOp:
+      return "truncate";
+    case log::kStreamMetaOp:
+      return "stream-meta";
   }
   return "unknown";
 }
@@ -77,8 +88,8 @@ std::string OpText(const OpView& op, bool json) {
       out += std::string(" ") + name + "=" + value;
     }
   };
-  bool stream = op.tag == log::kAppendOp || op.tag == log::kTruncateOp ||
-                op.tag == log::kStreamMetaOp;
+  bool stream =
+      op.tag == log::kAppendOp || op.tag == log::kTruncateOp || op.tag == log::kStreamMetaOp;
   out = json ? std::string("{\"op\":\"") + OpName(op.tag) + "\"" : OpName(op.tag);
   field(stream ? "stream" : "key", json ? JsonString(op.name) : Text(op.name));
   switch (op.tag) {
@@ -180,8 +191,8 @@ int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::os
             rc = 1;
           }
           if (json) {
-            out << "{\"segment\":\"" << file << "\",\"offset\":" << rec.offset
-                << ",\"type\":\"" << RecordTypeName(rec.type)
+            out << "{\"segment\":\"" << file << "\",\"offset\":" << rec.offset << ",\"type\":\""
+                << RecordTypeName(rec.type)
                 << "\",\"bytes\":" << rec.body.size() + log::kRecordHeaderSize << fields
                 << ",\"ops\":[";
             for (size_t i = 0; i < ops.size(); ++i) out << (i ? "," : "") << ops[i];
