@@ -471,6 +471,12 @@ Status Store::RollSegment(uint64_t need) {
       std::max<uint64_t>(options_.segment_bytes, kSegmentHeaderSize + need + kSegmentEndRecordSize);
   if (capacity > kMaxSegmentBytes) return Status::InvalidArgument("commit too large for a segment");
   uint32_t next = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
+  if (lock_) {
+    // Someone may have deleted LOCK thinking it stale; the directory lock
+    // still keeps other writers out, and this puts the pid note back.
+    Status s = lock_->Check();
+    if (!s.ok()) return SetStickyError(s);
+  }
   // The successor is published before the seal is written, so a sealed
   // segment always has one and a lost newest segment shows. A crash between
   // the two steps leaves this one unsealed beside an empty successor, which

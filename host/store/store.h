@@ -18,12 +18,12 @@
 // the latest value.
 //
 // Ownership and threading. The caller owns the Store; it owns its files, the
-// directory lock (flock on DIR/LOCK, so a second opener gets Locked: "store
-// is locked by pid N") and, in batch mode, one background flusher thread.
-// All methods must be called from one thread at a time (the host's run loop
-// or fiber scheduler); the flusher shares only the active file and the sticky
-// error with it, under a mutex. Many requests arriving together should go
-// through CommitGroup: one write and one sync for all of them.
+// directory lock (flock on DIR and on DIR/LOCK, so a second opener gets
+// Locked: "store is locked by pid N", even after LOCK was deleted) and, in batch mode, one
+// background flusher thread. All methods must be called from one thread at a time (the host's run
+// loop or fiber scheduler); the flusher shares only the active file and the sticky error with it,
+// under a mutex. Many requests arriving together should go through CommitGroup: one write and one
+// sync for all of them.
 //
 // Failures. Methods return Status. Conflict for a refused append or CAS,
 // InvalidArgument for bad arguments or writes to a read-only store, NotFound
