@@ -323,7 +323,14 @@ Status Store::Verify(const std::function<void(const std::string&)>& report) {
     facts.push_back(SegmentFacts{number, scan.version, scan.end, scan.valid_end});
     scans.push_back(std::move(scan));
   }
-  // 2. The segments together: none missing, only the newest unsealed.
+  // 2. The segments together: none missing, only the newest unsealed, and
+  // the newest the marker names still there.
+  uint32_t newest = segments_.empty() ? 0 : segments_.rbegin()->first;
+  if (marker_.newest_segment > newest) {
+    problem(SegmentFileName(marker_.newest_segment) +
+            ": the segment file is missing: the store marker " + kMarkerFileName +
+            " says it was created");
+  }
   for (const ChainProblem& p : CheckSegmentChain(facts, retired_)) {
     std::string file = SegmentFileName(p.segment);
     problem(p.file_missing ? file + ": " + p.what

@@ -40,6 +40,43 @@ std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity) {
   return h;
 }
 
+std::string EncodeStoreMarker(const StoreMarker& marker) {
+  std::string m(kMarkerMagic, sizeof(kMarkerMagic));
+  PutFixed32(&m, marker.version);
+  PutFixed32(&m, 0);  // flags
+  std::string id = marker.id;
+  id.resize(kStoreIdSize, '\0');
+  m += id;
+  PutFixed32(&m, marker.newest_segment);
+  PutFixed32(&m, 0);
+  PutFixed32(&m, 0);
+  PutFixed32(&m, crc32c::Value(m.data(), m.size()));
+  return m;
+}
+
+Status DecodeStoreMarker(std::string_view data, StoreMarker* marker) {
+  auto bad = [](const std::string& what) {
+    return Status::Corruption(std::string("store marker ") + kMarkerFileName + ": " + what);
+  };
+  if (data.size() != kMarkerSize) {
+    return bad(std::to_string(data.size()) + " bytes, not " + std::to_string(kMarkerSize));
+  }
+  const char* p = data.data();
+  if (std::memcmp(p, kMarkerMagic, sizeof(kMarkerMagic)) != 0) return bad("bad magic");
+  if (crc32c::Value(p, kMarkerSize - 4) != DecodeFixed32(p + kMarkerSize - 4)) {
+    return bad("bad checksum");
+  }
+  uint32_t version = DecodeFixed32(p + 8);
+  if (version < kFirstMarkedVersion || version > kFormatVersion) {
+    return bad("format version " + std::to_string(version) + " is not one this code reads");
+  }
+  if (DecodeFixed32(p + 12) != 0) return bad("unknown flags");
+  marker->version = version;
+  marker->id.assign(p + 16, kStoreIdSize);
+  marker->newest_segment = DecodeFixed32(p + 32);
+  return Status::OK();
+}
+
 void RecordBuilder::Begin(RecordType type) {
   start_ = buf_->size();
   buf_->append(kRecordHeaderSize, '\0');

@@ -24,6 +24,18 @@ bool ParseSegmentFileName(std::string_view name, uint32_t* number);
 // A version-2 header for segment number, whose file is capacity bytes long.
 std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity);
 
+// The store marker (file STORE): which store this is and the newest
+// segment it has created. Rewritten (write-temp, sync, rename, sync dir)
+// after each new segment is published, so it never names one that was not.
+struct StoreMarker {
+  uint32_t version = log::kFormatVersion;
+  std::string id;               // log::kStoreIdSize bytes
+  uint32_t newest_segment = 0;  // 0: none yet
+};
+std::string EncodeStoreMarker(const StoreMarker& marker);
+// Corruption, saying what is wrong, unless data is a valid marker.
+Status DecodeStoreMarker(std::string_view data, StoreMarker* marker);
+
 // An inclusive range of segment numbers, as a retired record holds them.
 struct SegmentRange {
   uint32_t first;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 
 #include "host/store/cid.h"
 #include "host/store/log_format.h"
@@ -146,9 +147,79 @@ Status Store::Problem(bool torn_tail, uint32_t segment, uint64_t offset, const s
   return Status::Corruption(note.ToString());
 }
 
+// The marker, if the directory has one. Without one, a directory that holds
+// no segment must hold nothing but what the store itself may have put there:
+// anything else is not a store, and is never taken for one.
+Status Store::ReadMarker(const std::vector<std::string>& names, bool* present) {
+  *present = false;
+  bool any_segment = false;
+  std::string foreign;
+  for (const std::string& name : names) {
+    uint32_t n;
+    if (name == kMarkerFileName) {
+      *present = true;
+    } else if (ParseSegmentFileName(name, &n)) {
+      any_segment = true;
+    } else if (name != kLockFileName && name != kBlobDirName &&
+               !(name.size() > 4 && name.compare(name.size() - 4, 4, kTempSuffix) == 0)) {
+      if (foreign.empty()) foreign = name;
+    }
+  }
+  if (*present) {
+    std::string data;
+    Status s = ReadFileToString(env_, dir_ + "/" + kMarkerFileName, &data);
+    if (!s.ok()) return s;
+    return DecodeStoreMarker(data, &marker_);
+  }
+  if (any_segment) return Status::OK();  // a store from before version 3
+  if (!foreign.empty()) {
+    return Status::InvalidArgument(dir_ + " is not an sx store: it has no " + kMarkerFileName +
+                                   " file and no segments, and holds \"" +
+                                   EscapeBytes(foreign, 64) + "\"");
+  }
+  if (options_.read_only || !options_.create_if_missing) {
+    return Status::NotFound(dir_ + " is not an sx store: it has no " + kMarkerFileName +
+                            " file and no segments");
+  }
+  return Status::OK();
+}
+
+Status Store::WriteMarker(uint32_t newest_segment) {
+  StoreMarker m = marker_;
+  if (m.id.empty()) {
+    std::random_device rd;
+    while (m.id.size() < kStoreIdSize) {
+      uint32_t r = rd();
+      m.id.append(reinterpret_cast<const char*>(&r), sizeof(r));
+    }
+    m.id.resize(kStoreIdSize);
+  }
+  m.version = kFormatVersion;
+  m.newest_segment = newest_segment;
+  std::string path = dir_ + "/" + kMarkerFileName;
+  std::string tmp = path + kTempSuffix;
+  std::unique_ptr<File> file;
+  Status s = env_->OpenFile(tmp, OpenMode::kCreateTrunc, &file);
+  if (s.ok()) s = file->WriteAt(0, EncodeStoreMarker(m));
+  if (s.ok()) s = file->Sync();
+  file.reset();
+  if (s.ok()) s = env_->RenameFile(tmp, path);
+  if (s.ok()) s = env_->SyncDir(dir_);
+  syncs_ += 2;
+  if (!s.ok()) {
+    env_->DeleteFile(tmp).IgnoreError();
+    return s.WithContext(std::string("write the store marker ") + kMarkerFileName);
+  }
+  marker_ = std::move(m);
+  return Status::OK();
+}
+
 Status Store::Recover() {
   std::vector<std::string> names;
   Status s = env_->ListDir(dir_, &names);
+  if (!s.ok()) return s;
+  bool has_marker;
+  s = ReadMarker(names, &has_marker);
   if (!s.ok()) return s;
   std::vector<uint32_t> numbers;
   for (const std::string& name : names) {
@@ -162,6 +233,13 @@ Status Store::Recover() {
     }
   }
   std::sort(numbers.begin(), numbers.end());
+  if (!has_marker && numbers.empty() && !options_.read_only) {
+    // A new store: the marker comes first, so that from the first segment
+    // on the directory is known as a store and a lost segment shows.
+    s = WriteMarker(0);
+    if (!s.ok()) return s;
+    has_marker = true;
+  }
   std::string image;
   std::vector<SegmentScan> scans(numbers.size());
   for (size_t i = 0; i < numbers.size(); ++i) {
@@ -170,6 +248,28 @@ Status Store::Recover() {
     if (!s.ok()) return s;
     segments_.emplace(numbers[i], std::move(seg));
   }
+  if (has_marker) {
+    uint32_t newest = numbers.empty() ? 0 : numbers.back();
+    if (marker_.newest_segment > newest) {
+      s = Problem(false, marker_.newest_segment, 0,
+                  numbers.empty() ? std::string("every segment file is gone: the store marker ") +
+                                        kMarkerFileName + " says " +
+                                        SegmentFileName(marker_.newest_segment) + " was created"
+                                  : std::string("the segment file is missing: the store marker ") +
+                                        kMarkerFileName + " says it was created");
+      if (!s.ok()) return s;
+    }
+  } else {
+    for (size_t i = 0; i < numbers.size(); ++i) {
+      if (scans[i].version >= kFirstMarkedVersion) {
+        s = Problem(false, numbers[i], 0,
+                    std::string("the store marker ") + kMarkerFileName +
+                        " is missing, but this segment was written by a version that keeps one");
+        if (!s.ok()) return s;
+        break;
+      }
+    }
+  }
   s = SettleSegmentEnds(numbers, scans);
   if (!s.ok()) return s;
   FinishRecovery();
@@ -177,7 +277,13 @@ Status Store::Recover() {
   if (!s.ok()) return s;
   if (segments_.empty()) {
     if (options_.read_only) return Status::OK();
-    s = CreateSegment(1, options_.segment_bytes);
+    s = CreateSegment(std::max<uint32_t>(marker_.newest_segment, 0) + 1, options_.segment_bytes);
+    if (!s.ok()) return s;
+  }
+  if (!options_.read_only && marker_.newest_segment < segments_.rbegin()->first) {
+    // A store from before version 3 gets its marker; one whose marker lags
+    // (a crash between publishing a segment and rewriting it) catches up.
+    s = WriteMarker(segments_.rbegin()->first);
     if (!s.ok()) return s;
   }
   active_ = segments_.rbegin()->first;
@@ -483,6 +589,10 @@ Status Store::RollSegment(uint64_t need) {
   // recovery accepts and seals.
   Status s = CreateSegment(next, capacity);
   if (!s.ok()) return s;  // not sticky: nothing was written; a later write retries
+  // The marker names the new segment only once it is published: from now
+  // on a store without it is refused.
+  s = WriteMarker(next);
+  if (!s.ok()) return SetStickyError(s);
   auto old = segments_.find(active_);
   if (old != segments_.end() && !old->second.sealed) {
     // The seal is durable before anything is written after it: a segment

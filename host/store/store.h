@@ -254,6 +254,9 @@ class Store {
   void FinishRecovery();
   Status LoadBlobs();
 
+  Status ReadMarker(const std::vector<std::string>& names, bool* present);
+  Status WriteMarker(uint32_t newest_segment);
+
   Status CheckWritable() const;
   Status SetStickyError(const Status& s);
   Status CreateSegment(uint32_t number, uint64_t capacity);
@@ -297,6 +300,7 @@ class Store {
   std::map<uint32_t, Segment> segments_;
   SegmentSet retired_;   // segments compaction deleted, per the retired records
   uint32_t active_ = 0;  // number of the segment being written; 0 = none yet
+  StoreMarker marker_;   // as on disk (id empty: none yet, a store older than version 3)
   std::set<uint32_t> compact_candidates_;
   std::string write_buf_;
   bool in_compaction_ = false;
