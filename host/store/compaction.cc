@@ -341,8 +341,8 @@ Status Store::Verify(const std::function<void(const std::string&)>& report) {
     if (i + 1 != facts.size() && !interrupted) continue;
     std::string file = SegmentFileName(facts[i].number);
     if (scans[i].end == SegmentScan::End::kTornTail) {
-      note(file + " offset " + std::to_string(scans[i].valid_end) + ": torn tail (" +
-           scans[i].reason + "), cut off when the store is next opened for writing");
+      report(file + " offset " + std::to_string(scans[i].valid_end) + ": torn tail: " +
+             scans[i].reason + ", cut off when the store is next opened for writing");
     }
     if (interrupted) {
       note(file + " is not sealed: a crash came between creating " +

@@ -283,6 +283,40 @@ uint64_t LastNonZeroEnd(std::string_view image, uint64_t from) {
   return end;
 }
 
+// Whether the bytes at pos, just past the last valid record, cannot be a
+// write cut short, and why; empty if they can. A segment's free space is
+// zeros (written and synced when it was created) and is written once, in
+// order, so a write cut short leaves a prefix of its bytes and zeros after
+// them (a kill), or some 512-byte sectors of it still zero (a power cut):
+// never other bytes. So a nonzero type byte that is not a record type is
+// damage, and so is a record whose header is whole, whose length fits and
+// whose bytes are all there (its last byte is not zero and no sector of it
+// is all zeros), but whose checksum fails.
+std::string TailDamage(std::string_view image, uint64_t pos) {
+  if (pos + kRecordHeaderSize > image.size()) return "";
+  const char* p = image.data() + pos;
+  uint8_t type = static_cast<uint8_t>(p[8]);
+  if (type == kZeroType) return "";
+  std::string at = "the record at offset " + std::to_string(pos);
+  if (type > kMaxRecordType) {
+    return at + " has type " + std::to_string(type) + ", which no write ever makes";
+  }
+  uint32_t len = DecodeFixed32(p + 4);
+  if (len == 0 && DecodeFixed32(p) == 0) return "";  // its first sector never written
+  if (len == 0 || len > kMaxRecordBodyBytes || len > image.size() - pos - kRecordHeaderSize) {
+    return at + " has a length (" + std::to_string(len) + ") that no write ever makes";
+  }
+  uint64_t end = pos + kRecordHeaderSize + len;
+  if (image[end - 1] == 0) return "";
+  constexpr uint64_t kSector = 512;
+  for (uint64_t sector = (pos + kSector - 1) / kSector * kSector; sector + kSector <= end;
+       sector += kSector) {
+    if (NextNonZero(image.substr(0, sector + kSector), sector) == sector + kSector) return "";
+  }
+  return at + " is whole (" + std::to_string(end - pos) +
+         " bytes, none missing) but its checksum fails: damage, not a write cut short";
+}
+
 // Reads the header: false, with the reason in scan, if it is not the valid
 // header of segment number in a version this code reads.
 bool ParseSegmentHeader(std::string_view image, uint32_t number, SegmentScan* scan) {
@@ -343,6 +377,13 @@ Status ScanRecords(std::string_view image, uint32_t number,
   }
   if (scan->end == SegmentScan::End::kSealed) return Status::OK();
   if (NextNonZero(image, pos) == image.size()) return Status::OK();  // zeros: clean end
+  std::string damage = TailDamage(image, pos);
+  if (!damage.empty()) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->bad_offset = pos;
+    scan->reason = std::move(damage);
+    return Status::OK();
+  }
   uint64_t garbage = LastNonZeroEnd(image, pos);
   if (garbage > pos) {
     scan->end = SegmentScan::End::kTornTail;

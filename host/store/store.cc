@@ -123,12 +123,27 @@ Status Store::Open(const Options& options, const std::string& dir, std::unique_p
       return Status::NotFound("store directory " + dir + " does not exist");
     }
     Status s = env->CreateDir(dir);
-    if (!s.ok()) return s;
+    // The new directory's entry in its parent is durable before anything
+    // is acknowledged inside it.
+    size_t slash = dir.find_last_of('/');
+    std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
+    if (s.ok()) s = env->SyncDir(parent);
+    if (!s.ok()) return s.WithContext("create " + dir);
+  } else {
+    // Nothing is locked or written in a directory that is not a store.
+    std::vector<std::string> names;
+    Status s = env->ListDir(dir, &names);
+    bool has_marker;
+    if (s.ok()) s = store->ReadMarker(names, &has_marker);
+    if (!s.ok()) return s.WithContext("open " + dir);
+    store->marker_ = StoreMarker();
   }
-  if (!options.read_only) {
+  if (!options.read_only || options.lock_read_only) {
     Status s = env->LockFile(dir + "/" + kLockFileName, &store->lock_);
     if (!s.ok()) return s.WithContext("open " + dir);
-    s = env->CreateDir(dir + "/" + kBlobDirName);
+  }
+  if (!options.read_only) {
+    Status s = env->CreateDir(dir + "/" + kBlobDirName);
     if (!s.ok()) return s;
   }
   Status s = store->Recover();

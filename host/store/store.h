@@ -75,6 +75,9 @@ struct Options {
   uint64_t segment_bytes = 64ull << 20;
   bool create_if_missing = true;
   bool read_only = false;  // no lock, no writes, no repair of a torn tail
+  // With read_only: take the writer's lock all the same, so that no writer
+  // changes the store while it is read (Locked if one runs). Tools use it.
+  bool lock_read_only = false;
   // Compaction copies a sealed segment's live records forward and deletes
   // it once live bytes fall below this fraction of its records' bytes.
   double compact_live_ratio = 0.5;

@@ -103,4 +103,79 @@ else
   bad "$CHECK" "acked twice: $dups, stored twice: $sdups, acked but missing: $missing" "$(cat "$WORK/r.err")"
 fi
 
+# --- 2. the store tools never create a store and never pass over damage -----------------------
+CHECK="sx store verify on a directory that is not a store fails and writes nothing there"
+mkdir -p "$WORK/etc"
+echo "root:x:0:0" >"$WORK/etc/passwd"
+vout=$("$SX" store verify "$WORK/etc" 2>&1)
+vrc=$?
+if [ "$vrc" -eq 1 ] && [[ "$vout" == *"not an sx store"* ]] && [ "$(ls "$WORK/etc")" = passwd ]; then
+  ok "$CHECK"
+else
+  bad "$CHECK" "exit $vrc: $vout" "now holds: $(ls "$WORK/etc" | tr '\n' ' ')"
+fi
+
+CHECK="sx store compact on a mistyped path fails and creates nothing"
+cout=$("$SX" store compact "$WORK/no-such-store" 2>&1)
+crc=$?
+if [ "$crc" -eq 1 ] && [ ! -e "$WORK/no-such-store" ]; then
+  ok "$CHECK"
+else
+  bad "$CHECK" "exit $crc: $cout" "exists now: $(ls -d "$WORK/no-such-store" 2>&1)"
+fi
+
+CHECK="every store tool says a store with a missing segment is damaged and exits 1"
+D=$WORK/missing
+SX_PERSIST_SEGMENT_BYTES=8192 "$SX" --data-dir "$D" -e '
+  (for-each (fn (i) (perform {:op "persist/append-next" :args (list "s" "t" i {:pad "0123456789abcdef0123456789abcdef0123456789"})})) (range 1 400))' >/dev/null
+rm -f "$D/0000000002.seg"
+why=()
+for tool in stats verify compact dump; do
+  tout=$("$SX" store "$tool" "$D" 2>&1 >/dev/null)
+  trc=$?
+  [ "$trc" -eq 1 ] && [[ "$tout" == *0000000002.seg* ]] || why+=("$tool: exit $trc: ${tout:0:300}")
+done
+if [ "${#why[@]}" -eq 0 ]; then ok "$CHECK"; else bad "$CHECK" "${why[@]}"; fi
+
+# --- 3. verify and stats beside a running writer -----------------------------------------------
+# The writer rolls segments every few appends and truncates, so that
+# compaction runs too; the tools must never report damage that is not there.
+D=$WORK/live
+CHECK="verify and stats beside a writer that rolls and compacts say the store is in use, never damaged"
+SX_PERSIST_SEGMENT_BYTES=8192 "$SX" --data-dir "$D" -e '
+  (define (op name &rest args) (perform {:op name :args args}))
+  (let loop ((i 1))
+    (when (< i 100000000)
+      (op "persist/append-next" "s" "t" i {:pad "0123456789abcdef0123456789abcdef0123456789abcdef"})
+      (when (= 0 (mod i 50)) (op "persist/truncate-through" "s" (- i 25)))
+      (loop (+ i 1))))' >/dev/null 2>"$WORK/live.err" &
+WL=$!
+PIDS+=("$WL")
+newest() { ls "$1" 2>/dev/null | grep '\.seg$' | tail -n 1; }
+for _ in $(seq 1 100); do [[ "$(newest "$D")" > 0000000003.seg ]] && break; sleep 0.05; done
+rolled_from=$(newest "$D")
+why=()
+in_use=0
+for i in $(seq 1 20); do
+  for tool in verify stats; do
+    tout=$("$SX" store "$tool" "$D" 2>&1)
+    trc=$?
+    if [ "$trc" -eq 4 ] && [[ "$tout" == *"in use"* ]]; then
+      in_use=$((in_use + 1))
+    else
+      why+=("$tool run $i: exit $trc: ${tout:0:300}")
+    fi
+  done
+done
+kill -9 "$WL" 2>/dev/null
+wait "$WL" 2>/dev/null
+vout=$("$SX" store verify "$D" 2>&1)
+vrc=$?
+[ "$vrc" -eq 0 ] || [ "$vrc" -eq 3 ] || why+=("verify after the writer is gone: exit $vrc: ${vout:0:300}")
+if [ "${#why[@]}" -eq 0 ] && [[ "$(newest "$D")" > "$rolled_from" ]]; then
+  ok "$CHECK ($in_use runs, segments $rolled_from to $(newest "$D"))"
+else
+  bad "$CHECK" "${why[@]:0:5}" "segments $rolled_from to $(newest "$D")" "writer: $(head -c 300 "$WORK/live.err")"
+fi
+
 summary

@@ -3,6 +3,8 @@
 // records, and what open cuts off. On a memory filesystem.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "host/store/log_format.h"
 #include "host/store/mem_env.h"
 #include "host/store/store.h"
+#include "host/store/tools.h"
 #include "tests/store/test_util.h"
 
 namespace sx::store {
@@ -172,6 +175,108 @@ TEST(StoreMarker, AVersionTwoStoreOpensAndGetsItsMarker) {
   // From now on it is a current store: losing every segment is refused.
   for (uint32_t n : SegmentNumbers(&env)) ASSERT_TRUE(env.DeleteFile(Seg(n)).ok());
   EXPECT_TRUE(TryOpen(&env).IsCorruption());
+}
+
+// ---------------------------------------------------------------- the tail
+
+// The newest segment and where its last record lies: [start, end).
+struct LastRecord {
+  uint32_t segment;
+  uint64_t start;
+  uint64_t end;
+};
+LastRecord FindLastRecord(MemEnv* env) {
+  uint32_t n = SegmentNumbers(env).back();
+  std::string image;
+  EXPECT_TRUE(env->GetContents(Seg(n), &image).ok());
+  LastRecord last{n, 0, 0};
+  SegmentScan scan;
+  EXPECT_TRUE(ScanSegment(
+                  image, n,
+                  [&](const RecordView& rec) {
+                    last.start = rec.offset;
+                    last.end = rec.offset + log::kRecordHeaderSize + rec.body.size();
+                    return Status::OK();
+                  },
+                  &scan)
+                  .ok());
+  return last;
+}
+
+void Damage(MemEnv* env, uint32_t segment, const std::function<void(std::string*)>& fn) {
+  std::string image;
+  ASSERT_TRUE(env->GetContents(Seg(segment), &image).ok());
+  fn(&image);
+  ASSERT_TRUE(env->SetContents(Seg(segment), image).ok());
+}
+
+TEST(StoreTail, AFlippedByteInTheNewestRecordIsCorruptionNotATornTail) {
+  MemEnv env;
+  MakeStore(&env, 5, 300);
+  LastRecord last = FindLastRecord(&env);
+  // The last record is the kv-put; damage its middle, its length intact.
+  Damage(&env, last.segment,
+         [&](std::string* image) { (*image)[(last.start + last.end) / 2] ^= 0x04; });
+  std::vector<RecoveryNote> notes;
+  Options o = MemOptions(&env);
+  o.on_recovery_problem = [&](const RecoveryNote& n) { notes.push_back(n); };
+  std::unique_ptr<Store> store;
+  Status s = Store::Open(o, kDir, &store);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(
+      s.ToString().find(SegmentFileName(last.segment) + " at offset " + std::to_string(last.start)),
+      std::string::npos)
+      << s.ToString();
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_FALSE(notes[0].torn_tail);
+}
+
+TEST(StoreTail, AnImpossibleTypeByteAtTheTailIsCorruption) {
+  MemEnv env;
+  MakeStore(&env, 5, 300);
+  LastRecord last = FindLastRecord(&env);
+  Damage(&env, last.segment, [&](std::string* image) { (*image)[last.start + 8] = 0x77; });
+  EXPECT_TRUE(TryOpen(&env).IsCorruption());
+}
+
+TEST(StoreTail, AHalfWrittenLastRecordIsCutAndSaysHowManyBytes) {
+  MemEnv env;
+  MakeStore(&env, 5, 300);
+  LastRecord last = FindLastRecord(&env);
+  uint64_t half = (last.start + last.end) / 2;
+  Damage(&env, last.segment, [&](std::string* image) {
+    std::fill(image->begin() + static_cast<long>(half),
+              image->begin() + static_cast<long>(last.end), '\0');
+  });
+  std::vector<RecoveryNote> notes;
+  Options o = MemOptions(&env);
+  o.on_recovery_problem = [&](const RecoveryNote& n) { notes.push_back(n); };
+  std::unique_ptr<Store> store;
+  ASSERT_TRUE(Store::Open(o, kDir, &store).ok());
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_TRUE(notes[0].torn_tail);
+  EXPECT_EQ(notes[0].offset, last.start);
+  EXPECT_NE(notes[0].what.find(std::to_string(half - last.start) + " bytes"), std::string::npos)
+      << notes[0].what;
+  EXPECT_EQ(store->GetStats().recovered_torn_bytes, half - last.start);
+  EXPECT_FALSE(store->KvHas("k"));
+}
+
+TEST(StoreTail, VerifyNeverSaysOkOverBytesAnOpenWouldCut) {
+  MemEnv env;
+  MakeStore(&env, 5, 300);
+  LastRecord last = FindLastRecord(&env);
+  uint64_t half = (last.start + last.end) / 2;
+  Damage(&env, last.segment, [&](std::string* image) {
+    std::fill(image->begin() + static_cast<long>(half),
+              image->begin() + static_cast<long>(last.end), '\0');
+  });
+  std::ostringstream out, err;
+  EXPECT_EQ(RunStoreTool({"verify", kDir}, out, err, &env), 3) << out.str() << err.str();
+  std::string want = SegmentFileName(last.segment) + " offset " + std::to_string(last.start) +
+                     ": torn tail: " + std::to_string(half - last.start) + " bytes";
+  EXPECT_NE(out.str().find(want), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find("ok:"), std::string::npos) << out.str();
 }
 
 }  // namespace

@@ -184,5 +184,63 @@ TEST_F(ToolsTest, CompactReclaimsAndKeepsData) {
   EXPECT_EQ(events[0].seq, 200u);
 }
 
+// ---------------------------------------------------------------- wrong or damaged directories
+
+TEST_F(ToolsTest, NoToolCreatesAStoreOnAMistypedPath) {
+  for (const char* tool : {"stats", "verify", "compact", "dump"}) {
+    EXPECT_EQ(Run({tool, "/dbb"}), 1) << tool;
+    EXPECT_NE(err_.str().find("/dbb"), std::string::npos) << tool << ": " << err_.str();
+    EXPECT_FALSE(env_.DirExists("/dbb")) << tool << " created the directory";
+  }
+  ASSERT_TRUE(env_.CreateDir("/empty").ok());
+  for (const char* tool : {"stats", "verify", "compact", "dump"}) {
+    EXPECT_EQ(Run({tool, "/empty"}), 1) << tool;
+    EXPECT_NE(err_.str().find("not an sx store"), std::string::npos) << tool << ": " << err_.str();
+    std::vector<std::string> names;
+    ASSERT_TRUE(env_.ListDir("/empty", &names).ok());
+    EXPECT_TRUE(names.empty()) << tool << " wrote " << names[0];
+  }
+}
+
+TEST_F(ToolsTest, EveryToolRefusesADirectoryThatIsNotAStore) {
+  ASSERT_TRUE(env_.CreateDir("/etc").ok());
+  ASSERT_TRUE(env_.SetContents("/etc/passwd", "root:x:0:0").ok());
+  for (const char* tool : {"stats", "verify", "compact", "dump"}) {
+    EXPECT_EQ(Run({tool, "/etc"}), 1) << tool;
+    EXPECT_NE(err_.str().find("not an sx store"), std::string::npos) << tool << ": " << err_.str();
+    EXPECT_EQ(out_.str().find("ok"), std::string::npos) << tool << ": " << out_.str();
+    std::vector<std::string> names;
+    ASSERT_TRUE(env_.ListDir("/etc", &names).ok());
+    EXPECT_EQ(names.size(), 1u) << tool << " wrote into /etc";
+  }
+}
+
+TEST_F(ToolsTest, EveryToolSaysAStoreWithAMissingSegmentIsDamaged) {
+  {
+    Options o = testing::MemOptions(&env_);
+    o.auto_compact = false;
+    auto store = testing::OpenOrDie(o, "/db");
+    for (uint64_t seq = 2; seq <= 60; ++seq) {
+      ASSERT_TRUE(store->Append("orders", seq, std::string(200, 'x')).ok());
+    }
+  }
+  ASSERT_TRUE(env_.DeleteFile("/db/0000000002.seg").ok());
+  for (const char* tool : {"stats", "verify", "compact", "dump"}) {
+    EXPECT_EQ(Run({tool, "/db"}), 1) << tool;
+    EXPECT_NE((out_.str() + err_.str()).find("0000000002.seg"), std::string::npos)
+        << tool << ": " << out_.str() << err_.str();
+  }
+}
+
+TEST_F(ToolsTest, VerifyAndStatsBesideARunningWriterSayTheStoreIsInUse) {
+  auto writer = testing::OpenOrDie(testing::MemOptions(&env_), "/db");
+  EXPECT_EQ(Run({"verify", "/db"}), 4);
+  EXPECT_NE(err_.str().find("in use"), std::string::npos) << err_.str();
+  EXPECT_EQ(out_.str().find("ok"), std::string::npos) << out_.str();
+  EXPECT_EQ(Run({"compact", "/db"}), 4);
+  writer.reset();
+  EXPECT_EQ(Run({"verify", "/db"}), 0) << out_.str() << err_.str();
+}
+
 }  // namespace
 }  // namespace sx::store
