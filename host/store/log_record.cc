@@ -250,6 +250,58 @@ uint64_t NextNonZero(std::string_view image, uint64_t from) {
   return from;
 }
 
+// Whether the body of a would-be record of this type and length at pos
+// starts as the writer's records do. Cheap (a few bytes), it keeps the
+// search for a valid record in damaged bytes from computing a checksum over
+// a long length at almost every offset, which made it quadratic in the
+// size of the damage. A record the writer made always passes.
+bool PlausibleBodyStart(std::string_view image, uint64_t pos, uint8_t type, uint32_t len) {
+  const char* body = image.data() + pos + kRecordHeaderSize;
+  switch (type) {
+    case kBatchRecord:
+    case kCompactionRecord: {
+      if (len < 6) return false;
+      uint32_t ops = DecodeFixed32(body);
+      uint8_t tag = static_cast<uint8_t>(body[4]);
+      return ops >= 1 && ops <= (len - 4) / 2 && tag >= 1 && tag <= kMaxOpTag;
+    }
+    case kRetiredRecord: {
+      uint64_t first = DecodeFixed64(body);
+      uint64_t last = DecodeFixed64(body + 8);
+      return first >= 1 && first <= last && last <= UINT32_MAX;
+    }
+    case kBlobRecord: {
+      // The cid: "b" and lowercase base32.
+      if (body[8] != 'b') return false;
+      for (uint32_t i = 9; i < len && i < 17; ++i) {
+        char c = body[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'))) return false;
+      }
+      return true;
+    }
+    default:
+      return true;  // a segment-end record: 17 bytes, cheap to check whole
+  }
+}
+
+// Like ValidRecordAt, for the search in damaged bytes: implausible starts
+// are refused before the checksum is computed.
+size_t PlausibleValidRecordAt(std::string_view image, uint64_t pos) {
+  if (pos + kRecordHeaderSize > image.size()) return 0;
+  const char* p = image.data() + pos;
+  uint8_t type = static_cast<uint8_t>(p[8]);
+  if (type == kZeroType || type > kMaxRecordType) return 0;
+  uint32_t len = DecodeFixed32(p + 4);
+  if (len == 0 || len > kMaxRecordBodyBytes || len > image.size() - pos - kRecordHeaderSize) {
+    return 0;
+  }
+  if (type == kSegmentEndRecord && len != kSegmentEndBodySize) return 0;
+  if (type == kRetiredRecord && (len % kRetiredRangeSize != 0)) return 0;
+  if (type == kBlobRecord && len < kMinBlobBodySize) return 0;
+  if (!PlausibleBodyStart(image, pos, type, len)) return 0;
+  return ValidRecordAt(image, pos);
+}
+
 // Is there a valid record anywhere in [from, end)? Zero runs are skipped
 // quickly: a record header has a nonzero type byte at offset 8.
 bool AnyValidRecordAfter(std::string_view image, uint64_t from, uint64_t* found) {
@@ -260,7 +312,7 @@ bool AnyValidRecordAfter(std::string_view image, uint64_t from, uint64_t* found)
     uint64_t start = nz >= 8 + from ? nz - 8 : from;
     if (start < pos) start = pos;
     for (uint64_t p = start; p <= nz; ++p) {
-      if (ValidRecordAt(image, p) != 0) {
+      if (PlausibleValidRecordAt(image, p) != 0) {
         *found = p;
         return true;
       }

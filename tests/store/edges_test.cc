@@ -279,5 +279,58 @@ TEST(StoreTail, VerifyNeverSaysOkOverBytesAnOpenWouldCut) {
   EXPECT_EQ(out.str().find("ok:"), std::string::npos) << out.str();
 }
 
+// ---------------------------------------------------------------- a new directory
+
+// Records the directories synced, and passes every call on to a MemEnv.
+class SyncDirLog final : public Env {
+ public:
+  explicit SyncDirLog(MemEnv* base) : base_(base) {}
+  Status OpenFile(const std::string& path, OpenMode mode, std::unique_ptr<File>* out) override {
+    return base_->OpenFile(path, mode, out);
+  }
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    return base_->RenameFile(from, to);
+  }
+  Status DeleteFile(const std::string& path) override { return base_->DeleteFile(path); }
+  Status ListDir(const std::string& dir, std::vector<std::string>* names) override {
+    return base_->ListDir(dir, names);
+  }
+  Status CreateDir(const std::string& dir) override {
+    created.push_back(dir);
+    return base_->CreateDir(dir);
+  }
+  bool DirExists(const std::string& dir) override { return base_->DirExists(dir); }
+  Status SyncDir(const std::string& dir) override {
+    if (!created.empty() && created.front() == "/data/db" && synced.empty()) first = dir;
+    synced.push_back(dir);
+    return base_->SyncDir(dir);
+  }
+  Status FileSize(const std::string& path, uint64_t* size) override {
+    return base_->FileSize(path, size);
+  }
+  Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) override {
+    return base_->LockFile(path, lock);
+  }
+
+  std::vector<std::string> created, synced;
+  std::string first;
+
+ private:
+  MemEnv* base_;
+};
+
+TEST(StoreCreate, TheParentOfANewDataDirectoryIsSyncedFirst) {
+  MemEnv mem;
+  ASSERT_TRUE(mem.CreateDir("/data").ok());
+  SyncDirLog env(&mem);
+  Options o = MemOptions(&mem);
+  o.env = &env;
+  auto store = OpenOrDie(o, "/data/db");
+  ASSERT_FALSE(env.created.empty());
+  EXPECT_EQ(env.created.front(), "/data/db");
+  EXPECT_EQ(env.first, "/data") << "the first directory synced";
+  ASSERT_TRUE(store->Append("s", 1, "x").ok());
+}
+
 }  // namespace
 }  // namespace sx::store
