@@ -21,6 +21,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -410,7 +411,8 @@ Value OpStats(Ctx& c) {
       {"bytes-used", n(s.bytes_used)},   {"bytes-live", n(s.bytes_live)},
       {"appends", n(s.appends)},         {"commits", n(s.commits)},
       {"syncs", n(s.syncs)},             {"records-read", n(s.records_read)},
-      {"compactions", n(s.compactions)}, {"index-bytes", n(s.index_bytes)}};
+      {"compactions", n(s.compactions)}, {"index-bytes", n(s.index_bytes)},
+      {"recovered-torn-bytes", n(s.recovered_torn_bytes)}};
   return c.in.Dict(e);
 }
 
@@ -813,6 +815,14 @@ store::Store* PersistService::OpenStore(std::string* error) {
     }
     opts.segment_bytes = n;
   }
+  // Whatever recovery cuts off (a torn tail) is said, never silent; damage
+  // makes the open fail and is in the error.
+  opts.on_recovery_problem = [dir = data_dir_](const store::RecoveryNote& note) {
+    if (note.torn_tail) {
+      std::fprintf(stderr, "sx: store %s: cut off at open: %s\n", dir.c_str(),
+                   note.ToString().c_str());
+    }
+  };
   store::Status s = store::Store::Open(opts, data_dir_, &store_);
   if (!s.ok()) {
     *error = "cannot open the store at " + data_dir_ + ": " + s.ToString();

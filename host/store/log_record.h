@@ -19,10 +19,22 @@
 
 namespace sx::store {
 
-std::string SegmentFileName(uint32_t number);              // "0000000001.seg"
+std::string SegmentFileName(uint32_t number);  // "0000000001.seg"
 bool ParseSegmentFileName(std::string_view name, uint32_t* number);
 // A version-2 header for segment number, whose file is capacity bytes long.
 std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity);
+
+// The store marker (file STORE): which store this is and the newest
+// segment it has created. Rewritten (write-temp, sync, rename, sync dir)
+// after each new segment is published, so it never names one that was not.
+struct StoreMarker {
+  uint32_t version = log::kFormatVersion;
+  std::string id;               // log::kStoreIdSize bytes
+  uint32_t newest_segment = 0;  // 0: none yet
+};
+std::string EncodeStoreMarker(const StoreMarker& marker);
+// Corruption, saying what is wrong, unless data is a valid marker.
+Status DecodeStoreMarker(std::string_view data, StoreMarker* marker);
 
 // An inclusive range of segment numbers, as a retired record holds them.
 struct SegmentRange {
@@ -77,7 +89,7 @@ std::string EscapeBytes(std::string_view s, size_t max_len = 0, bool utf8 = fals
 inline uint64_t OpCost(size_t name_size, size_t value_size) { return name_size + value_size + 16; }
 
 struct RecordView {
-  uint64_t offset;        // of the record header in the segment
+  uint64_t offset;  // of the record header in the segment
   log::RecordType type;
   std::string_view body;  // points into the segment image
 };
@@ -115,10 +127,10 @@ bool DecodeBlob(std::string_view body, uint64_t* size, std::string_view* cid);
 
 struct OpView {
   log::OpTag tag;
-  std::string_view name;  // stream or key
-  uint64_t seq = 0;       // append / truncate seq, or meta hwm
-  uint64_t seq2 = 0;      // meta truncated-through
-  std::string_view value; // payload or kv value; points into the body
+  std::string_view name;   // stream or key
+  uint64_t seq = 0;        // append / truncate seq, or meta hwm
+  uint64_t seq2 = 0;       // meta truncated-through
+  std::string_view value;  // payload or kv value; points into the body
 };
 
 class OpReader {
