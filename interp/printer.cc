@@ -9,11 +9,11 @@
 // rules for bare symbols and keywords are the reader's own (IsBareSymbolName),
 // floats always carry a '.' or an exponent, and bytes that are not valid UTF-8
 // are written as \xHH escapes.
-#include "interp/utf8.h"
 #include "interp/printer.h"
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "interp/dict.h"
@@ -21,6 +21,7 @@
 #include "interp/native.h"
 #include "interp/reader.h"
 #include "interp/state.h"
+#include "interp/utf8.h"
 
 namespace sx::interp {
 
@@ -101,7 +102,10 @@ const char* RefusedKind(Value v) {
 
 class Printer {
  public:
-  Printer(std::string* out, bool serialize) : out_(out), serialize_(serialize) {}
+  // max_depth: when serializing, the most lists and dicts open at once; a
+  // value nested deeper is refused, as the reader would refuse its text.
+  Printer(std::string* out, bool serialize, size_t max_depth = SIZE_MAX)
+      : out_(out), serialize_(serialize), max_depth_(max_depth) {}
 
   // False when Serialize met a value without a text form (see error()).
   bool Print(Value v) {
@@ -205,10 +209,12 @@ class Printer {
         return true;
       }
       case ObjType::kPair:
+        if (stack_.size() >= max_depth_) return TooDeep();
         out_->push_back('(');
         stack_.push_back(Frame{v, -1, 0});
         return true;
       case ObjType::kDict:
+        if (stack_.size() >= max_depth_) return TooDeep();
         out_->push_back('{');
         dicts_.push_back(DictEntriesSorted(v));
         stack_.push_back(Frame{Value::Nil(), static_cast<ptrdiff_t>(dicts_.size() - 1), 0});
@@ -260,8 +266,14 @@ class Printer {
     return false;
   }
 
+  bool TooDeep() {
+    error_ = "nested deeper than " + std::to_string(max_depth_);
+    return false;
+  }
+
   std::string* out_;
   bool serialize_;
+  size_t max_depth_;
   std::vector<Frame> stack_;
   std::vector<std::vector<std::pair<String*, Value>>> dicts_;
   std::string error_;
@@ -307,9 +319,9 @@ std::string Display(State& S, Value v) {
   return out;
 }
 
-bool Serialize(State&, Value v, std::string* out, std::string* error) {
+bool Serialize(State& S, Value v, std::string* out, std::string* error) {
   size_t mark = out->size();
-  Printer printer(out, true);
+  Printer printer(out, true, S.limits.max_read_depth);
   if (printer.Print(v)) return true;
   out->resize(mark);
   if (error != nullptr) *error = printer.error();

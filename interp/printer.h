@@ -11,7 +11,9 @@
 // bytes, everything else as Inspect.
 //
 // Serialize is the persistence text form: Inspect's text, but a value with no
-// text form anywhere inside is refused (returns false and says what and where).
+// text form anywhere inside is refused (returns false and says what and where),
+// and so is a value nested deeper than the reader takes back
+// (Limits::max_read_depth): whatever Serialize gives, the reader returns.
 //
 // All three walk values with an explicit stack: any nesting depth is safe.
 #pragma once

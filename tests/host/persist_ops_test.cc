@@ -1,0 +1,122 @@
+// persist_ops_test.cc — the persist ops refuse at write time what the store
+// could not give back, and check their arguments before anything is written.
+//
+// Each test runs SX through a Host (the interpreter and persist service the
+// `sx` command builds) on a fresh data directory, and restarts the store
+// where what matters is what a new process would read.
+#include "host/persist_ops.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "host/setup.h"
+#include "sx/sx.h"
+
+namespace {
+
+class PersistOpsTest : public ::testing::Test {
+ protected:
+  PersistOpsTest() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sx-ops-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+    sx::host::HostOptions opts;
+    opts.data_dir = dir_ + "/data";
+    opts.sync = "never";
+    host_ = std::make_unique<sx::host::Host>(opts);
+    sx::Outcome o = Run(kHelpers);
+    EXPECT_EQ(o.status, sx::Status::kDone) << o.error_text;
+  }
+  ~PersistOpsTest() override {
+    host_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  sx::Outcome Run(const std::string& src) {
+    sx::Interpreter& in = host_->interp();
+    return in.Run(in.Eval(src));
+  }
+  // Runs src, which must finish; its value's inspect text.
+  std::string Value(const std::string& src) {
+    sx::Outcome o = Run(src);
+    EXPECT_EQ(o.status, sx::Status::kDone) << src << "\n" << o.error_text.substr(0, 2000);
+    return o.status == sx::Status::kDone ? o.value.Inspect() : "<error>";
+  }
+  // Runs src, which must raise; the error's message.
+  std::string Error(const std::string& src) {
+    sx::Outcome o = Run(src);
+    EXPECT_EQ(o.status, sx::Status::kError) << src << " gave " << o.value.Inspect().substr(0, 200);
+    return o.status == sx::Status::kError ? o.value.ErrorMessage() : "<no error>";
+  }
+  void Restart() { host_->persist()->Close(); }
+
+  static constexpr const char* kHelpers = R"(
+    (define (op name &rest args) (perform {:op name :args args}))
+    (define (deep n) (reduce (fn (acc _) (list acc)) 0 (range n)))
+    (define (ev n data) {:seq n :type "t" :at 1 :data data})
+  )";
+
+  std::string dir_;
+  std::unique_ptr<sx::host::Host> host_;
+};
+
+// --- values nested deeper than the reader takes back --------------------------------
+
+// The reader's limit (Limits::max_read_depth) is 10000 open lists or dicts;
+// an event dict holding (deep 9999) is exactly that deep.
+TEST_F(PersistOpsTest, AValueAtTheReadersDepthLimitIsStoredAndReadBack) {
+  EXPECT_EQ(Value("(= (op \"persist/kv-put\" \"k\" (deep 10000)) (deep 10000))"), "true");
+  EXPECT_EQ(Value("(get (op \"persist/append\" \"s\" (ev 1 (deep 9999))) :seq)"), "1");
+  Restart();
+  EXPECT_EQ(Value("(= (op \"persist/kv-get\" \"k\") (deep 10000))"), "true");
+  EXPECT_EQ(Value("(= (get (first (op \"persist/read\" \"s\")) :data) (deep 9999))"), "true");
+}
+
+TEST_F(PersistOpsTest, EveryWriteOpRefusesAValueNestedDeeperThanTheReaderTakes) {
+  const char* writes[] = {
+      R"((op "persist/kv-put" "k" (deep 10001)))",
+      R"((op "persist/kv-put-new" "k" (deep 10001)))",
+      R"((op "persist/kv-cas" "k" nil (deep 10001)))",
+      R"((op "persist/append" "s" (ev 1 (deep 10000))))",
+      R"((op "persist/append-next" "s" "t" 1 (deep 10000)))",
+      R"((op "persist/append-expect" "s" 0 (ev 1 (deep 10000))))",
+      R"((op "persist/append-batch" "s" (list (ev 1 0) (ev 2 (deep 10000)))))",
+      R"((op "persist/append-batch" "s" (list (ev 1 (deep 10000))) 0))",
+      R"((op "persist/commit" (list {:op "kv-put" :key "k" :value (deep 10001)})))",
+      R"((op "persist/commit" (list {:op "append" :stream "s" :event (ev 1 0)}
+                                    {:op "kv-cas" :key "k" :expected nil :value (deep 10001)})))",
+      R"((op "persist/commit" (list {:op "append-expect" :stream "s" :expected 0
+                                     :event (ev 1 (deep 10000))})))",
+  };
+  for (const char* w : writes) {
+    EXPECT_NE(Error(w).find("cannot store the value: nested deeper than 10000"), std::string::npos)
+        << w;
+  }
+  Restart();
+  EXPECT_EQ(Value("(list (op \"persist/kv-has?\" \"k\") (op \"persist/last-seq\" \"s\") "
+                  "(op \"persist/read\" \"s\"))"),
+            "(false 0 ())");
+}
+
+TEST_F(PersistOpsTest, ADeepValueInAGroupCommitIsRefusedAndTheOtherTasksWritesLand) {
+  std::string v = Value(R"(
+    (define ts (list (spawn (fn () (op "persist/kv-put" "a" 1)))
+                     (spawn (fn () (guard (e (true (error-message e)))
+                                     (op "persist/append-next" "s" "t" 1 (deep 10000)))))
+                     (spawn (fn () (op "persist/kv-put" "b" 2)))))
+    (nth (map await ts) 1))");
+  EXPECT_NE(v.find("cannot store the value: nested deeper than 10000"), std::string::npos) << v;
+  Restart();
+  EXPECT_EQ(Value("(list (op \"persist/kv-get\" \"a\") (op \"persist/kv-get\" \"b\") "
+                  "(op \"persist/last-seq\" \"s\") (op \"persist/read\" \"s\"))"),
+            "(1 2 0 ())");
+}
+
+TEST_F(PersistOpsTest, SerializeRefusesWhatReadStringCouldNotReadBack) {
+  EXPECT_EQ(Value("(= (read-string (serialize (deep 10000))) (deep 10000))"), "true");
+  EXPECT_NE(Error("(serialize (deep 10001))").find("nested deeper than 10000"), std::string::npos);
+}
+
+}  // namespace
