@@ -98,6 +98,38 @@ uint64_t EventSeq(const Ctx& c, const Value& event, const std::string& stream) {
   return static_cast<uint64_t>(seq.AsInt());
 }
 
+// The largest seq an event can have: seqs are SX integers (int64). A stream
+// whose last seq is this one is full: every append to it is refused, and its
+// seqs never wrap to negative numbers.
+constexpr uint64_t kMaxSeq = INT64_MAX;
+
+[[noreturn]] void StreamFull(const Ctx& c, const std::string& stream) {
+  c.Fail("stream is full: its last seq is " + std::to_string(kMaxSeq) + ", the largest there is",
+         "stream", stream);
+}
+
+// Refuses an append to a stream whose last seq is `last` when it is full.
+void CheckRoom(const Ctx& c, const std::string& stream, uint64_t last) {
+  if (last >= kMaxSeq) StreamFull(c, stream);
+}
+
+// The error for an append of `seq` the store refused as not above the mark.
+[[noreturn]] void AppendConflict(const Ctx& c, const std::string& stream, uint64_t seq,
+                                 const store::Status& s) {
+  if (s.actual() >= kMaxSeq) StreamFull(c, stream);
+  c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
+             std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) + ")",
+         "stream", stream);
+}
+
+// A commit refused because an append to a full stream could not be placed
+// (the store then expects a seq past kMaxSeq) is an error, not a conflict.
+void CheckCommitRoom(const Ctx& c, const store::Status& s) {
+  if (s.IsConflict() && s.expected() > kMaxSeq) {
+    c.Fail("stream is full: an append to a stream whose last seq is " + std::to_string(kMaxSeq));
+  }
+}
+
 Value ReadEvents(const Ctx& c, const std::string& stream, uint64_t from, size_t limit) {
   std::vector<store::Event> events;
   c.Check(c.store->Read(stream, from, limit, &events), "stream", stream);
@@ -122,11 +154,7 @@ Value OpAppend(Ctx& c) {
   uint64_t seq = EventSeq(c, c.args[1], stream);
   std::string payload = c.Text(c.args[1], "stream", stream);
   store::Status s = c.store->Append(stream, seq, payload);
-  if (s.IsConflict()) {
-    c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
-               std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) + ")",
-           "stream", stream);
-  }
+  if (s.IsConflict()) AppendConflict(c, stream, seq, s);
   c.Check(s, "stream", stream);
   return c.args[1];
 }
@@ -232,7 +260,9 @@ Value OpBlobHas(Ctx& c) {
 Value OpAppendNext(Ctx& c) {
   c.Arity(4);
   std::string stream = c.Str(0, "stream");
-  uint64_t seq = c.store->LastSeq(stream) + 1;
+  uint64_t last = c.store->LastSeq(stream);
+  CheckRoom(c, stream, last);
+  uint64_t seq = last + 1;
   std::pair<std::string, Value> e[] = {{"stream", c.args[0]},
                                        {"seq", c.in.Int(static_cast<int64_t>(seq))},
                                        {"type", c.args[1]},
@@ -253,6 +283,7 @@ Value OpAppendExpect(Ctx& c) {
   if (expected < 0 || static_cast<uint64_t>(expected) != actual) {
     return c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(actual)));
   }
+  CheckRoom(c, stream, actual);
   uint64_t seq = EventSeq(c, c.args[2], stream);
   c.Check(c.store->Append(stream, seq, c.Text(c.args[2], "stream", stream)), "stream", stream);
   return c.args[2];
@@ -275,6 +306,7 @@ Value OpAppendBatch(Ctx& c) {
   for (const Value& ev : c.args[1].Items()) {
     batch.Append(stream, EventSeq(c, ev, stream), c.Text(ev, "stream", stream));
   }
+  if (!batch.empty()) CheckRoom(c, stream, actual);
   store::Status s = c.store->Commit(batch);
   if (s.IsConflict()) {
     c.Fail("conflict: the batch's seqs must rise above the last seq " + std::to_string(actual),
@@ -355,10 +387,12 @@ void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
       Value ev = w.Get("event");
       uint64_t seq = EventSeq(c, ev, stream);
       if (kind == "append") {
+        CheckRoom(c, stream, c.store->LastSeq(stream));
         batch.Append(stream, seq, c.Text(ev, "stream", stream));
       } else {
         int64_t expected = field_int("expected");
         if (expected < 0) c.Fail("append-expect: :expected must not be negative", "stream", stream);
+        CheckRoom(c, stream, static_cast<uint64_t>(expected));
         batch.AppendExpect(stream, static_cast<uint64_t>(expected), seq, c.Text(ev, "stream", stream));
       }
     } else if (kind == "kv-put") {
@@ -384,6 +418,7 @@ Value OpCommit(Ctx& c) {
   store::WriteBatch batch;
   BuildCommit(c, batch);
   store::Status s = c.store->Commit(batch);
+  CheckCommitRoom(c, s);
   if (s.IsConflict()) {
     return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
                       c.in.Int(static_cast<int64_t>(s.actual())));
@@ -520,12 +555,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
     g.batch.Append(stream, seq, c.Text(c.args[1], "stream", stream));
     hwm[stream] = std::max(GroupHwm(c, hwm, stream), seq);
     g.finish = [&c, stream, seq](const store::Status& s) {
-      if (s.IsConflict()) {
-        c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
-                   std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) +
-                   ")",
-               "stream", stream);
-      }
+      if (s.IsConflict()) AppendConflict(c, stream, seq, s);
       c.Check(s, "stream", stream);
       return c.args[1];
     };
@@ -533,6 +563,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
     c.Arity(4);
     std::string stream = c.Str(0, "stream");
     uint64_t last = GroupHwm(c, hwm, stream);
+    CheckRoom(c, stream, last);
     std::pair<std::string, Value> e[] = {{"stream", c.args[0]},
                                          {"seq", c.in.Int(static_cast<int64_t>(last + 1))},
                                          {"type", c.args[1]},
@@ -562,6 +593,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
       if (s.IsConflict() && s.actual() != static_cast<uint64_t>(expected)) {
         return c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(s.actual())));
       }
+      if (s.IsConflict()) CheckRoom(c, stream, s.actual());
       c.Check(s, "stream", stream);
       return c.args[2];
     };
@@ -601,6 +633,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
         if (expected && s.actual() != *expected) {
           return c.Conflict(c.args[2], c.in.Int(static_cast<int64_t>(s.actual())));
         }
+        CheckRoom(c, stream, s.actual());
         c.Fail("conflict: the batch's seqs must rise above the last seq " +
                    std::to_string(s.actual()),
                "stream", stream);
@@ -667,6 +700,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
       return;
     }
     g.finish = [&c](const store::Status& s) {
+      CheckCommitRoom(c, s);
       if (s.IsConflict()) {
         return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
                           c.in.Int(static_cast<int64_t>(s.actual())));

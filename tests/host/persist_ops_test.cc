@@ -119,4 +119,74 @@ TEST_F(PersistOpsTest, SerializeRefusesWhatReadStringCouldNotReadBack) {
   EXPECT_NE(Error("(serialize (deep 10001))").find("nested deeper than 10000"), std::string::npos);
 }
 
+// --- seqs never pass INT64_MAX ------------------------------------------------------
+
+constexpr const char* kFull = R"((op "persist/append" "s" {:seq 9223372036854775807}))";
+
+TEST_F(PersistOpsTest, AppendNextOnAFullStreamIsRefusedAndTheSeqNeverGoesDown) {
+  ASSERT_EQ(Value(kFull), "{:seq 9223372036854775807}");
+  std::string e = Error(R"((op "persist/append-next" "s" "t" 1 nil))");
+  EXPECT_NE(e.find("stream is full"), std::string::npos) << e;
+  EXPECT_EQ(Value(R"((op "persist/last-seq" "s"))"), "9223372036854775807");
+  Restart();
+  EXPECT_EQ(Value(R"((op "persist/last-seq" "s"))"), "9223372036854775807");
+  EXPECT_EQ(Value(R"((map (fn (e) (get e :seq)) (op "persist/read" "s")))"),
+            "(9223372036854775807)");
+}
+
+TEST_F(PersistOpsTest, EveryAppendToAFullStreamSaysItIsFull) {
+  ASSERT_EQ(Value(kFull), "{:seq 9223372036854775807}");
+  const char* appends[] = {
+      R"((op "persist/append-next" "s" "t" 1 nil))",
+      R"((op "persist/append" "s" {:seq 5}))",
+      R"((op "persist/append-batch" "s" (list {:seq 3})))",
+      R"((op "persist/commit" (list {:op "append" :stream "s" :event {:seq 4}})))",
+      R"((op "persist/commit" (list {:op "append" :stream "t" :event {:seq 9223372036854775807}}
+                                    {:op "append" :stream "t" :event {:seq 4}})))",
+  };
+  for (const char* a : appends) {
+    std::string e = Error(a);
+    EXPECT_NE(e.find("stream is full"), std::string::npos) << a << ": " << e;
+    EXPECT_EQ(e.find("9223372036854775808"), std::string::npos) << a << ": " << e;
+  }
+  std::string e = Error(R"((op "persist/append-expect" "s" 9223372036854775807 {:seq 1}))");
+  EXPECT_NE(e.find("stream is full"), std::string::npos) << e;
+  // Expecting another last seq is a conflict, as for any stream that moved.
+  EXPECT_EQ(Value(R"((op "persist/append-expect" "s" 5 {:seq 6}))"),
+            "{:actual 9223372036854775807 :conflict true :expected 5}");
+  EXPECT_EQ(Value(R"((op "persist/last-seq" "s"))"), "9223372036854775807");
+}
+
+TEST_F(PersistOpsTest, EveryAppendInAGroupCommitToAFullStreamSaysItIsFull) {
+  ASSERT_EQ(Value(kFull), "{:seq 9223372036854775807}");
+  std::string v = Value(R"(
+    (define (try f) (guard (e (true (error-message e))) (f)))
+    (define ts (map (fn (f) (spawn (fn () (try f))))
+                    (list (fn () (op "persist/append" "s" {:seq 5}))
+                          (fn () (op "persist/append-expect" "s" 9223372036854775807 {:seq 1}))
+                          (fn () (op "persist/append-batch" "s" (list {:seq 3})))
+                          (fn () (op "persist/append-batch" "s" (list {:seq 3}) 9223372036854775807))
+                          (fn () (op "persist/commit" (list {:op "append" :stream "s" :event {:seq 4}})))
+                          (fn () (op "persist/kv-put" "k" 1)))))
+    (map (fn (t) (let ((r (await t))) (if (string? r) (includes? r "stream is full") r))) ts))");
+  EXPECT_EQ(v, "(true true true true true 1)");
+  EXPECT_EQ(Value(R"((list (op "persist/last-seq" "s") (op "persist/kv-get" "k")))"),
+            "(9223372036854775807 1)");
+}
+
+TEST_F(PersistOpsTest, AppendNextInAGroupCommitOnAFullStreamIsRefused) {
+  ASSERT_EQ(Value(kFull), "{:seq 9223372036854775807}");
+  std::string v = Value(R"(
+    (define (try f) (guard (e (true (error-message e))) (f)))
+    (define ts (list (spawn (fn () (try (fn () (op "persist/append-next" "s" "t" 1 nil)))))
+                     (spawn (fn () (try (fn () (op "persist/append-next" "s" "t" 2 nil)))))
+                     (spawn (fn () (op "persist/append-next" "other" "t" 3 nil)))))
+    (map await ts))");
+  EXPECT_EQ(v.find("-9223372036854775808"), std::string::npos) << v;
+  EXPECT_NE(v.find("\"persist/append-next: stream \\\"s\\\": stream is full"), std::string::npos)
+      << v;
+  EXPECT_EQ(Value(R"((list (op "persist/last-seq" "s") (op "persist/last-seq" "other")))"),
+            "(9223372036854775807 1)");
+}
+
 }  // namespace
