@@ -88,9 +88,15 @@ struct Ctx {
   }
 };
 
-// The event's :seq, checked.
+// The event's :seq, checked, after its :stream (when it has one) is checked
+// to name the stream it is appended to.
 uint64_t EventSeq(const Ctx& c, const Value& event, const std::string& stream) {
   if (!event.IsDict()) c.Fail("the event must be a dict, got " + event.Inspect(), "stream", stream);
+  Value own = event.Get("stream");
+  if (!own.IsNil() && !((own.IsString() || own.IsKeyword()) && own.AsString() == stream)) {
+    c.Fail("the event's :stream " + own.Inspect() + " is not the stream it is appended to",
+           "stream", stream);
+  }
   Value seq = event.Get("seq");
   if (!seq.IsInt() || seq.AsInt() < 1) {
     c.Fail("the event's :seq must be a positive integer, got " + seq.Inspect(), "stream", stream);
@@ -233,6 +239,9 @@ Value OpKvKeys(Ctx& c) {
 Value OpBlobPut(Ctx& c) {
   if (c.args.empty() || c.args.size() > 2) c.Fail("expected (bytes [mime])");
   if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Inspect());
+  if (c.args.size() == 2 && !c.args[1].IsNil() && !c.args[1].IsString()) {
+    c.Fail("mime must be a string, got " + c.args[1].Inspect());
+  }
   std::string cid;
   c.Check(c.store->BlobPut(c.args[0].AsString(), &cid));
   return c.in.String(cid);

@@ -189,4 +189,46 @@ TEST_F(PersistOpsTest, AppendNextInAGroupCommitOnAFullStreamIsRefused) {
             "(9223372036854775807 1)");
 }
 
+// --- arguments checked before anything is written ------------------------------------
+
+TEST_F(PersistOpsTest, AnEventWhoseStreamIsAnotherStreamIsRefused) {
+  const char* writes[] = {
+      R"((op "persist/append" "a" {:stream "b" :seq 1}))",
+      R"((op "persist/append-expect" "a" 0 {:stream "b" :seq 1}))",
+      R"((op "persist/append-batch" "a" (list {:stream "a" :seq 1} {:stream "b" :seq 2})))",
+      R"((op "persist/commit" (list {:op "append" :stream "a" :event {:stream "b" :seq 1}})))",
+      R"((op "persist/commit" (list {:op "append-expect" :stream "a" :expected 0
+                                     :event {:stream "b" :seq 1}})))",
+      R"((op "persist/append" "a" {:stream 7 :seq 1}))",
+  };
+  for (const char* w : writes) {
+    std::string e = Error(w);
+    EXPECT_NE(e.find("the event's :stream"), std::string::npos) << w << ": " << e;
+    EXPECT_NE(e.find("stream \"a\""), std::string::npos) << w << ": " << e;
+  }
+  std::string v = Value(R"(
+    (define (try f) (guard (e (true (error-message e))) (f)))
+    (map await (list (spawn (fn () (try (fn () (op "persist/append" "a" {:stream "b" :seq 1})))))
+                     (spawn (fn () (op "persist/kv-put" "k" 1)))))
+  )");
+  EXPECT_NE(v.find("the event's :stream"), std::string::npos) << v;
+  EXPECT_EQ(Value(R"((list (op "persist/streams") (op "persist/kv-get" "k")))"), "(() 1)")
+      << "only the kv-put was written";
+}
+
+TEST_F(PersistOpsTest, AnEventWithItsOwnStreamOrNoneIsStored) {
+  EXPECT_EQ(Value(R"((get (op "persist/append" "a" {:stream "a" :seq 1}) :seq))"), "1");
+  EXPECT_EQ(Value(R"((get (op "persist/append" "a" {:seq 2}) :seq))"), "2");
+  EXPECT_EQ(Value(R"((get (op "persist/append-next" "a" "t" 1 nil) :stream))"), "\"a\"");
+}
+
+TEST_F(PersistOpsTest, ABlobsMimeMustBeAStringOrNil) {
+  std::string e = Error(R"((op "blob/put" "bytes" 42))");
+  EXPECT_NE(e.find("mime must be a string, got 42"), std::string::npos) << e;
+  EXPECT_EQ(Value(R"((get (op "persist/stats") :blobs))"), "0");
+  EXPECT_EQ(Value(R"((= (op "blob/put" "bytes" "text/plain") (op "blob/put" "bytes" nil)
+                        (op "blob/put" "bytes")))"),
+            "true");
+}
+
 }  // namespace
