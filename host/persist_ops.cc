@@ -58,11 +58,11 @@ struct Ctx {
   std::string Str(size_t i, const char* what) const {
     const Value& v = args[i];
     if (v.IsString() || v.IsKeyword()) return v.AsString();
-    Fail(std::string(what) + " must be a string, got " + v.Inspect());
+    Fail(std::string(what) + " must be a string, got " + v.Brief());
   }
   int64_t Int(size_t i, const char* what) const {
     const Value& v = args[i];
-    if (!v.IsInt()) Fail(std::string(what) + " must be an integer, got " + v.Inspect());
+    if (!v.IsInt()) Fail(std::string(what) + " must be an integer, got " + v.Brief());
     return v.AsInt();
   }
   std::string Text(const Value& v, const char* kind, const std::string& subject) const {
@@ -91,15 +91,15 @@ struct Ctx {
 // The event's :seq, checked, after its :stream (when it has one) is checked
 // to name the stream it is appended to.
 uint64_t EventSeq(const Ctx& c, const Value& event, const std::string& stream) {
-  if (!event.IsDict()) c.Fail("the event must be a dict, got " + event.Inspect(), "stream", stream);
+  if (!event.IsDict()) c.Fail("the event must be a dict, got " + event.Brief(), "stream", stream);
   Value own = event.Get("stream");
   if (!own.IsNil() && !((own.IsString() || own.IsKeyword()) && own.AsString() == stream)) {
-    c.Fail("the event's :stream " + own.Inspect() + " is not the stream it is appended to",
-           "stream", stream);
+    c.Fail("the event's :stream " + own.Brief() + " is not the stream it is appended to", "stream",
+           stream);
   }
   Value seq = event.Get("seq");
   if (!seq.IsInt() || seq.AsInt() < 1) {
-    c.Fail("the event's :seq must be a positive integer, got " + seq.Inspect(), "stream", stream);
+    c.Fail("the event's :seq must be a positive integer, got " + seq.Brief(), "stream", stream);
   }
   return static_cast<uint64_t>(seq.AsInt());
 }
@@ -238,9 +238,9 @@ Value OpKvKeys(Ctx& c) {
 
 Value OpBlobPut(Ctx& c) {
   if (c.args.empty() || c.args.size() > 2) c.Fail("expected (bytes [mime])");
-  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Inspect());
+  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Brief());
   if (c.args.size() == 2 && !c.args[1].IsNil() && !c.args[1].IsString()) {
-    c.Fail("mime must be a string, got " + c.args[1].Inspect());
+    c.Fail("mime must be a string, got " + c.args[1].Brief());
   }
   std::string cid;
   c.Check(c.store->BlobPut(c.args[0].AsString(), &cid));
@@ -303,7 +303,8 @@ Value OpAppendExpect(Ctx& c) {
 Value OpAppendBatch(Ctx& c) {
   if (c.args.size() < 2 || c.args.size() > 3) c.Fail("expected (stream events [expected])");
   std::string stream = c.Str(0, "stream");
-  if (!c.args[1].IsList()) c.Fail("events must be a list, got " + c.args[1].Inspect(), "stream", stream);
+  if (!c.args[1].IsList())
+    c.Fail("events must be a list, got " + c.args[1].Brief(), "stream", stream);
   uint64_t actual = c.store->LastSeq(stream);
   if (c.args.size() == 3) {
     int64_t expected = c.Int(2, "expected");
@@ -375,20 +376,20 @@ Value OpKvPutNew(Ctx& c) {
 // Answers true, or the conflict value of the first check that failed.
 void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
   c.Arity(1);
-  if (!c.args[0].IsList()) c.Fail("writes must be a list, got " + c.args[0].Inspect());
+  if (!c.args[0].IsList()) c.Fail("writes must be a list, got " + c.args[0].Brief());
   for (const Value& w : c.args[0].Items()) {
     if (!w.IsDict() || !w.Get("op").IsString()) {
-      c.Fail("each write must be a dict with an :op, got " + w.Inspect());
+      c.Fail("each write must be a dict with an :op, got " + w.Brief());
     }
     std::string kind = w.Get("op").AsString();
     auto field_str = [&](const char* f) {
       Value v = w.Get(f);
-      if (!v.IsString()) c.Fail(kind + ": :" + f + " must be a string, got " + v.Inspect());
+      if (!v.IsString()) c.Fail(kind + ": :" + f + " must be a string, got " + v.Brief());
       return v.AsString();
     };
     auto field_int = [&](const char* f) {
       Value v = w.Get(f);
-      if (!v.IsInt()) c.Fail(kind + ": :" + f + " must be an integer, got " + v.Inspect());
+      if (!v.IsInt()) c.Fail(kind + ": :" + f + " must be an integer, got " + v.Brief());
       return v.AsInt();
     };
     if (kind == "append" || kind == "append-expect") {
@@ -418,7 +419,7 @@ void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
     } else if (kind == "truncate") {
       batch.TruncateThrough(field_str("stream"), static_cast<uint64_t>(std::max<int64_t>(0, field_int("seq"))));
     } else {
-      c.Fail("unknown write op \"" + kind + "\"");
+      c.Fail("unknown write op " + w.Get("op").Brief());
     }
   }
 }
@@ -500,7 +501,7 @@ const OpEntry kOps[] = {
 IoResult Failure(Interpreter& in, std::string_view op, const std::string& kind,
                  const std::string& subject, const std::string& cause) {
   std::string msg(op);
-  if (!kind.empty()) msg += ": " + kind + " " + in.String(subject).Inspect();
+  if (!kind.empty()) msg += ": " + kind + " " + in.String(subject).Brief();
   msg += ": " + cause;
   std::vector<std::pair<std::string, Value>> data = {{"op", in.String(op)},
                                                      {"cause", in.String(cause)}};
@@ -610,7 +611,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
     if (c.args.size() < 2 || c.args.size() > 3) c.Fail("expected (stream events [expected])");
     std::string stream = c.Str(0, "stream");
     if (!c.args[1].IsList()) {
-      c.Fail("events must be a list, got " + c.args[1].Inspect(), "stream", stream);
+      c.Fail("events must be a list, got " + c.args[1].Brief(), "stream", stream);
     }
     std::optional<uint64_t> expected;
     if (c.args.size() == 3) {
@@ -860,7 +861,8 @@ IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Va
   std::string error;
   store::Store* st = OpenStore(&error);
   if (st == nullptr) return fail("", "", error);
-  if (!args.IsNil() && !args.IsList()) return fail("", "", ":args must be a list, got " + args.Inspect());
+  if (!args.IsNil() && !args.IsList())
+    return fail("", "", ":args must be a list, got " + args.Brief());
   Ctx c{in, op, args.IsNil() ? std::vector<Value>{} : args.Items(), st};
   try {
     return IoResult::Served(entry->fn(c));

@@ -9,6 +9,7 @@
 
 #include "interp/dict.h"
 #include "interp/machine.h"
+#include "interp/native.h"
 #include "interp/printer.h"
 #include "interp/reader.h"
 #include "interp/state.h"
@@ -160,6 +161,11 @@ std::string Value::TypeName() const { return ix::TypeName(Raw(bits())); }
 std::string Value::Inspect() const {
   if (!owner_) return "nil";
   return ix::Inspect(*owner_->state_, Raw(bits()));
+}
+
+std::string Value::Brief() const {
+  if (!owner_) return "nil";
+  return ix::Brief(*owner_->state_, Raw(bits()));
 }
 
 std::string Value::Display() const {

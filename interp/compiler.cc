@@ -347,7 +347,7 @@ Node* Compiler::CompileList(Value form, Scope* scope, bool tail) {
         return CompileQuasi(Car(args), 0, scope);
       }
       if (h == sym.unquote || h == sym.unquote_splicing) {
-        Fail(std::string(h->name->View()) + ": not inside a quasiquote");
+        Fail(Brief(S_, Value::Object(h)) + ": not inside a quasiquote");
       }
       if (h == sym.if_) return CompileIf(args, scope, tail);
       if (h == sym.when) return CompileWhen(args, scope, tail, false);
@@ -359,7 +359,7 @@ Node* Compiler::CompileList(Value form, Scope* scope, bool tail) {
       if (h == sym.define) return CompileDefine(args, scope);
       if (h == sym.set) return CompileSet(args, scope);
       if (h == sym.fn || h == sym.lambda) {
-        if (!IsPair(args)) Fail(std::string(h->name->View()) + ": expected parameters and body");
+        if (!IsPair(args)) Fail(Brief(S_, Value::Object(h)) + ": expected parameters and body");
         return CompileLambda(Car(args), Cdr(args), scope, Value::Nil());
       }
       if (h == sym.let || h == sym.let_star) {
@@ -668,7 +668,7 @@ Node* Compiler::CompileDefine(Value args, Scope* scope) {
   }
   uint32_t slot;
   if (!LookupHere(scope, name, &slot)) {
-    Fail("define: " + std::string(name->name->View()) +
+    Fail("define: " + Brief(S_, Value::Object(name)) +
          " must be defined at top level or at the start of a body");
   }
   Node* n = NewNode(NodeKind::kSetLocal);

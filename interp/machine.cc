@@ -459,12 +459,12 @@ std::string ProtoName(Proto* p) {
 
 void MachineLoop::ThrowUsedBeforeDefined(Node* n) {
   cur_call = n;
-  ThrowError(S, std::string(AsSymbol(n->value)->name->View()) + " is used before it is defined");
+  ThrowError(S, Brief(S, n->value) + " is used before it is defined");
 }
 
 void MachineLoop::ThrowUnbound(Node* n) {
   cur_call = n;
-  ThrowError(S, "unbound symbol: " + std::string(AsSymbol(n->value)->name->View()));
+  ThrowError(S, "unbound symbol: " + Brief(S, n->value));
 }
 
 void MachineLoop::ThrowOverflow() {
@@ -942,7 +942,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               Symbol* s = AsSymbol(f.node->value);
               frames.pop_back();
               if (s->global.IsUndefined()) {
-                ThrowError(S_, "set!: " + std::string(s->name->View()) + " is not defined");
+                ThrowError(S_, "set!: " + Brief(S_, Value::Object(s)) + " is not defined");
               }
               s->global = val;
               S_.global_epoch++;
@@ -1085,7 +1085,7 @@ bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
     if (n->kind == NodeKind::kCall && n->nkids > 0 &&
         (n->kids[0]->kind == NodeKind::kGlobal || n->kids[0]->kind == NodeKind::kLocal ||
          n->kids[0]->kind == NodeKind::kParam)) {
-      s += " in (" + std::string(AsSymbol(n->kids[0]->value)->name->View()) + " ...)";
+      s += " in (" + Brief(S_, n->kids[0]->value) + " ...)";
     }
     trace.push_back(S_.heap.MakeString(s));
   };
@@ -1190,7 +1190,7 @@ bool Machine::Import(Value name_value, Value* forms, Value* file) {
     path = "<stdlib>/" + name + ".sx";
     found = true;
   }
-  if (!found) ThrowError(S_, "import: no module named " + name);
+  if (!found) ThrowError(S_, "import: no module named " + BriefText(name));
   imported_.insert(name);
   *forms = ReadAll(S_, text, path);
   *file = S_.heap.MakeString(path);

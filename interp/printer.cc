@@ -259,7 +259,12 @@ class Printer {
         IntTo(static_cast<int64_t>(f.next) - 1, &path);
       } else {
         path += "key ";
-        KeyTo(dicts_[f.dict][f.next - 1].first->View(), &path);
+        std::string_view key = dicts_[f.dict][f.next - 1].first->View();
+        if (key.size() > kBriefBytes) {
+          path += BriefName(key);
+        } else {
+          KeyTo(key, &path);
+        }
       }
     }
     if (!path.empty()) error_ += " (at " + path + ")";
@@ -279,7 +284,57 @@ class Printer {
   std::string error_;
 };
 
+// The longest prefix of s of at most n bytes that ends between characters.
+std::string_view CutAtCharacter(std::string_view s, size_t n) {
+  if (s.size() <= n) return s;
+  size_t end = n;
+  while (end > 0 && (static_cast<uint8_t>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
+}
+
+// "... (N bytes)" when `full` was cut.
+void CutNote(std::string_view full, std::string* out) {
+  *out += "... (" + std::to_string(full.size()) + " bytes)";
+}
+
 }  // namespace
+
+std::string BriefText(std::string_view text) {
+  std::string out(CutAtCharacter(text, kBriefBytes));
+  if (text.size() > kBriefBytes) CutNote(text, &out);
+  return out;
+}
+
+std::string BriefName(std::string_view name) {
+  std::string out;
+  QuoteTo(CutAtCharacter(name, kBriefBytes), '"', &out);
+  if (name.size() > kBriefBytes) CutNote(name, &out);
+  return out;
+}
+
+std::string Brief(State& S, Value v) {
+  if (IsString(v)) return BriefName(StringView(v));
+  bool symbol = IsSymbol(v);
+  if (symbol || IsKeyword(v)) {
+    std::string_view name = symbol ? AsSymbol(v)->name->View() : AsKeyword(v)->name->View();
+    if (name.size() <= kBriefBytes) return Inspect(S, v);
+    std::string_view cut = CutAtCharacter(name, kBriefBytes);
+    std::string out = symbol ? "" : ":";
+    if (symbol ? IsBareSymbolName(cut) : IsBareKeywordName(cut)) {
+      out.append(cut);
+    } else {
+      QuoteTo(cut, '|', &out);
+    }
+    CutNote(name, &out);
+    return out;
+  }
+  std::string text = Inspect(S, v);
+  if (text.size() > kBriefBytes) {
+    text.resize(CutAtCharacter(text, kBriefBytes).size());
+    text += "...";
+  }
+  return text;
+}
 
 void FormatDouble(double d, std::string* out) {
   if (std::isnan(d)) {

@@ -93,6 +93,9 @@ class Value {
 
   std::string TypeName() const;         // as `type-of`
   std::string Inspect() const;          // readable text, as `inspect`
+  // Inspect's text cut to a readable length for an error message; a long
+  // string, symbol or keyword says its size: "\"abc...\"... (1048576 bytes)".
+  std::string Brief() const;
   std::string Display() const;          // as `display`: strings raw
 
   Interpreter* owner() const { return owner_; }

@@ -231,4 +231,30 @@ TEST_F(PersistOpsTest, ABlobsMimeMustBeAStringOrNil) {
             "true");
 }
 
+// --- long names in messages ----------------------------------------------------------
+
+TEST_F(PersistOpsTest, AnErrorAboutAOneMebibyteNameShowsItCutWithItsSize) {
+  ASSERT_EQ(Value(R"((define big (apply str (map (fn (_) "abcdefghijklmnop") (range 65536))))
+                     (len big))"),
+            "1048576");
+  const char* cases[] = {
+      R"((op "persist/append" big {:seq 0}))",
+      R"((op "persist/append" big {:seq 1 :stream "x"}))",
+      R"((op "persist/kv-put" (str big "!") 1))",
+      R"((op "persist/kv-put" big (fn () 1)))",
+      R"((op "persist/commit" (list {:op big})))",
+      R"((op "persist/commit" (list {:op "kv-put" :key big :value (fn () 1)})))",
+      R"((op "persist/read" "s" big))",
+  };
+  for (const char* c : cases) {
+    std::string e = Error(c);
+    EXPECT_LT(e.size(), 400u) << c << ": " << e.substr(0, 400);
+    EXPECT_NE(e.find("bytes)"), std::string::npos) << c << ": " << e.substr(0, 400);
+  }
+  // The error's data keeps the whole name, for code that handles it.
+  EXPECT_EQ(Value(R"((len (guard (e (true (get (error-data e) :stream)))
+                             (op "persist/append" big {:seq 0}))))"),
+            "1048576");
+}
+
 }  // namespace

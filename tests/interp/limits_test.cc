@@ -1,0 +1,126 @@
+// limits_test.cc — what bounds an SX program meets, and the errors it gets:
+// names in error messages cut to a readable length, runaway macro expansion,
+// running out of memory.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sx/sx.h"
+
+namespace sx {
+namespace {
+
+// A string of n bytes made of `piece` repeated, in SX.
+std::string Repeat(const std::string& piece, size_t times) {
+  return "(apply str (map (fn (_) \"" + piece + "\") (range " + std::to_string(times) + ")))";
+}
+
+std::string ErrorOf(Interpreter& in, const std::string& src) {
+  Outcome o = in.Eval(src);
+  EXPECT_EQ(o.status, Status::kError) << src;
+  return o.status == Status::kError ? o.value.ErrorMessage() : "<no error>";
+}
+
+bool ValidUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+// --- long names in messages -----------------------------------------------------------
+
+constexpr size_t kMiB = 1 << 20;
+
+TEST(Limits, BriefCutsALongStringAndSaysHowLongItWas) {
+  Interpreter in;
+  Outcome o = in.Eval(Repeat("abcdefghijklmnop", kMiB / 16));
+  ASSERT_EQ(o.status, Status::kDone) << o.error_text;
+  std::string b = o.value.Brief();
+  EXPECT_LT(b.size(), 120u) << b;
+  EXPECT_EQ(b.substr(0, 17), "\"abcdefghijklmnop");
+  EXPECT_NE(b.find("(1048576 bytes)"), std::string::npos) << b;
+  EXPECT_EQ(in.String("short").Brief(), "\"short\"");
+  EXPECT_EQ(in.String(std::string(60, 'x')).Brief(), "\"" + std::string(60, 'x') + "\"");
+}
+
+TEST(Limits, BriefNeverCutsACharacterInTwo) {
+  Interpreter in;
+  for (size_t lead = 0; lead < 4; ++lead) {
+    std::string s = std::string(lead, 'a');
+    for (int i = 0; i < 100; ++i) s += "\xe2\x82\xac";  // the euro sign: 3 bytes
+    std::string b = in.String(s).Brief();
+    EXPECT_TRUE(ValidUtf8(b)) << b;
+    EXPECT_NE(b.find("(" + std::to_string(s.size()) + " bytes)"), std::string::npos) << b;
+  }
+}
+
+TEST(Limits, BriefCutsLongSymbolsAndKeywords) {
+  Interpreter in;
+  std::string name(5000, 'q');
+  std::string sym = in.Symbol(name).Brief();
+  std::string kw = in.Keyword(name).Brief();
+  EXPECT_LT(sym.size(), 120u) << sym;
+  EXPECT_LT(kw.size(), 120u) << kw;
+  EXPECT_EQ(sym.substr(0, 3), "qqq");
+  EXPECT_EQ(kw.substr(0, 3), ":qq");
+  EXPECT_NE(sym.find("(5000 bytes)"), std::string::npos) << sym;
+  EXPECT_NE(kw.find("(5000 bytes)"), std::string::npos) << kw;
+}
+
+TEST(Limits, ErrorsAboutAOneMebibyteNameShowAShortCut) {
+  Interpreter in;
+  ASSERT_EQ(in.Eval("(define big " + Repeat("abcdefghijklmnop", kMiB / 16) + ")").status,
+            Status::kDone);
+  std::string unbound = ErrorOf(in, std::string(kMiB, 'u'));
+  EXPECT_LT(unbound.size(), 200u) << unbound.substr(0, 300);
+  EXPECT_NE(unbound.find("unbound symbol: uuuu"), std::string::npos) << unbound.substr(0, 300);
+  EXPECT_NE(unbound.find("(1048576 bytes)"), std::string::npos) << unbound.substr(0, 300);
+
+  std::string set = ErrorOf(in, "(set! " + std::string(kMiB, 's') + " 1)");
+  EXPECT_LT(set.size(), 200u) << set.substr(0, 300);
+  EXPECT_NE(set.find("(1048576 bytes)"), std::string::npos) << set.substr(0, 300);
+
+  std::string call = ErrorOf(in, "((string->symbol big))");
+  EXPECT_LT(call.size(), 200u) << call.substr(0, 300);
+  EXPECT_NE(call.find("(1048576 bytes)"), std::string::npos) << call.substr(0, 300);
+
+  Outcome o = in.Run(in.Eval("(perform {:op big})"));
+  ASSERT_EQ(o.status, Status::kError);
+  std::string op = o.value.ErrorMessage();
+  EXPECT_LT(op.size(), 200u) << op.substr(0, 300);
+  EXPECT_NE(op.find("no handler for op \"abcdefghijklmnop"), std::string::npos)
+      << op.substr(0, 300);
+  EXPECT_NE(op.find("(1048576 bytes)"), std::string::npos) << op.substr(0, 300);
+  EXPECT_LT(o.error_text.size(), 2000u) << o.error_text.substr(0, 300);
+
+  std::string bad = ErrorOf(in, "(read-string (str \"1\" big))");
+  EXPECT_LT(bad.size(), 200u) << bad.substr(0, 300);
+  EXPECT_NE(bad.find("bytes)"), std::string::npos) << bad.substr(0, 300);
+
+  std::string key = ErrorOf(in, "(serialize {big (fn () 1)})");
+  EXPECT_LT(key.size(), 200u) << key.substr(0, 300);
+  EXPECT_NE(key.find("(1048576 bytes)"), std::string::npos) << key.substr(0, 300);
+
+  std::string arg = ErrorOf(in, "(+ 1 big)");
+  EXPECT_LT(arg.size(), 200u) << arg.substr(0, 300);
+  EXPECT_NE(arg.find("(1048576 bytes)"), std::string::npos) << arg.substr(0, 300);
+}
+
+TEST(Limits, AnImportOfAOneMebibyteNameSaysItShortly) {
+  Interpreter in;
+  std::string name(kMiB, 'm');
+  std::string e = ErrorOf(in, "(import \"" + name + "\")");
+  EXPECT_LT(e.size(), 200u) << e.substr(0, 300);
+  EXPECT_NE(e.find("(1048576 bytes)"), std::string::npos) << e.substr(0, 300);
+}
+
+}  // namespace
+}  // namespace sx
