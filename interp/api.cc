@@ -4,8 +4,6 @@
 // takes a new slot, destroying it frees the slot, so whatever the host holds
 // survives collections and nothing else is kept alive by the API.
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "interp/dict.h"
 #include "interp/machine.h"
@@ -219,16 +217,14 @@ Outcome Interpreter::EvalForm(const Value& form, std::string_view filename) {
 }
 
 Outcome Interpreter::EvalFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    Outcome o = MakeOutcome(static_cast<int>(ix::RunStatus::kError),
-                            MakeError("cannot read " + path).bits());
-    o.error_text = "error: cannot read " + path;
+  std::string text, why;
+  if (!ix::ReadSourceFile(path, &text, &why)) {
+    std::string message = "cannot read " + path + ": " + why;
+    Outcome o = MakeOutcome(static_cast<int>(ix::RunStatus::kError), MakeError(message).bits());
+    o.error_text = "error: " + message;
     return o;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return Eval(ss.str(), path);
+  return Eval(text, path);
 }
 
 Outcome Interpreter::Call(const Value& fn, std::span<const Value> args) {

@@ -15,19 +15,23 @@
 // register, a frame, or the operand stack.
 #include "interp/machine.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <new>
-#include <sstream>
 #include <string>
 #include <utility>
 
 #include "interp/dict.h"
 #include "interp/equal.h"
+#include "interp/machine_internal.h"
 #include "interp/printer.h"
 #include "interp/reader.h"
-#include "interp/machine_internal.h"
 #include "interp/state.h"
 
 namespace sx::interp {
@@ -1145,16 +1149,42 @@ Value ReadAll(State& S, std::string_view text, const std::string& file) {
   return S.heap.ListFrom(forms.data(), forms.size());
 }
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return !in.bad();
-}
-
 }  // namespace
+
+bool ReadSourceFile(const std::string& path, std::string* out, std::string* why) {
+  // O_NONBLOCK: opening a FIFO with no writer must not wait for one.
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  struct stat st;
+  bool ok = fstat(fd, &st) == 0;
+  if (!ok) {
+    *why = std::strerror(errno);
+  } else if (S_ISDIR(st.st_mode)) {
+    *why = "it is a directory";
+    ok = false;
+  } else if (!S_ISREG(st.st_mode)) {
+    *why = "not a regular file";
+    ok = false;
+  }
+  out->clear();
+  char buf[65536];
+  while (ok) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out->append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      *why = std::strerror(errno);
+      ok = false;
+    }
+  }
+  close(fd);
+  return ok;
+}
 
 Value ParseSource(State& S, std::string_view text, const std::string& file) {
   return ReadAll(S, text, file);
@@ -1167,8 +1197,8 @@ void Machine::LoadFile(Node* at, Value path_value, Value* forms, Value* file) {
     size_t slash = from.rfind('/');
     if (slash != std::string::npos) path = from.substr(0, slash + 1) + path;
   }
-  std::string text;
-  if (!ReadFile(path, &text)) ThrowError(S_, "load: cannot read " + path);
+  std::string text, why;
+  if (!ReadSourceFile(path, &text, &why)) ThrowError(S_, "load: cannot read " + path + ": " + why);
   *forms = ReadAll(S_, text, path);
   *file = S_.heap.MakeString(path);
 }
@@ -1181,7 +1211,8 @@ bool Machine::Import(Value name_value, Value* forms, Value* file) {
   bool found = false;
   for (const std::string& dir : S_.search_path) {
     path = dir + "/" + name + ".sx";
-    if (ReadFile(path, &text)) {
+    std::string why;
+    if (ReadSourceFile(path, &text, &why)) {
       found = true;
       break;
     }

@@ -497,6 +497,11 @@ Node* CompileToplevel(State& S, Value form, Value file, Proto** toplevel_proto);
 // Reads every form of a source text (positions recorded for the compiler).
 // Raises an SX error naming file:line:col on bad input.
 Value ParseSource(State& S, std::string_view text, const std::string& file);
+// Reads a source file whole. Only a regular file is read: a directory, a
+// device (/dev/zero never ends) or a pipe is refused without blocking.
+// False, with the reason in *why ("it is a directory", "not a regular file",
+// or the OS's), when it cannot.
+bool ReadSourceFile(const std::string& path, std::string* out, std::string* why);
 class Reader;
 // Copies a reader's recorded positions into its list cells, where the
 // compiler finds them: `aux` holds line << 12 | column (column capped at

@@ -58,7 +58,8 @@ TEST(Limits, BriefNeverCutsACharacterInTwo) {
     for (int i = 0; i < 100; ++i) s += "\xe2\x82\xac";  // the euro sign: 3 bytes
     std::string b = in.String(s).Brief();
     EXPECT_TRUE(ValidUtf8(b)) << b;
-    EXPECT_NE(b.find("(" + std::to_string(s.size()) + " bytes)"), std::string::npos) << b;
+    std::string note = std::to_string(s.size()) + " bytes)";
+    EXPECT_NE(b.find(note), std::string::npos) << b;
   }
 }
 
@@ -120,6 +121,21 @@ TEST(Limits, AnImportOfAOneMebibyteNameSaysItShortly) {
   std::string e = ErrorOf(in, "(import \"" + name + "\")");
   EXPECT_LT(e.size(), 200u) << e.substr(0, 300);
   EXPECT_NE(e.find("(1048576 bytes)"), std::string::npos) << e.substr(0, 300);
+}
+
+// --- source files --------------------------------------------------------------------
+
+TEST(Limits, OnlyARegularFileIsReadAsSource) {
+  Interpreter in;
+  Outcome dir = in.EvalFile("/");
+  ASSERT_EQ(dir.status, Status::kError);
+  EXPECT_EQ(dir.value.ErrorMessage(), "cannot read /: it is a directory");
+  Outcome dev = in.EvalFile("/dev/null");
+  ASSERT_EQ(dev.status, Status::kError);
+  EXPECT_EQ(dev.value.ErrorMessage(), "cannot read /dev/null: not a regular file");
+  Outcome load = in.Eval("(guard (e (true (error-message e))) (load \"/dev/zero\"))");
+  ASSERT_EQ(load.status, Status::kDone) << load.error_text;
+  EXPECT_EQ(load.value.AsString(), "load: cannot read /dev/zero: not a regular file");
 }
 
 }  // namespace
