@@ -459,6 +459,13 @@ std::string ProtoName(Proto* p) {
   return IsSymbol(p->name) ? std::string(AsSymbol(p->name)->name->View()) : "fn";
 }
 
+// A macro call made by max_macro_depth expansions within expansions: a
+// macro that expands into itself would otherwise grow without end.
+[[noreturn, gnu::cold, gnu::noinline]] void ThrowMacroTooDeep(State& S, Node* n) {
+  ThrowError(S, "macro expansion deeper than " + std::to_string(S.limits.max_macro_depth) + ": " +
+                    Brief(S, n->value) + " keeps expanding into macro calls");
+}
+
 }  // namespace
 
 void MachineLoop::ThrowUsedBeforeDefined(Node* n) {
@@ -722,6 +729,10 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               cur_call_ = node;
               ThrowError(S_, Brief(S_, Car(node->value)) + " is no longer a macro");
             }
+            if (node->index >= S_.limits.max_macro_depth) {
+              cur_call_ = node;
+              ThrowMacroTooDeep(S_, node);
+            }
             L.Push(FrameKind::kMacroExpand, node, env);
             base = vals.size();
             vals.push_back(static_cast<Macro*>(macro.AsObj())->fn);
@@ -980,8 +991,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               env = f.env;
               frames.pop_back();
               cur_call_ = n;
-              Node* expansion = CompileInScope(S_, val, static_cast<Scope*>(n->extra), n->file,
-                                               n->line, n->col, (n->flags & kTailCall) != 0);
+              Node* expansion =
+                  CompileInScope(S_, val, static_cast<Scope*>(n->extra), n->file, n->line, n->col,
+                                 (n->flags & kTailCall) != 0, n->index + 1);
               n->a = expansion;
               node = expansion;
               goto do_eval;

@@ -175,6 +175,7 @@ using ModuleLoader = std::function<bool(std::string_view name, std::string* sour
 struct Limits {
   size_t max_frames = 1000000;     // bounds non-tail recursion
   size_t max_read_depth = 10000;   // bounds nesting of source text
+  size_t max_macro_depth = 10000;  // bounds macros expanding into macro calls
 };
 
 // A push parser over SX source: feed text in any pieces, take complete

@@ -48,7 +48,10 @@ TEST(Limits, BriefCutsALongStringAndSaysHowLongItWas) {
   EXPECT_EQ(b.substr(0, 17), "\"abcdefghijklmnop");
   EXPECT_NE(b.find("(1048576 bytes)"), std::string::npos) << b;
   EXPECT_EQ(in.String("short").Brief(), "\"short\"");
-  EXPECT_EQ(in.String(std::string(60, 'x')).Brief(), "\"" + std::string(60, 'x') + "\"");
+  std::string sixty(60, 'x');  // as long as a name may be and still be shown whole
+  std::string quoted = '"' + sixty;
+  quoted += '"';
+  EXPECT_EQ(in.String(sixty).Brief(), quoted);
 }
 
 TEST(Limits, BriefNeverCutsACharacterInTwo) {
@@ -121,6 +124,64 @@ TEST(Limits, AnImportOfAOneMebibyteNameSaysItShortly) {
   std::string e = ErrorOf(in, "(import \"" + name + "\")");
   EXPECT_LT(e.size(), 200u) << e.substr(0, 300);
   EXPECT_NE(e.find("(1048576 bytes)"), std::string::npos) << e.substr(0, 300);
+}
+
+// --- macros that expand into themselves ----------------------------------------------
+
+TEST(Limits, AMacroThatExpandsIntoItselfForeverIsAnError) {
+  const char* cases[] = {
+      "(defmacro m () '(m)) (m)",        // in tail position: no stack grows
+      "(defmacro m () '(+ 1 (m))) (m)",  // nested
+      "(defmacro m (x) (list 'm (list 'quote (list x)))) (m 1)",  // each form larger
+  };
+  for (const char* src : cases) {
+    Interpreter in;
+    std::string e = ErrorOf(in, src);
+    EXPECT_NE(e.find("macro expansion deeper than 10000"), std::string::npos) << src << ": " << e;
+    EXPECT_NE(e.find("(m"), std::string::npos) << src << ": " << e;
+  }
+}
+
+TEST(Limits, GuardCatchesARunawayMacroAndTheInterpreterGoesOn) {
+  Interpreter in;
+  Outcome o = in.Eval(
+      "(defmacro m () '(m))"
+      "(guard (e (true (error-message e))) (m))");
+  ASSERT_EQ(o.status, Status::kDone) << o.error_text;
+  EXPECT_NE(o.value.AsString().find("macro expansion deeper than"), std::string::npos);
+  EXPECT_EQ(in.Eval("(+ 1 2)").value.AsInt(), 3);
+}
+
+// A macro that recurses over its arguments expands once per argument: deep,
+// but finite, and within the limit it works.
+constexpr const char* kMyOr =
+    "(defmacro my-or (&rest xs)"
+    "  (if (empty? xs) false (list 'if (first xs) (first xs) (cons 'my-or (rest xs)))))";
+
+TEST(Limits, ARecursiveMacroWithinTheLimitExpands) {
+  Interpreter in;
+  ASSERT_EQ(in.Eval(kMyOr).status, Status::kDone);
+  std::string call = "(my-or";
+  for (int i = 0; i < 2000; ++i) call += " false";
+  call += " 7)";
+  Outcome o = in.Eval(call);
+  ASSERT_EQ(o.status, Status::kDone) << o.error_text;
+  EXPECT_EQ(o.value.AsInt(), 7);
+}
+
+TEST(Limits, TheMacroDepthLimitIsSetByTheEmbedder) {
+  Interpreter in;
+  Limits limits;
+  limits.max_macro_depth = 50;
+  in.SetLimits(limits);
+  ASSERT_EQ(in.Eval(kMyOr).status, Status::kDone);
+  auto call = [](int n) {
+    std::string c = "(my-or";
+    for (int i = 0; i < n; ++i) c += " false";
+    return c + " 7)";
+  };
+  EXPECT_EQ(in.Eval(call(40)).value.AsInt(), 7);
+  EXPECT_NE(ErrorOf(in, call(60)).find("macro expansion deeper than 50"), std::string::npos);
 }
 
 // --- source files --------------------------------------------------------------------
