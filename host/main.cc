@@ -7,6 +7,7 @@
 //   sx [OPTIONS]                  the REPL (or read forms from a pipe)
 //
 // Exit status: 0 success, 1 an SX error (or failed tests), 2 bad usage.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -141,6 +142,14 @@ int main(int argc, char** argv) {
     const std::string& file = rest[0];
     if (access(file.c_str(), R_OK) != 0) {
       std::cerr << "sx: cannot read " << file << ": " << std::strerror(errno) << "\n";
+      return 2;
+    }
+    // Only a regular file is a script: a directory would run as nothing,
+    // and a device such as /dev/zero would be read forever.
+    struct stat st;
+    if (stat(file.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      std::cerr << "sx: cannot run " << file << ": "
+                << (S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file") << "\n";
       return 2;
     }
     opts.script_args.assign(rest.begin() + 1, rest.end());

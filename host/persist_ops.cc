@@ -61,11 +61,11 @@ struct Ctx {
   std::string Str(size_t i, const char* what) const {
     const Value& v = args[i];
     if (v.IsString() || v.IsKeyword()) return v.AsString();
-    Fail(std::string(what) + " must be a string, got " + v.Inspect());
+    Fail(std::string(what) + " must be a string, got " + v.Brief());
   }
   int64_t Int(size_t i, const char* what) const {
     const Value& v = args[i];
-    if (!v.IsInt()) Fail(std::string(what) + " must be an integer, got " + v.Inspect());
+    if (!v.IsInt()) Fail(std::string(what) + " must be an integer, got " + v.Brief());
     return v.AsInt();
   }
   std::string Text(const Value& v, const char* kind, const std::string& subject) const {
@@ -91,14 +91,52 @@ struct Ctx {
   }
 };
 
-// The event's :seq, checked.
+// The event's :seq, checked, after its :stream (when it has one) is checked
+// to name the stream it is appended to.
 uint64_t EventSeq(const Ctx& c, const Value& event, const std::string& stream) {
-  if (!event.IsDict()) c.Fail("the event must be a dict, got " + event.Inspect(), "stream", stream);
+  if (!event.IsDict()) c.Fail("the event must be a dict, got " + event.Brief(), "stream", stream);
+  Value own = event.Get("stream");
+  if (!own.IsNil() && !((own.IsString() || own.IsKeyword()) && own.AsString() == stream)) {
+    c.Fail("the event's :stream " + own.Brief() + " is not the stream it is appended to", "stream",
+           stream);
+  }
   Value seq = event.Get("seq");
   if (!seq.IsInt() || seq.AsInt() < 1) {
-    c.Fail("the event's :seq must be a positive integer, got " + seq.Inspect(), "stream", stream);
+    c.Fail("the event's :seq must be a positive integer, got " + seq.Brief(), "stream", stream);
   }
   return static_cast<uint64_t>(seq.AsInt());
+}
+
+// The largest seq an event can have: seqs are SX integers (int64). A stream
+// whose last seq is this one is full: every append to it is refused, and its
+// seqs never wrap to negative numbers.
+constexpr uint64_t kMaxSeq = INT64_MAX;
+
+[[noreturn]] void StreamFull(const Ctx& c, const std::string& stream) {
+  c.Fail("stream is full: its last seq is " + std::to_string(kMaxSeq) + ", the largest there is",
+         "stream", stream);
+}
+
+// Refuses an append to a stream whose last seq is `last` when it is full.
+void CheckRoom(const Ctx& c, const std::string& stream, uint64_t last) {
+  if (last >= kMaxSeq) StreamFull(c, stream);
+}
+
+// The error for an append of `seq` the store refused as not above the mark.
+[[noreturn]] void AppendConflict(const Ctx& c, const std::string& stream, uint64_t seq,
+                                 const store::Status& s) {
+  if (s.actual() >= kMaxSeq) StreamFull(c, stream);
+  c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
+             std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) + ")",
+         "stream", stream);
+}
+
+// A commit refused because an append to a full stream could not be placed
+// (the store then expects a seq past kMaxSeq) is an error, not a conflict.
+void CheckCommitRoom(const Ctx& c, const store::Status& s) {
+  if (s.IsConflict() && s.expected() > kMaxSeq) {
+    c.Fail("stream is full: an append to a stream whose last seq is " + std::to_string(kMaxSeq));
+  }
 }
 
 Value ReadEvents(const Ctx& c, const std::string& stream, uint64_t from, size_t limit) {
@@ -125,11 +163,7 @@ Value OpAppend(Ctx& c) {
   uint64_t seq = EventSeq(c, c.args[1], stream);
   std::string payload = c.Text(c.args[1], "stream", stream);
   store::Status s = c.store->Append(stream, seq, payload);
-  if (s.IsConflict()) {
-    c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
-               std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) + ")",
-           "stream", stream);
-  }
+  if (s.IsConflict()) AppendConflict(c, stream, seq, s);
   c.Check(s, "stream", stream);
   return c.args[1];
 }
@@ -207,7 +241,10 @@ Value OpKvKeys(Ctx& c) {
 
 Value OpBlobPut(Ctx& c) {
   if (c.args.empty() || c.args.size() > 2) c.Fail("expected (bytes [mime])");
-  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Inspect());
+  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Brief());
+  if (c.args.size() == 2 && !c.args[1].IsNil() && !c.args[1].IsString()) {
+    c.Fail("mime must be a string, got " + c.args[1].Brief());
+  }
   std::string cid;
   c.Check(c.store->BlobPut(c.args[0].AsString(), &cid));
   return c.in.String(cid);
@@ -235,7 +272,9 @@ Value OpBlobHas(Ctx& c) {
 Value OpAppendNext(Ctx& c) {
   c.Arity(4);
   std::string stream = c.Str(0, "stream");
-  uint64_t seq = c.store->LastSeq(stream) + 1;
+  uint64_t last = c.store->LastSeq(stream);
+  CheckRoom(c, stream, last);
+  uint64_t seq = last + 1;
   std::pair<std::string, Value> e[] = {{"stream", c.args[0]},
                                        {"seq", c.in.Int(static_cast<int64_t>(seq))},
                                        {"type", c.args[1]},
@@ -256,6 +295,7 @@ Value OpAppendExpect(Ctx& c) {
   if (expected < 0 || static_cast<uint64_t>(expected) != actual) {
     return c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(actual)));
   }
+  CheckRoom(c, stream, actual);
   uint64_t seq = EventSeq(c, c.args[2], stream);
   c.Check(c.store->Append(stream, seq, c.Text(c.args[2], "stream", stream)), "stream", stream);
   return c.args[2];
@@ -266,7 +306,8 @@ Value OpAppendExpect(Ctx& c) {
 Value OpAppendBatch(Ctx& c) {
   if (c.args.size() < 2 || c.args.size() > 3) c.Fail("expected (stream events [expected])");
   std::string stream = c.Str(0, "stream");
-  if (!c.args[1].IsList()) c.Fail("events must be a list, got " + c.args[1].Inspect(), "stream", stream);
+  if (!c.args[1].IsList())
+    c.Fail("events must be a list, got " + c.args[1].Brief(), "stream", stream);
   uint64_t actual = c.store->LastSeq(stream);
   if (c.args.size() == 3) {
     int64_t expected = c.Int(2, "expected");
@@ -278,6 +319,7 @@ Value OpAppendBatch(Ctx& c) {
   for (const Value& ev : c.args[1].Items()) {
     batch.Append(stream, EventSeq(c, ev, stream), c.Text(ev, "stream", stream));
   }
+  if (!batch.empty()) CheckRoom(c, stream, actual);
   store::Status s = c.store->Commit(batch);
   if (s.IsConflict()) {
     c.Fail("conflict: the batch's seqs must rise above the last seq " + std::to_string(actual),
@@ -336,20 +378,20 @@ Value OpKvPutNew(Ctx& c) {
 // Answers true, or the conflict value of the first check that failed.
 void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
   c.Arity(1);
-  if (!c.args[0].IsList()) c.Fail("writes must be a list, got " + c.args[0].Inspect());
+  if (!c.args[0].IsList()) c.Fail("writes must be a list, got " + c.args[0].Brief());
   for (const Value& w : c.args[0].Items()) {
     if (!w.IsDict() || !w.Get("op").IsString()) {
-      c.Fail("each write must be a dict with an :op, got " + w.Inspect());
+      c.Fail("each write must be a dict with an :op, got " + w.Brief());
     }
     std::string kind = w.Get("op").AsString();
     auto field_str = [&](const char* f) {
       Value v = w.Get(f);
-      if (!v.IsString()) c.Fail(kind + ": :" + f + " must be a string, got " + v.Inspect());
+      if (!v.IsString()) c.Fail(kind + ": :" + f + " must be a string, got " + v.Brief());
       return v.AsString();
     };
     auto field_int = [&](const char* f) {
       Value v = w.Get(f);
-      if (!v.IsInt()) c.Fail(kind + ": :" + f + " must be an integer, got " + v.Inspect());
+      if (!v.IsInt()) c.Fail(kind + ": :" + f + " must be an integer, got " + v.Brief());
       return v.AsInt();
     };
     if (kind == "append" || kind == "append-expect") {
@@ -357,10 +399,12 @@ void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
       Value ev = w.Get("event");
       uint64_t seq = EventSeq(c, ev, stream);
       if (kind == "append") {
+        CheckRoom(c, stream, c.store->LastSeq(stream));
         batch.Append(stream, seq, c.Text(ev, "stream", stream));
       } else {
         int64_t expected = field_int("expected");
         if (expected < 0) c.Fail("append-expect: :expected must not be negative", "stream", stream);
+        CheckRoom(c, stream, static_cast<uint64_t>(expected));
         batch.AppendExpect(stream, static_cast<uint64_t>(expected), seq, c.Text(ev, "stream", stream));
       }
     } else if (kind == "kv-put") {
@@ -377,7 +421,7 @@ void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
     } else if (kind == "truncate") {
       batch.TruncateThrough(field_str("stream"), static_cast<uint64_t>(std::max<int64_t>(0, field_int("seq"))));
     } else {
-      c.Fail("unknown write op \"" + kind + "\"");
+      c.Fail("unknown write op " + w.Get("op").Brief());
     }
   }
 }
@@ -386,6 +430,7 @@ Value OpCommit(Ctx& c) {
   store::WriteBatch batch;
   BuildCommit(c, batch);
   store::Status s = c.store->Commit(batch);
+  CheckCommitRoom(c, s);
   if (s.IsConflict()) {
     return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
                       c.in.Int(static_cast<int64_t>(s.actual())));
@@ -481,7 +526,7 @@ bool NeedsStore(std::string_view op) { return op != "persist/ops" && op != "blob
 IoResult Failure(Interpreter& in, std::string_view op, const std::string& kind,
                  const std::string& subject, const std::string& cause) {
   std::string msg(op);
-  if (!kind.empty()) msg += ": " + kind + " " + in.String(subject).Inspect();
+  if (!kind.empty()) msg += ": " + kind + " " + in.String(subject).Brief();
   msg += ": " + cause;
   std::vector<std::pair<std::string, Value>> data = {{"op", in.String(op)},
                                                      {"cause", in.String(cause)}};
@@ -545,12 +590,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
     g.batch.Append(stream, seq, c.Text(c.args[1], "stream", stream));
     hwm[stream] = std::max(GroupHwm(c, hwm, stream), seq);
     g.finish = [&c, stream, seq](const store::Status& s) {
-      if (s.IsConflict()) {
-        c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
-                   std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) +
-                   ")",
-               "stream", stream);
-      }
+      if (s.IsConflict()) AppendConflict(c, stream, seq, s);
       c.Check(s, "stream", stream);
       return c.args[1];
     };
@@ -558,6 +598,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
     c.Arity(4);
     std::string stream = c.Str(0, "stream");
     uint64_t last = GroupHwm(c, hwm, stream);
+    CheckRoom(c, stream, last);
     std::pair<std::string, Value> e[] = {{"stream", c.args[0]},
                                          {"seq", c.in.Int(static_cast<int64_t>(last + 1))},
                                          {"type", c.args[1]},
@@ -587,6 +628,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
       if (s.IsConflict() && s.actual() != static_cast<uint64_t>(expected)) {
         return c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(s.actual())));
       }
+      if (s.IsConflict()) CheckRoom(c, stream, s.actual());
       c.Check(s, "stream", stream);
       return c.args[2];
     };
@@ -594,7 +636,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
     if (c.args.size() < 2 || c.args.size() > 3) c.Fail("expected (stream events [expected])");
     std::string stream = c.Str(0, "stream");
     if (!c.args[1].IsList()) {
-      c.Fail("events must be a list, got " + c.args[1].Inspect(), "stream", stream);
+      c.Fail("events must be a list, got " + c.args[1].Brief(), "stream", stream);
     }
     std::optional<uint64_t> expected;
     if (c.args.size() == 3) {
@@ -626,6 +668,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
         if (expected && s.actual() != *expected) {
           return c.Conflict(c.args[2], c.in.Int(static_cast<int64_t>(s.actual())));
         }
+        CheckRoom(c, stream, s.actual());
         c.Fail("conflict: the batch's seqs must rise above the last seq " +
                    std::to_string(s.actual()),
                "stream", stream);
@@ -691,6 +734,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
       return;
     }
     g.finish = [&c](const store::Status& s) {
+      CheckCommitRoom(c, s);
       if (s.IsConflict()) {
         return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
                           c.in.Int(static_cast<int64_t>(s.actual())));
@@ -849,7 +893,8 @@ IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Va
   std::string error;
   store::Store* st = NeedsStore(op) ? OpenStore(&error) : nullptr;
   if (st == nullptr && NeedsStore(op)) return fail("", "", error);
-  if (!args.IsNil() && !args.IsList()) return fail("", "", ":args must be a list, got " + args.Inspect());
+  if (!args.IsNil() && !args.IsList())
+    return fail("", "", ":args must be a list, got " + args.Brief());
   Ctx c{in, op, args.IsNil() ? std::vector<Value>{} : args.Items(), st};
   try {
     return IoResult::Served(entry->fn(c));

@@ -4,11 +4,10 @@
 // takes a new slot, destroying it frees the slot, so whatever the host holds
 // survives collections and nothing else is kept alive by the API.
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "interp/dict.h"
 #include "interp/machine.h"
+#include "interp/native.h"
 #include "interp/printer.h"
 #include "interp/reader.h"
 #include "interp/state.h"
@@ -162,6 +161,11 @@ std::string Value::Inspect() const {
   return ix::Inspect(*owner_->state_, Raw(bits()));
 }
 
+std::string Value::Brief() const {
+  if (!owner_) return "nil";
+  return ix::Brief(*owner_->state_, Raw(bits()));
+}
+
 std::string Value::Display() const {
   if (!owner_) return "nil";
   return ix::Display(*owner_->state_, Raw(bits()));
@@ -213,16 +217,14 @@ Outcome Interpreter::EvalForm(const Value& form, std::string_view filename) {
 }
 
 Outcome Interpreter::EvalFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    Outcome o = MakeOutcome(static_cast<int>(ix::RunStatus::kError),
-                            MakeError("cannot read " + path).bits());
-    o.error_text = "error: cannot read " + path;
+  std::string text, why;
+  if (!ix::ReadSourceFile(path, &text, &why)) {
+    std::string message = "cannot read " + path + ": " + why;
+    Outcome o = MakeOutcome(static_cast<int>(ix::RunStatus::kError), MakeError(message).bits());
+    o.error_text = "error: " + message;
     return o;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return Eval(ss.str(), path);
+  return Eval(text, path);
 }
 
 Outcome Interpreter::Call(const Value& fn, std::span<const Value> args) {
@@ -373,6 +375,7 @@ void Interpreter::AddSearchPath(std::string dir) { state_->search_path.push_back
 void Interpreter::SetLimits(const Limits& limits) {
   state_->limits.max_frames = limits.max_frames;
   state_->limits.max_read_depth = limits.max_read_depth;
+  state_->limits.max_macro_depth = limits.max_macro_depth;
 }
 
 void Interpreter::Interrupt() { state_->machine().Interrupt(); }

@@ -168,6 +168,7 @@ class Compiler {
   // In a macro expansion, lists that came from another file (the macro's
   // template) report the call site instead of their own place.
   uint16_t expansion_file_ = 0;
+  uint32_t macro_depth_ = 0;  // given to the macro calls compiled (kMacroCall's index)
 };
 
 void Compiler::Fail(const std::string& message) {
@@ -347,7 +348,7 @@ Node* Compiler::CompileList(Value form, Scope* scope, bool tail) {
         return CompileQuasi(Car(args), 0, scope);
       }
       if (h == sym.unquote || h == sym.unquote_splicing) {
-        Fail(std::string(h->name->View()) + ": not inside a quasiquote");
+        Fail(Brief(S_, Value::Object(h)) + ": not inside a quasiquote");
       }
       if (h == sym.if_) return CompileIf(args, scope, tail);
       if (h == sym.when) return CompileWhen(args, scope, tail, false);
@@ -359,7 +360,7 @@ Node* Compiler::CompileList(Value form, Scope* scope, bool tail) {
       if (h == sym.define) return CompileDefine(args, scope);
       if (h == sym.set) return CompileSet(args, scope);
       if (h == sym.fn || h == sym.lambda) {
-        if (!IsPair(args)) Fail(std::string(h->name->View()) + ": expected parameters and body");
+        if (!IsPair(args)) Fail(Brief(S_, Value::Object(h)) + ": expected parameters and body");
         return CompileLambda(Car(args), Cdr(args), scope, Value::Nil());
       }
       if (h == sym.let || h == sym.let_star) {
@@ -396,6 +397,7 @@ Node* Compiler::CompileList(Value form, Scope* scope, bool tail) {
         Node* n = NewNode(NodeKind::kMacroCall);
         n->value = form;
         n->extra = scope;
+        n->index = macro_depth_;
         if (tail) n->flags |= kTailCall;
         return n;
       }
@@ -440,6 +442,7 @@ Node* Compiler::CompileCall(Value form, Scope* scope, bool tail) {
     call->flags |= kMaybeMacro;
     call->value = form;
     call->extra = scope;
+    call->index = macro_depth_;
   }
   return call;
 }
@@ -668,7 +671,7 @@ Node* Compiler::CompileDefine(Value args, Scope* scope) {
   }
   uint32_t slot;
   if (!LookupHere(scope, name, &slot)) {
-    Fail("define: " + std::string(name->name->View()) +
+    Fail("define: " + Brief(S_, Value::Object(name)) +
          " must be defined at top level or at the start of a body");
   }
   Node* n = NewNode(NodeKind::kSetLocal);
@@ -897,9 +900,10 @@ Node* CompileToplevel(State& S, Value form, Value file, Proto** toplevel_proto) 
   return n;
 }
 
-Node* CompileInScope(State& S, Value form, Scope* scope, Value file, uint32_t line,
-                     uint32_t col, bool tail) {
+Node* CompileInScope(State& S, Value form, Scope* scope, Value file, uint32_t line, uint32_t col,
+                     bool tail, uint32_t macro_depth) {
   Compiler c(S, file);
+  c.macro_depth_ = macro_depth;
   c.SetPos(line, col);
   c.expansion_file_ = IsString(file) ? S.FileId(StringView(file)) : 0xFFFF;
   return c.Compile(form, scope, tail);

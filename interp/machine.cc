@@ -15,19 +15,23 @@
 // register, a frame, or the operand stack.
 #include "interp/machine.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <new>
-#include <sstream>
 #include <string>
 #include <utility>
 
 #include "interp/dict.h"
 #include "interp/equal.h"
+#include "interp/machine_internal.h"
 #include "interp/printer.h"
 #include "interp/reader.h"
-#include "interp/machine_internal.h"
 #include "interp/state.h"
 
 namespace sx::interp {
@@ -455,16 +459,23 @@ std::string ProtoName(Proto* p) {
   return IsSymbol(p->name) ? std::string(AsSymbol(p->name)->name->View()) : "fn";
 }
 
+// A macro call made by max_macro_depth expansions within expansions: a
+// macro that expands into itself would otherwise grow without end.
+[[noreturn, gnu::cold, gnu::noinline]] void ThrowMacroTooDeep(State& S, Node* n) {
+  ThrowError(S, "macro expansion deeper than " + std::to_string(S.limits.max_macro_depth) + ": " +
+                    Brief(S, n->value) + " keeps expanding into macro calls");
+}
+
 }  // namespace
 
 void MachineLoop::ThrowUsedBeforeDefined(Node* n) {
   cur_call = n;
-  ThrowError(S, std::string(AsSymbol(n->value)->name->View()) + " is used before it is defined");
+  ThrowError(S, Brief(S, n->value) + " is used before it is defined");
 }
 
 void MachineLoop::ThrowUnbound(Node* n) {
   cur_call = n;
-  ThrowError(S, "unbound symbol: " + std::string(AsSymbol(n->value)->name->View()));
+  ThrowError(S, "unbound symbol: " + Brief(S, n->value));
 }
 
 void MachineLoop::ThrowOverflow() {
@@ -718,6 +729,10 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               cur_call_ = node;
               ThrowError(S_, Brief(S_, Car(node->value)) + " is no longer a macro");
             }
+            if (node->index >= S_.limits.max_macro_depth) {
+              cur_call_ = node;
+              ThrowMacroTooDeep(S_, node);
+            }
             L.Push(FrameKind::kMacroExpand, node, env);
             base = vals.size();
             vals.push_back(static_cast<Macro*>(macro.AsObj())->fn);
@@ -944,7 +959,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               Symbol* s = AsSymbol(f.node->value);
               frames.pop_back();
               if (s->global.IsUndefined()) {
-                ThrowError(S_, "set!: " + std::string(s->name->View()) + " is not defined");
+                ThrowError(S_, "set!: " + Brief(S_, Value::Object(s)) + " is not defined");
               }
               s->global = val;
               S_.global_epoch++;
@@ -978,8 +993,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               env = f.env;
               frames.pop_back();
               cur_call_ = n;
-              Node* expansion = CompileInScope(S_, val, static_cast<Scope*>(n->extra), n->file,
-                                               n->line, n->col, (n->flags & kTailCall) != 0);
+              Node* expansion =
+                  CompileInScope(S_, val, static_cast<Scope*>(n->extra), n->file, n->line, n->col,
+                                 (n->flags & kTailCall) != 0, n->index + 1);
               n->a = expansion;
               node = expansion;
               goto do_eval;
@@ -1087,7 +1103,7 @@ bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
     if (n->kind == NodeKind::kCall && n->nkids > 0 &&
         (n->kids[0]->kind == NodeKind::kGlobal || n->kids[0]->kind == NodeKind::kLocal ||
          n->kids[0]->kind == NodeKind::kParam)) {
-      s += " in (" + std::string(AsSymbol(n->kids[0]->value)->name->View()) + " ...)";
+      s += " in (" + Brief(S_, n->kids[0]->value) + " ...)";
     }
     trace.push_back(S_.heap.MakeString(s));
   };
@@ -1147,16 +1163,42 @@ Value ReadAll(State& S, std::string_view text, const std::string& file) {
   return S.heap.ListFrom(forms.data(), forms.size());
 }
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return !in.bad();
-}
-
 }  // namespace
+
+bool ReadSourceFile(const std::string& path, std::string* out, std::string* why) {
+  // O_NONBLOCK: opening a FIFO with no writer must not wait for one.
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  struct stat st;
+  bool ok = fstat(fd, &st) == 0;
+  if (!ok) {
+    *why = std::strerror(errno);
+  } else if (S_ISDIR(st.st_mode)) {
+    *why = "it is a directory";
+    ok = false;
+  } else if (!S_ISREG(st.st_mode)) {
+    *why = "not a regular file";
+    ok = false;
+  }
+  out->clear();
+  char buf[65536];
+  while (ok) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out->append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      *why = std::strerror(errno);
+      ok = false;
+    }
+  }
+  close(fd);
+  return ok;
+}
 
 Value ParseSource(State& S, std::string_view text, const std::string& file) {
   return ReadAll(S, text, file);
@@ -1169,8 +1211,8 @@ void Machine::LoadFile(Node* at, Value path_value, Value* forms, Value* file) {
     size_t slash = from.rfind('/');
     if (slash != std::string::npos) path = from.substr(0, slash + 1) + path;
   }
-  std::string text;
-  if (!ReadFile(path, &text)) ThrowError(S_, "load: cannot read " + path);
+  std::string text, why;
+  if (!ReadSourceFile(path, &text, &why)) ThrowError(S_, "load: cannot read " + path + ": " + why);
   *forms = ReadAll(S_, text, path);
   *file = S_.heap.MakeString(path);
 }
@@ -1183,7 +1225,8 @@ bool Machine::Import(Value name_value, Value* forms, Value* file) {
   bool found = false;
   for (const std::string& dir : S_.search_path) {
     path = dir + "/" + name + ".sx";
-    if (ReadFile(path, &text)) {
+    std::string why;
+    if (ReadSourceFile(path, &text, &why)) {
       found = true;
       break;
     }
@@ -1192,7 +1235,7 @@ bool Machine::Import(Value name_value, Value* forms, Value* file) {
     path = "<stdlib>/" + name + ".sx";
     found = true;
   }
-  if (!found) ThrowError(S_, "import: no module named " + name);
+  if (!found) ThrowError(S_, "import: no module named " + BriefText(name));
   imported_.insert(name);
   *forms = ReadAll(S_, text, path);
   *file = S_.heap.MakeString(path);

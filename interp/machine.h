@@ -65,12 +65,14 @@ enum class NodeKind : uint8_t {
   kAnd,        // kids
   kOr,         // kids
   kLambda,     // proto
-  kCall,       // kids[0] operator, kids[1..] operands; kMaybeMacro: value = form, extra = Scope*
+  kCall,       // kids[0] operator, kids[1..] operands; kMaybeMacro: value = form, extra = Scope*,
+               // index = macro depth
   kDictLit,    // value = list of key strings, kids = value expressions
   kGuard,      // a = body, b = handler, index = slot of the error variable
   kReraise,    // depth 0, index = slot holding the error to raise again
   kPerform,    // a = request
-  kMacroCall,  // value = original form, extra = Scope*, a = cached expansion
+  kMacroCall,  // value = original form, extra = Scope*, a = cached expansion,
+               // index = macro depth (0 in source; see Limits::max_macro_depth)
   kCase,       // a = key, value = list of key lists (or :else), kids = bodies
   kLoad,       // a = path expression
   kImport,     // value = module name (string)
@@ -498,6 +500,11 @@ Node* CompileToplevel(State& S, Value form, Value file, Proto** toplevel_proto);
 // Reads every form of a source text (positions recorded for the compiler).
 // Raises an SX error naming file:line:col on bad input.
 Value ParseSource(State& S, std::string_view text, const std::string& file);
+// Reads a source file whole. Only a regular file is read: a directory, a
+// device (/dev/zero never ends) or a pipe is refused without blocking.
+// False, with the reason in *why ("it is a directory", "not a regular file",
+// or the OS's), when it cannot.
+bool ReadSourceFile(const std::string& path, std::string* out, std::string* why);
 class Reader;
 // Copies a reader's recorded positions into its list cells, where the
 // compiler finds them: `aux` holds line << 12 | column (column capped at
@@ -505,9 +512,10 @@ class Reader;
 void StampPositions(State& S, const Reader& r);
 inline uint32_t PosLine(const Obj* pair) { return pair->aux >> 12; }
 inline uint32_t PosCol(const Obj* pair) { return pair->aux & 0xFFF; }
-// Compiles a macro expansion in the scope the macro call appeared in.
+// Compiles a macro expansion in the scope the macro call appeared in. The
+// macro calls in it get macro_depth (the expanded call's depth + 1).
 Node* CompileInScope(State& S, Value form, Scope* scope, Value file, uint32_t line, uint32_t col,
-                     bool tail);
+                     bool tail, uint32_t macro_depth);
 
 void RegisterMachineTypes(Heap& heap);
 

@@ -524,10 +524,11 @@ void Reader::Impl::CompleteToken() {
     } else if (t == "##-Inf") {
       v = Value::Float(-std::numeric_limits<double>::infinity());
     } else if (t.size() > 1 && t[1] == '<') {
-      return Fail("cannot read '" + tok + "': values printed as #<...> have no text form",
-                  tok_pos);
+      return Fail(
+          "cannot read '" + BriefText(tok) + "': values printed as #<...> have no text form",
+          tok_pos);
     } else {
-      return Fail("invalid syntax '" + tok + "'", tok_pos);
+      return Fail("invalid syntax '" + BriefText(tok) + "'", tok_pos);
     }
   } else {
     switch (ParseNumber(t, &i, &d)) {
@@ -538,7 +539,7 @@ void Reader::Impl::CompleteToken() {
         v = Value::Float(d);
         break;
       case NumKind::kInvalid:
-        return Fail("invalid number " + tok, tok_pos);
+        return Fail("invalid number " + BriefText(tok), tok_pos);
       case NumKind::kOutOfRange:
         return Fail(t.find_first_of(".eE") != std::string_view::npos ? "number out of range"
                                                                       : "integer out of range",
@@ -609,8 +610,7 @@ Value Reader::Impl::BuildDict(const Frame& f, Value items) {
     Value k = Car(p);
     String* key = IsString(k) ? AsString(k) : AsKeyword(k)->name;
     if (!DictGet(dict, key).IsUndefined()) {
-      Fail("duplicate key \"" + std::string(key->View()) + "\" in dict literal at " +
-               PosText(f.pos),
+      Fail("duplicate key " + BriefName(key->View()) + " in dict literal at " + PosText(f.pos),
            f.pos);
       return Value::Nil();
     }

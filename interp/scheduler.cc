@@ -20,6 +20,7 @@
 
 #include "interp/dict.h"
 #include "interp/machine.h"
+#include "interp/printer.h"
 #include "interp/state.h"
 #include "sx/sx.h"
 
@@ -45,7 +46,7 @@ void Interpreter::ServeBatch(std::vector<IoRequest>& batch) {
       }
     }
     if (q.result.kind == IoResult::kPass) {
-      q.result = IoResult::Failed("no handler for op \"" + q.op + "\"");
+      q.result = IoResult::Failed("no handler for op " + interp::BriefName(q.op));
     }
   }
 }

@@ -33,6 +33,10 @@ using ModuleLoader = std::function<bool(std::string_view name, std::string* sour
 struct Limits {
   size_t max_frames = 1000000;   // continuation frames: bounds non-tail recursion
   size_t max_read_depth = 10000;  // nesting of source text and read-string
+  // Expansions within expansions: a macro call produced by the expansion of
+  // a call produced by ... (Node::index of a kMacroCall). Bounds a macro
+  // that expands into itself forever.
+  size_t max_macro_depth = 10000;
 };
 
 class State {

@@ -93,6 +93,9 @@ class Value {
 
   std::string TypeName() const;         // as `type-of`
   std::string Inspect() const;          // readable text, as `inspect`
+  // Inspect's text cut to a readable length for an error message; a long
+  // string, symbol or keyword says its size: "\"abc...\"... (1048576 bytes)".
+  std::string Brief() const;
   std::string Display() const;          // as `display`: strings raw
 
   Interpreter* owner() const { return owner_; }
@@ -172,6 +175,7 @@ using ModuleLoader = std::function<bool(std::string_view name, std::string* sour
 struct Limits {
   size_t max_frames = 1000000;     // bounds non-tail recursion
   size_t max_read_depth = 10000;   // bounds nesting of source text
+  size_t max_macro_depth = 10000;  // bounds macros expanding into macro calls
 };
 
 // A push parser over SX source: feed text in any pieces, take complete

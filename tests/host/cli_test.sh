@@ -45,6 +45,14 @@ check "unknown option is bad usage" 2 "unknown option --bogus" -- "$sx" --bogus
 check "-e without an expression is bad usage" 2 "-e needs an expression" -- "$sx" -e
 check "bad --sync mode is bad usage" 2 "unknown mode" -- "$sx" --sync sometimes -e 1
 check "a missing file" 2 "cannot read" -- "$sx" "$tmp/no-such-file.sx"
+check "a directory is not a script" 2 "is a directory" -- "$sx" "$tmp"
+check "a device is not a script, and is not read" 2 "not a regular file" -- timeout 20 "$sx" /dev/zero
+check "a pipe given as a script is not read" 2 "not a regular file" -- timeout 20 "$sx" <(sleep 30)
+mkdir -p "$tmp/lib.sx"
+printf '(load "lib.sx")\n' > "$tmp/loads-dir.sx"
+check "load of a directory is an error" 1 "is a directory" -- "$sx" "$tmp/loads-dir.sx"
+printf '(load "/dev/zero")\n' > "$tmp/loads-dev.sx"
+check "load of a device is an error, not a hang" 1 "not a regular file" -- timeout 20 "$sx" "$tmp/loads-dev.sx"
 check "unbalanced input names file:line:col" 1 "unbalanced.sx:1:5: error: expected ')'" -- "$sx" "$tmp/unbalanced.sx"
 check "invalid UTF-8 is refused" 1 "invalid UTF-8" -- "$sx" "$tmp/bad-utf8.sx"
 check "random bytes are refused, not crashed on" 1 "error" -- "$sx" "$tmp/garbage.sx"
