@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "host/format.h"
 #include "host/persist_ops.h"
 #include "host/repl.h"
 
@@ -231,7 +232,9 @@ void Repl::CmdTime(const std::string& arg) {
   Feed(arg + "\n");
 }
 
-void Repl::CmdShow(const std::string&) { Out(last_[0].Inspect() + "\n"); }
+void Repl::CmdShow(const std::string&) {
+  Out(PrettyText(in_, last_[0], static_cast<size_t>(editor_->width())) + "\n");
+}
 
 void Repl::CmdWidth(const std::string& arg) {
   if (!arg.empty()) {

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "host/format.h"
 #include "host/persist_ops.h"
 #include "host/stdlib_modules.h"
 #include "host/sys_ops.h"
@@ -61,6 +62,7 @@ void DefineScriptArgs(Interpreter& in, const std::vector<std::string>& args) {
 void InstallWorld(Interpreter& in, SysOptions sys) {
   InstallSysOps(in, std::move(sys));
   DefineTimeNatives(in);
+  DefineFormatNatives(in);
   std::string source;
   if (!FindStdlib("sys", &source)) return;
   Outcome o = in.Eval(source, "<stdlib>/sys.sx");
