@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "host/format.h"
+#include "host/json.h"
 #include "host/persist_ops.h"
 #include "host/stdlib_modules.h"
 #include "host/sys_ops.h"
@@ -63,6 +64,7 @@ void InstallWorld(Interpreter& in, SysOptions sys) {
   InstallSysOps(in, std::move(sys));
   DefineTimeNatives(in);
   DefineFormatNatives(in);
+  DefineJsonNatives(in);
   std::string source;
   if (!FindStdlib("sys", &source)) return;
   Outcome o = in.Eval(source, "<stdlib>/sys.sx");

@@ -148,6 +148,86 @@ Value OpRead(Ctx& c) {
   return c.in.String(text);
 }
 
+// Splits text into lines, dropping each "\n" or "\r\n"; a final newline
+// makes no empty last line.
+std::vector<Value> SplitLines(Interpreter& in, std::string_view text) {
+  std::vector<Value> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    size_t stop = end > start && text[end - 1] == '\r' ? end - 1 : end;
+    lines.push_back(in.String(text.substr(start, stop - start)));
+    start = end + 1;
+  }
+  return lines;
+}
+
+// The whole lines of a file from byte `offset`, about `max` bytes of them
+// (more when one line is longer), so a script can walk a file of any size
+// holding one piece at a time: {:lines (...) :next OFFSET :done BOOL}.
+Value OpReadLines(Ctx& c) {
+  c.Arity(3);
+  std::string path = c.Path(0);
+  if (!c.args[1].IsInt() || c.args[1].AsInt() < 0) {
+    c.Fail("offset must be a non-negative integer, got " + c.args[1].Inspect(), path);
+  }
+  if (!c.args[2].IsInt() || c.args[2].AsInt() < 1) {
+    c.Fail("max-bytes must be a positive integer, got " + c.args[2].Inspect(), path);
+  }
+  auto offset = static_cast<off_t>(c.args[1].AsInt());
+  auto want = static_cast<size_t>(c.args[2].AsInt());
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) c.FailErrno(path, errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    int err = S_ISDIR(st.st_mode) ? 0 : errno;
+    ::close(fd);
+    if (err == 0) c.Fail("is a directory, not a file", path);
+    c.FailErrno(path, err);
+  }
+  std::string buf;
+  bool eof = false;
+  size_t take = 0;
+  for (;;) {
+    while (!eof && buf.size() < want) {
+      size_t old = buf.size();
+      buf.resize(want);
+      ssize_t n = ::pread(fd, buf.data() + old, want - old, offset + static_cast<off_t>(old));
+      if (n < 0 && errno == EINTR) n = 0;
+      if (n < 0) {
+        CloseKeepingErrno(fd);
+        c.FailErrno(path, errno);
+      }
+      buf.resize(old + static_cast<size_t>(n));
+      eof = n == 0;
+    }
+    if (eof) {
+      take = buf.size();
+      break;
+    }
+    size_t nl = buf.rfind('\n');
+    if (nl != std::string::npos) {
+      take = nl + 1;
+      break;
+    }
+    want *= 2;  // a line longer than the piece: read on to its end
+  }
+  ::close(fd);
+  std::string_view text(buf.data(), take);
+  size_t bad = 0;
+  if (!ValidUtf8(text, &bad)) {
+    c.Fail("the file is not valid UTF-8 (byte " + std::to_string(offset + static_cast<off_t>(bad)) +
+               ")",
+           path);
+  }
+  std::vector<std::pair<std::string, Value>> answer = {
+      {"lines", c.in.List(SplitLines(c.in, text))},
+      {"next", c.in.Int(static_cast<int64_t>(offset) + static_cast<int64_t>(take))},
+      {"done", c.in.Bool(eof)}};
+  return c.in.Dict(answer);
+}
+
 std::string ParentDir(const std::string& path) {
   std::string parent = std::filesystem::path(path).parent_path().string();
   return parent.empty() ? "." : parent;
@@ -303,11 +383,13 @@ struct OpEntry {
 };
 
 const OpEntry kOps[] = {
-    {"time/now-ms", OpNowMs},        {"time/clock-ns", OpClockNs},    {"file/read", OpRead},
-    {"file/write", OpWrite},         {"file/append", OpAppend},       {"file/exists?", OpExists},
-    {"file/list-dir", OpListDir},    {"file/delete", OpDelete},       {"file/make-dir", OpMakeDir},
-    {"stdin/read-line", OpReadLine}, {"stderr/write", OpWriteStderr}, {"env/get", OpGetenv},
-    {"process/exit", OpExit},
+    {"time/now-ms", OpNowMs},        {"time/clock-ns", OpClockNs},
+    {"file/read", OpRead},           {"file/read-lines", OpReadLines},
+    {"file/write", OpWrite},         {"file/append", OpAppend},
+    {"file/exists?", OpExists},      {"file/list-dir", OpListDir},
+    {"file/delete", OpDelete},       {"file/make-dir", OpMakeDir},
+    {"stdin/read-line", OpReadLine}, {"stderr/write", OpWriteStderr},
+    {"env/get", OpGetenv},           {"process/exit", OpExit},
 };
 
 IoResult Failure(Interpreter& in, std::string_view op, const OpFailure& f) {
