@@ -43,5 +43,16 @@ expect "write-file wrote the file" "here" "$(cat "$tmp/cwd/rel.txt")"
 out=$(SX_TEST_VALUE=abc "$sx" -e '(getenv "SX_TEST_VALUE")')
 expect "getenv sees the environment" '"abc"' "$out"
 
+# The example of the README: JSONL orders into a stream, a report; a second
+# run imports nothing twice.
+examples=$(cd "$(dirname "$0")/../../examples" && pwd)
+out=$(cd "$examples/.." && "$sx" --data-dir "$tmp/shop" examples/import_orders.sx examples/orders.jsonl 2>&1)
+expect "import_orders imports every order" "6 new orders, 0 already imported, from examples/orders.jsonl" "$(echo "$out" | head -1)"
+expect "import_orders reports the totals" "all             6    171.10" "$(echo "$out" | grep '^all')"
+expect "import_orders reports a customer" "ada             2     43.50" "$(echo "$out" | grep '^ada')"
+out=$(cd "$examples/.." && "$sx" --data-dir "$tmp/shop" examples/import_orders.sx examples/orders.jsonl 2>&1)
+expect "import_orders run again imports nothing twice" "0 new orders, 6 already imported, from examples/orders.jsonl" "$(echo "$out" | head -1)"
+expect "the stream still holds six orders" "all             6    171.10" "$(echo "$out" | grep '^all')"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
