@@ -29,7 +29,7 @@ namespace {
 // One SX argument of format; `used` is set when a field formats it.
 struct SxArg {
   const Value* value;
-  bool* used;
+  char* used;
   size_t index;  // 1-based position among format's arguments (the string is 0)
 };
 
@@ -55,7 +55,7 @@ struct fmt::formatter<sx::host::SxArg> {
   }
 
   auto format(const sx::host::SxArg& a, format_context& ctx) const -> format_context::iterator {
-    *a.used = true;
+    *a.used = 1;
     std::string field = spec.empty() ? "{}" : "{:" + spec + "}";
     const sx::Value& v = *a.value;
     try {
@@ -86,11 +86,11 @@ Value Format(Interpreter& in, std::span<const Value> a) {
   }
   std::string text = a[0].AsString();
   size_t n = a.size() - 1;
-  std::vector<char> used(n, 0);  // not vector<bool>: SxArg points into it
+  std::vector<char> used(n, 0);  // not vector<bool>: each SxArg points at its flag
   fmt::dynamic_format_arg_store<fmt::format_context> store;
   store.reserve(n, 0);
   for (size_t i = 0; i < n; ++i) {
-    store.push_back(SxArg{&a[i + 1], reinterpret_cast<bool*>(&used[i]), i + 1});
+    store.push_back(SxArg{&a[i + 1], &used[i], i + 1});
   }
   std::string out;
   try {
