@@ -404,6 +404,18 @@ TEST(ReplPty, LastResultsAndFolding) {
   EXPECT_TRUE(s.Expect(" 4999)\n"));
 }
 
+TEST(ReplPty, AListOfEventsPrintsOnePerLine) {
+  TempDir dir;
+  Session s(dir);
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Type(std::string("(map (fn (i) {:seq i :type \"placed\" :data {:note \"") +
+         std::string(60, 'x') + "\"}}) (list 1 2))" + kEnter);
+  EXPECT_TRUE(s.Expect("({:data {:note \""));
+  EXPECT_TRUE(s.Expect("\n  :seq 1\n"));
+  EXPECT_TRUE(s.Expect("\n {:data {:note \""));
+  EXPECT_TRUE(s.Expect("\n  :seq 2\n"));
+}
+
 TEST(ReplPty, TimeAndStoreCommands) {
   TempDir dir;
   Session s(dir);
