@@ -21,6 +21,7 @@
 #include <rapidjson/writer.h>
 
 #include <cmath>
+#include <cstdint>
 #include <new>
 #include <string>
 #include <type_traits>
@@ -110,6 +111,9 @@ class Builder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, Builder> 
   bool too_deep_ = false;
 };
 
+// RapidJSON counts the bytes of a string in 32 bits.
+constexpr size_t kMaxText = UINT32_MAX;
+
 constexpr unsigned kReadFlags = rapidjson::kParseIterativeFlag |
                                 rapidjson::kParseValidateEncodingFlag |
                                 rapidjson::kParseFullPrecisionFlag;
@@ -119,6 +123,10 @@ constexpr unsigned kReadFlags = rapidjson::kParseIterativeFlag |
 // `base`) and the cause.
 Value ParseOne(Interpreter& in, const char* fn, std::string_view whole, size_t base,
                std::string_view text, size_t max_depth) {
+  if (text.size() > kMaxText) {
+    throw Error(std::string(fn) + ": " + std::to_string(text.size()) +
+                " bytes of JSON in one text is more than the 4 GiB a text may have");
+  }
   Builder b(in, max_depth);
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::Reader reader;
@@ -358,6 +366,7 @@ class Emitter {
   }
 
   void WriteString(const std::string& s, const Value& v) {
+    if (s.size() > kMaxText) Refuse(v, "a string of " + std::to_string(s.size()) + " bytes", "");
     size_t bad = 0;
     if (!ValidUtf8(s, &bad)) Refuse(v, "the string " + v.Inspect(), "it is not valid UTF-8");
     w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
@@ -403,13 +412,15 @@ Value JsonWrite(Interpreter& in, std::span<const Value> a) {
 }
 
 // Allocation failure on huge input is reported, not left to crash.
-template <Value (*Fn)(Interpreter&, std::span<const Value>)>
-Value OutOfMemoryIsAnError(Interpreter& in, std::span<const Value> a) {
-  try {
-    return Fn(in, a);
-  } catch (const std::bad_alloc&) {
-    throw Error("out of memory");
-  }
+NativeFunction OutOfMemoryIsAnError(const char* name,
+                                    Value (*fn)(Interpreter&, std::span<const Value>)) {
+  return [name, fn](Interpreter& in, std::span<const Value> a) {
+    try {
+      return fn(in, a);
+    } catch (const std::bad_alloc&) {
+      throw Error(std::string(name) + ": out of memory");
+    }
+  };
 }
 
 }  // namespace
@@ -420,17 +431,17 @@ void DefineJsonNatives(Interpreter& in) {
                   "arrays lists, integers integers, other numbers floats, null nil. "
                   "opts: {:max-depth N} (512). Malformed text is an error naming the line "
                   "and column.",
-                  OutOfMemoryIsAnError<JsonRead>);
+                  OutOfMemoryIsAnError("json-read", JsonRead));
   in.DefineNative("json-read-lines", 1, 2,
                   "(json-read-lines text [opts]) the values of JSON Lines text, one JSON "
                   "text per line, as a list; blank lines are skipped. Options as json-read.",
-                  OutOfMemoryIsAnError<JsonReadLines>);
+                  OutOfMemoryIsAnError("json-read-lines", JsonReadLines));
   in.DefineNative("json-write", 1, 2,
                   "(json-write x [opts]) x as compact JSON text, dict keys sorted. Keywords, "
                   "symbols, NaN, infinities and integers beyond 2^53 are errors unless opts "
                   "say how: {:keywords \"string\" :non-finite \"null\" :big-ints "
                   "\"string\"|\"number\" :indent N}.",
-                  OutOfMemoryIsAnError<JsonWrite>);
+                  OutOfMemoryIsAnError("json-write", JsonWrite));
 }
 
 }  // namespace sx::host
