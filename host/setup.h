@@ -1,8 +1,10 @@
 // setup.h — what the `sx` command adds to a bare interpreter.
 //
 // The stdlib module loader, SX_PATH search directories, the natives of the
-// test library, and the IO handlers that serve `persist/*` and `blob/*`
-// requests from the durable store. Every entry point of the CLI (scripts,
+// test library, the IO handlers that serve `persist/*` and `blob/*`
+// requests from the durable store, and the world a script meets: the ops of
+// the clocks, files, streams and exit (sys_ops.h), the natives of time text,
+// format and JSON, and the stdlib module `sys` that wraps the ops. Every entry point of the CLI (scripts,
 // -e, tests, the REPL) builds its interpreter here, so they all see the same
 // world.
 #pragma once
