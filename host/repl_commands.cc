@@ -28,7 +28,7 @@ Commands (a unique prefix will do, e.g. :q):
                    starting with PRE
   :store           the data directory: sync mode, streams, sizes
   :time EXPR       evaluate EXPR and print the wall time it took
-  :show            print the last result (*1) in full
+  :show            print the last result (*1) in full, broken over lines
   :width [N]       fold printed results longer than N characters (0: never)
 
 *1 *2 *3 hold the last three results, *e the last error. A result longer
