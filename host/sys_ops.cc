@@ -116,20 +116,26 @@ Value OpClockNs(Ctx& c) {
 
 // --- files ----------------------------------------------------------------------
 
-Value OpRead(Ctx& c) {
-  c.Arity(1);
-  std::string path = c.Path(0);
+// Opens a file for reading, refusing a directory (which open() accepts).
+int OpenToRead(const Ctx& c, const std::string& path, struct stat* st) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) c.FailErrno(path, errno);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  if (::fstat(fd, st) != 0) {
     CloseKeepingErrno(fd);
     c.FailErrno(path, errno);
   }
-  if (S_ISDIR(st.st_mode)) {
+  if (S_ISDIR(st->st_mode)) {
     ::close(fd);
     c.Fail("is a directory, not a file", path);
   }
+  return fd;
+}
+
+Value OpRead(Ctx& c) {
+  c.Arity(1);
+  std::string path = c.Path(0);
+  struct stat st {};
+  int fd = OpenToRead(c, path, &st);
   std::string text;
   if (S_ISREG(st.st_mode)) text.reserve(static_cast<size_t>(st.st_size));
   char buf[1 << 16];
@@ -177,15 +183,8 @@ Value OpReadLines(Ctx& c) {
   }
   auto offset = static_cast<off_t>(c.args[1].AsInt());
   auto want = static_cast<size_t>(c.args[2].AsInt());
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) c.FailErrno(path, errno);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-    int err = S_ISDIR(st.st_mode) ? 0 : errno;
-    ::close(fd);
-    if (err == 0) c.Fail("is a directory, not a file", path);
-    c.FailErrno(path, err);
-  }
+  int fd = OpenToRead(c, path, &st);
   std::string buf;
   bool eof = false;
   size_t take = 0;
@@ -194,8 +193,9 @@ Value OpReadLines(Ctx& c) {
       size_t old = buf.size();
       buf.resize(want);
       ssize_t n = ::pread(fd, buf.data() + old, want - old, offset + static_cast<off_t>(old));
-      if (n < 0 && errno == EINTR) n = 0;
       if (n < 0) {
+        buf.resize(old);
+        if (errno == EINTR) continue;
         CloseKeepingErrno(fd);
         c.FailErrno(path, errno);
       }
