@@ -91,10 +91,15 @@ Host::Host(HostOptions opts) : opts_(std::move(opts)), in_(std::make_unique<Inte
   persist_ = std::make_unique<PersistService>(opts_.data_dir, opts_.sync, opts_.segment_bytes);
   persist_->Install(*in_);
   PersistService* service = persist_.get();
-  InstallWorld(*in_, SysOptions{.exit = [service](int code) {
-    service->Close();  // the store's files closed as at a normal end
-    std::exit(code);
-  }});
+  SysOptions sys;
+  sys.exit = opts_.exit;
+  if (!sys.exit) {
+    sys.exit = [service](int code) {
+      service->Close();  // the store's files closed as at a normal end
+      std::exit(code);
+    };
+  }
+  InstallWorld(*in_, std::move(sys));
   in_->DefineNative("%persist-restart", 0, 0,
                     "(%persist-restart) — closes the store; the next persist op reopens it "
                     "and recovers from the files, as a new process would. For tests.",

@@ -9,6 +9,7 @@
 // world.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ struct HostOptions {
   std::string sync = "always"; // --sync, $SX_PERSIST_SYNC: always | batch | never
   std::string segment_bytes;   // $SX_PERSIST_SEGMENT_BYTES; empty: the store's default
   std::vector<std::string> script_args;
+  // Serves (exit code). Unset: close the store and end the process with
+  // that status. A host that must outlive a script's exit (a test runner)
+  // passes one that does something else; it must not return.
+  std::function<void(int code)> exit;
 };
 
 // Fills defaults from the environment ($SX_PERSIST_DIR, $SX_PERSIST_SYNC,

@@ -98,5 +98,18 @@ TEST(SysOps, TheSxHostBindsTheWrappersInEveryScript) {
   EXPECT_EQ(o.value.Inspect(), "(true true true true)");
 }
 
+TEST(SysOps, AHostMayKeepExitFromEndingTheProcess) {
+  HostOptions opts;
+  opts.data_dir = "/nonexistent-sx-test";
+  opts.exit = [](int code) { throw ExitCalled{code}; };
+  Host host(opts);
+  try {
+    Eval(host.interp(), "(exit 4)");
+    FAIL() << "exit returned";
+  } catch (const ExitCalled& e) {
+    EXPECT_EQ(e.code, 4);
+  }
+}
+
 }  // namespace
 }  // namespace sx::host
