@@ -19,7 +19,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <iterator>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace sx::host {
@@ -31,6 +34,34 @@ struct SxArg {
   const Value* value;
   char* used;
   size_t index;  // 1-based position among format's arguments (the string is 0)
+};
+
+// The most padding, digits and other bytes one field may add to the text of
+// its value (16 MiB).
+constexpr size_t kMaxFieldBytes = size_t{1} << 24;
+
+struct FieldTooBig {};
+
+// An output iterator appending to a string, which throws FieldTooBig once
+// the string would pass `cap` bytes.
+struct CappedAppender {
+  using iterator_category = std::output_iterator_tag;
+  using value_type = void;
+  using difference_type = std::ptrdiff_t;
+  using pointer = void;
+  using reference = void;
+
+  std::string* out;
+  size_t cap;
+
+  CappedAppender& operator=(char c) {
+    if (out->size() >= cap) throw FieldTooBig{};
+    out->push_back(c);
+    return *this;
+  }
+  CappedAppender& operator*() { return *this; }
+  CappedAppender& operator++() { return *this; }
+  CappedAppender operator++(int) { return *this; }
 };
 
 // A field's spec did not suit its argument.
@@ -61,18 +92,39 @@ struct fmt::formatter<sx::host::SxArg> {
     try {
       if (v.IsInt()) {
         try {
-          return fmt::format_to(ctx.out(), fmt::runtime(field), v.AsInt());
+          return Emit(a, ctx, field, v.AsInt());
         } catch (const fmt::format_error&) {
           // "{:.2f}" of an integer: format it as the number it is.
-          return fmt::format_to(ctx.out(), fmt::runtime(field), static_cast<double>(v.AsInt()));
+          return Emit(a, ctx, field, static_cast<double>(v.AsInt()));
         }
       }
-      if (v.IsFloat()) return fmt::format_to(ctx.out(), fmt::runtime(field), v.AsDouble());
-      if (v.IsBool()) return fmt::format_to(ctx.out(), fmt::runtime(field), v.AsBool());
-      return fmt::format_to(ctx.out(), fmt::runtime(field), v.Display());
+      if (v.IsFloat()) return Emit(a, ctx, field, v.AsDouble());
+      if (v.IsBool()) return Emit(a, ctx, field, v.AsBool());
+      return Emit(a, ctx, field, v.Display());
     } catch (const fmt::format_error& e) {
       throw sx::host::ArgSpecError{a.index, spec, e.what()};
     }
+  }
+
+  // Formats x into a string that may not grow past its own size plus
+  // kMaxFieldBytes, so a width like {:2000000000} stops early with an error
+  // rather than building gigabytes of padding.
+  template <typename T>
+  auto Emit(const sx::host::SxArg& a, format_context& ctx, const std::string& field,
+            const T& x) const -> format_context::iterator {
+    size_t own = 0;
+    if constexpr (std::is_same_v<T, std::string>) own = x.size();
+    std::string text;
+    try {
+      fmt::format_to(sx::host::CappedAppender{&text, own + sx::host::kMaxFieldBytes},
+                     fmt::runtime(field), x);
+    } catch (const sx::host::FieldTooBig&) {
+      throw sx::host::ArgSpecError{a.index, spec,
+                                   "the field would add more than " +
+                                       std::to_string(sx::host::kMaxFieldBytes) +
+                                       " bytes to its value"};
+    }
+    return std::copy(text.begin(), text.end(), ctx.out());
   }
 };
 
