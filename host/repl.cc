@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "host/format.h"
+
 namespace sx::host {
 
 namespace {
@@ -255,6 +257,13 @@ void Repl::ShowResult(const Value& v) {
   // As in Python, an interactive nil (define, println, ...) prints nothing.
   if (interactive_ && v.IsNil()) return;
   std::string text = v.Inspect();
+  // A list of events (dicts) reads best one per line, broken to the screen.
+  if (interactive_ && v.IsList()) {
+    std::vector<Value> items = v.Items();
+    if (!items.empty() && items[0].IsDict()) {
+      text = PrettyText(in_, v, static_cast<size_t>(editor_->width()));
+    }
+  }
   if (interactive_) text = Fold(text);
   if (!at_line_start_) Out("\n");
   Out(text + "\n");

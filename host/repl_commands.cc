@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "host/format.h"
 #include "host/persist_ops.h"
 #include "host/repl.h"
 
@@ -27,7 +28,7 @@ Commands (a unique prefix will do, e.g. :q):
                    starting with PRE
   :store           the data directory: sync mode, streams, sizes
   :time EXPR       evaluate EXPR and print the wall time it took
-  :show            print the last result (*1) in full
+  :show            print the last result (*1) in full, broken over lines
   :width [N]       fold printed results longer than N characters (0: never)
 
 *1 *2 *3 hold the last three results, *e the last error. A result longer
@@ -231,7 +232,9 @@ void Repl::CmdTime(const std::string& arg) {
   Feed(arg + "\n");
 }
 
-void Repl::CmdShow(const std::string&) { Out(last_[0].Inspect() + "\n"); }
+void Repl::CmdShow(const std::string&) {
+  Out(PrettyText(in_, last_[0], static_cast<size_t>(editor_->width())) + "\n");
+}
 
 void Repl::CmdWidth(const std::string& arg) {
   if (!arg.empty()) {

@@ -1,12 +1,15 @@
 // setup.h — what the `sx` command adds to a bare interpreter.
 //
 // The stdlib module loader, SX_PATH search directories, the natives of the
-// test library, and the IO handlers that serve `persist/*` and `blob/*`
-// requests from the durable store. Every entry point of the CLI (scripts,
+// test library, the IO handlers that serve `persist/*` and `blob/*`
+// requests from the durable store, and the world a script meets: the ops of
+// the clocks, files, streams and exit (sys_ops.h), the natives of time text,
+// format and JSON, and the stdlib module `sys` that wraps the ops. Every entry point of the CLI (scripts,
 // -e, tests, the REPL) builds its interpreter here, so they all see the same
 // world.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +25,10 @@ struct HostOptions {
   std::string sync = "always"; // --sync, $SX_PERSIST_SYNC: always | batch | never
   std::string segment_bytes;   // $SX_PERSIST_SEGMENT_BYTES; empty: the store's default
   std::vector<std::string> script_args;
+  // Serves (exit code). Unset: close the store and end the process with
+  // that status. A host that must outlive a script's exit (a test runner)
+  // passes one that does something else; it must not return.
+  std::function<void(int code)> exit;
 };
 
 // Fills defaults from the environment ($SX_PERSIST_DIR, $SX_PERSIST_SYNC,

@@ -399,8 +399,21 @@ TEST(ReplPty, LastResultsAndFolding) {
   s.Type(std::string("(range 5000)") + kEnter);
   EXPECT_TRUE(s.Expect("more characters; :show prints all)"));
   ASSERT_TRUE(s.Expect("sx> "));
-  s.Type(std::string(":show") + kEnter);
-  EXPECT_TRUE(s.Expect(" 4998 4999)\n"));
+  s.Type(std::string(":show") + kEnter);  // all of it, broken over lines of the terminal's width
+  EXPECT_TRUE(s.Expect("\n 36 37 38 "));
+  EXPECT_TRUE(s.Expect(" 4999)\n"));
+}
+
+TEST(ReplPty, AListOfEventsPrintsOnePerLine) {
+  TempDir dir;
+  Session s(dir);
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Type(std::string("(map (fn (i) {:seq i :type \"placed\" :data {:note \"") +
+         std::string(60, 'x') + "\"}}) (list 1 2))" + kEnter);
+  EXPECT_TRUE(s.Expect("({:data {:note \""));
+  EXPECT_TRUE(s.Expect("\n  :seq 1\n"));
+  EXPECT_TRUE(s.Expect("\n {:data {:note \""));
+  EXPECT_TRUE(s.Expect("\n  :seq 2\n"));
 }
 
 TEST(ReplPty, TimeAndStoreCommands) {
