@@ -77,6 +77,7 @@ void RegisterMachineTypes(Heap& heap) {
     h.MarkObj(n->b);
     h.MarkObj(n->c);
     h.MarkObj(n->callee);
+    h.MarkObj(n->fn);
     for (uint32_t i = 0; i < n->nkids; ++i) h.MarkObj(n->kids[i]);
   });
   heap.SetTracer(ObjType::kProto, [](Heap& h, Obj* o) {
@@ -117,6 +118,7 @@ void RegisterMachineTypes(Heap& heap) {
     h.Mark(t->request);
     h.Mark(t->resume);
     h.Mark(t->op_arg);
+    h.MarkObj(t->at);
     if (t->waiters != nullptr) {
       for (Task* w : *t->waiters) h.MarkObj(w);
     }
@@ -146,6 +148,7 @@ Task* Machine::NewTask() {
   t->gen = 0;
   t->result = t->request = t->resume = t->op_arg = Value::Nil();
   t->wake_ns = 0;
+  t->at = nullptr;
   t->frames = new FrameStack();
   t->vals = new ValueStack();
   t->frames->reserve(64);
@@ -223,6 +226,8 @@ void Machine::MarkRoots(Heap& h) {
   h.MarkObj(task_);
   for (Task* t : task_stack_) h.MarkObj(t);
   h.MarkObj(cur_call_);
+  h.MarkObj(lib_entry_);
+  h.MarkObj(lib_entry_task_);
   h.MarkObj(reg_node_);
   h.MarkObj(reg_env_);
   for (const auto& [id, fc] : fiber_calls_) {
@@ -248,9 +253,17 @@ std::string Machine::FormatError(Value err) {
   if (IsError(err)) {
     auto* e = static_cast<ErrorObj*>(err.AsObj());
     trace = e->trace;
-    std::string where = IsPair(trace) && IsString(Car(trace)) ? std::string(StringView(Car(trace))) : "";
-    size_t sp = where.find(' ');
-    if (sp != std::string::npos) where.resize(sp);
+    // The headline names the innermost place outside the library: the
+    // user's line that led into it.
+    std::string where;
+    for (Value p = trace; IsPair(p); p = Cdr(p)) {
+      if (!IsString(Car(p))) continue;
+      std::string_view at = StringView(Car(p));
+      if (where.empty() || at.substr(0, kLibraryPrefix.size()) != kLibraryPrefix) {
+        where = std::string(at.substr(0, at.find(' ')));
+        if (at.substr(0, kLibraryPrefix.size()) != kLibraryPrefix) break;
+      }
+    }
     if (!where.empty()) out += where + ": ";
     out += "error: ";
     out += IsString(e->message) ? std::string(StringView(e->message)) : Inspect(S_, e->message);
@@ -390,6 +403,7 @@ void Revalidate(State& S, Node* n) {
   uint32_t argc = n->nkids - 1;
   CallMode mode = CallMode::kGeneral;
   n->callee = nullptr;
+  n->flags &= static_cast<uint16_t>(~kLibEntry);
   // kSimpleNode implies the operator is a global.
   if (args_simple && (n->flags & kSimpleNode) && plain_native) {
     mode = CallMode::kSimple;
@@ -400,6 +414,7 @@ void Revalidate(State& S, Node* n) {
       if (!c->proto->has_rest && c->proto->nparams == argc && argc <= kDirectArgs) {
         mode = CallMode::kDirect;
         n->callee = c;
+        if (!(n->flags & kLibNode) && (c->proto->body->flags & kLibNode)) n->flags |= kLibEntry;
       }
     }
   } else if (argc == 2 && plain_native && AsNative(g)->flags != kFastNone) {
@@ -505,6 +520,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
   Task* t = task_;
   t->state = kTaskRunning;
   t->gen++;  // any token issued for the last suspension is spent
+  // A new task has no call yet; a resumed one continues where it stopped,
+  // whatever other tasks have run meanwhile.
+  cur_call_ = t->at;
   MachineLoop L(S_, *this, t, cur_call_);
   auto& frames = L.frames;
   auto& vals = L.vals;
@@ -641,6 +659,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                   env = e;
                 }
                 cur_call_ = node;
+                if (node->flags & kLibEntry) NoteLibEntry(node, frames.size());
                 node = c->proto->body;
                 if (S_.heap.ShouldCollect() || interrupt_) SafePoint(node, env);
                 goto do_eval;
@@ -766,6 +785,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
           if (handover && p->consumes_acc) env->flags |= kEnvOwnsAcc;
           vals.resize(base);
           node = p->body;
+          if ((node->flags & kLibNode) && cur_call_ != nullptr && !(cur_call_->flags & kLibNode)) {
+            NoteLibEntry(cur_call_, frames.size());
+          }
           if (S_.heap.ShouldCollect() || interrupt_) SafePoint(node, env);
           goto do_eval;
         }
@@ -791,6 +813,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             // A parked fiber's frame keeps its arguments; a task op is done with them.
             if (OpOf(nat) != MachineOp::kFiberNative) vals.resize(base);
             t->state = kTaskSuspended;
+            t->at = cur_call_;
             return RunResult{RunStatus::kSuspended, val};
           }
           if (!ApplyOp(L, nat, base, &val)) goto do_apply_again;
@@ -940,6 +963,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             }
             case FrameKind::kSetGlobal: {
               Symbol* s = AsSymbol(f.node->value);
+              cur_call_ = f.node;
               frames.pop_back();
               if (s->global.IsUndefined()) {
                 ThrowError(S_, "set!: " + std::string(s->name->View()) + " is not defined");
@@ -968,6 +992,8 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               frames.pop_back();
               goto do_return;
             case FrameKind::kPerform:
+              // An error answering the request is raised here.
+              cur_call_ = t->at = f.node;
               frames.pop_back();
               t->state = kTaskSuspended;
               return RunResult{RunStatus::kSuspended, val};
@@ -1019,10 +1045,11 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                 frames.pop_back();
                 goto do_return;  // the value of the last form
               }
-              Value form = Car(f.x);
+              const Pair* cell = AsPair(f.x);
               f.x = Cdr(f.x);
               Proto* proto;
-              node = CompileToplevel(S_, form, f.y, &proto);
+              node = CompileToplevel(S_, cell->car, f.y, &proto, PosLine(cell), PosCol(cell));
+              frames.back().node = node;  // the form being run, for backtraces
               env = NewEnv(nullptr, proto->frame_size);
               goto do_eval;
             }
@@ -1038,6 +1065,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               Susp k = ResumeFiber(f.i, err, val, &out);
               if (k == Susp::kSuspended) {
                 t->state = kTaskSuspended;
+                t->at = cur_call_;
                 return RunResult{RunStatus::kSuspended, out};
               }
               vals.resize(frames.back().base);
@@ -1072,24 +1100,103 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
   }
 }
 
+namespace {
+
+// The sub-expression a frame is waiting on: where its activation stands.
+Node* FrameAt(const Frame& f) {
+  Node* n = f.node;
+  if (n == nullptr) return nullptr;
+  switch (f.kind) {
+    case FrameKind::kCallArg:
+    case FrameKind::kArith2:
+    case FrameKind::kDictLit:
+      return f.i < n->nkids ? n->kids[f.i] : n;
+    case FrameKind::kSeq:
+    case FrameKind::kAnd:
+    case FrameKind::kOr:
+      return f.i >= 1 && f.i <= n->nkids ? n->kids[f.i - 1] : n;
+    case FrameKind::kIf:
+    case FrameKind::kSetLocal:
+    case FrameKind::kSetGlobal:
+    case FrameKind::kDefGlobal:
+    case FrameKind::kPerform:
+    case FrameKind::kCase:
+    case FrameKind::kLoadPath:
+    case FrameKind::kGuard:
+      return n->a != nullptr ? n->a : n;
+    default:
+      return n;
+  }
+}
+
+bool InLibrary(const Node* n) { return (n->flags & kLibNode) != 0; }
+
+// One line of a backtrace: the place, and the function unless the code is
+// a top-level form.
+std::string TraceLine(const Node* n) {
+  std::string s = NodeWhere(const_cast<Node*>(n));
+  const Proto* p = n->fn;
+  if (p != nullptr && !(p->flags & kProtoToplevel)) {
+    s += " in ";
+    s += IsSymbol(p->name) ? std::string(AsSymbol(p->name)->name->View()) : "fn";
+  }
+  return s;
+}
+
+}  // namespace
+
+// Walks the continuation from the innermost place out: one line per
+// activation (frames of one activation share its Env; frames of machine
+// operations, which have none, join the activation of the same function
+// next to them). Tail calls leave no frame, so the last call from outside
+// the library into it (lib_entry_) is put back where the library's frames
+// end, when the frame count says it belongs there.
+Value Machine::Backtrace(MachineLoop& L, Env* env) {
+  auto& frames = L.frames;
+  std::vector<Value> trace;
+  Node* last_at = nullptr;
+  const Proto* last_fn = nullptr;
+  Env* last_env = nullptr;
+  bool in_lib = false;
+  bool entry_used = lib_entry_ == nullptr || lib_entry_task_ != task_;
+  auto add = [&](Node* at, Env* e) {
+    if (at == nullptr || trace.size() >= kMaxTrace) return;
+    bool same = last_at != nullptr && at->fn == last_fn &&
+                (e == last_env || e == nullptr || last_env == nullptr);
+    if (!same) trace.push_back(S_.heap.MakeString(TraceLine(at)));
+    if (!same || last_env == nullptr) last_env = e;
+    last_at = at;
+    last_fn = at->fn;
+    in_lib = InLibrary(at);
+  };
+  // Where the library's frames give way to the caller's, at frame count `depth`.
+  auto entry = [&](size_t depth) {
+    if (entry_used || !in_lib) return;
+    entry_used = true;
+    if (lib_entry_depth_ == depth) add(lib_entry_, nullptr);
+  };
+  add(cur_call_, env);
+  for (size_t k = frames.size(); k-- > 0;) {
+    const Frame& f = frames[k];
+    if (f.kind == FrameKind::kBarrier) break;
+    Node* at = FrameAt(f);
+    if (at == nullptr) continue;
+    if (!InLibrary(at)) entry(k + 1);
+    add(at, f.env);
+  }
+  entry(0);
+  return S_.heap.ListFrom(trace.data(), trace.size());
+}
+
 // Pops frames up to the nearest guard. Returns false when there is none (the
 // error ends the run). Records where the error happened on first raise.
 bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
   auto& frames = L.frames;
   auto& vals = L.vals;
-  bool record = IsError(err) && !IsPair(static_cast<ErrorObj*>(err.AsObj())->trace);
-  std::vector<Value> trace;
-  auto note = [&](Node* n) {
-    if (!record || n == nullptr || trace.size() >= kMaxTrace) return;
-    std::string s = NodeWhere(n);
-    if (n->kind == NodeKind::kCall && n->nkids > 0 &&
-        (n->kids[0]->kind == NodeKind::kGlobal || n->kids[0]->kind == NodeKind::kLocal ||
-         n->kids[0]->kind == NodeKind::kParam)) {
-      s += " in (" + std::string(AsSymbol(n->kids[0]->value)->name->View()) + " ...)";
-    }
-    trace.push_back(S_.heap.MakeString(s));
-  };
-  note(cur_call_);
+  if (IsError(err) && !IsPair(static_cast<ErrorObj*>(err.AsObj())->trace)) {
+    Value trace = Backtrace(L, *env);
+    static_cast<ErrorObj*>(err.AsObj())->trace = trace;
+  }
   bool found = false;
   while (!frames.empty()) {
     Frame f = frames.back();
@@ -1103,10 +1210,6 @@ bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
       found = true;
       break;
     }
-    if (f.kind == FrameKind::kCallArg || f.kind == FrameKind::kArith2) note(f.node);
-  }
-  if (record) {
-    static_cast<ErrorObj*>(err.AsObj())->trace = S_.heap.ListFrom(trace.data(), trace.size());
   }
   if (!found) {
     // Leave the stack as it was below any barrier.
@@ -1124,11 +1227,13 @@ Value ReadAll(State& S, std::string_view text, const std::string& file) {
   r.Feed(text);
   r.Finish();
   std::vector<Value> forms;
+  std::vector<SrcPos> places;
   for (;;) {
     Value v;
     Reader::Status st = r.Next(&v);
     if (st == Reader::Status::kValue) {
       forms.push_back(v);
+      places.push_back(r.form_pos());
       continue;
     }
     if (st == Reader::Status::kError) {
@@ -1142,7 +1247,18 @@ Value ReadAll(State& S, std::string_view text, const std::string& file) {
     break;
   }
   StampPositions(S, r);
-  return S.heap.ListFrom(forms.data(), forms.size());
+  // Each cell of the list of forms carries its form's place, as a list's
+  // first cell does (an atom at top level has no cell of its own).
+  Value list = S.heap.ListFrom(forms.data(), forms.size());
+  uint16_t id = S.FileId(file);
+  size_t i = 0;
+  for (Value p = list; IsPair(p); p = Cdr(p), ++i) {
+    Obj* cell = p.AsObj();
+    cell->aux = (std::min<uint32_t>(places[i].line, 0xFFFFF) << 12) |
+                std::min<uint32_t>(places[i].col, 0xFFF);
+    cell->flags = id;
+  }
+  return list;
 }
 
 bool ReadFile(const std::string& path, std::string* out) {

@@ -88,6 +88,13 @@ enum NodeFlags : uint16_t {
   // A tail call (assoc acc k v ...) of a function that uses its first
   // parameter, the accumulator, for nothing else (Proto::consumes_acc).
   kAccConsumer = 16,
+  // Code read from a library module (the built-in stdlib): backtraces
+  // headline the innermost place outside it.
+  kLibNode = 32,
+  // A call from outside the library of a library closure (set by
+  // Revalidate for kDirect calls): the machine notes it, so an error deep
+  // in the library can still name the user's call when it was a tail call.
+  kLibEntry = 64,
 };
 // Most arguments a call passes straight into a closure's frame.
 inline constexpr uint32_t kDirectArgs = 8;
@@ -125,8 +132,14 @@ struct Node : Obj {
   uint8_t mode;    // CallMode
   SimpleFn eval;   // CallMode::kSimple: the evaluator
   Obj* callee;     // CallMode::kDirect: the Closure the operator is bound to
+  Proto* fn;       // the function (or top-level form) this code is part of: backtraces name it
   uint32_t nkids;
   Node* kids[1];  // nkids entries
+};
+
+// Proto flags (Obj::flags).
+enum ProtoFlags : uint16_t {
+  kProtoToplevel = 1,  // the code of one top-level form, not a function
 };
 
 struct Proto : Obj {
@@ -285,6 +298,7 @@ struct Task : Obj {
   Value request;        // waiting on IO: the request
   Value resume;         // ready: the value (or error) to continue with
   Value op_arg;         // the task op's argument (awaited task, ms)
+  Node* at;             // suspended: the perform or call it stopped at (errors are placed there)
   int64_t wake_ns;      // sleeping: steady-clock deadline
   std::vector<Task*>* waiters;  // tasks blocked awaiting this one (lazily made)
 };
@@ -430,6 +444,9 @@ class Machine {
   void SafePoint(Node* node, Env* env);
 
   bool Unwind(MachineLoop& L, Value err, Node** node, Env** env);
+  // The backtrace of an error raised now: "FILE:LINE:COL[ in NAME]" per
+  // activation, innermost first.
+  Value Backtrace(MachineLoop& L, Env* env);
   // Machine operations. ApplyOp returns true with *val set when the op is
   // finished, or false after setting up a call at vals[op_base_].
   bool ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val);
@@ -463,6 +480,17 @@ class Machine {
   std::set<std::string, std::less<>> imported_;
   volatile int interrupt_ = 0;
   Node* cur_call_ = nullptr;
+  // The last call from code outside the library into a library closure
+  // (kLibEntry), the task it ran in and the frame count then: a backtrace
+  // shows it where the library's frames end, when it still fits there.
+  Node* lib_entry_ = nullptr;
+  Task* lib_entry_task_ = nullptr;
+  size_t lib_entry_depth_ = 0;
+  [[gnu::noinline]] void NoteLibEntry(Node* call, size_t depth) {
+    lib_entry_ = call;
+    lib_entry_task_ = task_;
+    lib_entry_depth_ = depth;
+  }
   Node* reg_node_ = nullptr;  // registers, visible to the collector
   Env* reg_env_ = nullptr;
   size_t op_base_ = 0;
@@ -491,9 +519,16 @@ class Machine {
   String* args_key_ = nullptr;
 };
 
-// Compiles one top-level form. Raises an SX error (ThrowError) on a syntax
+// Compiles one top-level form; line and col are where it was read (an atom
+// carries no place of its own). Raises an SX error (ThrowError) on a syntax
 // error in a special form.
-Node* CompileToplevel(State& S, Value form, Value file, Proto** toplevel_proto);
+Node* CompileToplevel(State& S, Value form, Value file, Proto** toplevel_proto, uint32_t line = 0,
+                      uint32_t col = 0);
+// Library modules are read under this prefix ("<stdlib>/persist.sx").
+inline constexpr std::string_view kLibraryPrefix = "<stdlib>/";
+inline bool IsLibraryFile(Value file) {
+  return IsString(file) && StringView(file).substr(0, kLibraryPrefix.size()) == kLibraryPrefix;
+}
 // Reads every form of a source text (positions recorded for the compiler).
 // Raises an SX error naming file:line:col on bad input.
 Value ParseSource(State& S, std::string_view text, const std::string& file);

@@ -145,7 +145,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
           *val = Value::EmptyList();
           return true;
         }
-        L.Push(FrameKind::kMap, nullptr, nullptr, 0, b, f, Cdr(l));
+        L.Push(FrameKind::kMap, L.cur_call, nullptr, 0, b, f, Cdr(l));
         SX_CALL1(f, Car(l));
         return false;
       }
@@ -155,7 +155,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
       }
       vals.resize(base);
       Value rest = S_.heap.ListFrom(lists.data(), lists.size());
-      L.Push(FrameKind::kMap2, nullptr, nullptr, 0, b, f, rest);
+      L.Push(FrameKind::kMap2, L.cur_call, nullptr, 0, b, f, rest);
       Value r;
       if (OpReturn(L, &r)) {
         // Some list was empty: no call at all. OpReturn pushed nothing.
@@ -187,7 +187,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
       // Filter and sort-by keep the current element at the head of y;
       // sort-by keeps the whole input in i/base bookkeeping via x.
       if (kind == FrameKind::kSortBy) {
-        L.Push(kind, nullptr, nullptr, 0, b, f, l);
+        L.Push(kind, L.cur_call, nullptr, 0, b, f, l);
         // y walks the list; the original stays reachable from the frame's
         // node-less slot through x/y: store it on vals below the keys.
         vals.push_back(l);
@@ -196,7 +196,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
         return false;
       }
       Value y = kind == FrameKind::kFilter ? l : Cdr(l);
-      L.Push(kind, nullptr, nullptr, 0, b, f, y);
+      L.Push(kind, L.cur_call, nullptr, 0, b, f, y);
       SX_CALL1(f, Car(l));
       return false;
     }
@@ -217,7 +217,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
         *val = acc;
         return true;
       }
-      L.Push(FrameKind::kReduce, nullptr, nullptr, 0, b, f, Cdr(l));
+      L.Push(FrameKind::kReduce, L.cur_call, nullptr, 0, b, f, Cdr(l));
       SX_CALL2(f, acc, Car(l));
       acc_handover_ = true;
       return false;
@@ -252,7 +252,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
       if (cur.IsUndefined()) cur = Value::Nil();
       std::vector<Value> extra(vals.begin() + base + 4, vals.end());
       vals.resize(base);
-      L.Push(FrameKind::kUpdate, nullptr, nullptr, 0, b, d, Value::Object(key));
+      L.Push(FrameKind::kUpdate, L.cur_call, nullptr, 0, b, d, Value::Object(key));
       op_base_ = vals.size();
       vals.push_back(f);
       vals.push_back(cur);

@@ -253,7 +253,7 @@ TEST(ReplPty, ErrorInAMultiLineFormKeepsItsLineAndTheReplGoesOn) {
   ASSERT_TRUE(s.Expect("...> "));
   s.Type(std::string("  (no-such-fn 2))") + kEnter);
   EXPECT_TRUE(s.Expect("<repl>:2:3: error: unbound symbol: no-such-fn"));
-  EXPECT_TRUE(s.Expect("at <repl>:1:1"));  // the backtrace
+  EXPECT_TRUE(s.Expect("  at <repl>:2:3"));  // the backtrace: one line per activation
   ASSERT_TRUE(s.Expect("sx> "));
   s.Type(std::string("(* 6 7)") + kEnter);
   EXPECT_TRUE(s.Expect("\n42\n"));
