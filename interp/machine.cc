@@ -755,11 +755,13 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
           case NodeKind::kImport: {
             cur_call_ = node;
             Value forms, file;
-            if (!Import(node->value, &forms, &file)) {
+            if (!Import(node, node->value, &forms, &file)) {
               val = Value::Nil();
               goto do_return;
             }
-            L.Push(FrameKind::kToplevel, nullptr, nullptr, 0, 0, forms, file);
+            // The frame keeps the importer's activation: returning to it
+            // must not take that activation for finished.
+            L.Push(FrameKind::kToplevel, nullptr, env, 0, 0, forms, file);
             val = Value::Nil();
             goto do_return;
           }
@@ -815,6 +817,14 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             t->state = kTaskSuspended;
             t->at = cur_call_;
             return RunResult{RunStatus::kSuspended, val};
+          }
+          if (OpOf(nat) == MachineOp::kEval) {
+            if (argc != 1) ArityError(S_, "eval", 1, 1, argc);
+            Value forms = EvalForms(vals[base + 1]);
+            vals.resize(base);
+            L.Push(FrameKind::kToplevel, nullptr, env, 0, 0, forms, S_.heap.MakeString("<eval>"));
+            val = Value::Nil();
+            goto do_return;
           }
           if (!ApplyOp(L, nat, base, &val)) goto do_apply_again;
           vals.resize(base);
@@ -1036,7 +1046,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               if (!IsString(val)) ThrowError(S_, "load: the path must be a string, got " + Brief(S_, val));
               Value forms, file;
               LoadFile(n, val, &forms, &file);
-              L.Push(FrameKind::kToplevel, nullptr, nullptr, 0, 0, forms, file);
+              L.Push(FrameKind::kToplevel, nullptr, env, 0, 0, forms, file);
               val = Value::Nil();
               goto do_return;
             }
@@ -1276,26 +1286,55 @@ Value ParseSource(State& S, std::string_view text, const std::string& file) {
   return ReadAll(S, text, file);
 }
 
+namespace {
+
+// The folder of a source file's name, "" for code that did not come from a
+// file ("<eval>", "<repl>") or from the library.
+std::string FolderOf(Value file) {
+  if (!IsString(file) || IsLibraryFile(file)) return "";
+  std::string_view f = StringView(file);
+  if (!f.empty() && f[0] == '<') return "";
+  size_t slash = f.rfind('/');
+  return slash == std::string_view::npos ? "." : std::string(f.substr(0, slash));
+}
+
+}  // namespace
+
+// A relative path is looked for beside the loading file, then in the
+// working directory.
 void Machine::LoadFile(Node* at, Value path_value, Value* forms, Value* file) {
-  std::string path(StringView(path_value));
-  if (!path.empty() && path[0] != '/' && IsString(at->file)) {
-    std::string from(StringView(at->file));
-    size_t slash = from.rfind('/');
-    if (slash != std::string::npos) path = from.substr(0, slash + 1) + path;
-  }
+  std::string given(StringView(path_value));
   std::string text;
-  if (!ReadFile(path, &text)) ThrowError(S_, "load: cannot read " + path);
+  std::string path = given;
+  bool found = false;
+  if (!given.empty() && given[0] != '/') {
+    std::string folder = FolderOf(at->file);
+    if (!folder.empty() && folder != ".") {
+      path = folder + "/" + given;
+      found = ReadFile(path, &text);
+    }
+    if (!found) path = given;
+  }
+  if (!found && !ReadFile(path, &text)) ThrowError(S_, "load: cannot read " + given);
   *forms = ReadAll(S_, text, path);
   *file = S_.heap.MakeString(path);
 }
 
-bool Machine::Import(Value name_value, Value* forms, Value* file) {
+// `import` looks in the importing file's folder, then in each search path
+// directory (SX_PATH), then asks the module loader (the built-in stdlib).
+// Code that is not from a file ("<eval>", "<repl>") and library modules
+// have no folder of their own.
+bool Machine::Import(Node* at, Value name_value, Value* forms, Value* file) {
   std::string name(StringView(name_value));
   if (imported_.count(name)) return false;
+  std::vector<std::string> dirs;
+  std::string folder = FolderOf(at->file);
+  if (!folder.empty()) dirs.push_back(folder);
+  dirs.insert(dirs.end(), S_.search_path.begin(), S_.search_path.end());
   std::string text;
   std::string path;
   bool found = false;
-  for (const std::string& dir : S_.search_path) {
+  for (const std::string& dir : dirs) {
     path = dir + "/" + name + ".sx";
     if (ReadFile(path, &text)) {
       found = true;
@@ -1303,14 +1342,24 @@ bool Machine::Import(Value name_value, Value* forms, Value* file) {
     }
   }
   if (!found && S_.module_loader && S_.module_loader(name, &text)) {
-    path = "<stdlib>/" + name + ".sx";
+    path = std::string(kLibraryPrefix) + name + ".sx";
     found = true;
   }
-  if (!found) ThrowError(S_, "import: no module named " + name);
+  if (!found) {
+    std::string looked;
+    for (const std::string& dir : dirs) looked += dir + "/, ";
+    ThrowError(S_, "import: no module named " + name + " (looked in " + looked +
+                       "and the built-in library)");
+  }
   imported_.insert(name);
   *forms = ReadAll(S_, text, path);
   *file = S_.heap.MakeString(path);
   return true;
+}
+
+Value Machine::EvalForms(Value x) {
+  if (IsString(x)) return ReadAll(S_, StringView(x), "<eval>");
+  return S_.heap.Cons(x, Value::EmptyList());
 }
 
 // --- entry points -------------------------------------------------------------------

@@ -354,6 +354,7 @@ enum class MachineOp : uint32_t {
   kApply,
   kSortBy,
   kUpdate,
+  kEval,    // runs its forms at top level (a kToplevel frame)
   kCallCC,  // reserved
   // Natives that may suspend the calling task (see ApplySuspending).
   kFiberNative,  // a C++ native that calls back into SX: runs on a fiber
@@ -472,7 +473,9 @@ class Machine {
   Value TaskRequest(int op, Value arg);
   int TaskOpOf(Value request) const;  // 0 await, 1 sleep, 2 yield, -1 not a task op
   void LoadFile(Node* at, Value path, Value* forms, Value* file);
-  bool Import(Value name, Value* forms, Value* file);
+  bool Import(Node* at, Value name, Value* forms, Value* file);
+  // The forms `eval` runs: a string's, read as the file "<eval>", or the form.
+  Value EvalForms(Value x);
 
   State& S_;
   Task* task_ = nullptr;

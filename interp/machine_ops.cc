@@ -77,10 +77,14 @@ const NativeSpec kOps[] = {
           "(sort-by key list) — the list stably sorted by (key x), compared like `sort`."),
     SX_OP("update", 3, -1,
           "(update dict key f args...) — dict with key set to (f (get dict key) args...)."),
+    SX_OP("eval", 1, 1,
+          "(eval form) — evaluates form at top level; (eval text) reads every form of the "
+          "string and evaluates them in order. Returns the last value."),
 };
 const MachineOp kOpCodes[] = {MachineOp::kMap,     MachineOp::kFilter, MachineOp::kReduce,
                               MachineOp::kForEach, MachineOp::kSome,   MachineOp::kEvery,
-                              MachineOp::kApply,   MachineOp::kSortBy, MachineOp::kUpdate};
+                              MachineOp::kApply,   MachineOp::kSortBy, MachineOp::kUpdate,
+                              MachineOp::kEval};
 
 const NativeSpec kInternal[] = {
     {"%qq-list", 0, -1, QqList, "Builds a list (quasiquote).", kNativePure},
