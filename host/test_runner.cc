@@ -227,7 +227,8 @@ std::string Xml(const std::string& s) {
         out += "&apos;";
         break;
       default:
-        bool control = static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n' && ch != '\r';
+        bool control =
+            static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n' && ch != '\r';
         out += control ? '?' : ch;
     }
   }
@@ -368,7 +369,8 @@ int TestCommand(const std::vector<std::string>& args, const HostOptions& host, b
   if (!t.shared_store) {
     t.host.data_dir.clear();
   } else if (t.host.data_dir.empty()) {
-    if (const char* d = std::getenv("SX_PERSIST_DIR"); d != nullptr && *d != '\0') t.host.data_dir = d;
+    if (const char* d = std::getenv("SX_PERSIST_DIR"); d != nullptr && *d != '\0')
+      t.host.data_dir = d;
   }
   return RunTests(t);
 }
