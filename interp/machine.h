@@ -415,6 +415,16 @@ class Machine {
   // Nothing can run: raises a deadlock error into the main task. False when
   // the main task is not blocked (nothing to do).
   bool BreakDeadlock();
+  // An interrupt (Interrupt) arrived while the main task sleeps or awaits
+  // another task, where no safe point would ever see it: raises
+  // "interrupted" into the main task at once. False when there is none.
+  bool InterruptWaitingMain();
+  // Takes a pending interrupt (true once per Interrupt).
+  bool TakeInterrupt() {
+    if (!interrupt_) return false;
+    interrupt_ = 0;
+    return true;
+  }
   // The main task finished (*r is how): true once, then forgets it.
   bool TakeMainResult(RunResult* r);
   bool main_pending() const { return main_ != nullptr; }
