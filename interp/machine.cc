@@ -35,6 +35,8 @@ namespace sx::interp {
 namespace {
 
 constexpr size_t kMaxTrace = 12;
+// The backtrace line that stands for frames left out.
+constexpr std::string_view kTraceGap = "...";
 
 // Copies the reader's position table into the list cells themselves
 // (line in `aux`, column in `flags`), where the compiler looks for them.
@@ -257,7 +259,7 @@ std::string Machine::FormatError(Value err) {
     // user's line that led into it.
     std::string where;
     for (Value p = trace; IsPair(p); p = Cdr(p)) {
-      if (!IsString(Car(p))) continue;
+      if (!IsString(Car(p)) || StringView(Car(p)) == kTraceGap) continue;
       std::string_view at = StringView(Car(p));
       if (where.empty() || at.substr(0, kLibraryPrefix.size()) != kLibraryPrefix) {
         where = std::string(at.substr(0, at.find(' ')));
@@ -272,7 +274,9 @@ std::string Machine::FormatError(Value err) {
     out += "error: uncaught raise of " + Brief(S_, err);
   }
   for (Value p = trace; IsPair(p); p = Cdr(p)) {
-    if (IsString(Car(p))) out += "\n  at " + std::string(StringView(Car(p)));
+    if (!IsString(Car(p))) continue;
+    std::string_view at = StringView(Car(p));
+    out += at == kTraceGap ? "\n  ..." : "\n  at " + std::string(at);
   }
   return out;
 }
@@ -1168,12 +1172,22 @@ Value Machine::Backtrace(MachineLoop& L, Env* env) {
   const Proto* last_fn = nullptr;
   Env* last_env = nullptr;
   bool in_lib = false;
+  bool user_seen = false;  // a line in the user's code is in the trace
   bool entry_used = lib_entry_ == nullptr || lib_entry_task_ != task_;
   auto add = [&](Node* at, Env* e) {
-    if (at == nullptr || trace.size() >= kMaxTrace) return;
+    if (at == nullptr) return;
     bool same = last_at != nullptr && at->fn == last_fn &&
                 (e == last_env || e == nullptr || last_env == nullptr);
-    if (!same) trace.push_back(S_.heap.MakeString(TraceLine(at)));
+    if (!same && trace.size() >= kMaxTrace && !user_seen && !InLibrary(at)) {
+      // However deep the library's frames, the headline needs the first
+      // place in the user's code: the frames between are left out.
+      trace.push_back(S_.heap.MakeString(kTraceGap));
+      trace.push_back(S_.heap.MakeString(TraceLine(at)));
+      user_seen = true;
+    } else if (!same && trace.size() < kMaxTrace) {
+      trace.push_back(S_.heap.MakeString(TraceLine(at)));
+      user_seen = user_seen || !InLibrary(at);
+    }
     if (!same || last_env == nullptr) last_env = e;
     last_at = at;
     last_fn = at->fn;
@@ -1188,7 +1202,7 @@ Value Machine::Backtrace(MachineLoop& L, Env* env) {
   add(cur_call_, env);
   for (size_t k = frames.size(); k-- > 0;) {
     const Frame& f = frames[k];
-    if (f.kind == FrameKind::kBarrier) break;
+    if (f.kind == FrameKind::kBarrier || (trace.size() >= kMaxTrace && user_seen)) break;
     Node* at = FrameAt(f);
     if (at == nullptr) continue;
     if (!InLibrary(at)) entry(k + 1);

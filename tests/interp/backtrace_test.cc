@@ -108,6 +108,32 @@ TEST(Backtrace, AStdlibFunctionCalledInTailPositionStillShowsTheCaller) {
       << o.error_text;
 }
 
+TEST(Backtrace, DeepLibraryFramesAreCutButTheUsersLineStays) {
+  Interpreter in;
+  in.SetModuleLoader([](std::string_view name, std::string* source) {
+    if (name != "deep") return false;
+    *source =
+        "(define (deep/down n)\n"
+        "  (if (= n 0) (error \"bottom\") (+ 1 (deep/down (- n 1)))))\n";
+    return true;
+  });
+  Outcome o = in.Eval(
+      "(import deep)\n"
+      "(define (go)\n"
+      "  (deep/down 50)\n"
+      "  :never)\n"
+      "(go)\n",
+      "t.sx");
+  ASSERT_EQ(o.status, Status::kError);
+  std::vector<std::string> lines = Lines(o.error_text);
+  EXPECT_EQ(lines[0], "t.sx:3:3: error: bottom") << o.error_text;
+  // Twelve lines from the innermost, then the gap and the user's line.
+  ASSERT_EQ(lines.size(), 15u) << o.error_text;
+  EXPECT_EQ(lines[12], "  at <stdlib>/deep.sx:2:37 in deep/down") << o.error_text;
+  EXPECT_EQ(lines[13], "  ...") << o.error_text;
+  EXPECT_EQ(lines[14], "  at t.sx:3:3 in go") << o.error_text;
+}
+
 TEST(Backtrace, AnErrorAnsweringAPerformIsAtThePerform) {
   Interpreter in;
   Outcome o =
