@@ -407,7 +407,6 @@ void Revalidate(State& S, Node* n) {
   uint32_t argc = n->nkids - 1;
   CallMode mode = CallMode::kGeneral;
   n->callee = nullptr;
-  n->flags &= static_cast<uint16_t>(~kLibEntry);
   // kSimpleNode implies the operator is a global.
   if (args_simple && (n->flags & kSimpleNode) && plain_native) {
     mode = CallMode::kSimple;
@@ -418,7 +417,9 @@ void Revalidate(State& S, Node* n) {
       if (!c->proto->has_rest && c->proto->nparams == argc && argc <= kDirectArgs) {
         mode = CallMode::kDirect;
         n->callee = c;
-        if (!(n->flags & kLibNode) && (c->proto->body->flags & kLibNode)) n->flags |= kLibEntry;
+        if (!(n->flags & kLibNode) && (c->proto->body->flags & kLibNode)) {
+          mode = CallMode::kDirectLib;
+        }
       }
     }
   } else if (argc == 2 && plain_native && AsNative(g)->flags != kFastNone) {
@@ -627,6 +628,11 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               case CallMode::kSimple:
                 val = node->eval(L, node, env);
                 goto do_return;
+              case CallMode::kDirectLib:
+                // A call from the user's code into the library: noted for
+                // backtraces (a mode of its own keeps kDirect's path bare).
+                NoteLibEntry(node, frames.size());
+                [[fallthrough]];
               case CallMode::kDirect: {
                 // A global closure of fixed arity, every operand simple:
                 // the operands go straight into its frame.
@@ -663,7 +669,6 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                   env = e;
                 }
                 cur_call_ = node;
-                if (node->flags & kLibEntry) NoteLibEntry(node, frames.size());
                 node = c->proto->body;
                 if (S_.heap.ShouldCollect() || interrupt_) SafePoint(node, env);
                 goto do_eval;

@@ -91,10 +91,6 @@ enum NodeFlags : uint16_t {
   // Code read from a library module (the built-in stdlib): backtraces
   // headline the innermost place outside it.
   kLibNode = 32,
-  // A call from outside the library of a library closure (set by
-  // Revalidate for kDirect calls): the machine notes it, so an error deep
-  // in the library can still name the user's call when it was a tail call.
-  kLibEntry = 64,
 };
 // Most arguments a call passes straight into a closure's frame.
 inline constexpr uint32_t kDirectArgs = 8;
@@ -106,6 +102,10 @@ enum class CallMode : uint8_t {
   kGeneral = 0,  // operands one by one, with a frame for those that need one
   kSimple,       // Node::eval computes it: kSimpleNode, every operator a plain native
   kDirect,       // a global closure (Node::callee) of fixed arity; simple operands
+  // As kDirect, for a call from outside the library of a library closure:
+  // the machine notes it (Machine::NoteLibEntry), so an error deep in the
+  // library can still name the user's call when it was a tail call.
+  kDirectLib,
   kArgsSimple,   // every operand simple, the operator anything
   kArith2,       // (op a b), op a global FastOp native, an operand not simple
 };
@@ -494,7 +494,7 @@ class Machine {
   volatile int interrupt_ = 0;
   Node* cur_call_ = nullptr;
   // The last call from code outside the library into a library closure
-  // (kLibEntry), the task it ran in and the frame count then: a backtrace
+  // (kDirectLib, or any closure call), the task it ran in and the frame count then: a backtrace
   // shows it where the library's frames end, when it still fits there.
   Node* lib_entry_ = nullptr;
   Task* lib_entry_task_ = nullptr;
