@@ -24,7 +24,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: sx [OPTIONS] FILE [ARGS...]   run a script
        sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
-       sx [OPTIONS] test PATH...     run SX test files (folders: every *.sx)
+       sx [OPTIONS] test [FLAGS] PATH...  run SX test files (folders: every *.sx);
+                                     `sx test --help` for its flags
        sx store stats|dump|verify|compact DIR [--json]
        sx [OPTIONS]                  start the REPL (reads forms from a pipe)
 
@@ -115,15 +116,8 @@ int main(int argc, char** argv) {
     return sx::store::RunStoreTool(tool_args, std::cout, std::cerr);
   }
   if (!rest.empty() && rest[0] == "test" && !have_expr) {
-    sx::host::TestOptions t;
-    t.paths.assign(rest.begin() + 1, rest.end());
-    if (t.paths.empty()) return Usage("test needs at least one file or folder");
-    t.verbose = verbose;
-    t.host = opts;  // data_dir stays empty unless given: a temporary one per file
-    if (t.host.data_dir.empty()) {
-      if (const char* d = std::getenv("SX_PERSIST_DIR"); d != nullptr && *d) t.host.data_dir = d;
-    }
-    return sx::host::RunTests(t);
+    return sx::host::TestCommand(std::vector<std::string>(rest.begin() + 1, rest.end()), opts,
+                                 verbose);
   }
 
   sx::host::ApplyEnvironment(&opts);

@@ -157,6 +157,14 @@ void Repl::HandleLine(const std::string& line) {
     RunCommand(line.substr(first));
     return;
   }
+  // `quit` or `exit` alone, unbound: someone looking for the way out.
+  if (interactive_ && !Pending() && first != std::string::npos) {
+    std::string word = line.substr(first, line.find_last_not_of(" \t") + 1 - first);
+    if ((word == "quit" || word == "exit") && !in_.IsBound(word)) {
+      Out(Paint(kDim, "to leave, type :quit or press Ctrl-D", color_out_) + "\n");
+      return;
+    }
+  }
   Feed(line + "\n");
 }
 

@@ -245,6 +245,7 @@ struct Reader::Impl {
 
   bool has_ready = false;
   Value ready;
+  SrcPos form_pos;  // where `ready` begins
 
   SrcPos Here() const { return SrcPos{line, col}; }
 
@@ -625,6 +626,10 @@ void Reader::Impl::Produce(Value v) {
     if (f.open != 'q') {
       size_t top = frames.size() - 1;
       acc->items[top] = heap.Cons(v, acc->items[top]);
+      // A symbol's own place goes on the cell that holds it (the first
+      // cell of a list is later given the list's place), so an unbound
+      // name is reported where it is written.
+      if (f.open != '{' && IsSymbol(v)) positions[acc->items[top].AsObj()] = tok_pos;
       ++frames.back().count;
       return;
     }
@@ -632,6 +637,12 @@ void Reader::Impl::Produce(Value v) {
     v = heap.Cons(Value::Object(f.quote), heap.Cons(v, Value::EmptyList()));
     positions[v.AsObj()] = p;
     PopFrame();
+  }
+  if (IsPair(v)) {
+    auto it = positions.find(v.AsObj());
+    form_pos = it != positions.end() ? it->second : tok_pos;
+  } else {
+    form_pos = tok_pos;
   }
   ready = v;
   has_ready = true;
@@ -657,6 +668,8 @@ void Reader::Feed(std::string_view bytes) {
 void Reader::Finish() { impl_->finished = true; }
 
 Reader::Status Reader::Next(Value* out) { return impl_->Next(out); }
+
+SrcPos Reader::form_pos() const { return impl_->form_pos; }
 
 bool Reader::AtTopLevel() const {
   return impl_->frames.empty() &&

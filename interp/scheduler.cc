@@ -10,13 +10,13 @@
 // on IO, wake the sleepers due (sleeping until the first one); when nothing
 // sleeps either and the main computation is blocked, it is a deadlock and
 // the main computation gets the error. Run returns once the main
-// computation has ended and no other task can make progress.
+// computation has ended and no other task can make progress, or at once
+// when an interrupt (Ctrl-C) ended it or came after it ended.
 //
 // Everything runs on the caller's thread; IO handlers run synchronously in
 // the loop. The machine (tasks.cc) owns the task table; this file only
 // drives it.
-#include <chrono>
-#include <thread>
+#include <time.h>
 
 #include "interp/dict.h"
 #include "interp/machine.h"
@@ -55,6 +55,7 @@ Outcome Interpreter::Run(Outcome o) {
   ix::Machine& m = state_->machine();
   std::vector<ix::IoWait> io;
   bool main_open = false;
+  bool interrupted = false;
   Outcome result = o;
   if (o.status == Status::kSuspended && m.suspended()) {
     m.AdoptMain(Raw(o.value.bits()), &io);
@@ -67,6 +68,7 @@ Outcome Interpreter::Run(Outcome o) {
     if (m.TakeMainResult(&r)) {
       result = MakeOutcome(static_cast<int>(r.status), r.value.Bits());
       main_open = false;
+      if (interrupted) return result;
     }
     if (!io.empty()) {
       batch.clear();
@@ -106,9 +108,22 @@ Outcome Interpreter::Run(Outcome o) {
       continue;
     }
     if (m.has_ready()) continue;
+    // An interrupt while nothing runs: the main task, if it sleeps or
+    // awaits, raises "interrupted"; once it has ended, Run stops waiting on
+    // the other tasks and leaves them where they are.
+    if (m.InterruptWaitingMain()) {
+      interrupted = true;
+      continue;
+    }
     if (m.has_sleepers()) {
+      if (!main_open && m.TakeInterrupt()) return result;
       int64_t wait = m.next_wake_ns() - ix::Machine::NowNs();
-      if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+      // nanosleep, unlike sleep_for, returns early on a signal (even under
+      // SA_RESTART), so a Ctrl-C reaches a sleeping main task at once.
+      if (wait > 0) {
+        timespec ts{static_cast<time_t>(wait / 1000000000), static_cast<long>(wait % 1000000000)};
+        nanosleep(&ts, nullptr);
+      }
       m.WakeSleepers(ix::Machine::NowNs());
       continue;
     }

@@ -251,7 +251,9 @@ class Interpreter {
   void AddSearchPath(std::string dir);
   void SetLimits(const Limits& limits);
   // Safe to call from a signal handler: the running evaluation raises
-  // "interrupted" at its next call.
+  // "interrupted" at its next call; a main computation sleeping or awaiting
+  // in Run raises it at once, and a Run whose main computation has ended
+  // stops waiting on other tasks.
   void Interrupt();
 
   // --- values --------------------------------------------------------------
