@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <unordered_map>
 
 #include "interp/dict.h"
 #include "interp/machine.h"
@@ -483,15 +482,14 @@ Parser::Result Parser::Next(Value* form, std::string* error) {
 // the parts need no roots until Take wraps one.
 
 struct ValueBuilder::Impl {
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
   Interpreter& in;
   ix::Heap& heap;
   std::vector<ix::Value> parts;
-  // dict keys made so far, found by a string_view without making a string
-  std::unordered_map<std::string, ix::String*, KeyHash, std::equal_to<>> keys;
+  // Dict keys made so far. Decoded data repeats a few keys (those of one
+  // event shape), so a short list scanned from the front finds them sooner
+  // than hashing would; past kMaxKeys a key is made afresh.
+  static constexpr size_t kMaxKeys = 32;
+  std::vector<ix::String*> keys;
 };
 
 ValueBuilder::ValueBuilder(Interpreter& in)
@@ -512,11 +510,15 @@ void ValueBuilder::Keyword(std::string_view name) {
 void ValueBuilder::Push(const Value& v) { impl_->parts.push_back(Raw(v.bits())); }
 
 void ValueBuilder::Key(std::string_view key) {
-  auto it = impl_->keys.find(key);
-  if (it == impl_->keys.end()) {
-    it = impl_->keys.emplace(std::string(key), ix::AsString(impl_->heap.MakeString(key))).first;
+  for (ix::String* k : impl_->keys) {
+    if (k->View() == key) {
+      impl_->parts.push_back(ix::Value::Object(k));
+      return;
+    }
   }
-  impl_->parts.push_back(ix::Value::Object(it->second));
+  ix::Value k = impl_->heap.MakeString(key);
+  if (impl_->keys.size() < Impl::kMaxKeys) impl_->keys.push_back(ix::AsString(k));
+  impl_->parts.push_back(k);
 }
 
 void ValueBuilder::List(size_t n) {
