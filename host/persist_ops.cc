@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "host/store/cid.h"
+#include "host/value_codec.h"
 
 namespace sx::host {
 
@@ -69,14 +70,14 @@ struct Ctx {
     return v.AsInt();
   }
   std::string Text(const Value& v, const char* kind, const std::string& subject) const {
-    std::string text, why;
-    if (!in.Serialize(v, &text, &why)) Fail("cannot store the value: " + why, kind, subject);
-    return text;
+    std::string bytes, why;
+    if (!EncodeValue(in, v, &bytes, &why)) Fail("cannot store the value: " + why, kind, subject);
+    return bytes;
   }
   Value Parse(const std::string& text, const char* kind, const std::string& subject) const {
     Value v;
     std::string why;
-    if (!in.Deserialize(text, &v, &why)) {
+    if (!DecodeValue(in, text, &v, &why)) {
       Fail("stored value does not parse: " + why, kind, subject);
     }
     return v;
@@ -142,10 +143,17 @@ void CheckCommitRoom(const Ctx& c, const store::Status& s) {
 Value ReadEvents(const Ctx& c, const std::string& stream, uint64_t from, size_t limit) {
   std::vector<store::Event> events;
   c.Check(c.store->Read(stream, from, limit, &events), "stream", stream);
-  std::vector<Value> items;
-  items.reserve(events.size());
-  for (const store::Event& e : events) items.push_back(c.Parse(e.payload, "stream", stream));
-  return c.in.List(items);
+  // One builder for the whole answer: the events are decoded straight into
+  // the list, without a handle each.
+  ValueBuilder b(c.in);
+  std::string why;
+  for (const store::Event& e : events) {
+    if (!DecodeInto(c.in, b, e.payload, &why)) {
+      c.Fail("stored value does not parse: " + why, "stream", stream);
+    }
+  }
+  b.List(events.size());
+  return b.Take();
 }
 
 Value StringList(Interpreter& in, const std::vector<std::string>& names) {
@@ -345,7 +353,7 @@ Value OpKvCas(Ctx& c) {
   std::string key = c.Str(0, "key");
   std::string expected = c.Text(c.args[1], "key", key);
   std::optional<std::string> cur = CurrentText(c, key);
-  bool match = cur ? *cur == expected : c.args[1].IsNil();
+  bool match = cur ? StoredValueIs(c.in, *cur, expected) : c.args[1].IsNil();
   if (!match) return c.Conflict(c.args[1], cur ? c.Parse(*cur, "key", key) : c.in.Nil());
   store::WriteBatch batch;
   batch.KvCas(key, cur, c.Text(c.args[2], "key", key));
@@ -368,6 +376,15 @@ Value OpKvPutNew(Ctx& c) {
   batch.KvCas(key, std::nullopt, c.Text(c.args[1], "key", key));
   c.Check(c.store->Commit(batch), "key", key);
   return c.args[1];
+}
+
+// What a check that the key holds `encoded` must compare with: the bytes as
+// stored when they hold that value (a store written before the binary
+// encoding holds text), else `encoded`.
+std::string StoredForm(const Ctx& c, const std::string& key, std::string encoded) {
+  std::optional<std::string> cur = CurrentText(c, key);
+  if (cur && StoredValueIs(c.in, *cur, encoded)) return *cur;
+  return encoded;
 }
 
 // (writes): a list of write dicts committed together, all or none:
@@ -416,7 +433,7 @@ void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
       std::string key = field_str("key");
       Value expected = w.Get("expected");
       std::optional<std::string> exp;
-      if (!expected.IsNil()) exp = c.Text(expected, "key", key);
+      if (!expected.IsNil()) exp = StoredForm(c, key, c.Text(expected, "key", key));
       batch.KvCas(key, exp, c.Text(w.Get("value"), "key", key));
     } else if (kind == "truncate") {
       batch.TruncateThrough(field_str("stream"), static_cast<uint64_t>(std::max<int64_t>(0, field_int("seq"))));
@@ -696,10 +713,12 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
     c.Arity(3);
     std::string key = c.Str(0, "key");
     std::optional<std::string> expected;
-    if (!c.args[1].IsNil()) {
-      expected = c.Text(c.args[1], "key", key);
-    } else if (std::optional<std::string> cur = CurrentText(c, key); cur && *cur == "nil") {
-      expected = cur;  // a stored nil matches nil, as in the single op
+    std::optional<std::string> cur = CurrentText(c, key);
+    std::string want = c.Text(c.args[1], "key", key);
+    if (cur && StoredValueIs(c.in, *cur, want)) {
+      expected = cur;  // as stored, text or binary; a stored nil matches nil, as in the single op
+    } else if (!c.args[1].IsNil()) {
+      expected = std::move(want);
     }
     g.batch.KvCas(key, expected, c.Text(c.args[2], "key", key));
     g.finish = [&c, key](const store::Status& s) {

@@ -478,6 +478,85 @@ Parser::Result Parser::Next(Value* form, std::string* error) {
   return Result::kError;
 }
 
+// --- ValueBuilder -----------------------------------------------------------------
+//
+// Raw values on a vector: nothing collects while the builder is in use (the
+// heap collects only at the machine's safe points, and no SX code runs), so
+// the parts need no roots until Take wraps one.
+
+struct ValueBuilder::Impl {
+  Interpreter& in;
+  ix::Heap& heap;
+  std::vector<ix::Value> parts;
+  // Dict keys made so far. Decoded data repeats a few keys (those of one
+  // event shape), so a short list scanned from the front finds them sooner
+  // than hashing would; past kMaxKeys a key is made afresh.
+  static constexpr size_t kMaxKeys = 32;
+  std::vector<ix::String*> keys;
+};
+
+ValueBuilder::ValueBuilder(Interpreter& in)
+    : impl_(std::make_unique<Impl>(Impl{in, in.state_->heap, {}, {}})) {}
+ValueBuilder::~ValueBuilder() = default;
+
+void ValueBuilder::Nil() { impl_->parts.push_back(ix::Value::Nil()); }
+void ValueBuilder::Bool(bool b) { impl_->parts.push_back(ix::Value::Bool(b)); }
+void ValueBuilder::Int(int64_t n) { impl_->parts.push_back(impl_->heap.MakeInt(n)); }
+void ValueBuilder::Float(double d) { impl_->parts.push_back(ix::Value::Float(d)); }
+void ValueBuilder::String(std::string_view s) { impl_->parts.push_back(impl_->heap.MakeString(s)); }
+void ValueBuilder::Symbol(std::string_view name) {
+  impl_->parts.push_back(ix::Value::Object(impl_->heap.Intern(name)));
+}
+void ValueBuilder::Keyword(std::string_view name) {
+  impl_->parts.push_back(ix::Value::Object(impl_->heap.InternKeyword(name)));
+}
+void ValueBuilder::Push(const Value& v) { impl_->parts.push_back(Raw(v.bits())); }
+
+void ValueBuilder::Key(std::string_view key) {
+  for (ix::String* k : impl_->keys) {
+    if (k->View() == key) {
+      impl_->parts.push_back(ix::Value::Object(k));
+      return;
+    }
+  }
+  ix::Value k = impl_->heap.MakeString(key);
+  if (impl_->keys.size() < Impl::kMaxKeys) impl_->keys.push_back(ix::AsString(k));
+  impl_->parts.push_back(k);
+}
+
+void ValueBuilder::List(size_t n) {
+  auto& p = impl_->parts;
+  Require(n <= p.size(), "ValueBuilder::List: too few parts");
+  ix::Value list = impl_->heap.ListFrom(p.data() + (p.size() - n), n);
+  p.resize(p.size() - n);
+  p.push_back(list);
+}
+
+void ValueBuilder::Dict(size_t n) {
+  auto& p = impl_->parts;
+  Require(2 * n <= p.size(), "ValueBuilder::Dict: too few parts");
+  size_t base = p.size() - 2 * n;
+  ix::Value d = ix::DictEmpty(impl_->heap);
+  for (size_t i = base; i < p.size(); i += 2) {
+    Require(ix::IsString(p[i]), "ValueBuilder::Dict: a key must come from Key");
+    d = ix::DictAssocTransient(impl_->heap, d, ix::AsString(p[i]), p[i + 1]);
+  }
+  ix::DictFreeze(d);
+  p.resize(base);
+  p.push_back(d);
+}
+
+size_t ValueBuilder::size() const { return impl_->parts.size(); }
+
+Value ValueBuilder::Take() {
+  Require(!impl_->parts.empty(), "ValueBuilder::Take: no part");
+  Value v = impl_->in.Wrap(impl_->parts.back().Bits());
+  impl_->parts.pop_back();
+  return v;
+}
+
+void ValueBuilder::Clear() { impl_->parts.clear(); }
+
 const char* Version() { return "0.1.0"; }
 
 }  // namespace sx

@@ -102,6 +102,7 @@ class Value {
 
  private:
   friend class Interpreter;
+  friend class ValueBuilder;
   Value(Interpreter* owner, uint64_t bits);
   uint64_t bits() const;
 
@@ -200,6 +201,41 @@ class Parser {
   std::unique_ptr<Impl> impl_;
 };
 
+// Builds values bottom-up on a stack of parts, without a rooted handle per
+// part: for a decoder that makes many small values at once (the host's
+// stored-value codec). List and Dict replace the top parts with the
+// container made of them; Take hands out the one part left. Dict keys that
+// repeat within one builder share one string. The parts are not roots: no
+// SX code may run (no Eval, Call, Resume or Run) while a builder holds
+// parts, which is always so inside an IO handler or a native that calls
+// nothing back.
+class ValueBuilder {
+ public:
+  explicit ValueBuilder(Interpreter& in);
+  ~ValueBuilder();
+  ValueBuilder(const ValueBuilder&) = delete;
+  ValueBuilder& operator=(const ValueBuilder&) = delete;
+
+  void Nil();
+  void Bool(bool b);
+  void Int(int64_t n);
+  void Float(double d);
+  void String(std::string_view s);
+  void Symbol(std::string_view name);
+  void Keyword(std::string_view name);
+  void Push(const Value& v);
+  void Key(std::string_view key);  // a dict key: Dict takes key, value, key, value...
+  void List(size_t n);             // the top n parts become a list, in push order
+  void Dict(size_t n);             // the top 2n parts (Key, value pairs) become a dict
+  size_t size() const;             // parts on the stack
+  Value Take();                    // the top part as a handle, popped
+  void Clear();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class Interpreter {
  public:
   Interpreter();
@@ -287,6 +323,7 @@ class Interpreter {
  private:
   friend class Value;
   friend class Parser;
+  friend class ValueBuilder;
   Value Wrap(uint64_t bits);
   static interp::Value NativeEntry(const interp::Args& a);
   Outcome MakeOutcome(int status, uint64_t bits);
