@@ -1,5 +1,5 @@
 // persist_api_test.cc — the durable store through the public API
-// (include/sx/persist.h), as an embedder sees it.
+// (include/sx/persist.h), linked as an embedder links it: libsx.a alone.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
