@@ -780,10 +780,11 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
 }  // namespace
 
 PersistService::PersistService(std::string data_dir, std::string sync_mode,
-                               std::string segment_bytes)
+                               std::string segment_bytes, bool read_only)
     : data_dir_(std::move(data_dir)),
       sync_mode_(std::move(sync_mode)),
-      segment_bytes_(std::move(segment_bytes)) {}
+      segment_bytes_(std::move(segment_bytes)),
+      read_only_(read_only) {}
 
 PersistService::~PersistService() = default;
 
@@ -857,6 +858,7 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
 store::Store* PersistService::OpenStore(std::string* error) {
   if (store_) return store_.get();
   store::Options opts;
+  opts.read_only = read_only_;
   if (sync_mode_ == "always") {
     opts.sync = store::SyncMode::kAlways;
   } else if (sync_mode_ == "batch") {
