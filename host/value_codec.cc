@@ -37,7 +37,10 @@ void PutBytes(std::string* out, uint8_t tag, std::string_view bytes) {
 
 class Encoder {
  public:
-  explicit Encoder(std::string* out) : out_(out) {}
+  // max_depth: the most lists and dicts open at once. A value nested deeper
+  // is refused, as Serialize refuses it: whatever a write accepts, every
+  // backend and every tool that reads text must be able to give back.
+  Encoder(std::string* out, size_t max_depth) : out_(out), max_depth_(max_depth) {}
 
   // False when v holds a value with no stored form.
   bool Encode(const Value& v) {
@@ -100,10 +103,12 @@ class Encoder {
         Tag(vf::kEmptyList);
         return true;
       }
+      if (stack_.size() >= max_depth_) return false;
       Tag(vf::kList);
       store::PutVarint64(out_, f.items.size());
       stack_.push_back(std::move(f));
     } else if (v.IsDict()) {
+      if (stack_.size() >= max_depth_) return false;
       Frame f;
       f.is_dict = true;
       f.entries = v.Entries();
@@ -117,6 +122,7 @@ class Encoder {
   }
 
   std::string* out_;
+  size_t max_depth_;
   std::vector<Frame> stack_;
 };
 
@@ -261,7 +267,7 @@ class Decoder {
 bool EncodeValue(Interpreter& in, const Value& v, std::string* out, std::string* error) {
   size_t mark = out->size();
   out->push_back(static_cast<char>(vf::kBinaryV1));
-  if (Encoder(out).Encode(v)) return true;
+  if (Encoder(out, in.GetLimits().max_read_depth).Encode(v)) return true;
   out->resize(mark);
   // The printer names the value it refuses and where it sits; ask it.
   std::string text;

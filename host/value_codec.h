@@ -8,8 +8,10 @@
 // key order — so stored values compare by their bytes. DecodeValue reads it,
 // and also the text form that stores written before it hold (the printer's
 // persistence form, parsed by Interpreter::Deserialize), so those stores
-// open unchanged. Both walk nested values with an explicit stack: a value
-// nested a million deep neither overflows the C stack nor is refused.
+// open unchanged. Both walk nested values with an explicit stack, so deep
+// values never overflow the C stack. EncodeValue refuses a value nested
+// deeper than the interpreter's Limits::max_read_depth, as Serialize does, so
+// that what one backend stores every other backend and tool can give back.
 //
 // The codec uses the interpreter only through include/sx/sx.h.
 #pragma once

@@ -378,6 +378,14 @@ void Interpreter::SetLimits(const Limits& limits) {
   state_->limits.max_macro_depth = limits.max_macro_depth;
 }
 
+Limits Interpreter::GetLimits() const {
+  Limits l;
+  l.max_frames = state_->limits.max_frames;
+  l.max_read_depth = state_->limits.max_read_depth;
+  l.max_macro_depth = state_->limits.max_macro_depth;
+  return l;
+}
+
 void Interpreter::Interrupt() { state_->machine().Interrupt(); }
 
 Value Interpreter::Nil() { return Wrap(ix::Value::Nil().Bits()); }

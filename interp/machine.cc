@@ -1366,20 +1366,17 @@ std::string FolderOf(Value file) {
 // A relative path is looked for beside the loading file, then in the
 // working directory.
 void Machine::LoadFile(Node* at, Value path_value, Value* forms, Value* file) {
-  std::string given(StringView(path_value));
-  std::string text, why;
-  std::string path = given;
-  bool found = false;
-  if (!given.empty() && given[0] != '/') {
+  std::string path(StringView(path_value));
+  if (!path.empty() && path[0] != '/') {
+    // Whatever is found beside the file is what is meant, even when it
+    // cannot be read (a directory): then that is the error to report.
     std::string folder = FolderOf(at->file);
-    if (!folder.empty() && folder != ".") {
-      path = folder + "/" + given;
-      found = ReadSourceFile(path, &text, &why);
-    }
-    if (!found) path = given;
+    std::string beside = folder + "/" + path;
+    if (!folder.empty() && folder != "." && access(beside.c_str(), F_OK) == 0) path = beside;
   }
-  if (!found && !ReadSourceFile(path, &text, &why)) {
-    ThrowError(S_, "load: cannot read " + BriefText(given) + ": " + why);
+  std::string text, why;
+  if (!ReadSourceFile(path, &text, &why)) {
+    ThrowError(S_, "load: cannot read " + BriefText(path) + ": " + why);
   }
   *forms = ReadAll(S_, text, path);
   *file = S_.heap.MakeString(path);

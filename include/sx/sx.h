@@ -286,6 +286,7 @@ class Interpreter {
   void SetModuleLoader(ModuleLoader loader);
   void AddSearchPath(std::string dir);
   void SetLimits(const Limits& limits);
+  Limits GetLimits() const;
   // Safe to call from a signal handler: the running evaluation raises
   // "interrupted" at its next call; a main computation sleeping or awaiting
   // in Run raises it at once, and a Run whose main computation has ended
