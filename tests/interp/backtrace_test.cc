@@ -148,6 +148,24 @@ TEST(Backtrace, AnErrorAnsweringAPerformIsAtThePerform) {
   EXPECT_NE(o.error_text.find("\n  at t.sx:3:3 in fetch"), std::string::npos) << o.error_text;
 }
 
+TEST(Backtrace, ANativeThatCalledBackIsPlacedAtItsOwnCall) {
+  Interpreter in;
+  in.DefineNative("call-then-fail", 1, 1, "(call-then-fail f) calls f, then raises.",
+                  [](Interpreter& in, std::span<const Value> args) -> Value {
+                    in.CallBack(args[0], {});
+                    throw Error("call-then-fail: failed after the callback");
+                  });
+  Outcome o = in.Eval(
+      "(define (cb) (list 1 2))\n"
+      "(define (use)\n"
+      "  (call-then-fail cb))\n"
+      "(use)\n",
+      "t.sx");
+  ASSERT_EQ(o.status, Status::kError);
+  EXPECT_EQ(Headline(o), "t.sx:3:3: error: call-then-fail: failed after the callback")
+      << o.error_text;
+}
+
 TEST(Backtrace, AnonymousFunctionsAndCallbacksAreNamed) {
   Interpreter in;
   Outcome o = in.Eval(
