@@ -47,6 +47,13 @@ TEST(Backtrace, AnUnboundSymbolAtTopLevelIsAtItsOwnPlace) {
   EXPECT_EQ(Headline(o), "t.sx:3:3: error: unbound symbol: zzz") << o.error_text;
 }
 
+TEST(Backtrace, AFormWithNoPlaceIsNamedByItsFileAlone) {
+  Interpreter in;
+  Outcome o = in.EvalForm(in.Symbol("zzz"), "<repl>");
+  ASSERT_EQ(o.status, Status::kError);
+  EXPECT_EQ(o.error_text, "<repl>: error: unbound symbol: zzz\n  at <repl>");
+}
+
 TEST(Backtrace, AnUnboundSymbolInACallIsAtTheSymbol) {
   Interpreter in;
   Outcome o = in.Eval("(define x 1)\n(print (+ x\n          yy))\n", "t.sx");
