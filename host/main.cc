@@ -2,7 +2,7 @@
 //
 //   sx [OPTIONS] FILE [ARGS...]   run a script
 //   sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
-//   sx [OPTIONS] test PATH...     run SX test files
+//   sx [OPTIONS] test [FLAGS] PATH...  run SX test files (test_runner.cc)
 //   sx store stats|dump|verify|compact DIR
 //   sx [OPTIONS]                  the REPL (or read forms from a pipe)
 //
@@ -24,8 +24,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: sx [OPTIONS] FILE [ARGS...]   run a script
        sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
-       sx [OPTIONS] test [FLAGS] PATH...  run SX test files (folders: every *.sx);
-                                     `sx test --help` for its flags
+       sx [OPTIONS] test PATH...     run SX test files (folders: every *.sx);
+                                     flags: `sx test --help`
        sx store stats|dump|verify|compact DIR [--json]
        sx [OPTIONS]                  start the REPL (reads forms from a pipe)
 
@@ -35,7 +35,7 @@ options:
                       (default: $SX_PERSIST_DIR, else ./persist-data)
   --sync MODE         always (default), batch or never; also $SX_PERSIST_SYNC
   --repl              start the REPL even when stdin is not a terminal
-  -v, --verbose       sx test: list passing tests too
+  -v, --verbose       sx test: list passing tests too (more: sx test --help)
   -h, --help          show this help
   --version           show the version
 

@@ -94,6 +94,18 @@ std::string Backtrace(const std::string& error_text) {
   return out;
 }
 
+// The backtrace line of the headline's place, which names its function;
+// "  at PLACE" when no line has it.
+std::string HeadlineFrame(const std::string& error_text, const std::string& where) {
+  std::istringstream in(error_text);
+  std::string line;
+  std::string prefix = "  at " + where;
+  while (std::getline(in, line)) {
+    if (line == prefix || line.rfind(prefix + " in ", 0) == 0) return line + "\n";
+  }
+  return prefix + "\n";
+}
+
 struct Case {
   std::string name;
   double seconds = 0;
@@ -125,7 +137,7 @@ void DescribeFailure(const Outcome& o, Case* c) {
     if (data.IsDict() && (!data.Get("expected").IsNil() || !data.Get("actual").IsNil())) {
       c->detail = "  expected: " + data.Get("expected").Inspect() + "\n" +
                   "  actual:   " + data.Get("actual").Inspect() + "\n";
-      if (!where.empty()) c->detail += "  at " + where + "\n";
+      if (!where.empty()) c->detail += HeadlineFrame(o.error_text, where);
       return;
     }
     c->detail = "  error: " + c->message + "\n";

@@ -62,6 +62,7 @@ std::string NodeWhere(Node* n) {
   std::string s;
   if (n == nullptr) return s;
   if (IsString(n->file)) s = std::string(StringView(n->file));
+  if (n->line == 0) return s.empty() ? "<unknown>" : s;  // a form built, not read
   s += ':';
   s += std::to_string(n->line);
   s += ':';

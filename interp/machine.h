@@ -497,8 +497,9 @@ class Machine {
   volatile int interrupt_ = 0;
   Node* cur_call_ = nullptr;
   // The last call from code outside the library into a library closure
-  // (kDirectLib, or any closure call), the task it ran in and the frame count then: a backtrace
-  // shows it where the library's frames end, when it still fits there.
+  // (a kDirectLib call, or any call through do_apply), the task it ran in
+  // and the frame count then: a backtrace shows it where the library's
+  // frames end, when it still fits there.
   Node* lib_entry_ = nullptr;
   Task* lib_entry_task_ = nullptr;
   size_t lib_entry_depth_ = 0;

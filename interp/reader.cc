@@ -24,6 +24,7 @@
 #include "interp/utf8.h"
 #include "interp/reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -245,6 +246,14 @@ struct Reader::Impl {
 
   bool has_ready = false;
   Value ready;
+  const std::string* filename = nullptr;
+  uint16_t file_id = 0;  // S.FileId(*filename), looked up at the first use
+  void StampSymbolCell(Obj* cell) {
+    if (file_id == 0) file_id = S.FileId(*filename);
+    cell->aux =
+        (std::min<uint32_t>(tok_pos.line, 0xFFFFF) << 12) | std::min<uint32_t>(tok_pos.col, 0xFFF);
+    cell->flags = file_id;
+  }
   SrcPos form_pos;  // where `ready` begins
 
   SrcPos Here() const { return SrcPos{line, col}; }
@@ -626,10 +635,10 @@ void Reader::Impl::Produce(Value v) {
     if (f.open != 'q') {
       size_t top = frames.size() - 1;
       acc->items[top] = heap.Cons(v, acc->items[top]);
-      // A symbol's own place goes on the cell that holds it (the first
-      // cell of a list is later given the list's place), so an unbound
-      // name is reported where it is written.
-      if (f.open != '{' && IsSymbol(v)) positions[acc->items[top].AsObj()] = tok_pos;
+      // A symbol's own place goes on the cell that holds it, stamped at
+      // once (the first cell of a list is later given the list's place),
+      // so an unbound name is reported where it is written.
+      if (f.open != '{' && IsSymbol(v)) StampSymbolCell(acc->items[top].AsObj());
       ++frames.back().count;
       return;
     }
@@ -651,6 +660,7 @@ void Reader::Impl::Produce(Value v) {
 Reader::Reader(State& S, std::string filename)
     : impl_(nullptr), S_(S), filename_(std::move(filename)) {
   impl_ = new Impl(S_, error_, positions_);
+  impl_->filename = &filename_;
 }
 
 Reader::~Reader() { delete impl_; }

@@ -47,6 +47,14 @@ cat > "$tmp/fails.sx" <<'SX'
   (helper :a))
 SX
 
+cat > "$tmp/helper_assert.sx" <<'SX'
+(define (check-total x)
+  (assert= 3 x))
+
+(deftest "an assertion in a helper"
+  (check-total 2))
+SX
+
 check "each file gets a fresh store" 0 "2 passed, 0 failed" -- "$sx" test "$tmp/suites"
 check "even when SX_PERSIST_DIR is set" 0 "2 passed, 0 failed" -- env SX_PERSIST_DIR="$tmp/env-data" "$sx" test "$tmp/suites"
 check "even when --data-dir is given" 0 "2 passed, 0 failed" -- "$sx" --data-dir "$tmp/opt-data" test "$tmp/suites"
@@ -63,6 +71,7 @@ check "--shared-store uses the named directory" 0 "" -- test -d "$tmp/shared"
 check "flags after test: -v lists passing tests" 0 "ok   $tmp/suites/a.sx: the stream starts empty" -- "$sx" test -v "$tmp/suites"
 check "a line per file with its time" 0 "$tmp/suites/b.sx: 1 passed, 0 failed (" -- "$sx" test "$tmp/suites"
 check "a failure is placed at the user's line, with the function" 1 "at $tmp/fails.sx:2:3 in helper" -- "$sx" test "$tmp/fails.sx"
+check "an assertion failure names the function it is in" 1 "at $tmp/helper_assert.sx:2:3 in check-total" -- "$sx" test "$tmp/helper_assert.sx"
 check "test --help documents the flags" 0 "--shared-store" -- "$sx" test --help
 check "test --help documents --junit" 0 "--junit FILE" -- "$sx" test --help
 check "an unknown test flag is bad usage" 2 "unknown option --bogus" -- "$sx" test --bogus "$tmp/suites"

@@ -47,6 +47,13 @@ TEST(Backtrace, AnUnboundSymbolAtTopLevelIsAtItsOwnPlace) {
   EXPECT_EQ(Headline(o), "t.sx:3:3: error: unbound symbol: zzz") << o.error_text;
 }
 
+TEST(Backtrace, AFormWithNoPlaceIsNamedByItsFileAlone) {
+  Interpreter in;
+  Outcome o = in.EvalForm(in.Symbol("zzz"), "<repl>");
+  ASSERT_EQ(o.status, Status::kError);
+  EXPECT_EQ(o.error_text, "<repl>: error: unbound symbol: zzz\n  at <repl>");
+}
+
 TEST(Backtrace, AnUnboundSymbolInACallIsAtTheSymbol) {
   Interpreter in;
   Outcome o = in.Eval("(define x 1)\n(print (+ x\n          yy))\n", "t.sx");
@@ -146,6 +153,24 @@ TEST(Backtrace, AnErrorAnsweringAPerformIsAtThePerform) {
   ASSERT_EQ(o.status, Status::kError);
   EXPECT_EQ(Headline(o), "t.sx:3:3: error: no handler for op \"nobody/serves\"") << o.error_text;
   EXPECT_NE(o.error_text.find("\n  at t.sx:3:3 in fetch"), std::string::npos) << o.error_text;
+}
+
+TEST(Backtrace, ANativeThatCalledBackIsPlacedAtItsOwnCall) {
+  Interpreter in;
+  in.DefineNative("call-then-fail", 1, 1, "(call-then-fail f) calls f, then raises.",
+                  [](Interpreter& in, std::span<const Value> args) -> Value {
+                    in.CallBack(args[0], {});
+                    throw Error("call-then-fail: failed after the callback");
+                  });
+  Outcome o = in.Eval(
+      "(define (cb) (list 1 2))\n"
+      "(define (use)\n"
+      "  (call-then-fail cb))\n"
+      "(use)\n",
+      "t.sx");
+  ASSERT_EQ(o.status, Status::kError);
+  EXPECT_EQ(Headline(o), "t.sx:3:3: error: call-then-fail: failed after the callback")
+      << o.error_text;
 }
 
 TEST(Backtrace, AnonymousFunctionsAndCallbacksAreNamed) {
