@@ -255,11 +255,10 @@ Status Store::Recover() {
     if (!s.ok()) return s;
     has_marker = true;
   }
-  std::string image;
   std::vector<SegmentScan> scans(numbers.size());
   for (size_t i = 0; i < numbers.size(); ++i) {
     Segment seg;
-    s = ReplaySegment(numbers[i], &seg, &image, &scans[i]);
+    s = ReplaySegment(numbers[i], &seg, &scans[i]);
     if (!s.ok()) return s;
     segments_.emplace(numbers[i], std::move(seg));
   }
@@ -307,7 +306,7 @@ Status Store::Recover() {
   return Status::OK();
 }
 
-Status Store::ReplaySegment(uint32_t number, Segment* seg, std::string* image, SegmentScan* scan) {
+Status Store::ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan) {
   std::unique_ptr<File> file;
   std::string path = SegmentPath(number);
   Status s =
@@ -316,10 +315,10 @@ Status Store::ReplaySegment(uint32_t number, Segment* seg, std::string* image, S
   uint64_t size;
   s = file->Size(&size);
   if (!s.ok()) return s;
-  s = file->ReadAt(0, size, image);
-  if (!s.ok()) return s;
-  s = ScanSegment(
-      *image, number,
+  // A window at a time: opening needs no memory in proportion to the
+  // segment's size.
+  s = ScanSegmentFile(
+      file.get(), size, number,
       [&](const RecordView& rec) -> Status {
         Status r = ReplayRecord(number, rec);
         return r.ok() ? r : Problem(false, number, rec.offset, r.message());

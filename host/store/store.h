@@ -247,7 +247,7 @@ class Store {
   Store(const Options& options, std::string dir);
 
   Status Recover();
-  Status ReplaySegment(uint32_t number, Segment* seg, std::string* image, SegmentScan* scan);
+  Status ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan);
   Status ReplayRecord(uint32_t number, const RecordView& rec);
   Status ReplayOps(uint32_t number, uint64_t body_offset, bool compaction, std::string_view body);
   Status SettleSegmentEnds(const std::vector<uint32_t>& numbers,
