@@ -187,6 +187,14 @@ Status Store::ReadMarker(const std::vector<std::string>& names, bool* present) {
     return DecodeStoreMarker(data, &marker_);
   }
   if (any_segment) return Status::OK();  // a store from before version 3
+  std::vector<std::string> blobs;
+  if (env_->DirExists(dir_ + "/" + kBlobDirName) &&
+      env_->ListDir(dir_ + "/" + kBlobDirName, &blobs).ok() && !blobs.empty()) {
+    // Blobs are logged in segments: a store from before version 3 that has
+    // lost every segment file.
+    return Status::Corruption(dir_ + " holds blobs but no segment file and no " + kMarkerFileName +
+                              " file: its segment files are gone");
+  }
   if (!foreign.empty()) {
     return Status::InvalidArgument(dir_ + " is not an sx store: it has no " + kMarkerFileName +
                                    " file and no segments, and holds \"" +

@@ -131,6 +131,21 @@ TEST(StoreMarker, ADirectoryThatIsNotAStoreIsNeverTakenForOne) {
   EXPECT_FALSE(env.GetContents(MarkerPath(), &data).ok());
 }
 
+TEST(StoreMarker, AnOlderStoreWithBlobsButNoSegmentsIsCorruption) {
+  MemEnv env;
+  {
+    auto store = OpenOrDie(MemOptions(&env), kDir);
+    std::string cid;
+    ASSERT_TRUE(store->BlobPut("a blob", &cid).ok());
+  }
+  // As a version-2 store would be after losing its segments: no marker.
+  ASSERT_TRUE(env.DeleteFile(MarkerPath()).ok());
+  for (uint32_t n : SegmentNumbers(&env)) ASSERT_TRUE(env.DeleteFile(Seg(n)).ok());
+  Status s = TryOpen(&env);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_TRUE(SegmentNumbers(&env).empty());
+}
+
 TEST(StoreMarker, WithoutCreateIfMissingAnEmptyDirectoryIsNotAStore) {
   MemEnv env;
   ASSERT_TRUE(env.CreateDir(kDir).ok());
