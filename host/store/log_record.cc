@@ -497,6 +497,7 @@ Status ScanSegmentFile(File* file, uint64_t size, uint32_t number,
   while (pos + kRecordHeaderSize <= size) {
     s = cover(pos, kRecordHeaderSize);
     if (!s.ok()) return s;
+    if (buf_off + buf.size() < pos + kRecordHeaderSize) break;  // the file shrank under us
     const char* p = buf.data() + (pos - buf_off);
     uint32_t len = DecodeFixed32(p + 4);
     if (len == 0 || len > kMaxRecordBodyBytes || len > size - pos - kRecordHeaderSize) break;
