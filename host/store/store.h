@@ -73,6 +73,9 @@ struct Options {
   int batch_ms = 10;   // kBatch: the flusher syncs at most this far behind
   Env* env = nullptr;  // nullptr: Env::Default()
   uint64_t segment_bytes = 64ull << 20;
+  // A missing or empty directory becomes a new store; otherwise it is
+  // NotFound ("is not an sx store"). A directory holding other files is
+  // never taken for a store (InvalidArgument), whatever this says.
   bool create_if_missing = true;
   bool read_only = false;  // no lock, no writes, no repair of a torn tail
   // With read_only: take the writer's lock all the same, so that no writer
