@@ -327,7 +327,8 @@ HOLDER_PID=$!
 exec 3>"$WORK/holder.in"
 echo '(perform {:op "persist/kv-put" :args (list "held" 1)})' >&3
 for _ in $(seq 1 100); do
-  grep -q 1 "$WORK/holder.out" 2>/dev/null && break
+  # the answer 1 of the kv-put (not the 1 in the banner): the holder has the lock
+  grep -Eq "(^|> )1$" "$WORK/holder.out" 2>/dev/null && break
   sleep 0.05
 done
 run "$D" '(op "persist/kv-put" "second" 2)'

@@ -286,32 +286,31 @@ Status Store::Verify(const std::function<void(const std::string&)>& report) {
   auto note = [&](const std::string& what) { report("note: " + what); };
   // 1. Every segment file: its size, every record's checksum and framing,
   // the bodies of its records.
-  std::string image;
   std::vector<SegmentFacts> facts;
   std::vector<SegmentScan> scans;
   for (const auto& [number, seg] : segments_) {
     std::string file = SegmentFileName(number);
     uint64_t size = 0;
     Status s = seg.file->Size(&size);
-    if (s.ok()) s = seg.file->ReadAt(0, size, &image);
+    SegmentScan scan;
+    if (s.ok()) {
+      s = ScanSegmentFile(
+          seg.file.get(), size, number,
+          [&](const RecordView& rec) -> Status {
+            Status body = CheckRecordBody(rec);
+            if (!body.ok()) {
+              problem(file + " offset " + std::to_string(rec.offset) + ": " + body.message());
+            }
+            return Status::OK();
+          },
+          &scan);
+    }
     if (!s.ok()) {
       problem(file + ": " + s.ToString());
       facts.push_back(SegmentFacts{number, 0, SegmentScan::End::kCorrupt, 0});
       scans.emplace_back();
       continue;
     }
-    SegmentScan scan;
-    s = ScanSegment(
-        image, number,
-        [&](const RecordView& rec) -> Status {
-          Status body = CheckRecordBody(rec);
-          if (!body.ok()) {
-            problem(file + " offset " + std::to_string(rec.offset) + ": " + body.message());
-          }
-          return Status::OK();
-        },
-        &scan);
-    if (!s.ok()) problem(file + ": " + s.ToString());
     if (scan.end == SegmentScan::End::kCorrupt) {
       problem(file + " offset " + std::to_string(scan.bad_offset) + ": " + scan.reason);
     }

@@ -344,12 +344,12 @@ uint64_t LastNonZeroEnd(std::string_view image, uint64_t from) {
 // damage, and so is a record whose header is whole, whose length fits and
 // whose bytes are all there (its last byte is not zero and no sector of it
 // is all zeros), but whose checksum fails.
-std::string TailDamage(std::string_view image, uint64_t pos) {
+std::string TailDamage(std::string_view image, uint64_t pos, uint64_t base = 0) {
   if (pos + kRecordHeaderSize > image.size()) return "";
   const char* p = image.data() + pos;
   uint8_t type = static_cast<uint8_t>(p[8]);
   if (type == kZeroType) return "";
-  std::string at = "the record at offset " + std::to_string(pos);
+  std::string at = "the record at offset " + std::to_string(base + pos);
   if (type > kMaxRecordType) {
     return at + " has type " + std::to_string(type) + ", which no write ever makes";
   }
@@ -401,6 +401,34 @@ bool ParseSegmentHeader(std::string_view image, uint32_t number, SegmentScan* sc
   return true;
 }
 
+// How a segment ends after its last valid record: rest is the file from
+// there (offset base) to its end; scan->end is kSealed or kClean so far.
+void ClassifyTail(std::string_view rest, uint64_t base, SegmentScan* scan) {
+  uint64_t found;
+  if (AnyValidRecordAfter(rest, scan->end == SegmentScan::End::kSealed ? 0 : 1, &found)) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->bad_offset = base;
+    scan->reason =
+        "invalid record followed by a valid one at offset " + std::to_string(base + found);
+    return;
+  }
+  if (scan->end == SegmentScan::End::kSealed) return;
+  if (NextNonZero(rest, 0) == rest.size()) return;  // zeros: clean end
+  std::string damage = TailDamage(rest, 0, base);
+  if (!damage.empty()) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->bad_offset = base;
+    scan->reason = std::move(damage);
+    return;
+  }
+  uint64_t garbage = LastNonZeroEnd(rest, 0);
+  if (garbage > 0) {
+    scan->end = SegmentScan::End::kTornTail;
+    scan->garbage_end = base + garbage;
+    scan->reason = std::to_string(garbage) + " bytes of incomplete record";
+  }
+}
+
 // The records after a valid header, up to where the segment ends.
 Status ScanRecords(std::string_view image, uint32_t number,
                    const std::function<Status(const RecordView&)>& fn, SegmentScan* scan) {
@@ -420,28 +448,7 @@ Status ScanRecords(std::string_view image, uint32_t number,
     }
   }
   scan->valid_end = pos;
-  uint64_t found;
-  if (AnyValidRecordAfter(image, pos + (scan->end == SegmentScan::End::kSealed ? 0 : 1), &found)) {
-    scan->end = SegmentScan::End::kCorrupt;
-    scan->bad_offset = pos;
-    scan->reason = "invalid record followed by a valid one at offset " + std::to_string(found);
-    return Status::OK();
-  }
-  if (scan->end == SegmentScan::End::kSealed) return Status::OK();
-  if (NextNonZero(image, pos) == image.size()) return Status::OK();  // zeros: clean end
-  std::string damage = TailDamage(image, pos);
-  if (!damage.empty()) {
-    scan->end = SegmentScan::End::kCorrupt;
-    scan->bad_offset = pos;
-    scan->reason = std::move(damage);
-    return Status::OK();
-  }
-  uint64_t garbage = LastNonZeroEnd(image, pos);
-  if (garbage > pos) {
-    scan->end = SegmentScan::End::kTornTail;
-    scan->garbage_end = garbage;
-    scan->reason = std::to_string(garbage - pos) + " bytes of incomplete record";
-  }
+  ClassifyTail(image.substr(pos), pos, scan);
   return Status::OK();
 }
 
@@ -463,6 +470,70 @@ Status ScanSegment(std::string_view image, uint32_t number,
     scan->reason = "the file is " + std::to_string(image.size()) + " bytes, not the " +
                    std::to_string(scan->capacity) + " it was created with" +
                    (image.size() < scan->capacity ? ": its end was cut off" : "");
+  }
+  return Status::OK();
+}
+
+Status ScanSegmentFile(File* file, uint64_t size, uint32_t number,
+                       const std::function<Status(const RecordView&)>& fn, SegmentScan* scan) {
+  constexpr uint64_t kWindow = 1u << 20;
+  *scan = SegmentScan();
+  std::string buf;  // the file's bytes [buf_off, buf_off + buf.size())
+  uint64_t buf_off = 0;
+  // Makes buf hold [off, off + n), reading at least a window.
+  auto cover = [&](uint64_t off, uint64_t n) -> Status {
+    if (off >= buf_off && off + n <= buf_off + buf.size()) return Status::OK();
+    uint64_t want = std::min<uint64_t>(std::max<uint64_t>(n, kWindow), size - off);
+    buf_off = off;
+    return file->ReadAt(off, static_cast<size_t>(want), &buf);
+  };
+  Status s = cover(0, std::min<uint64_t>(size, kSegmentHeaderSize));
+  if (!s.ok()) return s;
+  if (!ParseSegmentHeader(std::string_view(buf).substr(0, std::min<uint64_t>(buf.size(), size)),
+                          number, scan)) {
+    return Status::OK();
+  }
+  uint64_t pos = kSegmentHeaderSize;
+  while (pos + kRecordHeaderSize <= size) {
+    s = cover(pos, kRecordHeaderSize);
+    if (!s.ok()) return s;
+    if (buf_off + buf.size() < pos + kRecordHeaderSize) break;  // the file shrank under us
+    const char* p = buf.data() + (pos - buf_off);
+    uint32_t len = DecodeFixed32(p + 4);
+    if (len == 0 || len > kMaxRecordBodyBytes || len > size - pos - kRecordHeaderSize) break;
+    s = cover(pos, kRecordHeaderSize + len);
+    if (!s.ok()) return s;
+    std::string_view at = std::string_view(buf).substr(pos - buf_off, kRecordHeaderSize + len);
+    if (at.size() != kRecordHeaderSize + len || ValidRecordAt(at, 0) == 0) break;
+    RecordView rec{pos, static_cast<RecordType>(at[8]), at.substr(kRecordHeaderSize)};
+    if (rec.type == kSegmentEndRecord && DecodeFixed64(rec.body.data()) != number) break;
+    s = fn(rec);
+    if (!s.ok()) return s;
+    pos += kRecordHeaderSize + len;
+    if (rec.type == kSegmentEndRecord) {
+      scan->end = SegmentScan::End::kSealed;
+      break;
+    }
+  }
+  scan->valid_end = pos;
+  // The rest is normally zeros: check it a window at a time.
+  bool zeros = true;
+  for (uint64_t off = pos; off < size && zeros; off += kWindow) {
+    s = file->ReadAt(off, static_cast<size_t>(std::min<uint64_t>(kWindow, size - off)), &buf);
+    if (!s.ok()) return s;
+    zeros = NextNonZero(buf, 0) == buf.size();
+  }
+  if (!zeros) {
+    s = file->ReadAt(pos, static_cast<size_t>(size - pos), &buf);
+    if (!s.ok()) return s;
+    ClassifyTail(buf, pos, scan);
+  }
+  if (scan->version >= 2 && size != scan->capacity) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->bad_offset = std::min<uint64_t>(size, scan->capacity);
+    scan->reason = "the file is " + std::to_string(size) + " bytes, not the " +
+                   std::to_string(scan->capacity) + " it was created with" +
+                   (size < scan->capacity ? ": its end was cut off" : "");
   }
   return Status::OK();
 }

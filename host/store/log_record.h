@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "host/store/env.h"
 #include "host/store/log_format.h"
 #include "host/store/status.h"
 
@@ -119,6 +120,14 @@ struct SegmentScan {
 Status ScanSegment(std::string_view image, uint32_t number,
                    const std::function<Status(const RecordView&)>& fn, SegmentScan* scan,
                    bool whole_file = true);
+
+// ScanSegment over a file of size bytes, read a window at a time: the
+// memory it needs is in proportion to the largest record, not to the
+// segment. (Only if nonzero bytes follow the last valid record, the rest of
+// the file is read at once to classify them.) Record bodies passed to fn
+// are valid during the call only.
+Status ScanSegmentFile(File* file, uint64_t size, uint32_t number,
+                       const std::function<Status(const RecordView&)>& fn, SegmentScan* scan);
 
 // Bodies of retired and blob records; false if malformed. DecodeRetired
 // wants ranges of valid numbers (>= 1), sorted and disjoint.

@@ -187,6 +187,14 @@ Status Store::ReadMarker(const std::vector<std::string>& names, bool* present) {
     return DecodeStoreMarker(data, &marker_);
   }
   if (any_segment) return Status::OK();  // a store from before version 3
+  std::vector<std::string> blobs;
+  if (env_->DirExists(dir_ + "/" + kBlobDirName) &&
+      env_->ListDir(dir_ + "/" + kBlobDirName, &blobs).ok() && !blobs.empty()) {
+    // Blobs are logged in segments: a store from before version 3 that has
+    // lost every segment file.
+    return Status::Corruption(dir_ + " holds blobs but no segment file and no " + kMarkerFileName +
+                              " file: its segment files are gone");
+  }
   if (!foreign.empty()) {
     return Status::InvalidArgument(dir_ + " is not an sx store: it has no " + kMarkerFileName +
                                    " file and no segments, and holds \"" +
@@ -255,11 +263,10 @@ Status Store::Recover() {
     if (!s.ok()) return s;
     has_marker = true;
   }
-  std::string image;
   std::vector<SegmentScan> scans(numbers.size());
   for (size_t i = 0; i < numbers.size(); ++i) {
     Segment seg;
-    s = ReplaySegment(numbers[i], &seg, &image, &scans[i]);
+    s = ReplaySegment(numbers[i], &seg, &scans[i]);
     if (!s.ok()) return s;
     segments_.emplace(numbers[i], std::move(seg));
   }
@@ -307,7 +314,7 @@ Status Store::Recover() {
   return Status::OK();
 }
 
-Status Store::ReplaySegment(uint32_t number, Segment* seg, std::string* image, SegmentScan* scan) {
+Status Store::ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan) {
   std::unique_ptr<File> file;
   std::string path = SegmentPath(number);
   Status s =
@@ -316,10 +323,10 @@ Status Store::ReplaySegment(uint32_t number, Segment* seg, std::string* image, S
   uint64_t size;
   s = file->Size(&size);
   if (!s.ok()) return s;
-  s = file->ReadAt(0, size, image);
-  if (!s.ok()) return s;
-  s = ScanSegment(
-      *image, number,
+  // A window at a time: opening needs no memory in proportion to the
+  // segment's size.
+  s = ScanSegmentFile(
+      file.get(), size, number,
       [&](const RecordView& rec) -> Status {
         Status r = ReplayRecord(number, rec);
         return r.ok() ? r : Problem(false, number, rec.offset, r.message());

@@ -73,6 +73,9 @@ struct Options {
   int batch_ms = 10;   // kBatch: the flusher syncs at most this far behind
   Env* env = nullptr;  // nullptr: Env::Default()
   uint64_t segment_bytes = 64ull << 20;
+  // A missing or empty directory becomes a new store; otherwise it is
+  // NotFound ("is not an sx store"). A directory holding other files is
+  // never taken for a store (InvalidArgument), whatever this says.
   bool create_if_missing = true;
   bool read_only = false;  // no lock, no writes, no repair of a torn tail
   // With read_only: take the writer's lock all the same, so that no writer
@@ -247,7 +250,7 @@ class Store {
   Store(const Options& options, std::string dir);
 
   Status Recover();
-  Status ReplaySegment(uint32_t number, Segment* seg, std::string* image, SegmentScan* scan);
+  Status ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan);
   Status ReplayRecord(uint32_t number, const RecordView& rec);
   Status ReplayOps(uint32_t number, uint64_t body_offset, bool compaction, std::string_view body);
   Status SettleSegmentEnds(const std::vector<uint32_t>& numbers,

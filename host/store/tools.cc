@@ -17,7 +17,9 @@ constexpr char kUsage[] =
     "usage: sx store stats DIR\n"
     "       sx store dump DIR [--json]\n"
     "       sx store verify DIR\n"
-    "       sx store compact DIR\n";
+    "       sx store compact DIR\n"
+    "exit: 0 ok, 1 damaged / not a store / failed, 2 bad usage,\n"
+    "      3 verify found a torn tail only, 4 a running writer holds the store\n";
 
 // JSON string body: valid UTF-8 kept, control characters and bytes that are
 // not UTF-8 written as \u00NN.

@@ -3,7 +3,9 @@
 // records, and what open cuts off. On a memory filesystem.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -127,6 +129,21 @@ TEST(StoreMarker, ADirectoryThatIsNotAStoreIsNeverTakenForOne) {
   EXPECT_TRUE(SegmentNumbers(&env).empty());
   std::string data;
   EXPECT_FALSE(env.GetContents(MarkerPath(), &data).ok());
+}
+
+TEST(StoreMarker, AnOlderStoreWithBlobsButNoSegmentsIsCorruption) {
+  MemEnv env;
+  {
+    auto store = OpenOrDie(MemOptions(&env), kDir);
+    std::string cid;
+    ASSERT_TRUE(store->BlobPut("a blob", &cid).ok());
+  }
+  // As a version-2 store would be after losing its segments: no marker.
+  ASSERT_TRUE(env.DeleteFile(MarkerPath()).ok());
+  for (uint32_t n : SegmentNumbers(&env)) ASSERT_TRUE(env.DeleteFile(Seg(n)).ok());
+  Status s = TryOpen(&env);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_TRUE(SegmentNumbers(&env).empty());
 }
 
 TEST(StoreMarker, WithoutCreateIfMissingAnEmptyDirectoryIsNotAStore) {
@@ -281,12 +298,41 @@ TEST(StoreTail, VerifyNeverSaysOkOverBytesAnOpenWouldCut) {
 
 // ---------------------------------------------------------------- a new directory
 
-// Records the directories synced, and passes every call on to a MemEnv.
+// A file that remembers the largest single read made of it.
+class ReadLog final : public File {
+ public:
+  ReadLog(std::unique_ptr<File> base, uint64_t* largest)
+      : base_(std::move(base)), largest_(largest) {}
+  Status ReadAt(uint64_t offset, size_t n, std::string* out) override {
+    *largest_ = std::max<uint64_t>(*largest_, n);
+    return base_->ReadAt(offset, n, out);
+  }
+  Status WriteAt(uint64_t offset, std::string_view data) override {
+    return base_->WriteAt(offset, data);
+  }
+  Status Append(std::string_view data) override { return base_->Append(data); }
+  Status Sync() override { return base_->Sync(); }
+  Status Size(uint64_t* size) override { return base_->Size(size); }
+  Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+  Status Preallocate(uint64_t len, bool zero_fill) override {
+    return base_->Preallocate(len, zero_fill);
+  }
+
+ private:
+  std::unique_ptr<File> base_;
+  uint64_t* largest_;
+};
+
+// Records the directories synced and the largest read, and passes every
+// call on to a MemEnv.
 class SyncDirLog final : public Env {
  public:
   explicit SyncDirLog(MemEnv* base) : base_(base) {}
   Status OpenFile(const std::string& path, OpenMode mode, std::unique_ptr<File>* out) override {
-    return base_->OpenFile(path, mode, out);
+    std::unique_ptr<File> file;
+    Status s = base_->OpenFile(path, mode, &file);
+    if (s.ok()) *out = std::make_unique<ReadLog>(std::move(file), &largest_read);
+    return s;
   }
   Status RenameFile(const std::string& from, const std::string& to) override {
     return base_->RenameFile(from, to);
@@ -314,6 +360,7 @@ class SyncDirLog final : public Env {
 
   std::vector<std::string> created, synced;
   std::string first;
+  uint64_t largest_read = 0;  // bytes, of one ReadAt
 
  private:
   MemEnv* base_;
@@ -330,6 +377,27 @@ TEST(StoreCreate, TheParentOfANewDataDirectoryIsSyncedFirst) {
   EXPECT_EQ(env.created.front(), "/data/db");
   EXPECT_EQ(env.first, "/data") << "the first directory synced";
   ASSERT_TRUE(store->Append("s", 1, "x").ok());
+}
+
+TEST(StoreOpen, OpeningReadsAWindowAtATimeNotTheWholeSegment) {
+  MemEnv mem;
+  Options o = MemOptions(&mem, SyncMode::kNever);  // the memory filesystem copies a file per sync
+  o.segment_bytes = 16u << 20;
+  {
+    auto store = OpenOrDie(o, kDir);
+    for (uint64_t seq = 1; seq <= 2000; ++seq) {
+      ASSERT_TRUE(store->Append("s", seq, std::string(1000, 'p')).ok());
+    }
+    ASSERT_TRUE(store->Sync().ok());
+  }
+  SyncDirLog env(&mem);
+  o.env = &env;
+  auto store = OpenOrDie(o, kDir);
+  EXPECT_EQ(store->LastSeq("s"), 2000u);
+  EXPECT_LE(env.largest_read, 1u << 20) << "one read of " << env.largest_read << " bytes";
+  std::vector<std::string> problems;
+  EXPECT_TRUE(store->Verify([&](const std::string& p) { problems.push_back(p); }).ok());
+  EXPECT_LE(env.largest_read, 1u << 20) << "verify: one read of " << env.largest_read << " bytes";
 }
 
 }  // namespace
