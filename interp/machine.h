@@ -412,6 +412,11 @@ class Machine {
 
   // The text of an uncaught error: message, then "  at FILE:LINE:COL" lines.
   std::string FormatError(Value err);
+  // The error "out of memory", made when the machine was: raising it needs
+  // no allocation. Tells the heap an allocation failed (see
+  // Heap::OnAllocationFailure). One error value serves every raise; its
+  // trace is the latest one's.
+  Value OutOfMemory();
 
   // Registers machine operations (map, filter, ...) as globals and marks the
   // builtin arithmetic natives with their FastOp.
@@ -465,6 +470,10 @@ class Machine {
   std::set<std::string, std::less<>> imported_;
   volatile int interrupt_ = 0;
   Node* cur_call_ = nullptr;
+  Value oom_error_ = Value::Nil();
+  // A new task made current for an entry point (RunToplevel, Call); nullptr
+  // when memory ran out.
+  Task* StartTask();
   Node* reg_node_ = nullptr;  // registers, visible to the collector
   Env* reg_env_ = nullptr;
   size_t op_base_ = 0;

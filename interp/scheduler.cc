@@ -16,6 +16,7 @@
 // the loop. The machine (tasks.cc) owns the task table; this file only
 // drives it.
 #include <chrono>
+#include <new>
 #include <thread>
 
 #include "interp/dict.h"
@@ -32,14 +33,40 @@ namespace {
 
 ix::Value Raw(uint64_t bits) { return ix::Value::FromBits(bits); }
 
+// Fails a request for want of memory, without allocating: a failure with no
+// message is answered with the machine's "out of memory" error.
+void FailOutOfMemory(IoRequest& q) {
+  q.result.kind = IoResult::kFailed;
+  q.result.value = Value();
+  q.result.message.clear();
+  q.result.data = Value();
+}
+
 }  // namespace
 
+// A handler that runs out of memory fails the requests it had not answered
+// with "out of memory": none is served twice, since a batch handler may
+// already have written what it did not get to answer.
 void Interpreter::ServeBatch(std::vector<IoRequest>& batch) {
-  for (BatchIoHandler& h : batch_handlers_) h(*this, batch);
+  for (BatchIoHandler& h : batch_handlers_) {
+    try {
+      h(*this, batch);
+    } catch (std::bad_alloc&) {
+      for (IoRequest& q : batch) {
+        if (q.result.kind == IoResult::kPass) FailOutOfMemory(q);
+      }
+    }
+  }
   for (IoRequest& q : batch) {
     if (q.result.kind != IoResult::kPass || q.op.empty()) continue;
     for (IoHandler& h : handlers_) {
-      IoResult r = h(*this, q.op, q.args, q.request);
+      IoResult r;
+      try {
+        r = h(*this, q.op, q.args, q.request);
+      } catch (std::bad_alloc&) {
+        FailOutOfMemory(q);
+        break;
+      }
       if (r.kind != IoResult::kPass) {
         q.result = std::move(r);
         break;
@@ -98,8 +125,14 @@ Outcome Interpreter::Run(Outcome o) {
         if (q.result.kind == IoResult::kServed) {
           m.Answer(q.token, Raw(q.result.value.bits()), false);
         } else {
-          Value err = MakeError(q.result.message, q.result.data);
-          m.Answer(q.token, Raw(err.bits()), true);
+          ix::Value err;
+          try {
+            err = q.result.message.empty() ? m.OutOfMemory()
+                                           : Raw(MakeError(q.result.message, q.result.data).bits());
+          } catch (std::bad_alloc&) {
+            err = m.OutOfMemory();
+          }
+          m.Answer(q.token, err, true);
         }
       }
       batch.clear();

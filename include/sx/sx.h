@@ -288,6 +288,7 @@ class Interpreter {
   Value Wrap(uint64_t bits);
   static interp::Value NativeEntry(const interp::Args& a);
   Outcome MakeOutcome(int status, uint64_t bits);
+  Outcome OutOfMemoryOutcome();
   Outcome StaleToken(uint64_t token);
   void ServeBatch(std::vector<IoRequest>& batch);
 
