@@ -14,9 +14,10 @@
 // earlier ones leave, and a refused one is that task's conflict value. No
 // answer is given before CommitGroup returns, so under sync=always no task
 // resumes before its own write is on stable storage. Requests are taken in
-// task order; a read (or any op that is not a write) first commits the
-// writes before it, so it sees them. A round with fewer than two writes goes
-// through HandleOp unchanged.
+// the batch's order (the scheduler varies which task comes first); a read
+// (or any op that is not a write) first commits the writes before it, so it
+// sees them. A round with fewer than two writes goes through HandleOp
+// unchanged.
 #include "host/persist_ops.h"
 
 #include <cctype>

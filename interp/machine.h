@@ -408,6 +408,17 @@ class Machine {
   Value LiveTasks();
   uint64_t stale_resumes() const { return stale_resumes_; }
   void CountStale() { ++stale_resumes_; }
+  // Where a round's batch of n requests starts (0 <= offset < n): varied
+  // from round to round by a fixed pseudo-random sequence, so that when the
+  // requests of one round conflict no task is always first. Not a fixed
+  // step: a fixed step could keep in time with tasks that alternate a read
+  // round and a write round, and favour the same ones forever.
+  size_t RoundOffset(size_t n) {
+    round_rng_ ^= round_rng_ << 13;
+    round_rng_ ^= round_rng_ >> 7;
+    round_rng_ ^= round_rng_ << 17;
+    return static_cast<size_t>(round_rng_ % n);
+  }
   static int64_t NowNs();
 
   // The text of an uncaught error: message, then "  at FILE:LINE:COL" lines.
@@ -496,6 +507,7 @@ class Machine {
   RunResult main_result_{RunStatus::kDone, Value::Nil()};
   uint32_t next_task_id_ = 1;
   uint64_t stale_resumes_ = 0;
+  uint64_t round_rng_ = 0x9E3779B97F4A7C15ull;  // xorshift64 state, never 0
   Value op_names_[3];  // the :op strings of task/await, task/sleep, task/yield
   Value yield_request_;
   String* op_key_ = nullptr;

@@ -15,6 +15,7 @@
 // Everything runs on the caller's thread; IO handlers run synchronously in
 // the loop. The machine (tasks.cc) owns the task table; this file only
 // drives it.
+#include <algorithm>
 #include <chrono>
 #include <new>
 #include <thread>
@@ -89,6 +90,9 @@ Outcome Interpreter::Run(Outcome o) {
   }
   std::vector<IoRequest> batch;
   for (;;) {
+    // Sleepers whose time has come join every round, even while other tasks
+    // keep the scheduler busy with IO.
+    if (m.has_sleepers()) m.WakeSleepers(ix::Machine::NowNs());
     m.RunReady(&io);
     ix::RunResult r;
     if (m.TakeMainResult(&r)) {
@@ -120,6 +124,11 @@ Outcome Interpreter::Run(Outcome o) {
         batch.push_back(std::move(q));
       }
       io.clear();
+      if (batch.size() > 1) {
+        std::rotate(batch.begin(),
+                    batch.begin() + static_cast<ptrdiff_t>(m.RoundOffset(batch.size())),
+                    batch.end());
+      }
       ServeBatch(batch);
       for (IoRequest& q : batch) {
         if (q.result.kind == IoResult::kServed) {

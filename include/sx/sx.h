@@ -153,7 +153,9 @@ using IoHandler = std::function<IoResult(Interpreter& in, std::string_view op, c
 
 // One suspended task's request in a batch. A batch handler sets `result`
 // for the requests it serves and leaves kPass on the others. Requests are
-// in task order; each task has at most one.
+// in the order their tasks suspended, rotated to start at a different task
+// from round to round (so that when they conflict no task always wins);
+// each task has at most one.
 struct IoRequest {
   uint64_t token = 0;
   std::string op;
