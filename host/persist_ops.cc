@@ -14,9 +14,10 @@
 // earlier ones leave, and a refused one is that task's conflict value. No
 // answer is given before CommitGroup returns, so under sync=always no task
 // resumes before its own write is on stable storage. Requests are taken in
-// task order; a read (or any op that is not a write) first commits the
-// writes before it, so it sees them. A round with fewer than two writes goes
-// through HandleOp unchanged.
+// the batch's order (the scheduler varies which task comes first); a read
+// (or any op that is not a write) first commits the writes before it, so it
+// sees them. A round with fewer than two writes goes through HandleOp
+// unchanged.
 #include "host/persist_ops.h"
 
 #include <cctype>
@@ -92,8 +93,15 @@ struct Ctx {
   }
 };
 
+// An event's time: an integer (what the library's queries compare), or nil.
+void CheckAt(const Ctx& c, const Value& at, const char* what, const std::string& stream) {
+  if (!at.IsNil() && !at.IsInt()) {
+    c.Fail(std::string(what) + " must be an integer, got " + at.Brief(), "stream", stream);
+  }
+}
+
 // The event's :seq, checked, after its :stream (when it has one) is checked
-// to name the stream it is appended to.
+// to name the stream it is appended to and its :at to be an integer.
 uint64_t EventSeq(const Ctx& c, const Value& event, const std::string& stream) {
   if (!event.IsDict()) c.Fail("the event must be a dict, got " + event.Brief(), "stream", stream);
   Value own = event.Get("stream");
@@ -101,6 +109,7 @@ uint64_t EventSeq(const Ctx& c, const Value& event, const std::string& stream) {
     c.Fail("the event's :stream " + own.Brief() + " is not the stream it is appended to", "stream",
            stream);
   }
+  CheckAt(c, event.Get("at"), "the event's :at", stream);
   Value seq = event.Get("seq");
   if (!seq.IsInt() || seq.AsInt() < 1) {
     c.Fail("the event's :seq must be a positive integer, got " + seq.Brief(), "stream", stream);
@@ -280,6 +289,7 @@ Value OpBlobHas(Ctx& c) {
 Value OpAppendNext(Ctx& c) {
   c.Arity(4);
   std::string stream = c.Str(0, "stream");
+  CheckAt(c, c.args[2], ":at", stream);
   uint64_t last = c.store->LastSeq(stream);
   CheckRoom(c, stream, last);
   uint64_t seq = last + 1;
@@ -614,6 +624,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
   } else if (op == "persist/append-next") {
     c.Arity(4);
     std::string stream = c.Str(0, "stream");
+    CheckAt(c, c.args[2], ":at", stream);
     uint64_t last = GroupHwm(c, hwm, stream);
     CheckRoom(c, stream, last);
     std::pair<std::string, Value> e[] = {{"stream", c.args[0]},

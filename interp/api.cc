@@ -4,6 +4,7 @@
 // takes a new slot, destroying it frees the slot, so whatever the host holds
 // survives collections and nothing else is kept alive by the API.
 #include <algorithm>
+#include <new>
 
 #include "interp/dict.h"
 #include "interp/machine.h"
@@ -186,32 +187,63 @@ Outcome Interpreter::MakeOutcome(int status, uint64_t bits) {
   o.status = st == ix::RunStatus::kDone        ? Status::kDone
              : st == ix::RunStatus::kSuspended ? Status::kSuspended
                                                : Status::kError;
-  o.value = Wrap(bits);
-  if (o.status == Status::kSuspended) o.token = state_->machine().current_token();
-  if (o.status == Status::kError) o.error_text = state_->machine().FormatError(Raw(bits));
+  try {
+    o.value = Wrap(bits);
+    if (o.status == Status::kSuspended) o.token = state_->machine().current_token();
+    if (o.status == Status::kError) o.error_text = state_->machine().FormatError(Raw(bits));
+  } catch (std::bad_alloc&) {
+    if (o.status != Status::kSuspended) return OutOfMemoryOutcome();
+    throw;  // a suspension must reach the host; the caller reports it
+  }
+  return o;
+}
+
+// Memory ran out outside the machine's loop (reading, setting up a run, or
+// building the outcome): the error "out of memory", made without allocating
+// on the heap.
+Outcome Interpreter::OutOfMemoryOutcome() {
+  Outcome o;
+  o.status = Status::kError;
+  ix::Value err = state_->machine().OutOfMemory();
+  try {
+    o.value = Wrap(err.Bits());
+    o.error_text = "error: out of memory";
+  } catch (std::bad_alloc&) {
+  }
   return o;
 }
 
 Outcome Interpreter::Eval(std::string_view source, std::string_view filename) {
   State& S = *state_;
-  std::string file(filename);
-  ix::Value forms;
+  ix::Value forms, name;
+  size_t root;
   try {
+    std::string file(filename);
     forms = ix::ParseSource(S, source, file);
+    name = S.heap.MakeString(file);  // no collection before the run: forms is safe
+    root = S.Root(forms);
   } catch (ix::SxThrow& e) {
     return MakeOutcome(static_cast<int>(ix::RunStatus::kError), e.value.Bits());
+  } catch (std::bad_alloc&) {
+    return OutOfMemoryOutcome();
   }
-  size_t root = S.Root(forms);
-  ix::RunResult r = S.machine().RunToplevel(forms, S.heap.MakeString(file));
+  ix::RunResult r = S.machine().RunToplevel(forms, name);
   S.Unroot(root);
   return MakeOutcome(static_cast<int>(r.status), r.value.Bits());
 }
 
 Outcome Interpreter::EvalForm(const Value& form, std::string_view filename) {
   State& S = *state_;
-  ix::Value forms = S.heap.Cons(Raw(form.bits()), ix::Value::EmptyList());
-  size_t root = S.Root(forms);
-  ix::RunResult r = S.machine().RunToplevel(forms, S.heap.MakeString(filename));
+  ix::Value forms, name;
+  size_t root;
+  try {
+    forms = S.heap.Cons(Raw(form.bits()), ix::Value::EmptyList());
+    name = S.heap.MakeString(filename);
+    root = S.Root(forms);
+  } catch (std::bad_alloc&) {
+    return OutOfMemoryOutcome();
+  }
+  ix::RunResult r = S.machine().RunToplevel(forms, name);
   S.Unroot(root);
   return MakeOutcome(static_cast<int>(r.status), r.value.Bits());
 }
@@ -229,7 +261,11 @@ Outcome Interpreter::EvalFile(const std::string& path) {
 
 Outcome Interpreter::Call(const Value& fn, std::span<const Value> args) {
   std::vector<ix::Value> raw;
-  raw.reserve(args.size());
+  try {
+    raw.reserve(args.size());
+  } catch (std::bad_alloc&) {
+    return OutOfMemoryOutcome();
+  }
   for (const Value& a : args) raw.push_back(Raw(a.bits()));
   ix::RunResult r = state_->machine().Call(Raw(fn.bits()), raw.data(), raw.size());
   return MakeOutcome(static_cast<int>(r.status), r.value.Bits());
@@ -241,8 +277,13 @@ Outcome Interpreter::Resume(const Value& answer) {
 }
 
 Outcome Interpreter::ResumeError(std::string_view message, const Value& data) {
-  Value err = MakeError(message, data);
-  ix::RunResult r = state_->machine().ResumeError(Raw(err.bits()));
+  ix::Value err;
+  try {
+    err = Raw(MakeError(message, data).bits());
+  } catch (std::bad_alloc&) {
+    err = state_->machine().OutOfMemory();  // raised in its place
+  }
+  ix::RunResult r = state_->machine().ResumeError(err);
   return MakeOutcome(static_cast<int>(r.status), r.value.Bits());
 }
 
@@ -305,6 +346,8 @@ ix::Value Interpreter::NativeEntry(const ix::Args& a) {
     if (e.raised().owner() == &in) throw ix::SxThrow{Raw(e.raised().bits())};
     message = e.what();
     data = Raw(e.data().bits());
+  } catch (const std::bad_alloc&) {
+    throw;  // the machine raises "out of memory"
   } catch (const std::exception& e) {
     message = box->name + ": " + e.what();
   }

@@ -138,7 +138,15 @@ void RegisterMachineTypes(Heap& heap) {
   });
 }
 
-Machine::Machine(State& S) : S_(S), pool_(std::make_unique<FiberPool>()) {}
+Machine::Machine(State& S) : S_(S), pool_(std::make_unique<FiberPool>()) {
+  oom_error_ = S_.heap.MakeError(S_.heap.MakeString("out of memory"), Value::Nil());
+}
+
+Value Machine::OutOfMemory() {
+  S_.heap.OnAllocationFailure();
+  static_cast<ErrorObj*>(oom_error_.AsObj())->trace = Value::Nil();
+  return oom_error_;
+}
 
 Machine::~Machine() { DropFibers(); }
 
@@ -235,6 +243,7 @@ void Machine::MarkRoots(Heap& h) {
   h.MarkObj(cur_call_);
   h.MarkObj(lib_entry_);
   h.MarkObj(lib_entry_task_);
+  h.Mark(oom_error_);
   h.MarkObj(reg_node_);
   h.MarkObj(reg_env_);
   for (const auto& [id, fc] : fiber_calls_) {
@@ -1128,11 +1137,19 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
       }
       returning = false;
     } catch (std::bad_alloc&) {
-      Value err = S_.heap.MakeError(S_.heap.MakeString("out of memory"), Value::Nil());
+      Value err = OutOfMemory();
       if (!Unwind(L, err, &node, &env)) {
         t->state = kTaskDone;
         return RunResult{RunStatus::kError, err};
       }
+      // The guard's handler is about to run, and what the failed code held
+      // is garbage now: collect it first, as at a safe point (every live
+      // value is in the frames or the registers).
+      reg_node_ = node;
+      reg_env_ = env;
+      S_.heap.Collect();
+      reg_node_ = nullptr;
+      reg_env_ = nullptr;
       returning = false;
     }
   }
@@ -1242,8 +1259,13 @@ bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
   auto& frames = L.frames;
   auto& vals = L.vals;
   if (IsError(err) && !IsPair(static_cast<ErrorObj*>(err.AsObj())->trace)) {
-    Value trace = Backtrace(L, *env);
-    static_cast<ErrorObj*>(err.AsObj())->trace = trace;
+    // The trace is a nicety: when memory has run out it is left unrecorded,
+    // and the error still reaches its guard.
+    try {
+      Value trace = Backtrace(L, *env);
+      static_cast<ErrorObj*>(err.AsObj())->trace = trace;
+    } catch (std::bad_alloc&) {
+    }
   }
   bool found = false;
   while (!frames.empty()) {
@@ -1252,7 +1274,11 @@ bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
     frames.pop_back();
     if (f.kind == FrameKind::kGuard) {
       vals.resize(f.base);
-      SetSlot(S_.heap, f.env, f.node->index, err);
+      try {
+        SetSlot(S_.heap, f.env, f.node->index, err);
+      } catch (std::bad_alloc&) {
+        continue;  // no room to bind the error here: on to an outer guard
+      }
       *env = f.env;
       *node = f.node->b;
       found = true;
@@ -1448,18 +1474,33 @@ RunResult Machine::Finish(RunResult r) {
   return r;
 }
 
+Task* Machine::StartTask() {
+  try {
+    Task* t = NewTask();
+    Start(t);
+    return t;
+  } catch (std::bad_alloc&) {
+    return nullptr;
+  }
+}
+
 RunResult Machine::RunToplevel(Value forms, Value file) {
-  Task* t = NewTask();
-  Start(t);
+  Task* t = StartTask();
+  if (t == nullptr) return RunResult{RunStatus::kError, OutOfMemory()};
   t->frames->push_back(Frame{FrameKind::kToplevel, 0, 0, nullptr, nullptr, forms, file});
   return Finish(Run(Entry::kReturn, Value::Nil(), nullptr, nullptr));
 }
 
 RunResult Machine::Call(Value fn, const Value* args, size_t n) {
-  Task* t = NewTask();
-  Start(t);
-  t->vals->push_back(fn);
-  for (size_t i = 0; i < n; ++i) t->vals->push_back(args[i]);
+  Task* t = StartTask();
+  if (t == nullptr) return RunResult{RunStatus::kError, OutOfMemory()};
+  try {
+    t->vals->push_back(fn);
+    for (size_t i = 0; i < n; ++i) t->vals->push_back(args[i]);
+  } catch (std::bad_alloc&) {
+    t->state = kTaskDone;
+    return Finish(RunResult{RunStatus::kError, OutOfMemory()});
+  }
   return Finish(Run(Entry::kApply, Value::Nil(), nullptr, nullptr));
 }
 

@@ -433,10 +433,26 @@ class Machine {
   Value LiveTasks();
   uint64_t stale_resumes() const { return stale_resumes_; }
   void CountStale() { ++stale_resumes_; }
+  // Where a round's batch of n requests starts (0 <= offset < n): varied
+  // from round to round by a fixed pseudo-random sequence, so that when the
+  // requests of one round conflict no task is always first. Not a fixed
+  // step: a fixed step could keep in time with tasks that alternate a read
+  // round and a write round, and favour the same ones forever.
+  size_t RoundOffset(size_t n) {
+    round_rng_ ^= round_rng_ << 13;
+    round_rng_ ^= round_rng_ >> 7;
+    round_rng_ ^= round_rng_ << 17;
+    return static_cast<size_t>(round_rng_ % n);
+  }
   static int64_t NowNs();
 
   // The text of an uncaught error: message, then "  at FILE:LINE:COL" lines.
   std::string FormatError(Value err);
+  // The error "out of memory", made when the machine was: raising it needs
+  // no allocation. Tells the heap an allocation failed (see
+  // Heap::OnAllocationFailure). One error value serves every raise; its
+  // trace is the latest one's.
+  Value OutOfMemory();
 
   // Registers machine operations (map, filter, ...) as globals and marks the
   // builtin arithmetic natives with their FastOp.
@@ -508,6 +524,10 @@ class Machine {
     lib_entry_task_ = task_;
     lib_entry_depth_ = depth;
   }
+  Value oom_error_ = Value::Nil();
+  // A new task made current for an entry point (RunToplevel, Call); nullptr
+  // when memory ran out.
+  Task* StartTask();
   Node* reg_node_ = nullptr;  // registers, visible to the collector
   Env* reg_env_ = nullptr;
   size_t op_base_ = 0;
@@ -530,6 +550,7 @@ class Machine {
   RunResult main_result_{RunStatus::kDone, Value::Nil()};
   uint32_t next_task_id_ = 1;
   uint64_t stale_resumes_ = 0;
+  uint64_t round_rng_ = 0x9E3779B97F4A7C15ull;  // xorshift64 state, never 0
   Value op_names_[3];  // the :op strings of task/await, task/sleep, task/yield
   Value yield_request_;
   String* op_key_ = nullptr;

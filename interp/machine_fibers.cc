@@ -194,11 +194,15 @@ void Machine::RunFiberJob(FiberCall* fc) {
     fc->result = e.value;
     fc->state = FiberCall::kFailed;
   } catch (std::bad_alloc&) {
-    fc->result = S_.heap.MakeError(S_.heap.MakeString("out of memory"), Value::Nil());
+    fc->result = OutOfMemory();
     fc->state = FiberCall::kFailed;
   } catch (std::exception& e) {
-    fc->result = S_.heap.MakeError(
-        S_.heap.MakeString(std::string(fc->nat->spec->name) + ": " + e.what()), Value::Nil());
+    try {
+      fc->result = S_.heap.MakeError(
+          S_.heap.MakeString(std::string(fc->nat->spec->name) + ": " + e.what()), Value::Nil());
+    } catch (std::bad_alloc&) {
+      fc->result = OutOfMemory();
+    }
     fc->state = FiberCall::kFailed;
   }
 }

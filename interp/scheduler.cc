@@ -18,6 +18,11 @@
 // drives it.
 #include <time.h>
 
+#include <algorithm>
+#include <chrono>
+#include <new>
+#include <thread>
+
 #include "interp/dict.h"
 #include "interp/machine.h"
 #include "interp/printer.h"
@@ -32,14 +37,40 @@ namespace {
 
 ix::Value Raw(uint64_t bits) { return ix::Value::FromBits(bits); }
 
+// Fails a request for want of memory, without allocating: a failure with no
+// message is answered with the machine's "out of memory" error.
+void FailOutOfMemory(IoRequest& q) {
+  q.result.kind = IoResult::kFailed;
+  q.result.value = Value();
+  q.result.message.clear();
+  q.result.data = Value();
+}
+
 }  // namespace
 
+// A handler that runs out of memory fails the requests it had not answered
+// with "out of memory": none is served twice, since a batch handler may
+// already have written what it did not get to answer.
 void Interpreter::ServeBatch(std::vector<IoRequest>& batch) {
-  for (BatchIoHandler& h : batch_handlers_) h(*this, batch);
+  for (BatchIoHandler& h : batch_handlers_) {
+    try {
+      h(*this, batch);
+    } catch (std::bad_alloc&) {
+      for (IoRequest& q : batch) {
+        if (q.result.kind == IoResult::kPass) FailOutOfMemory(q);
+      }
+    }
+  }
   for (IoRequest& q : batch) {
     if (q.result.kind != IoResult::kPass || q.op.empty()) continue;
     for (IoHandler& h : handlers_) {
-      IoResult r = h(*this, q.op, q.args, q.request);
+      IoResult r;
+      try {
+        r = h(*this, q.op, q.args, q.request);
+      } catch (std::bad_alloc&) {
+        FailOutOfMemory(q);
+        break;
+      }
       if (r.kind != IoResult::kPass) {
         q.result = std::move(r);
         break;
@@ -63,6 +94,9 @@ Outcome Interpreter::Run(Outcome o) {
   }
   std::vector<IoRequest> batch;
   for (;;) {
+    // Sleepers whose time has come join every round, even while other tasks
+    // keep the scheduler busy with IO.
+    if (m.has_sleepers()) m.WakeSleepers(ix::Machine::NowNs());
     m.RunReady(&io);
     ix::RunResult r;
     if (m.TakeMainResult(&r)) {
@@ -95,13 +129,24 @@ Outcome Interpreter::Run(Outcome o) {
         batch.push_back(std::move(q));
       }
       io.clear();
+      if (batch.size() > 1) {
+        std::rotate(batch.begin(),
+                    batch.begin() + static_cast<ptrdiff_t>(m.RoundOffset(batch.size())),
+                    batch.end());
+      }
       ServeBatch(batch);
       for (IoRequest& q : batch) {
         if (q.result.kind == IoResult::kServed) {
           m.Answer(q.token, Raw(q.result.value.bits()), false);
         } else {
-          Value err = MakeError(q.result.message, q.result.data);
-          m.Answer(q.token, Raw(err.bits()), true);
+          ix::Value err;
+          try {
+            err = q.result.message.empty() ? m.OutOfMemory()
+                                           : Raw(MakeError(q.result.message, q.result.data).bits());
+          } catch (std::bad_alloc&) {
+            err = m.OutOfMemory();
+          }
+          m.Answer(q.token, err, true);
         }
       }
       batch.clear();

@@ -154,7 +154,9 @@ using IoHandler = std::function<IoResult(Interpreter& in, std::string_view op, c
 
 // One suspended task's request in a batch. A batch handler sets `result`
 // for the requests it serves and leaves kPass on the others. Requests are
-// in task order; each task has at most one.
+// in the order their tasks suspended, rotated to start at a different task
+// from round to round (so that when they conflict no task always wins);
+// each task has at most one.
 struct IoRequest {
   uint64_t token = 0;
   std::string op;
@@ -328,6 +330,7 @@ class Interpreter {
   Value Wrap(uint64_t bits);
   static interp::Value NativeEntry(const interp::Args& a);
   Outcome MakeOutcome(int status, uint64_t bits);
+  Outcome OutOfMemoryOutcome();
   Outcome StaleToken(uint64_t token);
   void ServeBatch(std::vector<IoRequest>& batch);
 

@@ -257,4 +257,26 @@ TEST_F(PersistOpsTest, AnErrorAboutAOneMebibyteNameShowsItCutWithItsSize) {
             "1048576");
 }
 
+// --- an event's time -----------------------------------------------------------------
+
+TEST_F(PersistOpsTest, AnEventsAtMustBeAnInteger) {
+  const char* writes[] = {
+      R"((op "persist/append" "s" {:seq 1 :at "noon"}))",
+      R"((op "persist/append" "s" {:seq 1 :at 1.5}))",
+      R"((op "persist/append-next" "s" "t" "2024-05-01" nil))",
+      R"((op "persist/append-expect" "s" 0 {:seq 1 :at :now}))",
+      R"((op "persist/append-batch" "s" (list {:seq 1 :at 1} {:seq 2 :at "2"})))",
+      R"((op "persist/commit" (list {:op "append" :stream "s" :event {:seq 1 :at "x"}})))",
+  };
+  for (const char* w : writes) {
+    std::string e = Error(w);
+    EXPECT_NE(e.find(":at must be an integer"), std::string::npos) << w << ": " << e;
+  }
+  EXPECT_EQ(Value(R"((op "persist/last-seq" "s"))"), "0") << "nothing was written";
+  EXPECT_EQ(Value(R"((list (get (op "persist/append" "s" {:seq 1 :at 1700000000000}) :at)
+                           (get (op "persist/append-next" "s" "t" -5 nil) :at)
+                           (get (op "persist/append" "s" {:seq 3}) :seq)))"),
+            "(1700000000000 -5 3)");
+}
+
 }  // namespace

@@ -3,12 +3,17 @@
 // running out of memory.
 #include <gtest/gtest.h>
 
+#include <span>
 #include <string>
 
+#include "interp/heap.h"
+#include "interp/state.h"
 #include "sx/sx.h"
 
 namespace sx {
 namespace {
+
+namespace ix = interp;
 
 // A string of n bytes made of `piece` repeated, in SX.
 std::string Repeat(const std::string& piece, size_t times) {
@@ -182,6 +187,87 @@ TEST(Limits, TheMacroDepthLimitIsSetByTheEmbedder) {
   };
   EXPECT_EQ(in.Eval(call(40)).value.AsInt(), 7);
   EXPECT_NE(ErrorOf(in, call(60)).find("macro expansion deeper than 50"), std::string::npos);
+}
+
+// --- out of memory ---------------------------------------------------------------------
+//
+// The heap's test switch fails allocations: FailAllocationAfter(n) the nth
+// from now, FailAllocationsFrom(n) the nth and every one after it, as memory
+// that has run out stays out until something is freed.
+
+constexpr const char* kWork = R"(
+  (define (work n)
+    (let ((xs (map (fn (i) {:i i :s (str "item-" i) :l (list i (* i i))}) (range n))))
+      (len (filter (fn (d) (even? (get d :i))) xs))))
+)";
+
+bool IsOutOfMemory(const Outcome& o) {
+  if (o.status == Status::kError)
+    return o.value.IsError() && o.value.ErrorMessage() == "out of memory";
+  return o.status == Status::kDone && o.value.IsString() && o.value.AsString() == "out of memory";
+}
+
+TEST(Limits, EveryFailedAllocationIsTheErrorOutOfMemoryAndGuardCatchesIt) {
+  Interpreter in;
+  ASSERT_EQ(in.Eval(kWork).status, Status::kDone);
+  ix::Heap& heap = in.state().heap;
+  int caught = 0;
+  for (size_t n = 1; n <= 400; ++n) {
+    heap.FailAllocationAfter(n);
+    Outcome o = in.Eval("(guard (e (true (error-message e))) (work 50))");
+    heap.FailAllocationAfter(0);
+    if (o.status == Status::kDone && o.value.IsInt()) {
+      EXPECT_EQ(o.value.AsInt(), 25);
+      continue;
+    }
+    EXPECT_TRUE(IsOutOfMemory(o)) << "allocation " << n << ": " << o.error_text
+                                  << (o.status == Status::kDone ? o.value.Inspect() : "");
+    if (o.status == Status::kDone) ++caught;
+  }
+  EXPECT_GT(caught, 300) << "guard caught the error in too few of the cases";
+  EXPECT_EQ(in.Eval("(work 50)").value.AsInt(), 25);
+}
+
+TEST(Limits, MemoryThatStaysExhaustedStillEndsInOutOfMemoryNeverACrash) {
+  Interpreter in;
+  ASSERT_EQ(in.Eval(kWork).status, Status::kDone);
+  ix::Heap& heap = in.state().heap;
+  for (size_t n = 1; n <= 400; n += 3) {
+    heap.FailAllocationsFrom(n);
+    Outcome o = in.Eval("(guard (e (true (error-message e))) (work 50))");
+    heap.FailAllocationsFrom(0);
+    EXPECT_TRUE(IsOutOfMemory(o)) << "allocations from " << n << ": " << o.error_text;
+    EXPECT_EQ(in.Eval("(work 20)").value.AsInt(), 10) << "after allocations from " << n;
+  }
+}
+
+// From inside the guard's body every allocation fails, and goes on failing
+// while the error unwinds and the handler runs: none of it may allocate.
+TEST(Limits, OutOfMemoryIsCaughtWhenNothingMoreCanBeAllocated) {
+  Interpreter in;
+  ix::Heap& heap = in.state().heap;
+  in.DefineNative("exhaust-memory", 0, 0, "(exhaust-memory) — every allocation fails from now.",
+                  [&heap](Interpreter& in, std::span<const Value>) {
+                    heap.FailAllocationsFrom(1);
+                    return in.Nil();
+                  });
+  ASSERT_EQ(in.Eval(kWork).status, Status::kDone);
+  Outcome o = in.Eval("(guard (e (true (error-message e))) (exhaust-memory) (work 50))");
+  heap.FailAllocationsFrom(0);
+  ASSERT_EQ(o.status, Status::kDone) << o.error_text;
+  EXPECT_EQ(o.value.AsString(), "out of memory");
+  EXPECT_EQ(in.Eval("(work 50)").value.AsInt(), 25);
+}
+
+TEST(Limits, AnUncaughtOutOfMemoryEndsTheRunWithItsMessage) {
+  Interpreter in;
+  ASSERT_EQ(in.Eval(kWork).status, Status::kDone);
+  in.state().heap.FailAllocationAfter(200);
+  Outcome o = in.Eval("(work 50)");
+  in.state().heap.FailAllocationAfter(0);
+  ASSERT_EQ(o.status, Status::kError);
+  EXPECT_EQ(o.value.ErrorMessage(), "out of memory");
+  EXPECT_NE(o.error_text.find("out of memory"), std::string::npos) << o.error_text;
 }
 
 // --- source files --------------------------------------------------------------------
