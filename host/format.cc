@@ -192,6 +192,8 @@ std::string NewLine(size_t indent) {
   return s;
 }
 
+constexpr size_t kMaxBreakDepth = 64;
+
 bool IsCollection(const Value& v) { return v.IsList() || v.IsDict(); }
 
 struct Pretty {
@@ -201,7 +203,7 @@ struct Pretty {
 
   // A list of atoms fills each line (as a paragraph of numbers or names
   // reads best); a list holding lists or dicts takes one element per line.
-  void WriteList(const std::vector<Value>& items, size_t col, size_t trail) {
+  void WriteList(const std::vector<Value>& items, size_t col, size_t trail, size_t depth) {
     bool fill = std::none_of(items.begin(), items.end(), IsCollection);
     std::string indent = NewLine(col + 1);
     size_t at = col + 1;  // the column the next element would start at
@@ -220,23 +222,25 @@ struct Pretty {
         at = col + 1;
       }
       size_t start = out.size();
-      Write(items[i], col + 1, after);
+      Write(items[i], col + 1, after, depth + 1);
       at += Columns(std::string_view(out).substr(start));
     }
     out += ')';
   }
 
-  // Writes v starting at column `col`, followed by `trail` closing brackets.
-  void Write(const Value& v, size_t col, size_t trail) {
+  // Writes v starting at column `col`, followed by `trail` closing brackets,
+  // `depth` brackets deep. Past kMaxBreakDepth a value is written on one
+  // line: deeper breaks help no reader, and the recursion stays shallow.
+  void Write(const Value& v, size_t col, size_t trail, size_t depth) {
     std::string flat = v.Inspect();
     bool fits = col + Columns(flat) + trail <= width;
-    if (fits || !(v.IsList() || v.IsDict()) || flat.size() <= 2) {
+    if (fits || !(v.IsList() || v.IsDict()) || flat.size() <= 2 || depth >= kMaxBreakDepth) {
       out += flat;
       return;
     }
     std::string indent = NewLine(col + 1);
     if (v.IsList()) {
-      WriteList(v.Items(), col, trail);
+      WriteList(v.Items(), col, trail, depth);
       return;
     }
     std::vector<std::pair<std::string, Value>> entries = v.Entries();
@@ -246,7 +250,8 @@ struct Pretty {
       std::string key = KeyText(in, entries[i].first);
       out += key;
       out += ' ';
-      Write(entries[i].second, col + 1 + Columns(key) + 1, i + 1 == entries.size() ? trail + 1 : 0);
+      Write(entries[i].second, col + 1 + Columns(key) + 1, i + 1 == entries.size() ? trail + 1 : 0,
+            depth + 1);
     }
     out += '}';
   }
@@ -265,7 +270,7 @@ size_t WidthArg(std::span<const Value> a, size_t i, const char* fn) {
 
 std::string PrettyText(Interpreter& in, const Value& v, size_t width) {
   Pretty p{in, width, {}};
-  p.Write(v, 0, 0);
+  p.Write(v, 0, 0, 0);
   return std::move(p.out);
 }
 

@@ -237,7 +237,10 @@ WriteOptions ParseWriteOptions(const Value& opts) {
     w.indent = static_cast<int>(i.AsInt());
   }
   if (Value d = opts.Get("max-depth"); !d.IsNil()) {
-    if (!d.IsInt() || d.AsInt() < 1) bad("max-depth", d, "a positive integer");
+    // Writing recurses once per level, so its depth has a ceiling.
+    if (!d.IsInt() || d.AsInt() < 1 || d.AsInt() > static_cast<int64_t>(kJsonMaxWriteDepth)) {
+      bad("max-depth", d, "an integer from 1 to 10000");
+    }
     w.max_depth = static_cast<size_t>(d.AsInt());
   }
   return w;
