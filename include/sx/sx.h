@@ -206,11 +206,11 @@ class Parser {
 // Builds values bottom-up on a stack of parts, without a rooted handle per
 // part: for a decoder that makes many small values at once (the host's
 // stored-value codec). List and Dict replace the top parts with the
-// container made of them; Take hands out the one part left. Dict keys that
-// repeat within one builder share one string. The parts are not roots: no
-// SX code may run (no Eval, Call, Resume or Run) while a builder holds
-// parts, which is always so inside an IO handler or a native that calls
-// nothing back.
+// container made of them; Take hands out the top part as a handle. Dict
+// keys that repeat within one builder share one string. Neither the parts
+// nor those keys are roots: no SX code may run (no Eval, Call, Resume or
+// Run) while a builder exists, so make one inside an IO handler or a native
+// that calls nothing back, and let it go before returning.
 class ValueBuilder {
  public:
   explicit ValueBuilder(Interpreter& in);
@@ -231,7 +231,7 @@ class ValueBuilder {
   void Dict(size_t n);             // the top 2n parts (Key, value pairs) become a dict
   size_t size() const;             // parts on the stack
   Value Take();                    // the top part as a handle, popped
-  void Clear();
+  void Clear();                    // drops every part
 
  private:
   struct Impl;
