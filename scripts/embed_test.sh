@@ -4,7 +4,8 @@
 # (the guestbook) against it twice, with CMake's find_package(sx) and with
 # pkg-config, and runs each build twice on one data directory: the second
 # run must see the first one's signature, and the installed `sx` command
-# must read what both wrote.
+# must read what both wrote. docs/embedding.md must show the example's
+# source as it is.
 #
 #   scripts/embed_test.sh                     (the build in build/)
 #   SX_BUILD_DIR=DIR CXX=g++ scripts/embed_test.sh
@@ -123,6 +124,17 @@ if flags=$(pkg-config --cflags --libs sx 2>"$WORK/pkg-config.log"); then
 else
   mapfile -t pc_lines <"$WORK/pkg-config.log"
   bad "pkg-config --cflags --libs sx" "${pc_lines[@]}"
+fi
+
+# --- docs/embedding.md shows the program as it is -------------------------
+shown=$(awk '/^```cpp$/ { getline first; if (first ~ /^\/\/ guestbook\.cc/) { grab = 1; print first }; next }
+             grab && /^```$/ { exit }
+             grab { print }' "$ROOT/docs/embedding.md")
+if [ "$shown" = "$(cat "$EXAMPLE/guestbook.cc")" ]; then
+  ok "docs/embedding.md shows examples/embed_store/guestbook.cc as it is"
+else
+  mapfile -t diff_lines < <(diff <(echo "$shown") "$EXAMPLE/guestbook.cc" | head -n 20)
+  bad "docs/embedding.md shows examples/embed_store/guestbook.cc as it is" "${diff_lines[@]}"
 fi
 
 # --- the installed sx command reads the same store ------------------------
