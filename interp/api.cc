@@ -415,11 +415,7 @@ void Interpreter::SetModuleLoader(ModuleLoader loader) {
 
 void Interpreter::AddSearchPath(std::string dir) { state_->search_path.push_back(std::move(dir)); }
 
-void Interpreter::SetLimits(const Limits& limits) {
-  state_->limits.max_frames = limits.max_frames;
-  state_->limits.max_read_depth = limits.max_read_depth;
-  state_->limits.max_macro_depth = limits.max_macro_depth;
-}
+void Interpreter::SetLimits(const Limits& limits) { state_->limits = limits; }
 
 Limits Interpreter::GetLimits() const {
   Limits l;
