@@ -137,7 +137,25 @@ TEST_F(ValueCodecTest, NestedListsAndDictsRoundTrip) {
   ExpectRoundTrip("(list nil nil ())");
 }
 
+TEST_F(ValueCodecTest, AValueDeeperThanTheReaderTakesIsRefusedAsSerializeRefusesIt) {
+  std::string out = "kept", error;
+  Value ok = Eval("(let loop ((i 0) (v 0)) (if (= i 10000) v (loop (+ i 1) (list v))))");
+  EXPECT_EQ(ok.Inspect(), Decode(Encode(ok)).Inspect());
+  Value deep = Eval("(list (let loop ((i 0) (v 0)) (if (= i 10000) v (loop (+ i 1) (list v)))))");
+  EXPECT_FALSE(EncodeValue(in_, deep, &out, &error));
+  EXPECT_EQ("nested deeper than 10000", error);
+  EXPECT_EQ("kept", out);
+  Value deep_dict = Eval("(let loop ((i 0) (v 0)) (if (= i 10001) v (loop (+ i 1) {:d v})))");
+  EXPECT_FALSE(EncodeValue(in_, deep_dict, &out, &error));
+  EXPECT_EQ("kept", out);
+}
+
 TEST_F(ValueCodecTest, DeepNestingNeedsNoCStack) {
+  // An embedder may raise the limit; the codec itself walks with a stack of
+  // its own, so depth costs heap, not C stack.
+  Limits limits = in_.GetLimits();
+  limits.max_read_depth = 1000000;
+  in_.SetLimits(limits);
   Value deep = Eval("(let loop ((i 0) (v 0)) (if (= i 200000) v (loop (+ i 1) (list v))))");
   std::string bytes = Encode(deep);
   Value back = Decode(bytes);
