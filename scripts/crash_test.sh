@@ -146,6 +146,16 @@ for ((round = 1; round <= KILLS; round++)); do
   [ -s "$WORK/acks" ] && cp "$WORK/acks" "$WORK/prev-acks"
   "${LINEBUF[@]}" "$SX" --data-dir "$DATA" --sync "$SYNC" "$WORK/writer.sx" >"$WORK/acks" 2>"$WORK/writer.err" &
   WRITER_PID=$!
+  # Every third round waits (up to 30 s) for the writer's first
+  # acknowledgement before the random delay, so that on a loaded machine,
+  # where starting sx can take longer than MAX_MS, kills still land among
+  # acknowledged writes and not only in start-up and recovery.
+  if [ $((round % 3)) -eq 0 ]; then
+    for ((w = 0; w < 3000; w++)); do
+      grep -q '^ack seq [0-9]* \.$' "$WORK/acks" 2>/dev/null && break
+      sleep 0.01
+    done
+  fi
   ms=$((RANDOM % MAX_MS))
   sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
   # Once the writer has acknowledged something it holds the store: then a
