@@ -2,11 +2,12 @@
 //
 //   sx [OPTIONS] FILE [ARGS...]   run a script
 //   sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
-//   sx [OPTIONS] test PATH...     run SX test files
+//   sx [OPTIONS] test [FLAGS] PATH...  run SX test files (test_runner.cc)
 //   sx store stats|dump|verify|compact DIR
 //   sx [OPTIONS]                  the REPL (or read forms from a pipe)
 //
 // Exit status: 0 success, 1 an SX error (or failed tests), 2 bad usage.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -23,7 +24,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: sx [OPTIONS] FILE [ARGS...]   run a script
        sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
-       sx [OPTIONS] test PATH...     run SX test files (folders: every *.sx)
+       sx [OPTIONS] test PATH...     run SX test files (folders: every *.sx);
+                                     flags: `sx test --help`
        sx store stats|dump|verify|compact DIR [--json]
        sx [OPTIONS]                  start the REPL (reads forms from a pipe)
 
@@ -33,7 +35,7 @@ options:
                       (default: $SX_PERSIST_DIR, else ./persist-data)
   --sync MODE         always (default), batch or never; also $SX_PERSIST_SYNC
   --repl              start the REPL even when stdin is not a terminal
-  -v, --verbose       sx test: list passing tests too
+  -v, --verbose       sx test: list passing tests too (more: sx test --help)
   -h, --help          show this help
   --version           show the version
 
@@ -114,15 +116,8 @@ int main(int argc, char** argv) {
     return sx::store::RunStoreTool(tool_args, std::cout, std::cerr);
   }
   if (!rest.empty() && rest[0] == "test" && !have_expr) {
-    sx::host::TestOptions t;
-    t.paths.assign(rest.begin() + 1, rest.end());
-    if (t.paths.empty()) return Usage("test needs at least one file or folder");
-    t.verbose = verbose;
-    t.host = opts;  // data_dir stays empty unless given: a temporary one per file
-    if (t.host.data_dir.empty()) {
-      if (const char* d = std::getenv("SX_PERSIST_DIR"); d != nullptr && *d) t.host.data_dir = d;
-    }
-    return sx::host::RunTests(t);
+    return sx::host::TestCommand(std::vector<std::string>(rest.begin() + 1, rest.end()), opts,
+                                 verbose);
   }
 
   sx::host::ApplyEnvironment(&opts);
@@ -141,6 +136,14 @@ int main(int argc, char** argv) {
     const std::string& file = rest[0];
     if (access(file.c_str(), R_OK) != 0) {
       std::cerr << "sx: cannot read " << file << ": " << std::strerror(errno) << "\n";
+      return 2;
+    }
+    // Only a regular file is a script: a directory would run as nothing,
+    // and a device such as /dev/zero would be read forever.
+    struct stat st;
+    if (stat(file.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      std::cerr << "sx: cannot run " << file << ": "
+                << (S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file") << "\n";
       return 2;
     }
     opts.script_args.assign(rest.begin() + 1, rest.end());

@@ -14,13 +14,15 @@
 // earlier ones leave, and a refused one is that task's conflict value. No
 // answer is given before CommitGroup returns, so under sync=always no task
 // resumes before its own write is on stable storage. Requests are taken in
-// task order; a read (or any op that is not a write) first commits the
-// writes before it, so it sees them. A round with fewer than two writes goes
-// through HandleOp unchanged.
+// the batch's order (the scheduler varies which task comes first); a read
+// (or any op that is not a write) first commits the writes before it, so it
+// sees them. A round with fewer than two writes goes through HandleOp
+// unchanged.
 #include "host/persist_ops.h"
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -28,6 +30,9 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "host/store/cid.h"
+#include "host/value_codec.h"
 
 namespace sx::host {
 
@@ -58,22 +63,22 @@ struct Ctx {
   std::string Str(size_t i, const char* what) const {
     const Value& v = args[i];
     if (v.IsString() || v.IsKeyword()) return v.AsString();
-    Fail(std::string(what) + " must be a string, got " + v.Inspect());
+    Fail(std::string(what) + " must be a string, got " + v.Brief());
   }
   int64_t Int(size_t i, const char* what) const {
     const Value& v = args[i];
-    if (!v.IsInt()) Fail(std::string(what) + " must be an integer, got " + v.Inspect());
+    if (!v.IsInt()) Fail(std::string(what) + " must be an integer, got " + v.Brief());
     return v.AsInt();
   }
   std::string Text(const Value& v, const char* kind, const std::string& subject) const {
-    std::string text, why;
-    if (!in.Serialize(v, &text, &why)) Fail("cannot store the value: " + why, kind, subject);
-    return text;
+    std::string bytes, why;
+    if (!EncodeValue(in, v, &bytes, &why)) Fail("cannot store the value: " + why, kind, subject);
+    return bytes;
   }
   Value Parse(const std::string& text, const char* kind, const std::string& subject) const {
     Value v;
     std::string why;
-    if (!in.Deserialize(text, &v, &why)) {
+    if (!DecodeValue(in, text, &v, &why)) {
       Fail("stored value does not parse: " + why, kind, subject);
     }
     return v;
@@ -88,23 +93,76 @@ struct Ctx {
   }
 };
 
-// The event's :seq, checked.
+// An event's time: an integer (what the library's queries compare), or nil.
+void CheckAt(const Ctx& c, const Value& at, const char* what, const std::string& stream) {
+  if (!at.IsNil() && !at.IsInt()) {
+    c.Fail(std::string(what) + " must be an integer, got " + at.Brief(), "stream", stream);
+  }
+}
+
+// The event's :seq, checked, after its :stream (when it has one) is checked
+// to name the stream it is appended to and its :at to be an integer.
 uint64_t EventSeq(const Ctx& c, const Value& event, const std::string& stream) {
-  if (!event.IsDict()) c.Fail("the event must be a dict, got " + event.Inspect(), "stream", stream);
+  if (!event.IsDict()) c.Fail("the event must be a dict, got " + event.Brief(), "stream", stream);
+  Value own = event.Get("stream");
+  if (!own.IsNil() && !((own.IsString() || own.IsKeyword()) && own.AsString() == stream)) {
+    c.Fail("the event's :stream " + own.Brief() + " is not the stream it is appended to", "stream",
+           stream);
+  }
+  CheckAt(c, event.Get("at"), "the event's :at", stream);
   Value seq = event.Get("seq");
   if (!seq.IsInt() || seq.AsInt() < 1) {
-    c.Fail("the event's :seq must be a positive integer, got " + seq.Inspect(), "stream", stream);
+    c.Fail("the event's :seq must be a positive integer, got " + seq.Brief(), "stream", stream);
   }
   return static_cast<uint64_t>(seq.AsInt());
+}
+
+// The largest seq an event can have: seqs are SX integers (int64). A stream
+// whose last seq is this one is full: every append to it is refused, and its
+// seqs never wrap to negative numbers.
+constexpr uint64_t kMaxSeq = INT64_MAX;
+
+[[noreturn]] void StreamFull(const Ctx& c, const std::string& stream) {
+  c.Fail("stream is full: its last seq is " + std::to_string(kMaxSeq) + ", the largest there is",
+         "stream", stream);
+}
+
+// Refuses an append to a stream whose last seq is `last` when it is full.
+void CheckRoom(const Ctx& c, const std::string& stream, uint64_t last) {
+  if (last >= kMaxSeq) StreamFull(c, stream);
+}
+
+// The error for an append of `seq` the store refused as not above the mark.
+[[noreturn]] void AppendConflict(const Ctx& c, const std::string& stream, uint64_t seq,
+                                 const store::Status& s) {
+  if (s.actual() >= kMaxSeq) StreamFull(c, stream);
+  c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
+             std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) + ")",
+         "stream", stream);
+}
+
+// A commit refused because an append to a full stream could not be placed
+// (the store then expects a seq past kMaxSeq) is an error, not a conflict.
+void CheckCommitRoom(const Ctx& c, const store::Status& s) {
+  if (s.IsConflict() && s.expected() > kMaxSeq) {
+    c.Fail("stream is full: an append to a stream whose last seq is " + std::to_string(kMaxSeq));
+  }
 }
 
 Value ReadEvents(const Ctx& c, const std::string& stream, uint64_t from, size_t limit) {
   std::vector<store::Event> events;
   c.Check(c.store->Read(stream, from, limit, &events), "stream", stream);
-  std::vector<Value> items;
-  items.reserve(events.size());
-  for (const store::Event& e : events) items.push_back(c.Parse(e.payload, "stream", stream));
-  return c.in.List(items);
+  // One builder for the whole answer: the events are decoded straight into
+  // the list, without a handle each.
+  ValueBuilder b(c.in);
+  std::string why;
+  for (const store::Event& e : events) {
+    if (!DecodeInto(c.in, b, e.payload, &why)) {
+      c.Fail("stored value does not parse: " + why, "stream", stream);
+    }
+  }
+  b.List(events.size());
+  return b.Take();
 }
 
 Value StringList(Interpreter& in, const std::vector<std::string>& names) {
@@ -122,11 +180,7 @@ Value OpAppend(Ctx& c) {
   uint64_t seq = EventSeq(c, c.args[1], stream);
   std::string payload = c.Text(c.args[1], "stream", stream);
   store::Status s = c.store->Append(stream, seq, payload);
-  if (s.IsConflict()) {
-    c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
-               std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) + ")",
-           "stream", stream);
-  }
+  if (s.IsConflict()) AppendConflict(c, stream, seq, s);
   c.Check(s, "stream", stream);
   return c.args[1];
 }
@@ -204,7 +258,10 @@ Value OpKvKeys(Ctx& c) {
 
 Value OpBlobPut(Ctx& c) {
   if (c.args.empty() || c.args.size() > 2) c.Fail("expected (bytes [mime])");
-  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Inspect());
+  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Brief());
+  if (c.args.size() == 2 && !c.args[1].IsNil() && !c.args[1].IsString()) {
+    c.Fail("mime must be a string, got " + c.args[1].Brief());
+  }
   std::string cid;
   c.Check(c.store->BlobPut(c.args[0].AsString(), &cid));
   return c.in.String(cid);
@@ -232,7 +289,10 @@ Value OpBlobHas(Ctx& c) {
 Value OpAppendNext(Ctx& c) {
   c.Arity(4);
   std::string stream = c.Str(0, "stream");
-  uint64_t seq = c.store->LastSeq(stream) + 1;
+  CheckAt(c, c.args[2], ":at", stream);
+  uint64_t last = c.store->LastSeq(stream);
+  CheckRoom(c, stream, last);
+  uint64_t seq = last + 1;
   std::pair<std::string, Value> e[] = {{"stream", c.args[0]},
                                        {"seq", c.in.Int(static_cast<int64_t>(seq))},
                                        {"type", c.args[1]},
@@ -253,6 +313,7 @@ Value OpAppendExpect(Ctx& c) {
   if (expected < 0 || static_cast<uint64_t>(expected) != actual) {
     return c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(actual)));
   }
+  CheckRoom(c, stream, actual);
   uint64_t seq = EventSeq(c, c.args[2], stream);
   c.Check(c.store->Append(stream, seq, c.Text(c.args[2], "stream", stream)), "stream", stream);
   return c.args[2];
@@ -263,7 +324,8 @@ Value OpAppendExpect(Ctx& c) {
 Value OpAppendBatch(Ctx& c) {
   if (c.args.size() < 2 || c.args.size() > 3) c.Fail("expected (stream events [expected])");
   std::string stream = c.Str(0, "stream");
-  if (!c.args[1].IsList()) c.Fail("events must be a list, got " + c.args[1].Inspect(), "stream", stream);
+  if (!c.args[1].IsList())
+    c.Fail("events must be a list, got " + c.args[1].Brief(), "stream", stream);
   uint64_t actual = c.store->LastSeq(stream);
   if (c.args.size() == 3) {
     int64_t expected = c.Int(2, "expected");
@@ -275,6 +337,7 @@ Value OpAppendBatch(Ctx& c) {
   for (const Value& ev : c.args[1].Items()) {
     batch.Append(stream, EventSeq(c, ev, stream), c.Text(ev, "stream", stream));
   }
+  if (!batch.empty()) CheckRoom(c, stream, actual);
   store::Status s = c.store->Commit(batch);
   if (s.IsConflict()) {
     c.Fail("conflict: the batch's seqs must rise above the last seq " + std::to_string(actual),
@@ -300,7 +363,7 @@ Value OpKvCas(Ctx& c) {
   std::string key = c.Str(0, "key");
   std::string expected = c.Text(c.args[1], "key", key);
   std::optional<std::string> cur = CurrentText(c, key);
-  bool match = cur ? *cur == expected : c.args[1].IsNil();
+  bool match = cur ? StoredValueIs(c.in, *cur, expected) : c.args[1].IsNil();
   if (!match) return c.Conflict(c.args[1], cur ? c.Parse(*cur, "key", key) : c.in.Nil());
   store::WriteBatch batch;
   batch.KvCas(key, cur, c.Text(c.args[2], "key", key));
@@ -316,7 +379,6 @@ Value OpKvPutNew(Ctx& c) {
   if (cur) {
     std::pair<std::string, Value> e[] = {{"conflict", c.in.Bool(true)},
                                          {"reason", c.in.String("exists")},
-                                         {"expected", c.in.Nil()},
                                          {"actual", c.Parse(*cur, "key", key)}};
     return c.in.Dict(e);
   }
@@ -324,6 +386,15 @@ Value OpKvPutNew(Ctx& c) {
   batch.KvCas(key, std::nullopt, c.Text(c.args[1], "key", key));
   c.Check(c.store->Commit(batch), "key", key);
   return c.args[1];
+}
+
+// What a check that the key holds `encoded` must compare with: the bytes as
+// stored when they hold that value (a store written before the binary
+// encoding holds text), else `encoded`.
+std::string StoredForm(const Ctx& c, const std::string& key, std::string encoded) {
+  std::optional<std::string> cur = CurrentText(c, key);
+  if (cur && StoredValueIs(c.in, *cur, encoded)) return *cur;
+  return encoded;
 }
 
 // (writes): a list of write dicts committed together, all or none:
@@ -334,20 +405,20 @@ Value OpKvPutNew(Ctx& c) {
 // Answers true, or the conflict value of the first check that failed.
 void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
   c.Arity(1);
-  if (!c.args[0].IsList()) c.Fail("writes must be a list, got " + c.args[0].Inspect());
+  if (!c.args[0].IsList()) c.Fail("writes must be a list, got " + c.args[0].Brief());
   for (const Value& w : c.args[0].Items()) {
     if (!w.IsDict() || !w.Get("op").IsString()) {
-      c.Fail("each write must be a dict with an :op, got " + w.Inspect());
+      c.Fail("each write must be a dict with an :op, got " + w.Brief());
     }
     std::string kind = w.Get("op").AsString();
     auto field_str = [&](const char* f) {
       Value v = w.Get(f);
-      if (!v.IsString()) c.Fail(kind + ": :" + f + " must be a string, got " + v.Inspect());
+      if (!v.IsString()) c.Fail(kind + ": :" + f + " must be a string, got " + v.Brief());
       return v.AsString();
     };
     auto field_int = [&](const char* f) {
       Value v = w.Get(f);
-      if (!v.IsInt()) c.Fail(kind + ": :" + f + " must be an integer, got " + v.Inspect());
+      if (!v.IsInt()) c.Fail(kind + ": :" + f + " must be an integer, got " + v.Brief());
       return v.AsInt();
     };
     if (kind == "append" || kind == "append-expect") {
@@ -355,10 +426,12 @@ void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
       Value ev = w.Get("event");
       uint64_t seq = EventSeq(c, ev, stream);
       if (kind == "append") {
+        CheckRoom(c, stream, c.store->LastSeq(stream));
         batch.Append(stream, seq, c.Text(ev, "stream", stream));
       } else {
         int64_t expected = field_int("expected");
         if (expected < 0) c.Fail("append-expect: :expected must not be negative", "stream", stream);
+        CheckRoom(c, stream, static_cast<uint64_t>(expected));
         batch.AppendExpect(stream, static_cast<uint64_t>(expected), seq, c.Text(ev, "stream", stream));
       }
     } else if (kind == "kv-put") {
@@ -370,12 +443,12 @@ void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
       std::string key = field_str("key");
       Value expected = w.Get("expected");
       std::optional<std::string> exp;
-      if (!expected.IsNil()) exp = c.Text(expected, "key", key);
+      if (!expected.IsNil()) exp = StoredForm(c, key, c.Text(expected, "key", key));
       batch.KvCas(key, exp, c.Text(w.Get("value"), "key", key));
     } else if (kind == "truncate") {
       batch.TruncateThrough(field_str("stream"), static_cast<uint64_t>(std::max<int64_t>(0, field_int("seq"))));
     } else {
-      c.Fail("unknown write op \"" + kind + "\"");
+      c.Fail("unknown write op " + w.Get("op").Brief());
     }
   }
 }
@@ -384,6 +457,7 @@ Value OpCommit(Ctx& c) {
   store::WriteBatch batch;
   BuildCommit(c, batch);
   store::Status s = c.store->Commit(batch);
+  CheckCommitRoom(c, s);
   if (s.IsConflict()) {
     return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
                       c.in.Int(static_cast<int64_t>(s.actual())));
@@ -409,7 +483,8 @@ Value OpStats(Ctx& c) {
       {"bytes-used", n(s.bytes_used)},   {"bytes-live", n(s.bytes_live)},
       {"appends", n(s.appends)},         {"commits", n(s.commits)},
       {"syncs", n(s.syncs)},             {"records-read", n(s.records_read)},
-      {"compactions", n(s.compactions)}, {"index-bytes", n(s.index_bytes)}};
+      {"compactions", n(s.compactions)}, {"index-bytes", n(s.index_bytes)},
+      {"recovered-torn-bytes", n(s.recovered_torn_bytes)}};
   return c.in.Dict(e);
 }
 
@@ -418,6 +493,15 @@ Value OpCompact(Ctx& c) {
   c.Check(c.store->Compact());
   return c.in.Nil();
 }
+
+// (bytes): the cid blob/put gives those bytes, without storing them.
+Value OpBlobCid(Ctx& c) {
+  c.Arity(1);
+  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Inspect());
+  return c.in.String(store::CidForBytes(c.args[0].AsString()));
+}
+
+Value OpOps(Ctx& c);
 
 struct OpEntry {
   const char* name;
@@ -448,15 +532,28 @@ const OpEntry kOps[] = {
     {"persist/sync", OpSync},
     {"persist/stats", OpStats},
     {"persist/compact", OpCompact},
+    {"persist/ops", OpOps},
+    {"blob/cid", OpBlobCid},
 };
 
+// (): the names of the ops this host serves, so a client can ask once and
+// fall back to the reference ops where an op is missing.
+Value OpOps(Ctx& c) {
+  c.Arity(0);
+  std::vector<std::string> names;
+  for (const OpEntry& e : kOps) names.emplace_back(e.name);
+  return StringList(c.in, names);
+}
+
+// Ops that answer without opening the store.
+bool NeedsStore(std::string_view op) { return op != "persist/ops" && op != "blob/cid"; }
 
 // --- group commit -------------------------------------------------------------------
 
 IoResult Failure(Interpreter& in, std::string_view op, const std::string& kind,
                  const std::string& subject, const std::string& cause) {
   std::string msg(op);
-  if (!kind.empty()) msg += ": " + kind + " " + in.String(subject).Inspect();
+  if (!kind.empty()) msg += ": " + kind + " " + in.String(subject).Brief();
   msg += ": " + cause;
   std::vector<std::pair<std::string, Value>> data = {{"op", in.String(op)},
                                                      {"cause", in.String(cause)}};
@@ -520,19 +617,16 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
     g.batch.Append(stream, seq, c.Text(c.args[1], "stream", stream));
     hwm[stream] = std::max(GroupHwm(c, hwm, stream), seq);
     g.finish = [&c, stream, seq](const store::Status& s) {
-      if (s.IsConflict()) {
-        c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
-                   std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) +
-                   ")",
-               "stream", stream);
-      }
+      if (s.IsConflict()) AppendConflict(c, stream, seq, s);
       c.Check(s, "stream", stream);
       return c.args[1];
     };
   } else if (op == "persist/append-next") {
     c.Arity(4);
     std::string stream = c.Str(0, "stream");
+    CheckAt(c, c.args[2], ":at", stream);
     uint64_t last = GroupHwm(c, hwm, stream);
+    CheckRoom(c, stream, last);
     std::pair<std::string, Value> e[] = {{"stream", c.args[0]},
                                          {"seq", c.in.Int(static_cast<int64_t>(last + 1))},
                                          {"type", c.args[1]},
@@ -562,6 +656,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
       if (s.IsConflict() && s.actual() != static_cast<uint64_t>(expected)) {
         return c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(s.actual())));
       }
+      if (s.IsConflict()) CheckRoom(c, stream, s.actual());
       c.Check(s, "stream", stream);
       return c.args[2];
     };
@@ -569,7 +664,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
     if (c.args.size() < 2 || c.args.size() > 3) c.Fail("expected (stream events [expected])");
     std::string stream = c.Str(0, "stream");
     if (!c.args[1].IsList()) {
-      c.Fail("events must be a list, got " + c.args[1].Inspect(), "stream", stream);
+      c.Fail("events must be a list, got " + c.args[1].Brief(), "stream", stream);
     }
     std::optional<uint64_t> expected;
     if (c.args.size() == 3) {
@@ -601,6 +696,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
         if (expected && s.actual() != *expected) {
           return c.Conflict(c.args[2], c.in.Int(static_cast<int64_t>(s.actual())));
         }
+        CheckRoom(c, stream, s.actual());
         c.Fail("conflict: the batch's seqs must rise above the last seq " +
                    std::to_string(s.actual()),
                "stream", stream);
@@ -628,10 +724,12 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
     c.Arity(3);
     std::string key = c.Str(0, "key");
     std::optional<std::string> expected;
-    if (!c.args[1].IsNil()) {
-      expected = c.Text(c.args[1], "key", key);
-    } else if (std::optional<std::string> cur = CurrentText(c, key); cur && *cur == "nil") {
-      expected = cur;  // a stored nil matches nil, as in the single op
+    std::optional<std::string> cur = CurrentText(c, key);
+    std::string want = c.Text(c.args[1], "key", key);
+    if (cur && StoredValueIs(c.in, *cur, want)) {
+      expected = cur;  // as stored, text or binary; a stored nil matches nil, as in the single op
+    } else if (!c.args[1].IsNil()) {
+      expected = std::move(want);
     }
     g.batch.KvCas(key, expected, c.Text(c.args[2], "key", key));
     g.finish = [&c, key](const store::Status& s) {
@@ -647,7 +745,6 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
       if (s.IsConflict()) {
         std::pair<std::string, Value> e[] = {{"conflict", c.in.Bool(true)},
                                              {"reason", c.in.String("exists")},
-                                             {"expected", c.in.Nil()},
                                              {"actual", CurrentValue(c, key)}};
         return c.in.Dict(e);
       }
@@ -667,6 +764,7 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
       return;
     }
     g.finish = [&c](const store::Status& s) {
+      CheckCommitRoom(c, s);
       if (s.IsConflict()) {
         return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
                           c.in.Int(static_cast<int64_t>(s.actual())));
@@ -693,10 +791,11 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
 }  // namespace
 
 PersistService::PersistService(std::string data_dir, std::string sync_mode,
-                               std::string segment_bytes)
+                               std::string segment_bytes, bool read_only)
     : data_dir_(std::move(data_dir)),
       sync_mode_(std::move(sync_mode)),
-      segment_bytes_(std::move(segment_bytes)) {}
+      segment_bytes_(std::move(segment_bytes)),
+      read_only_(read_only) {}
 
 PersistService::~PersistService() = default;
 
@@ -770,6 +869,7 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
 store::Store* PersistService::OpenStore(std::string* error) {
   if (store_) return store_.get();
   store::Options opts;
+  opts.read_only = read_only_;
   if (sync_mode_ == "always") {
     opts.sync = store::SyncMode::kAlways;
   } else if (sync_mode_ == "batch") {
@@ -791,6 +891,14 @@ store::Store* PersistService::OpenStore(std::string* error) {
     }
     opts.segment_bytes = n;
   }
+  // Whatever recovery cuts off (a torn tail) is said, never silent; damage
+  // makes the open fail and is in the error.
+  opts.on_recovery_problem = [dir = data_dir_](const store::RecoveryNote& note) {
+    if (note.torn_tail) {
+      std::fprintf(stderr, "sx: store %s: cut off at open: %s\n", dir.c_str(),
+                   note.ToString().c_str());
+    }
+  };
   store::Status s = store::Store::Open(opts, data_dir_, &store_);
   if (!s.ok()) {
     *error = "cannot open the store at " + data_dir_ + ": " + s.ToString();
@@ -815,9 +923,10 @@ IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Va
     return Failure(in, op, kind, subject, cause);
   };
   std::string error;
-  store::Store* st = OpenStore(&error);
-  if (st == nullptr) return fail("", "", error);
-  if (!args.IsNil() && !args.IsList()) return fail("", "", ":args must be a list, got " + args.Inspect());
+  store::Store* st = NeedsStore(op) ? OpenStore(&error) : nullptr;
+  if (st == nullptr && NeedsStore(op)) return fail("", "", error);
+  if (!args.IsNil() && !args.IsList())
+    return fail("", "", ":args must be a list, got " + args.Brief());
   Ctx c{in, op, args.IsNil() ? std::vector<Value>{} : args.Items(), st};
   try {
     return IoResult::Served(entry->fn(c));

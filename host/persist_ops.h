@@ -28,7 +28,9 @@ class PersistService {
  public:
   // segment_bytes: the size of new log segments, in decimal; empty for the
   // store's default. Checked when the store is opened, like sync_mode.
-  PersistService(std::string data_dir, std::string sync_mode, std::string segment_bytes = "");
+  // read_only: the store is opened without its lock and refuses writes.
+  PersistService(std::string data_dir, std::string sync_mode, std::string segment_bytes = "",
+                 bool read_only = false);
   ~PersistService();
 
   // Registers handle_op with the interpreter.
@@ -47,12 +49,14 @@ class PersistService {
   void Close();
   const std::string& data_dir() const { return data_dir_; }
   const std::string& sync_mode() const { return sync_mode_; }
+  bool read_only() const { return read_only_; }
   bool is_open() const { return store_ != nullptr; }
 
  private:
   std::string data_dir_;
   std::string sync_mode_;
   std::string segment_bytes_;
+  bool read_only_ = false;
   std::unique_ptr<store::Store> store_;
 };
 

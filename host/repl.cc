@@ -157,6 +157,17 @@ void Repl::HandleLine(const std::string& line) {
     RunCommand(line.substr(first));
     return;
   }
+  // `quit` or `exit` alone: someone looking for the way out. The word is
+  // evaluated as usual only when it names a value the user bound; unbound,
+  // or a function such as the library's (exit code), it gets the hint.
+  if (interactive_ && !Pending() && first != std::string::npos) {
+    std::string word = line.substr(first, line.find_last_not_of(" \t") + 1 - first);
+    if ((word == "quit" || word == "exit") &&
+        (!in_.IsBound(word) || in_.Global(word).IsFunction())) {
+      Out(Paint(kDim, "to leave, type :quit or press Ctrl-D", color_out_) + "\n");
+      return;
+    }
+  }
   Feed(line + "\n");
 }
 

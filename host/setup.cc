@@ -28,13 +28,7 @@ void ApplyEnvironment(HostOptions* opts) {
 }
 
 bool FindStdlib(std::string_view name, std::string* source) {
-  for (const StdlibModule* m = StdlibModules(); m->name != nullptr; ++m) {
-    if (name == m->name) {
-      *source = m->source;
-      return true;
-    }
-  }
-  return false;
+  return FindStdlibModule(name, source);
 }
 
 namespace {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "sx/persist.h"
 #include "sx/sx.h"
 
 namespace sx::host {
@@ -53,6 +54,7 @@ class Host {
   std::unique_ptr<PersistService> persist_;
 };
 
+// The stdlib built into the binary (sx::FindStdlibModule).
 bool FindStdlib(std::string_view name, std::string* source);
 
 }  // namespace sx::host

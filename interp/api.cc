@@ -4,11 +4,11 @@
 // takes a new slot, destroying it frees the slot, so whatever the host holds
 // survives collections and nothing else is kept alive by the API.
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <new>
 
 #include "interp/dict.h"
 #include "interp/machine.h"
+#include "interp/native.h"
 #include "interp/printer.h"
 #include "interp/reader.h"
 #include "interp/state.h"
@@ -162,6 +162,11 @@ std::string Value::Inspect() const {
   return ix::Inspect(*owner_->state_, Raw(bits()));
 }
 
+std::string Value::Brief() const {
+  if (!owner_) return "nil";
+  return ix::Brief(*owner_->state_, Raw(bits()));
+}
+
 std::string Value::Display() const {
   if (!owner_) return "nil";
   return ix::Display(*owner_->state_, Raw(bits()));
@@ -182,52 +187,85 @@ Outcome Interpreter::MakeOutcome(int status, uint64_t bits) {
   o.status = st == ix::RunStatus::kDone        ? Status::kDone
              : st == ix::RunStatus::kSuspended ? Status::kSuspended
                                                : Status::kError;
-  o.value = Wrap(bits);
-  if (o.status == Status::kSuspended) o.token = state_->machine().current_token();
-  if (o.status == Status::kError) o.error_text = state_->machine().FormatError(Raw(bits));
+  try {
+    o.value = Wrap(bits);
+    if (o.status == Status::kSuspended) o.token = state_->machine().current_token();
+    if (o.status == Status::kError) o.error_text = state_->machine().FormatError(Raw(bits));
+  } catch (std::bad_alloc&) {
+    if (o.status != Status::kSuspended) return OutOfMemoryOutcome();
+    throw;  // a suspension must reach the host; the caller reports it
+  }
+  return o;
+}
+
+// Memory ran out outside the machine's loop (reading, setting up a run, or
+// building the outcome): the error "out of memory", made without allocating
+// on the heap.
+Outcome Interpreter::OutOfMemoryOutcome() {
+  Outcome o;
+  o.status = Status::kError;
+  ix::Value err = state_->machine().OutOfMemory();
+  try {
+    o.value = Wrap(err.Bits());
+    o.error_text = "error: out of memory";
+  } catch (std::bad_alloc&) {
+  }
   return o;
 }
 
 Outcome Interpreter::Eval(std::string_view source, std::string_view filename) {
   State& S = *state_;
-  std::string file(filename);
-  ix::Value forms;
+  ix::Value forms, name;
+  size_t root;
   try {
+    std::string file(filename);
     forms = ix::ParseSource(S, source, file);
+    name = S.heap.MakeString(file);  // no collection before the run: forms is safe
+    root = S.Root(forms);
   } catch (ix::SxThrow& e) {
     return MakeOutcome(static_cast<int>(ix::RunStatus::kError), e.value.Bits());
+  } catch (std::bad_alloc&) {
+    return OutOfMemoryOutcome();
   }
-  size_t root = S.Root(forms);
-  ix::RunResult r = S.machine().RunToplevel(forms, S.heap.MakeString(file));
+  ix::RunResult r = S.machine().RunToplevel(forms, name);
   S.Unroot(root);
   return MakeOutcome(static_cast<int>(r.status), r.value.Bits());
 }
 
 Outcome Interpreter::EvalForm(const Value& form, std::string_view filename) {
   State& S = *state_;
-  ix::Value forms = S.heap.Cons(Raw(form.bits()), ix::Value::EmptyList());
-  size_t root = S.Root(forms);
-  ix::RunResult r = S.machine().RunToplevel(forms, S.heap.MakeString(filename));
+  ix::Value forms, name;
+  size_t root;
+  try {
+    forms = S.heap.Cons(Raw(form.bits()), ix::Value::EmptyList());
+    name = S.heap.MakeString(filename);
+    root = S.Root(forms);
+  } catch (std::bad_alloc&) {
+    return OutOfMemoryOutcome();
+  }
+  ix::RunResult r = S.machine().RunToplevel(forms, name);
   S.Unroot(root);
   return MakeOutcome(static_cast<int>(r.status), r.value.Bits());
 }
 
 Outcome Interpreter::EvalFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    Outcome o = MakeOutcome(static_cast<int>(ix::RunStatus::kError),
-                            MakeError("cannot read " + path).bits());
-    o.error_text = "error: cannot read " + path;
+  std::string text, why;
+  if (!ix::ReadSourceFile(path, &text, &why)) {
+    std::string message = "cannot read " + path + ": " + why;
+    Outcome o = MakeOutcome(static_cast<int>(ix::RunStatus::kError), MakeError(message).bits());
+    o.error_text = "error: " + message;
     return o;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return Eval(ss.str(), path);
+  return Eval(text, path);
 }
 
 Outcome Interpreter::Call(const Value& fn, std::span<const Value> args) {
   std::vector<ix::Value> raw;
-  raw.reserve(args.size());
+  try {
+    raw.reserve(args.size());
+  } catch (std::bad_alloc&) {
+    return OutOfMemoryOutcome();
+  }
   for (const Value& a : args) raw.push_back(Raw(a.bits()));
   ix::RunResult r = state_->machine().Call(Raw(fn.bits()), raw.data(), raw.size());
   return MakeOutcome(static_cast<int>(r.status), r.value.Bits());
@@ -239,8 +277,13 @@ Outcome Interpreter::Resume(const Value& answer) {
 }
 
 Outcome Interpreter::ResumeError(std::string_view message, const Value& data) {
-  Value err = MakeError(message, data);
-  ix::RunResult r = state_->machine().ResumeError(Raw(err.bits()));
+  ix::Value err;
+  try {
+    err = Raw(MakeError(message, data).bits());
+  } catch (std::bad_alloc&) {
+    err = state_->machine().OutOfMemory();  // raised in its place
+  }
+  ix::RunResult r = state_->machine().ResumeError(err);
   return MakeOutcome(static_cast<int>(r.status), r.value.Bits());
 }
 
@@ -303,6 +346,8 @@ ix::Value Interpreter::NativeEntry(const ix::Args& a) {
     if (e.raised().owner() == &in) throw ix::SxThrow{Raw(e.raised().bits())};
     message = e.what();
     data = Raw(e.data().bits());
+  } catch (const std::bad_alloc&) {
+    throw;  // the machine raises "out of memory"
   } catch (const std::exception& e) {
     message = box->name + ": " + e.what();
   }
@@ -370,9 +415,14 @@ void Interpreter::SetModuleLoader(ModuleLoader loader) {
 
 void Interpreter::AddSearchPath(std::string dir) { state_->search_path.push_back(std::move(dir)); }
 
-void Interpreter::SetLimits(const Limits& limits) {
-  state_->limits.max_frames = limits.max_frames;
-  state_->limits.max_read_depth = limits.max_read_depth;
+void Interpreter::SetLimits(const Limits& limits) { state_->limits = limits; }
+
+Limits Interpreter::GetLimits() const {
+  Limits l;
+  l.max_frames = state_->limits.max_frames;
+  l.max_read_depth = state_->limits.max_read_depth;
+  l.max_macro_depth = state_->limits.max_macro_depth;
+  return l;
 }
 
 void Interpreter::Interrupt() { state_->machine().Interrupt(); }
@@ -474,6 +524,85 @@ Parser::Result Parser::Next(Value* form, std::string* error) {
   }
   return Result::kError;
 }
+
+// --- ValueBuilder -----------------------------------------------------------------
+//
+// Raw values on a vector: nothing collects while the builder is in use (the
+// heap collects only at the machine's safe points, and no SX code runs), so
+// the parts need no roots until Take wraps one.
+
+struct ValueBuilder::Impl {
+  Interpreter& in;
+  ix::Heap& heap;
+  std::vector<ix::Value> parts;
+  // Dict keys made so far. Decoded data repeats a few keys (those of one
+  // event shape), so a short list scanned from the front finds them sooner
+  // than hashing would; past kMaxKeys a key is made afresh.
+  static constexpr size_t kMaxKeys = 32;
+  std::vector<ix::String*> keys;
+};
+
+ValueBuilder::ValueBuilder(Interpreter& in)
+    : impl_(std::make_unique<Impl>(Impl{in, in.state_->heap, {}, {}})) {}
+ValueBuilder::~ValueBuilder() = default;
+
+void ValueBuilder::Nil() { impl_->parts.push_back(ix::Value::Nil()); }
+void ValueBuilder::Bool(bool b) { impl_->parts.push_back(ix::Value::Bool(b)); }
+void ValueBuilder::Int(int64_t n) { impl_->parts.push_back(impl_->heap.MakeInt(n)); }
+void ValueBuilder::Float(double d) { impl_->parts.push_back(ix::Value::Float(d)); }
+void ValueBuilder::String(std::string_view s) { impl_->parts.push_back(impl_->heap.MakeString(s)); }
+void ValueBuilder::Symbol(std::string_view name) {
+  impl_->parts.push_back(ix::Value::Object(impl_->heap.Intern(name)));
+}
+void ValueBuilder::Keyword(std::string_view name) {
+  impl_->parts.push_back(ix::Value::Object(impl_->heap.InternKeyword(name)));
+}
+void ValueBuilder::Push(const Value& v) { impl_->parts.push_back(Raw(v.bits())); }
+
+void ValueBuilder::Key(std::string_view key) {
+  for (ix::String* k : impl_->keys) {
+    if (k->View() == key) {
+      impl_->parts.push_back(ix::Value::Object(k));
+      return;
+    }
+  }
+  ix::Value k = impl_->heap.MakeString(key);
+  if (impl_->keys.size() < Impl::kMaxKeys) impl_->keys.push_back(ix::AsString(k));
+  impl_->parts.push_back(k);
+}
+
+void ValueBuilder::List(size_t n) {
+  auto& p = impl_->parts;
+  Require(n <= p.size(), "ValueBuilder::List: too few parts");
+  ix::Value list = impl_->heap.ListFrom(p.data() + (p.size() - n), n);
+  p.resize(p.size() - n);
+  p.push_back(list);
+}
+
+void ValueBuilder::Dict(size_t n) {
+  auto& p = impl_->parts;
+  Require(2 * n <= p.size(), "ValueBuilder::Dict: too few parts");
+  size_t base = p.size() - 2 * n;
+  ix::Value d = ix::DictEmpty(impl_->heap);
+  for (size_t i = base; i < p.size(); i += 2) {
+    Require(ix::IsString(p[i]), "ValueBuilder::Dict: a key must come from Key");
+    d = ix::DictAssocTransient(impl_->heap, d, ix::AsString(p[i]), p[i + 1]);
+  }
+  ix::DictFreeze(d);
+  p.resize(base);
+  p.push_back(d);
+}
+
+size_t ValueBuilder::size() const { return impl_->parts.size(); }
+
+Value ValueBuilder::Take() {
+  Require(!impl_->parts.empty(), "ValueBuilder::Take: no part");
+  Value v = impl_->in.Wrap(impl_->parts.back().Bits());
+  impl_->parts.pop_back();
+  return v;
+}
+
+void ValueBuilder::Clear() { impl_->parts.clear(); }
 
 const char* Version() { return "0.1.0"; }
 

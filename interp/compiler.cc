@@ -99,9 +99,14 @@ bool ConsumesAcc(Node* n, bool tail, bool mark) {
 
 class Compiler {
  public:
-  Compiler(State& S, Value file) : S_(S), file_(file) {}
+  Compiler(State& S, Value file, Proto* proto) : S_(S), file_(file), proto_(proto) {
+    SetFile(file);
+  }
 
   Node* Compile(Value form, Scope* scope, bool tail);
+  // Compiles the element a list cell holds; a symbol is placed where the
+  // reader found it.
+  Node* CompileAt(Value cell, Scope* scope, bool tail);
   Node* CompileBody(Value body, Scope* scope, bool tail);
   Scope* Boundary(Proto* proto, Scope* next);
   void SetPos(uint32_t line, uint32_t col) {
@@ -158,9 +163,18 @@ class Compiler {
   [[noreturn]] void Fail(const std::string& message);
   size_t Length(Value list);
   Value Nth(Value list, size_t i);
+  Value NthCell(Value list, size_t i);
+
+  // The file code comes from, and whether it is a library module's.
+  void SetFile(Value file) {
+    file_ = file;
+    lib_ = IsLibraryFile(file);
+  }
 
   State& S_;
   Value file_;
+  Proto* proto_;  // the function being compiled
+  bool lib_ = false;
   uint32_t line_ = 0;
   uint32_t col_ = 0;
   int depth_ = 0;
@@ -168,6 +182,7 @@ class Compiler {
   // In a macro expansion, lists that came from another file (the macro's
   // template) report the call site instead of their own place.
   uint16_t expansion_file_ = 0;
+  uint32_t macro_depth_ = 0;  // given to the macro calls compiled (kMacroCall's index)
 };
 
 void Compiler::Fail(const std::string& message) {
@@ -191,6 +206,11 @@ Value Compiler::Nth(Value list, size_t i) {
   return IsPair(list) ? Car(list) : Value::Nil();
 }
 
+Value Compiler::NthCell(Value list, size_t i) {
+  while (i-- > 0 && IsPair(list)) list = Cdr(list);
+  return list;
+}
+
 Node* Compiler::NewNode(NodeKind kind, uint32_t nkids) {
   size_t extra = nkids > 1 ? (nkids - 1) * sizeof(Node*) : 0;
   Node* n = S_.heap.New<Node>(ObjType::kNode, extra);
@@ -198,6 +218,8 @@ Node* Compiler::NewNode(NodeKind kind, uint32_t nkids) {
   n->line = line_;
   n->col = col_;
   n->file = file_;
+  n->fn = proto_;
+  if (lib_) n->flags |= kLibNode;
   n->value = Value::Nil();
   n->nkids = nkids;
   return n;
@@ -279,16 +301,33 @@ Node* Compiler::Compile(Value form, Scope* scope, bool tail) {
     Pair* p = AsPair(form);
     if (p->aux != 0 && (expansion_file_ == 0 || p->flags == expansion_file_)) {
       SetPos(PosLine(p), PosCol(p));
-      if (p->flags != 0) file_ = S_.FileName(p->flags);
+      if (p->flags != 0) SetFile(S_.FileName(p->flags));
     }
     Node* n = CompileList(form, scope, tail);
     SetPos(line, col);
-    file_ = file;
+    SetFile(file);
     --depth_;
     return n;
   }
   if (IsDict(form)) return CompileDict(form, scope);
   return Const(form);
+}
+
+Node* Compiler::CompileAt(Value cell, Scope* scope, bool tail) {
+  if (!IsPair(cell)) return Compile(Value::Nil(), scope, tail);
+  Value form = Car(cell);
+  const Pair* p = AsPair(cell);
+  if (!IsSymbol(form) || p->aux == 0 || (expansion_file_ != 0 && p->flags != expansion_file_)) {
+    return Compile(form, scope, tail);
+  }
+  uint32_t line = line_, col = col_;
+  Value file = file_;
+  SetPos(PosLine(p), PosCol(p));
+  if (p->flags != 0) SetFile(S_.FileName(p->flags));
+  Node* n = CompileSymbol(AsSymbol(form), scope);
+  SetPos(line, col);
+  SetFile(file);
+  return n;
 }
 
 // A node naming `sym`: `local` with its (depth, slot) when a scope binds
@@ -347,7 +386,7 @@ Node* Compiler::CompileList(Value form, Scope* scope, bool tail) {
         return CompileQuasi(Car(args), 0, scope);
       }
       if (h == sym.unquote || h == sym.unquote_splicing) {
-        Fail(std::string(h->name->View()) + ": not inside a quasiquote");
+        Fail(Brief(S_, Value::Object(h)) + ": not inside a quasiquote");
       }
       if (h == sym.if_) return CompileIf(args, scope, tail);
       if (h == sym.when) return CompileWhen(args, scope, tail, false);
@@ -359,7 +398,7 @@ Node* Compiler::CompileList(Value form, Scope* scope, bool tail) {
       if (h == sym.define) return CompileDefine(args, scope);
       if (h == sym.set) return CompileSet(args, scope);
       if (h == sym.fn || h == sym.lambda) {
-        if (!IsPair(args)) Fail(std::string(h->name->View()) + ": expected parameters and body");
+        if (!IsPair(args)) Fail(Brief(S_, Value::Object(h)) + ": expected parameters and body");
         return CompileLambda(Car(args), Cdr(args), scope, Value::Nil());
       }
       if (h == sym.let || h == sym.let_star) {
@@ -396,6 +435,7 @@ Node* Compiler::CompileList(Value form, Scope* scope, bool tail) {
         Node* n = NewNode(NodeKind::kMacroCall);
         n->value = form;
         n->extra = scope;
+        n->index = macro_depth_;
         if (tail) n->flags |= kTailCall;
         return n;
       }
@@ -429,7 +469,7 @@ Node* Compiler::CompileCall(Value form, Scope* scope, bool tail) {
   size_t n = Length(form);
   Node* call = NewNode(NodeKind::kCall, static_cast<uint32_t>(n));
   size_t i = 0;
-  for (Value p = form; IsPair(p); p = Cdr(p)) call->kids[i++] = Compile(Car(p), scope, false);
+  for (Value p = form; IsPair(p); p = Cdr(p)) call->kids[i++] = CompileAt(p, scope, false);
   MarkSimple(call);
   if (tail) call->flags |= kTailCall;
   Value head = Car(form);
@@ -440,6 +480,7 @@ Node* Compiler::CompileCall(Value form, Scope* scope, bool tail) {
     call->flags |= kMaybeMacro;
     call->value = form;
     call->extra = scope;
+    call->index = macro_depth_;
   }
   return call;
 }
@@ -553,9 +594,9 @@ Node* Compiler::CompileIf(Value args, Scope* scope, bool tail) {
   size_t n = Length(args);
   if (n < 2 || n > 3) Fail("if: expected (if test then [else])");
   Node* node = NewNode(NodeKind::kIf);
-  node->a = Compile(Nth(args, 0), scope, false);
-  node->b = Compile(Nth(args, 1), scope, tail);
-  node->c = n == 3 ? Compile(Nth(args, 2), scope, tail) : Const(Value::Nil());
+  node->a = CompileAt(NthCell(args, 0), scope, false);
+  node->b = CompileAt(NthCell(args, 1), scope, tail);
+  node->c = n == 3 ? CompileAt(NthCell(args, 2), scope, tail) : Const(Value::Nil());
   return node;
 }
 
@@ -635,7 +676,7 @@ Node* Compiler::CompileSeq(Value forms, Scope* scope, bool tail) {
   size_t n = Length(forms);
   size_t i = 0;
   for (Value p = forms; IsPair(p); p = Cdr(p), ++i) {
-    kids.push_back(Compile(Car(p), scope, tail && i + 1 == n));
+    kids.push_back(CompileAt(p, scope, tail && i + 1 == n));
   }
   return Seq(kids);
 }
@@ -668,7 +709,7 @@ Node* Compiler::CompileDefine(Value args, Scope* scope) {
   }
   uint32_t slot;
   if (!LookupHere(scope, name, &slot)) {
-    Fail("define: " + std::string(name->name->View()) +
+    Fail("define: " + Brief(S_, Value::Object(name)) +
          " must be defined at top level or at the start of a body");
   }
   Node* n = NewNode(NodeKind::kSetLocal);
@@ -683,7 +724,7 @@ Node* Compiler::CompileDefine(Value args, Scope* scope) {
 Node* Compiler::CompileSet(Value args, Scope* scope) {
   if (Length(args) != 2 || !IsSymbol(Car(args))) Fail("set!: expected (set! name value)");
   Symbol* name = AsSymbol(Car(args));
-  Node* value = Compile(Nth(args, 1), scope, false);
+  Node* value = CompileAt(NthCell(args, 1), scope, false);
   Node* n = VariableNode(name, scope, NodeKind::kSetLocal, NodeKind::kSetGlobal);
   n->a = value;
   return n;
@@ -766,7 +807,10 @@ Node* Compiler::CompileLambda(Value params, Value body, Scope* scope, Value name
     body = Cdr(body);
   }
   int saved_depth = depth_;
+  Proto* saved_proto = proto_;
+  proto_ = proto;
   proto->body = CompileBody(body, inner, true);
+  proto_ = saved_proto;
   depth_ = saved_depth;
   if (proto->nparams >= 1 && ConsumesAcc(proto->body, true, false)) {
     ConsumesAcc(proto->body, true, true);
@@ -884,22 +928,29 @@ Node* Compiler::CompileGuard(Value args, Scope* scope, bool tail) {
 
 }  // namespace
 
-Node* CompileToplevel(State& S, Value form, Value file, Proto** toplevel_proto) {
-  Compiler c(S, file);
+Node* CompileToplevel(State& S, Value form, Value file, Proto** toplevel_proto, uint32_t line,
+                      uint32_t col) {
   Proto* proto = S.heap.New<Proto>(ObjType::kProto);
   proto->name = Value::Nil();
   proto->doc = Value::Nil();
   proto->file = file;
+  proto->line = line;
+  proto->flags = kProtoToplevel;
   *toplevel_proto = proto;
+  Compiler c(S, file, proto);
+  c.SetPos(line, col);
   Scope* scope = c.Boundary(proto, nullptr);
   Node* n = c.Compile(form, scope, true);
   proto->body = n;
   return n;
 }
 
-Node* CompileInScope(State& S, Value form, Scope* scope, Value file, uint32_t line,
-                     uint32_t col, bool tail) {
-  Compiler c(S, file);
+Node* CompileInScope(State& S, Value form, Scope* scope, Value file, uint32_t line, uint32_t col,
+                     bool tail, uint32_t macro_depth) {
+  Scope* b = scope;
+  while (b != nullptr && b->name != nullptr) b = b->next;
+  Compiler c(S, file, b != nullptr ? b->proto : nullptr);
+  c.macro_depth_ = macro_depth;
   c.SetPos(line, col);
   c.expansion_file_ = IsString(file) ? S.FileId(StringView(file)) : 0xFFFF;
   return c.Compile(form, scope, tail);

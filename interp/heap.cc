@@ -40,6 +40,13 @@ struct Heap::Chunk {
 
 Heap::Heap() {
   SetFinalizer(ObjType::kVec, [](Obj* o) { std::free(static_cast<Vec*>(o)->items); });
+  reserve_ = std::malloc(kReserveBytes);
+}
+
+void Heap::OnAllocationFailure() {
+  std::free(reserve_);
+  reserve_ = nullptr;
+  threshold_ = 0;
 }
 
 Heap::~Heap() {
@@ -61,10 +68,11 @@ Heap::~Heap() {
     std::free(mem);
   }
   for (Obj* o : large_) FreeObj(o);
+  std::free(reserve_);
 }
 
 Obj* Heap::Allocate(ObjType type, size_t bytes) {
-  if (fail_after_ != 0 && --fail_after_ == 0) throw std::bad_alloc();
+  MaybeFail();
   bytes = SlotBytes(bytes);
   Obj* o;
   if (bytes <= kMaxSmall) {
@@ -85,9 +93,9 @@ Obj* Heap::Allocate(ObjType type, size_t bytes) {
 // The slow path of AllocateRaw: a large object, an empty free list, or an
 // armed allocation-failure test switch.
 Obj* Heap::AllocateRawSlow(ObjType type, size_t bytes) {
-  if (fail_after_ != 0 && --fail_after_ == 0) throw std::bad_alloc();
   bytes = SlotBytes(bytes);
   if (bytes > kMaxSmall) return Allocate(type, bytes);
+  MaybeFail();
   return Claim(AllocateSmall(bytes / kGranule), type, bytes);
 }
 
@@ -249,25 +257,39 @@ void Heap::ForEachSymbol(const std::function<void(Symbol*)>& fn) const {
 // --- collection ------------------------------------------------------------
 
 void Heap::Collect() {
-  gray_.clear();
-  // Interned symbols and keywords are permanent: they carry the globals.
-  for (const auto& [name, sym] : symbols_) MarkObj(sym);
-  for (const auto& [name, kw] : keywords_) MarkObj(kw);
-  if (root_marker_) root_marker_(*this);
-  while (!gray_.empty()) {
-    Obj* o = gray_.back();
-    gray_.pop_back();
-    Trace(o);
+  // Everything that may allocate (the gray stack, the sweep's lists) happens
+  // before anything is freed. If memory runs out there, the marks are wiped
+  // and the collection is given up: a stale mark would hide an object's
+  // children from the next collection.
+  std::vector<Chunk*> kept;
+  try {
+    gray_.clear();
+    // Interned symbols and keywords are permanent: they carry the globals.
+    for (const auto& [name, sym] : symbols_) MarkObj(sym);
+    for (const auto& [name, kw] : keywords_) MarkObj(kw);
+    if (root_marker_) root_marker_(*this);
+    while (!gray_.empty()) {
+      Obj* o = gray_.back();
+      gray_.pop_back();
+      Trace(o);
+    }
+    kept.reserve(chunks_.size());
+    spare_chunks_.reserve(SpareLimit());
+  } catch (std::bad_alloc&) {
+    gray_.clear();
+    ClearMarks();
+    return;
   }
   stats_ = stats();  // fold in what was allocated since the last collection
   bytes_since_gc_ = 0;
   vec_growth_ = 0;
   released_ = 0;
-  Sweep();
+  Sweep(kept);
   stats_.collections++;
   stats_.live_bytes = stats_.allocated_bytes;
   // Collect again once as much has been allocated as survived (at least 8 MiB).
   threshold_ = std::max<size_t>(8u << 20, stats_.live_bytes + stats_.live_bytes / 2);
+  if (reserve_ == nullptr) reserve_ = std::malloc(kReserveBytes);
 }
 
 void Heap::Trace(Obj* o) {
@@ -330,7 +352,15 @@ void Heap::FreeObj(Obj* o) {
 
 size_t Heap::ObjSize(Obj* o) const { return LargeSize(o); }
 
-void Heap::Sweep() {
+void Heap::ClearMarks() {
+  for (Chunk* c : chunks_) {
+    for (size_t i = 0; i < c->nslots; ++i)
+      reinterpret_cast<Obj*>(c->mem + i * c->slot_size)->marked = 0;
+  }
+  for (Obj* o : large_) o->marked = 0;
+}
+
+void Heap::Sweep(std::vector<Chunk*>& kept) {
   // One pass over each chunk: finalize and free the unmarked, unmark the
   // marked, and thread the free slots onto their class's list in address
   // order (tails[cls] is where the next free slot of that class goes).
@@ -339,9 +369,7 @@ void Heap::Sweep() {
     free_lists_[cls] = nullptr;
     tails[cls] = &free_lists_[cls];
   }
-  std::vector<Chunk*> kept;
-  kept.reserve(chunks_.size());
-  size_t spare_limit = std::max<size_t>(16, chunks_.size() / 8);
+  size_t spare_limit = SpareLimit();
   for (Chunk* c : chunks_) {
     size_t cls = c->slot_size / kGranule;
     Obj** tail = tails[cls];

@@ -12,9 +12,11 @@
 // tracer, and a finalizer when they own malloc'd memory. Single-threaded.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <new>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -124,6 +126,11 @@ class Heap {
   // Cheap check for the machine's safe points.
   bool ShouldCollect() const { return bytes_since_gc_ >= threshold_; }
   void Collect();
+  // When an allocation has failed: gives back the memory set aside for this
+  // moment (so raising "out of memory", unwinding to a guard and running its
+  // handler have room) and asks for a collection at the next safe point,
+  // which frees what the failed computation held and sets memory aside again.
+  void OnAllocationFailure();
 
   // For tracers and root markers.
   void Mark(Value v) {
@@ -160,9 +167,17 @@ class Heap {
     return s;
   }
 
-  // Test switch: the Nth allocation from now fails with std::bad_alloc
-  // (0 disables).
-  void FailAllocationAfter(size_t n) { fail_after_ = n; }
+  // Test switches: the Nth allocation from now fails with std::bad_alloc
+  // (0 disables); FailAllocationsFrom(n): the Nth and every one after it,
+  // until a switch is set again, as memory that ran out stays out.
+  void FailAllocationAfter(size_t n) {
+    fail_after_ = n;
+    fail_sticky_ = false;
+  }
+  void FailAllocationsFrom(size_t n) {
+    fail_after_ = n;
+    fail_sticky_ = n != 0;
+  }
 
  private:
   struct Chunk;
@@ -181,6 +196,13 @@ class Heap {
 
 
   Obj* AllocateRawSlow(ObjType type, size_t bytes);
+  // The test switches' check, on the slow paths only.
+  void MaybeFail() {
+    if (fail_after_ != 0 && --fail_after_ == 0) {
+      if (fail_sticky_) fail_after_ = 1;
+      throw std::bad_alloc();
+    }
+  }
   // Fills the header of a small slot just taken for a new object.
   Obj* Claim(Obj* o, ObjType type, size_t bytes) {
     SX_UNPOISON(reinterpret_cast<char*>(o) + kMinBytes, bytes - kMinBytes);
@@ -194,7 +216,11 @@ class Heap {
   Obj* AllocateSmall(size_t cls);
   void NewChunk(size_t cls);
   void Trace(Obj* o);
-  void Sweep();
+  // kept: room for every chunk, reserved before the sweep (it must not fail).
+  void Sweep(std::vector<Chunk*>& kept);
+  void ClearMarks();
+  // How many emptied chunks a sweep keeps for reuse.
+  size_t SpareLimit() const { return std::max<size_t>(16, chunks_.size() / 8); }
   void FreeObj(Obj* o);
   size_t ObjSize(Obj* o) const;
 
@@ -217,6 +243,9 @@ class Heap {
                                // no longer counted in bytes_since_gc_)
   size_t threshold_ = 8u << 20;
   size_t fail_after_ = 0;
+  bool fail_sticky_ = false;
+  static constexpr size_t kReserveBytes = 4u << 20;
+  void* reserve_ = nullptr;  // malloc'd, never touched: address space, not pages
   Stats stats_;
 };
 

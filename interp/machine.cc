@@ -15,19 +15,23 @@
 // register, a frame, or the operand stack.
 #include "interp/machine.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <new>
-#include <sstream>
 #include <string>
 #include <utility>
 
 #include "interp/dict.h"
 #include "interp/equal.h"
+#include "interp/machine_internal.h"
 #include "interp/printer.h"
 #include "interp/reader.h"
-#include "interp/machine_internal.h"
 #include "interp/state.h"
 
 namespace sx::interp {
@@ -35,6 +39,8 @@ namespace sx::interp {
 namespace {
 
 constexpr size_t kMaxTrace = 12;
+// The backtrace line that stands for frames left out.
+constexpr std::string_view kTraceGap = "...";
 
 // Copies the reader's position table into the list cells themselves
 // (line in `aux`, column in `flags`), where the compiler looks for them.
@@ -56,6 +62,7 @@ std::string NodeWhere(Node* n) {
   std::string s;
   if (n == nullptr) return s;
   if (IsString(n->file)) s = std::string(StringView(n->file));
+  if (n->line == 0) return s.empty() ? "<unknown>" : s;  // a form built, not read
   s += ':';
   s += std::to_string(n->line);
   s += ':';
@@ -77,6 +84,7 @@ void RegisterMachineTypes(Heap& heap) {
     h.MarkObj(n->b);
     h.MarkObj(n->c);
     h.MarkObj(n->callee);
+    h.MarkObj(n->fn);
     for (uint32_t i = 0; i < n->nkids; ++i) h.MarkObj(n->kids[i]);
   });
   heap.SetTracer(ObjType::kProto, [](Heap& h, Obj* o) {
@@ -117,6 +125,7 @@ void RegisterMachineTypes(Heap& heap) {
     h.Mark(t->request);
     h.Mark(t->resume);
     h.Mark(t->op_arg);
+    h.MarkObj(t->at);
     if (t->waiters != nullptr) {
       for (Task* w : *t->waiters) h.MarkObj(w);
     }
@@ -129,7 +138,15 @@ void RegisterMachineTypes(Heap& heap) {
   });
 }
 
-Machine::Machine(State& S) : S_(S), pool_(std::make_unique<FiberPool>()) {}
+Machine::Machine(State& S) : S_(S), pool_(std::make_unique<FiberPool>()) {
+  oom_error_ = S_.heap.MakeError(S_.heap.MakeString("out of memory"), Value::Nil());
+}
+
+Value Machine::OutOfMemory() {
+  S_.heap.OnAllocationFailure();
+  static_cast<ErrorObj*>(oom_error_.AsObj())->trace = Value::Nil();
+  return oom_error_;
+}
 
 Machine::~Machine() { DropFibers(); }
 
@@ -146,6 +163,7 @@ Task* Machine::NewTask() {
   t->gen = 0;
   t->result = t->request = t->resume = t->op_arg = Value::Nil();
   t->wake_ns = 0;
+  t->at = nullptr;
   t->frames = new FrameStack();
   t->vals = new ValueStack();
   t->frames->reserve(64);
@@ -223,6 +241,9 @@ void Machine::MarkRoots(Heap& h) {
   h.MarkObj(task_);
   for (Task* t : task_stack_) h.MarkObj(t);
   h.MarkObj(cur_call_);
+  h.MarkObj(lib_entry_);
+  h.MarkObj(lib_entry_task_);
+  h.Mark(oom_error_);
   h.MarkObj(reg_node_);
   h.MarkObj(reg_env_);
   for (const auto& [id, fc] : fiber_calls_) {
@@ -248,9 +269,17 @@ std::string Machine::FormatError(Value err) {
   if (IsError(err)) {
     auto* e = static_cast<ErrorObj*>(err.AsObj());
     trace = e->trace;
-    std::string where = IsPair(trace) && IsString(Car(trace)) ? std::string(StringView(Car(trace))) : "";
-    size_t sp = where.find(' ');
-    if (sp != std::string::npos) where.resize(sp);
+    // The headline names the innermost place outside the library: the
+    // user's line that led into it.
+    std::string where;
+    for (Value p = trace; IsPair(p); p = Cdr(p)) {
+      if (!IsString(Car(p)) || StringView(Car(p)) == kTraceGap) continue;
+      std::string_view at = StringView(Car(p));
+      if (where.empty() || at.substr(0, kLibraryPrefix.size()) != kLibraryPrefix) {
+        where = std::string(at.substr(0, at.find(' ')));
+        if (at.substr(0, kLibraryPrefix.size()) != kLibraryPrefix) break;
+      }
+    }
     if (!where.empty()) out += where + ": ";
     out += "error: ";
     out += IsString(e->message) ? std::string(StringView(e->message)) : Inspect(S_, e->message);
@@ -259,7 +288,9 @@ std::string Machine::FormatError(Value err) {
     out += "error: uncaught raise of " + Brief(S_, err);
   }
   for (Value p = trace; IsPair(p); p = Cdr(p)) {
-    if (IsString(Car(p))) out += "\n  at " + std::string(StringView(Car(p)));
+    if (!IsString(Car(p))) continue;
+    std::string_view at = StringView(Car(p));
+    out += at == kTraceGap ? "\n  ..." : "\n  at " + std::string(at);
   }
   return out;
 }
@@ -400,6 +431,9 @@ void Revalidate(State& S, Node* n) {
       if (!c->proto->has_rest && c->proto->nparams == argc && argc <= kDirectArgs) {
         mode = CallMode::kDirect;
         n->callee = c;
+        if (!(n->flags & kLibNode) && (c->proto->body->flags & kLibNode)) {
+          mode = CallMode::kDirectLib;
+        }
       }
     }
   } else if (argc == 2 && plain_native && AsNative(g)->flags != kFastNone) {
@@ -455,16 +489,23 @@ std::string ProtoName(Proto* p) {
   return IsSymbol(p->name) ? std::string(AsSymbol(p->name)->name->View()) : "fn";
 }
 
+// A macro call made by max_macro_depth expansions within expansions: a
+// macro that expands into itself would otherwise grow without end.
+[[noreturn, gnu::cold, gnu::noinline]] void ThrowMacroTooDeep(State& S, Node* n) {
+  ThrowError(S, "macro expansion deeper than " + std::to_string(S.limits.max_macro_depth) + ": " +
+                    Brief(S, n->value) + " keeps expanding into macro calls");
+}
+
 }  // namespace
 
 void MachineLoop::ThrowUsedBeforeDefined(Node* n) {
   cur_call = n;
-  ThrowError(S, std::string(AsSymbol(n->value)->name->View()) + " is used before it is defined");
+  ThrowError(S, Brief(S, n->value) + " is used before it is defined");
 }
 
 void MachineLoop::ThrowUnbound(Node* n) {
   cur_call = n;
-  ThrowError(S, "unbound symbol: " + std::string(AsSymbol(n->value)->name->View()));
+  ThrowError(S, "unbound symbol: " + Brief(S, n->value));
 }
 
 void MachineLoop::ThrowOverflow() {
@@ -505,6 +546,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
   Task* t = task_;
   t->state = kTaskRunning;
   t->gen++;  // any token issued for the last suspension is spent
+  // A new task has no call yet; a resumed one continues where it stopped,
+  // whatever other tasks have run meanwhile.
+  cur_call_ = t->at;
   MachineLoop L(S_, *this, t, cur_call_);
   auto& frames = L.frames;
   auto& vals = L.vals;
@@ -605,6 +649,11 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               case CallMode::kSimple:
                 val = node->eval(L, node, env);
                 goto do_return;
+              case CallMode::kDirectLib:
+                // A call from the user's code into the library: noted for
+                // backtraces (a mode of its own keeps kDirect's path bare).
+                NoteLibEntry(node, frames.size());
+                [[fallthrough]];
               case CallMode::kDirect: {
                 // A global closure of fixed arity, every operand simple:
                 // the operands go straight into its frame.
@@ -718,6 +767,10 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               cur_call_ = node;
               ThrowError(S_, Brief(S_, Car(node->value)) + " is no longer a macro");
             }
+            if (node->index >= S_.limits.max_macro_depth) {
+              cur_call_ = node;
+              ThrowMacroTooDeep(S_, node);
+            }
             L.Push(FrameKind::kMacroExpand, node, env);
             base = vals.size();
             vals.push_back(static_cast<Macro*>(macro.AsObj())->fn);
@@ -736,11 +789,13 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
           case NodeKind::kImport: {
             cur_call_ = node;
             Value forms, file;
-            if (!Import(node->value, &forms, &file)) {
+            if (!Import(node, node->value, &forms, &file)) {
               val = Value::Nil();
               goto do_return;
             }
-            L.Push(FrameKind::kToplevel, nullptr, nullptr, 0, 0, forms, file);
+            // The frame keeps the importer's activation: returning to it
+            // must not take that activation for finished.
+            L.Push(FrameKind::kToplevel, nullptr, env, 0, 0, forms, file);
             val = Value::Nil();
             goto do_return;
           }
@@ -766,6 +821,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
           if (handover && p->consumes_acc) env->flags |= kEnvOwnsAcc;
           vals.resize(base);
           node = p->body;
+          if ((node->flags & kLibNode) && cur_call_ != nullptr && !(cur_call_->flags & kLibNode)) {
+            NoteLibEntry(cur_call_, frames.size());
+          }
           if (S_.heap.ShouldCollect() || interrupt_) SafePoint(node, env);
           goto do_eval;
         }
@@ -791,9 +849,18 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             // A parked fiber's frame keeps its arguments; a task op is done with them.
             if (OpOf(nat) != MachineOp::kFiberNative) vals.resize(base);
             t->state = kTaskSuspended;
+            t->at = cur_call_;
             return RunResult{RunStatus::kSuspended, val};
           }
-          if (!ApplyOp(L, nat, base, &val)) goto do_apply_again;
+          if (OpOf(nat) == MachineOp::kEval) {
+            if (argc != 1) ArityError(S_, "eval", 1, 1, argc);
+            Value forms = EvalForms(vals[base + 1]);
+            vals.resize(base);
+            L.Push(FrameKind::kToplevel, nullptr, env, 0, 0, forms, S_.heap.MakeString("<eval>"));
+            val = Value::Nil();
+            goto do_return;
+          }
+          if (!ApplyOp(L, nat, base, env, &val)) goto do_apply_again;
           vals.resize(base);
           goto do_return;
         }
@@ -827,7 +894,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
           Frame& f = frames.back();
           // Returning to another activation's frame: the call whose frame
           // is `env` is over (an activation's pending work is always in
-          // frames above any frame of its caller). When nothing captured
+          // frames above any frame of its caller, and an op's frame has the
+          // env of the activation that applied the op, so a native callback
+          // returning to it is not mistaken for a call). When nothing captured
           // that frame, nothing else can reach it (see kEnvReusable), and
           // its memory goes back to the heap at once: the next call takes
           // it while it is still in cache, and short-lived calls cost the
@@ -940,9 +1009,10 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
             }
             case FrameKind::kSetGlobal: {
               Symbol* s = AsSymbol(f.node->value);
+              cur_call_ = f.node;
               frames.pop_back();
               if (s->global.IsUndefined()) {
-                ThrowError(S_, "set!: " + std::string(s->name->View()) + " is not defined");
+                ThrowError(S_, "set!: " + Brief(S_, Value::Object(s)) + " is not defined");
               }
               s->global = val;
               S_.global_epoch++;
@@ -968,6 +1038,8 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               frames.pop_back();
               goto do_return;
             case FrameKind::kPerform:
+              // An error answering the request is raised here.
+              cur_call_ = t->at = f.node;
               frames.pop_back();
               t->state = kTaskSuspended;
               return RunResult{RunStatus::kSuspended, val};
@@ -976,8 +1048,9 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               env = f.env;
               frames.pop_back();
               cur_call_ = n;
-              Node* expansion = CompileInScope(S_, val, static_cast<Scope*>(n->extra), n->file,
-                                               n->line, n->col, (n->flags & kTailCall) != 0);
+              Node* expansion =
+                  CompileInScope(S_, val, static_cast<Scope*>(n->extra), n->file, n->line, n->col,
+                                 (n->flags & kTailCall) != 0, n->index + 1);
               n->a = expansion;
               node = expansion;
               goto do_eval;
@@ -1010,7 +1083,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               if (!IsString(val)) ThrowError(S_, "load: the path must be a string, got " + Brief(S_, val));
               Value forms, file;
               LoadFile(n, val, &forms, &file);
-              L.Push(FrameKind::kToplevel, nullptr, nullptr, 0, 0, forms, file);
+              L.Push(FrameKind::kToplevel, nullptr, env, 0, 0, forms, file);
               val = Value::Nil();
               goto do_return;
             }
@@ -1019,10 +1092,11 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                 frames.pop_back();
                 goto do_return;  // the value of the last form
               }
-              Value form = Car(f.x);
+              const Pair* cell = AsPair(f.x);
               f.x = Cdr(f.x);
               Proto* proto;
-              node = CompileToplevel(S_, form, f.y, &proto);
+              node = CompileToplevel(S_, cell->car, f.y, &proto, PosLine(cell), PosCol(cell));
+              frames.back().node = node;  // the form being run, for backtraces
               env = NewEnv(nullptr, proto->frame_size);
               goto do_eval;
             }
@@ -1038,6 +1112,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               Susp k = ResumeFiber(f.i, err, val, &out);
               if (k == Susp::kSuspended) {
                 t->state = kTaskSuspended;
+                t->at = cur_call_;
                 return RunResult{RunStatus::kSuspended, out};
               }
               vals.resize(frames.back().base);
@@ -1062,14 +1137,120 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
       }
       returning = false;
     } catch (std::bad_alloc&) {
-      Value err = S_.heap.MakeError(S_.heap.MakeString("out of memory"), Value::Nil());
+      Value err = OutOfMemory();
       if (!Unwind(L, err, &node, &env)) {
         t->state = kTaskDone;
         return RunResult{RunStatus::kError, err};
       }
+      // The guard's handler is about to run, and what the failed code held
+      // is garbage now: collect it first, as at a safe point (every live
+      // value is in the frames or the registers).
+      reg_node_ = node;
+      reg_env_ = env;
+      S_.heap.Collect();
+      reg_node_ = nullptr;
+      reg_env_ = nullptr;
       returning = false;
     }
   }
+}
+
+namespace {
+
+// The sub-expression a frame is waiting on: where its activation stands.
+Node* FrameAt(const Frame& f) {
+  Node* n = f.node;
+  if (n == nullptr) return nullptr;
+  switch (f.kind) {
+    case FrameKind::kCallArg:
+    case FrameKind::kArith2:
+    case FrameKind::kDictLit:
+      return f.i < n->nkids ? n->kids[f.i] : n;
+    case FrameKind::kSeq:
+    case FrameKind::kAnd:
+    case FrameKind::kOr:
+      return f.i >= 1 && f.i <= n->nkids ? n->kids[f.i - 1] : n;
+    case FrameKind::kIf:
+    case FrameKind::kSetLocal:
+    case FrameKind::kSetGlobal:
+    case FrameKind::kDefGlobal:
+    case FrameKind::kPerform:
+    case FrameKind::kCase:
+    case FrameKind::kLoadPath:
+    case FrameKind::kGuard:
+      return n->a != nullptr ? n->a : n;
+    default:
+      return n;
+  }
+}
+
+bool InLibrary(const Node* n) { return (n->flags & kLibNode) != 0; }
+
+// One line of a backtrace: the place, and the function unless the code is
+// a top-level form.
+std::string TraceLine(const Node* n) {
+  std::string s = NodeWhere(const_cast<Node*>(n));
+  const Proto* p = n->fn;
+  if (p != nullptr && !(p->flags & kProtoToplevel)) {
+    s += " in ";
+    s += IsSymbol(p->name) ? std::string(AsSymbol(p->name)->name->View()) : "fn";
+  }
+  return s;
+}
+
+}  // namespace
+
+// Walks the continuation from the innermost place out: one line per
+// activation (frames of one activation share its Env; frames of machine
+// operations, which have none, join the activation of the same function
+// next to them). Tail calls leave no frame, so the last call from outside
+// the library into it (lib_entry_) is put back where the library's frames
+// end, when the frame count says it belongs there.
+Value Machine::Backtrace(MachineLoop& L, Env* env) {
+  auto& frames = L.frames;
+  std::vector<Value> trace;
+  Node* last_at = nullptr;
+  const Proto* last_fn = nullptr;
+  Env* last_env = nullptr;
+  bool in_lib = false;
+  bool user_seen = false;  // a line in the user's code is in the trace
+  bool entry_used = lib_entry_ == nullptr || lib_entry_task_ != task_;
+  auto add = [&](Node* at, Env* e) {
+    if (at == nullptr) return;
+    bool same = last_at != nullptr && at->fn == last_fn &&
+                (e == last_env || e == nullptr || last_env == nullptr);
+    if (!same && trace.size() >= kMaxTrace && !user_seen && !InLibrary(at)) {
+      // However deep the library's frames, the headline needs the first
+      // place in the user's code: the frames between are left out.
+      trace.push_back(S_.heap.MakeString(kTraceGap));
+      trace.push_back(S_.heap.MakeString(TraceLine(at)));
+      user_seen = true;
+    } else if (!same && trace.size() < kMaxTrace) {
+      trace.push_back(S_.heap.MakeString(TraceLine(at)));
+      user_seen = user_seen || !InLibrary(at);
+    }
+    if (!same || last_env == nullptr) last_env = e;
+    last_at = at;
+    last_fn = at->fn;
+    in_lib = InLibrary(at);
+  };
+  // Where the library's frames give way to the caller's, at frame count `depth`.
+  auto entry = [&](size_t depth) {
+    if (entry_used || !in_lib) return;
+    entry_used = true;
+    if (lib_entry_depth_ == depth) add(lib_entry_, nullptr);
+  };
+  add(cur_call_, env);
+  for (size_t k = frames.size(); k-- > 0;) {
+    const Frame& f = frames[k];
+    if (f.kind == FrameKind::kBarrier || (trace.size() >= kMaxTrace && user_seen)) break;
+    Node* at = FrameAt(f);
+    if (at == nullptr) continue;
+    if (!InLibrary(at)) entry(k + 1);
+    add(at, f.env);
+  }
+  entry(0);
+  return S_.heap.ListFrom(trace.data(), trace.size());
 }
 
 // Pops frames up to the nearest guard. Returns false when there is none (the
@@ -1077,19 +1258,15 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
 bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
   auto& frames = L.frames;
   auto& vals = L.vals;
-  bool record = IsError(err) && !IsPair(static_cast<ErrorObj*>(err.AsObj())->trace);
-  std::vector<Value> trace;
-  auto note = [&](Node* n) {
-    if (!record || n == nullptr || trace.size() >= kMaxTrace) return;
-    std::string s = NodeWhere(n);
-    if (n->kind == NodeKind::kCall && n->nkids > 0 &&
-        (n->kids[0]->kind == NodeKind::kGlobal || n->kids[0]->kind == NodeKind::kLocal ||
-         n->kids[0]->kind == NodeKind::kParam)) {
-      s += " in (" + std::string(AsSymbol(n->kids[0]->value)->name->View()) + " ...)";
+  if (IsError(err) && !IsPair(static_cast<ErrorObj*>(err.AsObj())->trace)) {
+    // The trace is a nicety: when memory has run out it is left unrecorded,
+    // and the error still reaches its guard.
+    try {
+      Value trace = Backtrace(L, *env);
+      static_cast<ErrorObj*>(err.AsObj())->trace = trace;
+    } catch (std::bad_alloc&) {
     }
-    trace.push_back(S_.heap.MakeString(s));
-  };
-  note(cur_call_);
+  }
   bool found = false;
   while (!frames.empty()) {
     Frame f = frames.back();
@@ -1097,16 +1274,16 @@ bool Machine::Unwind(MachineLoop& L, Value err, Node** node, Env** env) {
     frames.pop_back();
     if (f.kind == FrameKind::kGuard) {
       vals.resize(f.base);
-      SetSlot(S_.heap, f.env, f.node->index, err);
+      try {
+        SetSlot(S_.heap, f.env, f.node->index, err);
+      } catch (std::bad_alloc&) {
+        continue;  // no room to bind the error here: on to an outer guard
+      }
       *env = f.env;
       *node = f.node->b;
       found = true;
       break;
     }
-    if (f.kind == FrameKind::kCallArg || f.kind == FrameKind::kArith2) note(f.node);
-  }
-  if (record) {
-    static_cast<ErrorObj*>(err.AsObj())->trace = S_.heap.ListFrom(trace.data(), trace.size());
   }
   if (!found) {
     // Leave the stack as it was below any barrier.
@@ -1124,11 +1301,13 @@ Value ReadAll(State& S, std::string_view text, const std::string& file) {
   r.Feed(text);
   r.Finish();
   std::vector<Value> forms;
+  std::vector<SrcPos> places;
   for (;;) {
     Value v;
     Reader::Status st = r.Next(&v);
     if (st == Reader::Status::kValue) {
       forms.push_back(v);
+      places.push_back(r.form_pos());
       continue;
     }
     if (st == Reader::Status::kError) {
@@ -1142,59 +1321,135 @@ Value ReadAll(State& S, std::string_view text, const std::string& file) {
     break;
   }
   StampPositions(S, r);
-  return S.heap.ListFrom(forms.data(), forms.size());
-}
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return !in.bad();
+  // Each cell of the list of forms carries its form's place, as a list's
+  // first cell does (an atom at top level has no cell of its own).
+  Value list = S.heap.ListFrom(forms.data(), forms.size());
+  uint16_t id = S.FileId(file);
+  size_t i = 0;
+  for (Value p = list; IsPair(p); p = Cdr(p), ++i) {
+    Obj* cell = p.AsObj();
+    cell->aux = (std::min<uint32_t>(places[i].line, 0xFFFFF) << 12) |
+                std::min<uint32_t>(places[i].col, 0xFFF);
+    cell->flags = id;
+  }
+  return list;
 }
 
 }  // namespace
+
+bool ReadSourceFile(const std::string& path, std::string* out, std::string* why) {
+  // O_NONBLOCK: opening a FIFO with no writer must not wait for one.
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  struct stat st;
+  bool ok = fstat(fd, &st) == 0;
+  if (!ok) {
+    *why = std::strerror(errno);
+  } else if (S_ISDIR(st.st_mode)) {
+    *why = "it is a directory";
+    ok = false;
+  } else if (!S_ISREG(st.st_mode)) {
+    *why = "not a regular file";
+    ok = false;
+  }
+  out->clear();
+  char buf[65536];
+  while (ok) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out->append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      *why = std::strerror(errno);
+      ok = false;
+    }
+  }
+  close(fd);
+  return ok;
+}
 
 Value ParseSource(State& S, std::string_view text, const std::string& file) {
   return ReadAll(S, text, file);
 }
 
+namespace {
+
+// The folder of a source file's name, "" for code that did not come from a
+// file ("<eval>", "<repl>") or from the library.
+std::string FolderOf(Value file) {
+  if (!IsString(file) || IsLibraryFile(file)) return "";
+  std::string_view f = StringView(file);
+  if (!f.empty() && f[0] == '<') return "";
+  size_t slash = f.rfind('/');
+  return slash == std::string_view::npos ? "." : std::string(f.substr(0, slash));
+}
+
+}  // namespace
+
+// A relative path is looked for beside the loading file, then in the
+// working directory.
 void Machine::LoadFile(Node* at, Value path_value, Value* forms, Value* file) {
   std::string path(StringView(path_value));
-  if (!path.empty() && path[0] != '/' && IsString(at->file)) {
-    std::string from(StringView(at->file));
-    size_t slash = from.rfind('/');
-    if (slash != std::string::npos) path = from.substr(0, slash + 1) + path;
+  if (!path.empty() && path[0] != '/') {
+    // Whatever is found beside the file is what is meant, even when it
+    // cannot be read (a directory): then that is the error to report.
+    std::string folder = FolderOf(at->file);
+    std::string beside = folder + "/" + path;
+    if (!folder.empty() && folder != "." && access(beside.c_str(), F_OK) == 0) path = beside;
   }
-  std::string text;
-  if (!ReadFile(path, &text)) ThrowError(S_, "load: cannot read " + path);
+  std::string text, why;
+  if (!ReadSourceFile(path, &text, &why)) {
+    ThrowError(S_, "load: cannot read " + BriefText(path) + ": " + why);
+  }
   *forms = ReadAll(S_, text, path);
   *file = S_.heap.MakeString(path);
 }
 
-bool Machine::Import(Value name_value, Value* forms, Value* file) {
+// `import` looks in the importing file's folder, then in each search path
+// directory (SX_PATH), then asks the module loader (the built-in stdlib).
+// Code that is not from a file ("<eval>", "<repl>") and library modules
+// have no folder of their own.
+bool Machine::Import(Node* at, Value name_value, Value* forms, Value* file) {
   std::string name(StringView(name_value));
   if (imported_.count(name)) return false;
+  std::vector<std::string> dirs;
+  std::string folder = FolderOf(at->file);
+  if (!folder.empty()) dirs.push_back(folder);
+  dirs.insert(dirs.end(), S_.search_path.begin(), S_.search_path.end());
   std::string text;
   std::string path;
   bool found = false;
-  for (const std::string& dir : S_.search_path) {
+  for (const std::string& dir : dirs) {
     path = dir + "/" + name + ".sx";
-    if (ReadFile(path, &text)) {
+    std::string why;
+    if (ReadSourceFile(path, &text, &why)) {
       found = true;
       break;
     }
   }
   if (!found && S_.module_loader && S_.module_loader(name, &text)) {
-    path = "<stdlib>/" + name + ".sx";
+    path = std::string(kLibraryPrefix) + name + ".sx";
     found = true;
   }
-  if (!found) ThrowError(S_, "import: no module named " + name);
+  if (!found) {
+    std::string looked;
+    for (const std::string& dir : dirs) looked += dir + "/, ";
+    ThrowError(S_, "import: no module named " + BriefText(name) + " (looked in " + looked +
+                       "and the built-in library)");
+  }
   imported_.insert(name);
   *forms = ReadAll(S_, text, path);
   *file = S_.heap.MakeString(path);
   return true;
+}
+
+Value Machine::EvalForms(Value x) {
+  if (IsString(x)) return ReadAll(S_, StringView(x), "<eval>");
+  return S_.heap.Cons(x, Value::EmptyList());
 }
 
 // --- entry points -------------------------------------------------------------------
@@ -1219,18 +1474,33 @@ RunResult Machine::Finish(RunResult r) {
   return r;
 }
 
+Task* Machine::StartTask() {
+  try {
+    Task* t = NewTask();
+    Start(t);
+    return t;
+  } catch (std::bad_alloc&) {
+    return nullptr;
+  }
+}
+
 RunResult Machine::RunToplevel(Value forms, Value file) {
-  Task* t = NewTask();
-  Start(t);
+  Task* t = StartTask();
+  if (t == nullptr) return RunResult{RunStatus::kError, OutOfMemory()};
   t->frames->push_back(Frame{FrameKind::kToplevel, 0, 0, nullptr, nullptr, forms, file});
   return Finish(Run(Entry::kReturn, Value::Nil(), nullptr, nullptr));
 }
 
 RunResult Machine::Call(Value fn, const Value* args, size_t n) {
-  Task* t = NewTask();
-  Start(t);
-  t->vals->push_back(fn);
-  for (size_t i = 0; i < n; ++i) t->vals->push_back(args[i]);
+  Task* t = StartTask();
+  if (t == nullptr) return RunResult{RunStatus::kError, OutOfMemory()};
+  try {
+    t->vals->push_back(fn);
+    for (size_t i = 0; i < n; ++i) t->vals->push_back(args[i]);
+  } catch (std::bad_alloc&) {
+    t->state = kTaskDone;
+    return Finish(RunResult{RunStatus::kError, OutOfMemory()});
+  }
   return Finish(Run(Entry::kApply, Value::Nil(), nullptr, nullptr));
 }
 

@@ -65,12 +65,14 @@ enum class NodeKind : uint8_t {
   kAnd,        // kids
   kOr,         // kids
   kLambda,     // proto
-  kCall,       // kids[0] operator, kids[1..] operands; kMaybeMacro: value = form, extra = Scope*
+  kCall,       // kids[0] operator, kids[1..] operands; kMaybeMacro: value = form, extra = Scope*,
+               // index = macro depth
   kDictLit,    // value = list of key strings, kids = value expressions
   kGuard,      // a = body, b = handler, index = slot of the error variable
   kReraise,    // depth 0, index = slot holding the error to raise again
   kPerform,    // a = request
-  kMacroCall,  // value = original form, extra = Scope*, a = cached expansion
+  kMacroCall,  // value = original form, extra = Scope*, a = cached expansion,
+               // index = macro depth (0 in source; see Limits::max_macro_depth)
   kCase,       // a = key, value = list of key lists (or :else), kids = bodies
   kLoad,       // a = path expression
   kImport,     // value = module name (string)
@@ -88,6 +90,9 @@ enum NodeFlags : uint16_t {
   // A tail call (assoc acc k v ...) of a function that uses its first
   // parameter, the accumulator, for nothing else (Proto::consumes_acc).
   kAccConsumer = 16,
+  // Code read from a library module (the built-in stdlib): backtraces
+  // headline the innermost place outside it.
+  kLibNode = 32,
 };
 // Most arguments a call passes straight into a closure's frame.
 inline constexpr uint32_t kDirectArgs = 8;
@@ -99,6 +104,10 @@ enum class CallMode : uint8_t {
   kGeneral = 0,  // operands one by one, with a frame for those that need one
   kSimple,       // Node::eval computes it: kSimpleNode, every operator a plain native
   kDirect,       // a global closure (Node::callee) of fixed arity; simple operands
+  // As kDirect, for a call from outside the library of a library closure:
+  // the machine notes it (Machine::NoteLibEntry), so an error deep in the
+  // library can still name the user's call when it was a tail call.
+  kDirectLib,
   kArgsSimple,   // every operand simple, the operator anything
   kArith2,       // (op a b), op a global FastOp native, an operand not simple
 };
@@ -125,8 +134,14 @@ struct Node : Obj {
   uint8_t mode;    // CallMode
   SimpleFn eval;   // CallMode::kSimple: the evaluator
   Obj* callee;     // CallMode::kDirect: the Closure the operator is bound to
+  Proto* fn;       // the function (or top-level form) this code is part of: backtraces name it
   uint32_t nkids;
   Node* kids[1];  // nkids entries
+};
+
+// Proto flags (Obj::flags).
+enum ProtoFlags : uint16_t {
+  kProtoToplevel = 1,  // the code of one top-level form, not a function
 };
 
 struct Proto : Obj {
@@ -285,6 +300,7 @@ struct Task : Obj {
   Value request;        // waiting on IO: the request
   Value resume;         // ready: the value (or error) to continue with
   Value op_arg;         // the task op's argument (awaited task, ms)
+  Node* at;             // suspended: the perform or call it stopped at (errors are placed there)
   int64_t wake_ns;      // sleeping: steady-clock deadline
   std::vector<Task*>* waiters;  // tasks blocked awaiting this one (lazily made)
 };
@@ -340,6 +356,7 @@ enum class MachineOp : uint32_t {
   kApply,
   kSortBy,
   kUpdate,
+  kEval,    // runs its forms at top level (a kToplevel frame)
   kCallCC,  // reserved
   // Natives that may suspend the calling task (see ApplySuspending).
   kFiberNative,  // a C++ native that calls back into SX: runs on a fiber
@@ -400,16 +417,42 @@ class Machine {
   // Nothing can run: raises a deadlock error into the main task. False when
   // the main task is not blocked (nothing to do).
   bool BreakDeadlock();
+  // An interrupt (Interrupt) arrived while the main task sleeps or awaits
+  // another task, where no safe point would ever see it: raises
+  // "interrupted" into the main task at once. False when there is none.
+  bool InterruptWaitingMain();
+  // Takes a pending interrupt (true once per Interrupt).
+  bool TakeInterrupt() {
+    if (!interrupt_) return false;
+    interrupt_ = 0;
+    return true;
+  }
   // The main task finished (*r is how): true once, then forgets it.
   bool TakeMainResult(RunResult* r);
   bool main_pending() const { return main_ != nullptr; }
   Value LiveTasks();
   uint64_t stale_resumes() const { return stale_resumes_; }
   void CountStale() { ++stale_resumes_; }
+  // Where a round's batch of n requests starts (0 <= offset < n): varied
+  // from round to round by a fixed pseudo-random sequence, so that when the
+  // requests of one round conflict no task is always first. Not a fixed
+  // step: a fixed step could keep in time with tasks that alternate a read
+  // round and a write round, and favour the same ones forever.
+  size_t RoundOffset(size_t n) {
+    round_rng_ ^= round_rng_ << 13;
+    round_rng_ ^= round_rng_ >> 7;
+    round_rng_ ^= round_rng_ << 17;
+    return static_cast<size_t>(round_rng_ % n);
+  }
   static int64_t NowNs();
 
   // The text of an uncaught error: message, then "  at FILE:LINE:COL" lines.
   std::string FormatError(Value err);
+  // The error "out of memory", made when the machine was: raising it needs
+  // no allocation. Tells the heap an allocation failed (see
+  // Heap::OnAllocationFailure). One error value serves every raise; its
+  // trace is the latest one's.
+  Value OutOfMemory();
 
   // Registers machine operations (map, filter, ...) as globals and marks the
   // builtin arithmetic natives with their FastOp.
@@ -430,9 +473,13 @@ class Machine {
   void SafePoint(Node* node, Env* env);
 
   bool Unwind(MachineLoop& L, Value err, Node** node, Env** env);
+  // The backtrace of an error raised now: "FILE:LINE:COL[ in NAME]" per
+  // activation, innermost first.
+  Value Backtrace(MachineLoop& L, Env* env);
   // Machine operations. ApplyOp returns true with *val set when the op is
-  // finished, or false after setting up a call at vals[op_base_].
-  bool ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val);
+  // finished, or false after setting up a call at vals[op_base_]. `env` is
+  // the frame of the activation applying the op; the op's frame keeps it.
+  bool ApplyOp(MachineLoop& L, Native* nat, size_t base, Env* env, Value* val);
   // A callback returned to an op's frame: true when the frame is finished
   // (*val is its result), false after setting up the next call.
   bool OpReturn(MachineLoop& L, Value* val);
@@ -455,7 +502,9 @@ class Machine {
   Value TaskRequest(int op, Value arg);
   int TaskOpOf(Value request) const;  // 0 await, 1 sleep, 2 yield, -1 not a task op
   void LoadFile(Node* at, Value path, Value* forms, Value* file);
-  bool Import(Value name, Value* forms, Value* file);
+  bool Import(Node* at, Value name, Value* forms, Value* file);
+  // The forms `eval` runs: a string's, read as the file "<eval>", or the form.
+  Value EvalForms(Value x);
 
   State& S_;
   Task* task_ = nullptr;
@@ -463,6 +512,22 @@ class Machine {
   std::set<std::string, std::less<>> imported_;
   volatile int interrupt_ = 0;
   Node* cur_call_ = nullptr;
+  // The last call from code outside the library into a library closure
+  // (a kDirectLib call, or any call through do_apply), the task it ran in
+  // and the frame count then: a backtrace shows it where the library's
+  // frames end, when it still fits there.
+  Node* lib_entry_ = nullptr;
+  Task* lib_entry_task_ = nullptr;
+  size_t lib_entry_depth_ = 0;
+  [[gnu::noinline]] void NoteLibEntry(Node* call, size_t depth) {
+    lib_entry_ = call;
+    lib_entry_task_ = task_;
+    lib_entry_depth_ = depth;
+  }
+  Value oom_error_ = Value::Nil();
+  // A new task made current for an entry point (RunToplevel, Call); nullptr
+  // when memory ran out.
+  Task* StartTask();
   Node* reg_node_ = nullptr;  // registers, visible to the collector
   Env* reg_env_ = nullptr;
   size_t op_base_ = 0;
@@ -485,18 +550,31 @@ class Machine {
   RunResult main_result_{RunStatus::kDone, Value::Nil()};
   uint32_t next_task_id_ = 1;
   uint64_t stale_resumes_ = 0;
+  uint64_t round_rng_ = 0x9E3779B97F4A7C15ull;  // xorshift64 state, never 0
   Value op_names_[3];  // the :op strings of task/await, task/sleep, task/yield
   Value yield_request_;
   String* op_key_ = nullptr;
   String* args_key_ = nullptr;
 };
 
-// Compiles one top-level form. Raises an SX error (ThrowError) on a syntax
+// Compiles one top-level form; line and col are where it was read (an atom
+// carries no place of its own). Raises an SX error (ThrowError) on a syntax
 // error in a special form.
-Node* CompileToplevel(State& S, Value form, Value file, Proto** toplevel_proto);
+Node* CompileToplevel(State& S, Value form, Value file, Proto** toplevel_proto, uint32_t line = 0,
+                      uint32_t col = 0);
+// Library modules are read under this prefix ("<stdlib>/persist.sx").
+inline constexpr std::string_view kLibraryPrefix = "<stdlib>/";
+inline bool IsLibraryFile(Value file) {
+  return IsString(file) && StringView(file).substr(0, kLibraryPrefix.size()) == kLibraryPrefix;
+}
 // Reads every form of a source text (positions recorded for the compiler).
 // Raises an SX error naming file:line:col on bad input.
 Value ParseSource(State& S, std::string_view text, const std::string& file);
+// Reads a source file whole. Only a regular file is read: a directory, a
+// device (/dev/zero never ends) or a pipe is refused without blocking.
+// False, with the reason in *why ("it is a directory", "not a regular file",
+// or the OS's), when it cannot.
+bool ReadSourceFile(const std::string& path, std::string* out, std::string* why);
 class Reader;
 // Copies a reader's recorded positions into its list cells, where the
 // compiler finds them: `aux` holds line << 12 | column (column capped at
@@ -504,9 +582,10 @@ class Reader;
 void StampPositions(State& S, const Reader& r);
 inline uint32_t PosLine(const Obj* pair) { return pair->aux >> 12; }
 inline uint32_t PosCol(const Obj* pair) { return pair->aux & 0xFFF; }
-// Compiles a macro expansion in the scope the macro call appeared in.
+// Compiles a macro expansion in the scope the macro call appeared in. The
+// macro calls in it get macro_depth (the expanded call's depth + 1).
 Node* CompileInScope(State& S, Value form, Scope* scope, Value file, uint32_t line, uint32_t col,
-                     bool tail);
+                     bool tail, uint32_t macro_depth);
 
 void RegisterMachineTypes(Heap& heap);
 

@@ -194,11 +194,15 @@ void Machine::RunFiberJob(FiberCall* fc) {
     fc->result = e.value;
     fc->state = FiberCall::kFailed;
   } catch (std::bad_alloc&) {
-    fc->result = S_.heap.MakeError(S_.heap.MakeString("out of memory"), Value::Nil());
+    fc->result = OutOfMemory();
     fc->state = FiberCall::kFailed;
   } catch (std::exception& e) {
-    fc->result = S_.heap.MakeError(
-        S_.heap.MakeString(std::string(fc->nat->spec->name) + ": " + e.what()), Value::Nil());
+    try {
+      fc->result = S_.heap.MakeError(
+          S_.heap.MakeString(std::string(fc->nat->spec->name) + ": " + e.what()), Value::Nil());
+    } catch (std::bad_alloc&) {
+      fc->result = OutOfMemory();
+    }
     fc->state = FiberCall::kFailed;
   }
 }
@@ -259,6 +263,9 @@ RunResult Machine::CallBack(Value fn, const Value* args, size_t n) {
   // called from inside a nested run sits on the fiber's stack too, but the
   // task stack above it is not the fiber's.
   bool can_park = fc != nullptr && task_ == fc->outer && task_stack_.size() == fc->depth;
+  // An error the native raises afterwards is placed at its own call, not
+  // at the callback's last one.
+  Node* saved_call = cur_call_;
   Task* inner = NewTask();
   Start(inner);
   inner->vals->push_back(fn);
@@ -274,6 +281,7 @@ RunResult Machine::CallBack(Value fn, const Value* args, size_t n) {
           S_.heap.MakeString("a callback performed inside a native that was not declared to "
                              "call back (use NativeOptions{.calls_back = true})"),
           Value::Nil());
+      cur_call_ = saved_call;
       return Finish(RunResult{RunStatus::kError, err});
     }
     // Park: the calling loop takes over with the request.
@@ -291,6 +299,7 @@ RunResult Machine::CallBack(Value fn, const Value* args, size_t n) {
     Start(inner);
     r = Run(fc->resume_error ? Entry::kThrow : Entry::kReturn, v, nullptr, nullptr);
   }
+  cur_call_ = saved_call;
   return Finish(r);
 }
 

@@ -5,7 +5,11 @@
 // `perform` inside it suspends the whole computation. ApplyOp starts an op:
 // it either finishes at once or sets up the first callback at vals[op_base_]
 // under a frame whose x/y hold the function and what is left of the input.
-// OpReturn receives each callback's result.
+// OpReturn receives each callback's result. An op's frame is part of the
+// activation that applied the op, and its env is that activation's frame:
+// a callback that returns without a frame of its own (a native, a keyword,
+// another op) returns with that env still current, and the machine must not
+// take it for a finished call's frame (see Machine::Run's do_return).
 #include <algorithm>
 #include <numeric>
 
@@ -77,10 +81,14 @@ const NativeSpec kOps[] = {
           "(sort-by key list) — the list stably sorted by (key x), compared like `sort`."),
     SX_OP("update", 3, -1,
           "(update dict key f args...) — dict with key set to (f (get dict key) args...)."),
+    SX_OP("eval", 1, 1,
+          "(eval form) — evaluates form at top level; (eval text) reads every form of the "
+          "string and evaluates them in order. Returns the last value."),
 };
 const MachineOp kOpCodes[] = {MachineOp::kMap,     MachineOp::kFilter, MachineOp::kReduce,
                               MachineOp::kForEach, MachineOp::kSome,   MachineOp::kEvery,
-                              MachineOp::kApply,   MachineOp::kSortBy, MachineOp::kUpdate};
+                              MachineOp::kApply,   MachineOp::kSortBy, MachineOp::kUpdate,
+                              MachineOp::kEval};
 
 const NativeSpec kInternal[] = {
     {"%qq-list", 0, -1, QqList, "Builds a list (quasiquote).", kNativePure},
@@ -123,7 +131,7 @@ void Machine::InstallOps() {
     vals.push_back(arg2);        \
   } while (0)
 
-bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
+bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Env* env, Value* val) {
   auto& vals = L.vals;
   const NativeSpec* spec = nat->spec;
   size_t argc = vals.size() - base - 1;
@@ -145,7 +153,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
           *val = Value::EmptyList();
           return true;
         }
-        L.Push(FrameKind::kMap, nullptr, nullptr, 0, b, f, Cdr(l));
+        L.Push(FrameKind::kMap, L.cur_call, env, 0, b, f, Cdr(l));
         SX_CALL1(f, Car(l));
         return false;
       }
@@ -155,7 +163,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
       }
       vals.resize(base);
       Value rest = S_.heap.ListFrom(lists.data(), lists.size());
-      L.Push(FrameKind::kMap2, nullptr, nullptr, 0, b, f, rest);
+      L.Push(FrameKind::kMap2, L.cur_call, env, 0, b, f, rest);
       Value r;
       if (OpReturn(L, &r)) {
         // Some list was empty: no call at all. OpReturn pushed nothing.
@@ -187,7 +195,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
       // Filter and sort-by keep the current element at the head of y;
       // sort-by keeps the whole input in i/base bookkeeping via x.
       if (kind == FrameKind::kSortBy) {
-        L.Push(kind, nullptr, nullptr, 0, b, f, l);
+        L.Push(kind, L.cur_call, env, 0, b, f, l);
         // y walks the list; the original stays reachable from the frame's
         // node-less slot through x/y: store it on vals below the keys.
         vals.push_back(l);
@@ -196,7 +204,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
         return false;
       }
       Value y = kind == FrameKind::kFilter ? l : Cdr(l);
-      L.Push(kind, nullptr, nullptr, 0, b, f, y);
+      L.Push(kind, L.cur_call, env, 0, b, f, y);
       SX_CALL1(f, Car(l));
       return false;
     }
@@ -217,7 +225,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
         *val = acc;
         return true;
       }
-      L.Push(FrameKind::kReduce, nullptr, nullptr, 0, b, f, Cdr(l));
+      L.Push(FrameKind::kReduce, L.cur_call, env, 0, b, f, Cdr(l));
       SX_CALL2(f, acc, Car(l));
       acc_handover_ = true;
       return false;
@@ -252,7 +260,7 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Value* val) {
       if (cur.IsUndefined()) cur = Value::Nil();
       std::vector<Value> extra(vals.begin() + base + 4, vals.end());
       vals.resize(base);
-      L.Push(FrameKind::kUpdate, nullptr, nullptr, 0, b, d, Value::Object(key));
+      L.Push(FrameKind::kUpdate, L.cur_call, env, 0, b, d, Value::Object(key));
       op_base_ = vals.size();
       vals.push_back(f);
       vals.push_back(cur);

@@ -15,16 +15,6 @@ void ThrowError(State& S, std::string message, Value data) {
   throw SxThrow{S.heap.MakeError(msg, data)};
 }
 
-std::string Brief(State& S, Value v) {
-  std::string text = Inspect(S, v);
-  constexpr size_t kMax = 60;
-  if (text.size() > kMax) {
-    text.resize(kMax);
-    text += "...";
-  }
-  return text;
-}
-
 void Args::Fail(int i, const char* expected) const {
   ThrowError(S, fmt::format("{}: argument {} must be {}, got {}", fn, i + 1, expected, Brief(S, v[i])));
 }

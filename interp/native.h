@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "interp/printer.h"
 #include "interp/value.h"
 
 namespace sx::interp {
@@ -79,9 +80,6 @@ struct Native : Obj {
   const NativeSpec* spec;  // static storage, or owned by the embedder
   void* user;              // embedder data (see sx.h), nullptr for builtins
 };
-
-// Render a value briefly for an error message (inspect text, truncated).
-std::string Brief(State& S, Value v);
 
 // The builtin native tables, one per concern (natives_*.cc). Each returns a
 // table terminated by an entry whose name is nullptr.

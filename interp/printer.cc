@@ -9,11 +9,11 @@
 // rules for bare symbols and keywords are the reader's own (IsBareSymbolName),
 // floats always carry a '.' or an exponent, and bytes that are not valid UTF-8
 // are written as \xHH escapes.
-#include "interp/utf8.h"
 #include "interp/printer.h"
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "interp/dict.h"
@@ -21,6 +21,7 @@
 #include "interp/native.h"
 #include "interp/reader.h"
 #include "interp/state.h"
+#include "interp/utf8.h"
 
 namespace sx::interp {
 
@@ -101,7 +102,10 @@ const char* RefusedKind(Value v) {
 
 class Printer {
  public:
-  Printer(std::string* out, bool serialize) : out_(out), serialize_(serialize) {}
+  // max_depth: when serializing, the most lists and dicts open at once; a
+  // value nested deeper is refused, as the reader would refuse its text.
+  Printer(std::string* out, bool serialize, size_t max_depth = SIZE_MAX)
+      : out_(out), serialize_(serialize), max_depth_(max_depth) {}
 
   // False when Serialize met a value without a text form (see error()).
   bool Print(Value v) {
@@ -205,10 +209,12 @@ class Printer {
         return true;
       }
       case ObjType::kPair:
+        if (stack_.size() >= max_depth_) return TooDeep();
         out_->push_back('(');
         stack_.push_back(Frame{v, -1, 0});
         return true;
       case ObjType::kDict:
+        if (stack_.size() >= max_depth_) return TooDeep();
         out_->push_back('{');
         dicts_.push_back(DictEntriesSorted(v));
         stack_.push_back(Frame{Value::Nil(), static_cast<ptrdiff_t>(dicts_.size() - 1), 0});
@@ -253,21 +259,82 @@ class Printer {
         IntTo(static_cast<int64_t>(f.next) - 1, &path);
       } else {
         path += "key ";
-        KeyTo(dicts_[f.dict][f.next - 1].first->View(), &path);
+        std::string_view key = dicts_[f.dict][f.next - 1].first->View();
+        if (key.size() > kBriefBytes) {
+          path += BriefName(key);
+        } else {
+          KeyTo(key, &path);
+        }
       }
     }
     if (!path.empty()) error_ += " (at " + path + ")";
     return false;
   }
 
+  bool TooDeep() {
+    error_ = "nested deeper than " + std::to_string(max_depth_);
+    return false;
+  }
+
   std::string* out_;
   bool serialize_;
+  size_t max_depth_;
   std::vector<Frame> stack_;
   std::vector<std::vector<std::pair<String*, Value>>> dicts_;
   std::string error_;
 };
 
+// The longest prefix of s of at most n bytes that ends between characters.
+std::string_view CutAtCharacter(std::string_view s, size_t n) {
+  if (s.size() <= n) return s;
+  size_t end = n;
+  while (end > 0 && (static_cast<uint8_t>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
+}
+
+// "... (N bytes)" when `full` was cut.
+void CutNote(std::string_view full, std::string* out) {
+  *out += "... (" + std::to_string(full.size()) + " bytes)";
+}
+
 }  // namespace
+
+std::string BriefText(std::string_view text) {
+  std::string out(CutAtCharacter(text, kBriefBytes));
+  if (text.size() > kBriefBytes) CutNote(text, &out);
+  return out;
+}
+
+std::string BriefName(std::string_view name) {
+  std::string out;
+  QuoteTo(CutAtCharacter(name, kBriefBytes), '"', &out);
+  if (name.size() > kBriefBytes) CutNote(name, &out);
+  return out;
+}
+
+std::string Brief(State& S, Value v) {
+  if (IsString(v)) return BriefName(StringView(v));
+  bool symbol = IsSymbol(v);
+  if (symbol || IsKeyword(v)) {
+    std::string_view name = symbol ? AsSymbol(v)->name->View() : AsKeyword(v)->name->View();
+    if (name.size() <= kBriefBytes) return Inspect(S, v);
+    std::string_view cut = CutAtCharacter(name, kBriefBytes);
+    std::string out = symbol ? "" : ":";
+    if (symbol ? IsBareSymbolName(cut) : IsBareKeywordName(cut)) {
+      out.append(cut);
+    } else {
+      QuoteTo(cut, '|', &out);
+    }
+    CutNote(name, &out);
+    return out;
+  }
+  std::string text = Inspect(S, v);
+  if (text.size() > kBriefBytes) {
+    text.resize(CutAtCharacter(text, kBriefBytes).size());
+    text += "...";
+  }
+  return text;
+}
 
 void FormatDouble(double d, std::string* out) {
   if (std::isnan(d)) {
@@ -307,9 +374,9 @@ std::string Display(State& S, Value v) {
   return out;
 }
 
-bool Serialize(State&, Value v, std::string* out, std::string* error) {
+bool Serialize(State& S, Value v, std::string* out, std::string* error) {
   size_t mark = out->size();
-  Printer printer(out, true);
+  Printer printer(out, true, S.limits.max_read_depth);
   if (printer.Print(v)) return true;
   out->resize(mark);
   if (error != nullptr) *error = printer.error();

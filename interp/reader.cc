@@ -24,6 +24,7 @@
 #include "interp/utf8.h"
 #include "interp/reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -245,6 +246,15 @@ struct Reader::Impl {
 
   bool has_ready = false;
   Value ready;
+  const std::string* filename = nullptr;
+  uint16_t file_id = 0;  // S.FileId(*filename), looked up at the first use
+  void StampSymbolCell(Obj* cell) {
+    if (file_id == 0) file_id = S.FileId(*filename);
+    cell->aux =
+        (std::min<uint32_t>(tok_pos.line, 0xFFFFF) << 12) | std::min<uint32_t>(tok_pos.col, 0xFFF);
+    cell->flags = file_id;
+  }
+  SrcPos form_pos;  // where `ready` begins
 
   SrcPos Here() const { return SrcPos{line, col}; }
 
@@ -524,10 +534,11 @@ void Reader::Impl::CompleteToken() {
     } else if (t == "##-Inf") {
       v = Value::Float(-std::numeric_limits<double>::infinity());
     } else if (t.size() > 1 && t[1] == '<') {
-      return Fail("cannot read '" + tok + "': values printed as #<...> have no text form",
-                  tok_pos);
+      return Fail(
+          "cannot read '" + BriefText(tok) + "': values printed as #<...> have no text form",
+          tok_pos);
     } else {
-      return Fail("invalid syntax '" + tok + "'", tok_pos);
+      return Fail("invalid syntax '" + BriefText(tok) + "'", tok_pos);
     }
   } else {
     switch (ParseNumber(t, &i, &d)) {
@@ -538,7 +549,7 @@ void Reader::Impl::CompleteToken() {
         v = Value::Float(d);
         break;
       case NumKind::kInvalid:
-        return Fail("invalid number " + tok, tok_pos);
+        return Fail("invalid number " + BriefText(tok), tok_pos);
       case NumKind::kOutOfRange:
         return Fail(t.find_first_of(".eE") != std::string_view::npos ? "number out of range"
                                                                       : "integer out of range",
@@ -609,8 +620,7 @@ Value Reader::Impl::BuildDict(const Frame& f, Value items) {
     Value k = Car(p);
     String* key = IsString(k) ? AsString(k) : AsKeyword(k)->name;
     if (!DictGet(dict, key).IsUndefined()) {
-      Fail("duplicate key \"" + std::string(key->View()) + "\" in dict literal at " +
-               PosText(f.pos),
+      Fail("duplicate key " + BriefName(key->View()) + " in dict literal at " + PosText(f.pos),
            f.pos);
       return Value::Nil();
     }
@@ -625,6 +635,10 @@ void Reader::Impl::Produce(Value v) {
     if (f.open != 'q') {
       size_t top = frames.size() - 1;
       acc->items[top] = heap.Cons(v, acc->items[top]);
+      // A symbol's own place goes on the cell that holds it, stamped at
+      // once (the first cell of a list is later given the list's place),
+      // so an unbound name is reported where it is written.
+      if (f.open != '{' && IsSymbol(v)) StampSymbolCell(acc->items[top].AsObj());
       ++frames.back().count;
       return;
     }
@@ -633,6 +647,12 @@ void Reader::Impl::Produce(Value v) {
     positions[v.AsObj()] = p;
     PopFrame();
   }
+  if (IsPair(v)) {
+    auto it = positions.find(v.AsObj());
+    form_pos = it != positions.end() ? it->second : tok_pos;
+  } else {
+    form_pos = tok_pos;
+  }
   ready = v;
   has_ready = true;
 }
@@ -640,6 +660,7 @@ void Reader::Impl::Produce(Value v) {
 Reader::Reader(State& S, std::string filename)
     : impl_(nullptr), S_(S), filename_(std::move(filename)) {
   impl_ = new Impl(S_, error_, positions_);
+  impl_->filename = &filename_;
 }
 
 Reader::~Reader() { delete impl_; }
@@ -657,6 +678,8 @@ void Reader::Feed(std::string_view bytes) {
 void Reader::Finish() { impl_->finished = true; }
 
 Reader::Status Reader::Next(Value* out) { return impl_->Next(out); }
+
+SrcPos Reader::form_pos() const { return impl_->form_pos; }
 
 bool Reader::AtTopLevel() const {
   return impl_->frames.empty() &&

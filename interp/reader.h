@@ -4,7 +4,8 @@
 // each complete top-level form becomes available from Next(). Nesting is kept
 // on an explicit stack bounded by Limits::max_read_depth, so no input can
 // overflow the C++ stack. Every list read records the line and column of its
-// opening parenthesis, which the compiler uses for error positions.
+// opening parenthesis, and a symbol inside a list records its own place in
+// the cell that holds it; the compiler uses both for error positions.
 //
 // Syntax (docs/language.md): nil true false, integers (64-bit; out of range is
 // an error), floats (`3.5`, `1e-3`, `-0.0`, `##NaN`, `##Inf`, `##-Inf`),
@@ -55,6 +56,8 @@ class Reader {
   Status Next(Value* out);
 
   const ReadError& error() const { return error_; }
+  // Where the form the last kValue returned begins.
+  SrcPos form_pos() const;
   // True when no partial form is pending (the REPL shows its main prompt).
   bool AtTopLevel() const;
   const std::string& filename() const { return filename_; }

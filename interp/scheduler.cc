@@ -10,16 +10,22 @@
 // on IO, wake the sleepers due (sleeping until the first one); when nothing
 // sleeps either and the main computation is blocked, it is a deadlock and
 // the main computation gets the error. Run returns once the main
-// computation has ended and no other task can make progress.
+// computation has ended and no other task can make progress, or at once
+// when an interrupt (Ctrl-C) ended it or came after it ended.
 //
 // Everything runs on the caller's thread; IO handlers run synchronously in
 // the loop. The machine (tasks.cc) owns the task table; this file only
 // drives it.
+#include <time.h>
+
+#include <algorithm>
 #include <chrono>
+#include <new>
 #include <thread>
 
 #include "interp/dict.h"
 #include "interp/machine.h"
+#include "interp/printer.h"
 #include "interp/state.h"
 #include "sx/sx.h"
 
@@ -31,21 +37,47 @@ namespace {
 
 ix::Value Raw(uint64_t bits) { return ix::Value::FromBits(bits); }
 
+// Fails a request for want of memory, without allocating: a failure with no
+// message is answered with the machine's "out of memory" error.
+void FailOutOfMemory(IoRequest& q) {
+  q.result.kind = IoResult::kFailed;
+  q.result.value = Value();
+  q.result.message.clear();
+  q.result.data = Value();
+}
+
 }  // namespace
 
+// A handler that runs out of memory fails the requests it had not answered
+// with "out of memory": none is served twice, since a batch handler may
+// already have written what it did not get to answer.
 void Interpreter::ServeBatch(std::vector<IoRequest>& batch) {
-  for (BatchIoHandler& h : batch_handlers_) h(*this, batch);
+  for (BatchIoHandler& h : batch_handlers_) {
+    try {
+      h(*this, batch);
+    } catch (std::bad_alloc&) {
+      for (IoRequest& q : batch) {
+        if (q.result.kind == IoResult::kPass) FailOutOfMemory(q);
+      }
+    }
+  }
   for (IoRequest& q : batch) {
     if (q.result.kind != IoResult::kPass || q.op.empty()) continue;
     for (IoHandler& h : handlers_) {
-      IoResult r = h(*this, q.op, q.args, q.request);
+      IoResult r;
+      try {
+        r = h(*this, q.op, q.args, q.request);
+      } catch (std::bad_alloc&) {
+        FailOutOfMemory(q);
+        break;
+      }
       if (r.kind != IoResult::kPass) {
         q.result = std::move(r);
         break;
       }
     }
     if (q.result.kind == IoResult::kPass) {
-      q.result = IoResult::Failed("no handler for op \"" + q.op + "\"");
+      q.result = IoResult::Failed("no handler for op " + interp::BriefName(q.op));
     }
   }
 }
@@ -54,6 +86,7 @@ Outcome Interpreter::Run(Outcome o) {
   ix::Machine& m = state_->machine();
   std::vector<ix::IoWait> io;
   bool main_open = false;
+  bool interrupted = false;
   Outcome result = o;
   if (o.status == Status::kSuspended && m.suspended()) {
     m.AdoptMain(Raw(o.value.bits()), &io);
@@ -61,11 +94,15 @@ Outcome Interpreter::Run(Outcome o) {
   }
   std::vector<IoRequest> batch;
   for (;;) {
+    // Sleepers whose time has come join every round, even while other tasks
+    // keep the scheduler busy with IO.
+    if (m.has_sleepers()) m.WakeSleepers(ix::Machine::NowNs());
     m.RunReady(&io);
     ix::RunResult r;
     if (m.TakeMainResult(&r)) {
       result = MakeOutcome(static_cast<int>(r.status), r.value.Bits());
       main_open = false;
+      if (interrupted) return result;
     }
     if (!io.empty()) {
       batch.clear();
@@ -92,22 +129,46 @@ Outcome Interpreter::Run(Outcome o) {
         batch.push_back(std::move(q));
       }
       io.clear();
+      if (batch.size() > 1) {
+        std::rotate(batch.begin(),
+                    batch.begin() + static_cast<ptrdiff_t>(m.RoundOffset(batch.size())),
+                    batch.end());
+      }
       ServeBatch(batch);
       for (IoRequest& q : batch) {
         if (q.result.kind == IoResult::kServed) {
           m.Answer(q.token, Raw(q.result.value.bits()), false);
         } else {
-          Value err = MakeError(q.result.message, q.result.data);
-          m.Answer(q.token, Raw(err.bits()), true);
+          ix::Value err;
+          try {
+            err = q.result.message.empty() ? m.OutOfMemory()
+                                           : Raw(MakeError(q.result.message, q.result.data).bits());
+          } catch (std::bad_alloc&) {
+            err = m.OutOfMemory();
+          }
+          m.Answer(q.token, err, true);
         }
       }
       batch.clear();
       continue;
     }
     if (m.has_ready()) continue;
+    // An interrupt while nothing runs: the main task, if it sleeps or
+    // awaits, raises "interrupted"; once it has ended, Run stops waiting on
+    // the other tasks and leaves them where they are.
+    if (m.InterruptWaitingMain()) {
+      interrupted = true;
+      continue;
+    }
     if (m.has_sleepers()) {
+      if (!main_open && m.TakeInterrupt()) return result;
       int64_t wait = m.next_wake_ns() - ix::Machine::NowNs();
-      if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+      // nanosleep, unlike sleep_for, returns early on a signal (even under
+      // SA_RESTART), so a Ctrl-C reaches a sleeping main task at once.
+      if (wait > 0) {
+        timespec ts{static_cast<time_t>(wait / 1000000000), static_cast<long>(wait % 1000000000)};
+        nanosleep(&ts, nullptr);
+      }
       m.WakeSleepers(ix::Machine::NowNs());
       continue;
     }

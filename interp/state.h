@@ -18,6 +18,7 @@
 #include "interp/heap.h"
 #include "interp/native.h"
 #include "interp/value.h"
+#include "sx/sx.h"
 
 namespace sx::interp {
 
@@ -26,14 +27,14 @@ class Machine;
 // Where `print` and friends write. Default: stdout.
 using OutputFn = std::function<void(std::string_view)>;
 
-// Loads the source text of a stdlib module (e.g. "persist/log") or returns
-// false. Installed by the host, which embeds the stdlib in the binary.
-using ModuleLoader = std::function<bool(std::string_view name, std::string* source)>;
-
-struct Limits {
-  size_t max_frames = 1000000;   // continuation frames: bounds non-tail recursion
-  size_t max_read_depth = 10000;  // nesting of source text and read-string
-};
+// The module loader and the bounds are the public types, kept as the host
+// hands them over (Interpreter::SetModuleLoader, SetLimits). Inside:
+// max_frames counts continuation frames; max_read_depth bounds the nesting
+// of source text, read-string and serialize; max_macro_depth counts
+// expansions within expansions, a macro call produced by the expansion of a
+// call produced by ... (Node::index of a kMacroCall).
+using ModuleLoader = sx::ModuleLoader;
+using Limits = sx::Limits;
 
 class State {
  public:

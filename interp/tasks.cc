@@ -374,6 +374,19 @@ bool Machine::BreakDeadlock() {
   return true;
 }
 
+bool Machine::InterruptWaitingMain() {
+  if (!interrupt_ || main_ == nullptr) return false;
+  if (main_->sched != kSchedSleeping && main_->sched != kSchedBlocked) return false;
+  interrupt_ = 0;
+  // A stale entry in the awaited task's waiters is ignored (FinishTask
+  // checks op_arg).
+  sleepers_.erase(std::remove(sleepers_.begin(), sleepers_.end(), main_), sleepers_.end());
+  main_->op_arg = Value::Nil();
+  MakeReady(main_, kResumeError,
+            S_.heap.MakeError(S_.heap.MakeString("interrupted"), Value::Nil()));
+  return true;
+}
+
 bool Machine::TakeMainResult(RunResult* r) {
   if (!main_finished_) return false;
   *r = main_result_;

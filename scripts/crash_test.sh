@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # crash_test.sh — kill -9 torture of the durable store through the sx binary.
 #
-#   SX=path/to/sx scripts/crash_test.sh [--kills N] [--sync MODE] [--max-ms MS] [--seed S]
+#   SX=path/to/sx scripts/crash_test.sh [--kills N] [--sync MODE] [--max-ms MS]
+#                                       [--segment-bytes B] [--seed S]
 #
 # A writer script appends events to one stream and bumps a kv counter,
-# printing each acknowledged seq and counter value the moment its op returns.
-# The harness kills it with SIGKILL at a random moment, restarts sx, and
-# checks with a fresh process that
-#   - every acknowledged seq is stored, with its own payload,
-#   - the stored seqs are 1..N, contiguous and unique, and last-seq is N,
+# printing each acknowledged seq and counter value the moment its op returns;
+# every 50th seq it truncates the stream through seq - 20. Segments are small
+# (--segment-bytes, default 16384), so the kills also land in segment rolls
+# and in the compactions that truncation sets off. The harness kills the
+# writer with SIGKILL at a random moment, restarts sx, and checks with a
+# fresh process that
+#   - every acknowledged seq above the truncation point is stored, with its
+#     own payload,
+#   - the stored seqs run contiguously from just above a truncation point the
+#     writer made (at least the last acknowledged one) up to last-seq,
 #   - the counter is at least the last acknowledged value and at most N,
 #   - the writer never failed on its own (a restart always recovers).
-# Every 10th round and at the end `sx store verify` must pass too.
+# While the writer runs, every 7th round deletes LOCK and starts a second
+# writer, which must be refused without acknowledging anything, and every
+# 10th round runs `sx store verify`, which must say the store is in use.
+# Every 10th round and at the end `sx store verify` must pass on the store
+# at rest too.
 # Ends with "kills: N, acknowledged: N, lost: N"; exit 0 only when nothing
 # was lost and every check held.
 set -u
@@ -21,10 +31,11 @@ SX=${SX:-$ROOT/build/sx}
 KILLS=200
 SYNC=always
 MAX_MS=250
+SEGMENT_BYTES=16384
 SEED=
 
 usage() {
-  echo "usage: crash_test.sh [--kills N] [--sync always|batch|never] [--max-ms MS] [--seed S]" >&2
+  echo "usage: crash_test.sh [--kills N] [--sync always|batch|never] [--max-ms MS] [--segment-bytes B] [--seed S]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -32,6 +43,7 @@ while [ $# -gt 0 ]; do
     --kills|-n) [ $# -ge 2 ] || usage; KILLS=$2; shift 2 ;;
     --sync) [ $# -ge 2 ] || usage; SYNC=$2; shift 2 ;;
     --max-ms) [ $# -ge 2 ] || usage; MAX_MS=$2; shift 2 ;;
+    --segment-bytes) [ $# -ge 2 ] || usage; SEGMENT_BYTES=$2; shift 2 ;;
     --seed) [ $# -ge 2 ] || usage; SEED=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "crash_test: unknown argument $1" >&2; usage ;;
@@ -39,6 +51,8 @@ while [ $# -gt 0 ]; do
 done
 [[ "$KILLS" =~ ^[0-9]+$ ]] && [ "$KILLS" -gt 0 ] || usage
 [[ "$MAX_MS" =~ ^[0-9]+$ ]] && [ "$MAX_MS" -gt 0 ] || usage
+[[ "$SEGMENT_BYTES" =~ ^[0-9]+$ ]] && [ "$SEGMENT_BYTES" -ge 4096 ] || usage
+export SX_PERSIST_SEGMENT_BYTES=$SEGMENT_BYTES
 case "$SYNC" in always|batch|never) ;; *) usage ;; esac
 if [ ! -x "$SX" ]; then
   echo "crash_test: no sx binary at $SX (build it, or set SX)" >&2
@@ -49,9 +63,11 @@ RANDOM=$SEED
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sx-crash.XXXXXX")
 WRITER_PID=
+SECOND_PID=
 PROBLEMS=0
 cleanup() {
   if [ -n "$WRITER_PID" ]; then kill -9 "$WRITER_PID" 2>/dev/null; wait "$WRITER_PID" 2>/dev/null; fi
+  if [ -n "$SECOND_PID" ]; then kill -9 "$SECOND_PID" 2>/dev/null; wait "$SECOND_PID" 2>/dev/null; fi
   if [ "$PROBLEMS" -gt 0 ]; then
     echo "crash_test: kept $WORK for inspection (failed/ holds each failed round)"
   else
@@ -86,6 +102,9 @@ cat >"$WORK/writer.sx" <<'EOF'
           (println "ack seq" n ".")
           (op "persist/kv-put" "counter" n)
           (println "ack counter" n ".")))
+    (when (= 0 (mod n 50))
+      (op "persist/truncate-through" "crash" (- n 20))
+      (println "ack trunc" (- n 20) "."))
     (loop (+ n 1))))
 EOF
 
@@ -99,6 +118,9 @@ READER='
 
 ACKED_SEQ=0       # highest acknowledged seq so far
 ACKED_COUNTER=0   # highest acknowledged counter value so far
+ACKED_TRUNC=0     # highest acknowledged truncation point so far
+REFUSED=0         # second writers refused beside a live one, LOCK deleted
+IN_USE=0          # verify runs beside a live writer that said "in use"
 ACKED_TOTAL=0     # acknowledged seqs, counted once each
 STORED=0          # the last stored seq the reader saw after the previous kill
 LOST=0
@@ -112,7 +134,7 @@ problem() {
   "$SX" store dump "$DATA" >"$WORK/failed/round-$1/dump" 2>&1
 }
 
-echo "crash_test: sx=$SX kills=$KILLS sync=$SYNC max-ms=$MAX_MS seed=$SEED"
+echo "crash_test: sx=$SX kills=$KILLS sync=$SYNC max-ms=$MAX_MS segment-bytes=$SEGMENT_BYTES seed=$SEED"
 # Create the store first (its 64 MiB segment takes a while to write), so
 # that the kills land in the writer's ops and reopenings.
 "$SX" --data-dir "$DATA" -e "$READER" >/dev/null 2>"$WORK/reader.err" || {
@@ -126,6 +148,34 @@ for ((round = 1; round <= KILLS; round++)); do
   WRITER_PID=$!
   ms=$((RANDOM % MAX_MS))
   sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+  # Once the writer has acknowledged something it holds the store: then a
+  # second writer must be refused even with LOCK deleted, and verify must
+  # say the store is in use.
+  if grep -q '^ack seq [0-9]* \.$' "$WORK/acks" 2>/dev/null; then
+    if [ $((round % 7)) -eq 0 ]; then
+      rm -f "$DATA/LOCK"
+      "$SX" --data-dir "$DATA" --sync "$SYNC" "$WORK/writer.sx" >"$WORK/second.out" 2>"$WORK/second.err" &
+      SECOND_PID=$!
+      wait "$SECOND_PID"
+      second=$?
+      SECOND_PID=
+      if [ "$second" -ne 1 ] || ! grep -q "store is locked" "$WORK/second.err" ||
+         grep -q '^ack' "$WORK/second.out"; then
+        problem "$round" "a second writer with LOCK deleted was not refused (exit $second): $(head -c 500 "$WORK/second.err") $(grep -c '^ack' "$WORK/second.out") acks"
+      else
+        REFUSED=$((REFUSED + 1))
+      fi
+    fi
+    if [ $((round % 10)) -eq 5 ]; then
+      vout=$("$SX" store verify "$DATA" 2>&1)
+      vrc=$?
+      if [ "$vrc" -ne 4 ]; then
+        problem "$round" "sx store verify beside the writer: exit $vrc (want 4, in use): ${vout:0:500}"
+      else
+        IN_USE=$((IN_USE + 1))
+      fi
+    fi
+  fi
   kill -9 "$WRITER_PID" 2>/dev/null
   wait "$WRITER_PID" 2>/dev/null
   status=$?
@@ -135,10 +185,11 @@ for ((round = 1; round <= KILLS; round++)); do
   fi
 
   # What this run acknowledged: complete ack lines only.
-  read -r run_seq_min run_seq_max run_seqs run_counter < <(awk '
+  read -r run_seq_min run_seq_max run_seqs run_counter run_trunc < <(awk '
     /^ack seq [0-9]+ \.$/ { n++; if (!min) min = $3; max = $3 }
     /^ack counter [0-9]+ \.$/ { c = $3 }
-    END { printf "%d %d %d %d\n", min, max, n, c }' "$WORK/acks")
+    /^ack trunc [0-9]+ \.$/ { t = $3 }
+    END { printf "%d %d %d %d %d\n", min, max, n, c, t }' "$WORK/acks")
   if [ "$run_seqs" -gt 0 ]; then
     if [ "$run_seq_min" -ne $((STORED + 1)) ]; then
       # The writer starts at last-seq + 1, and last-seq is what the reader
@@ -149,6 +200,7 @@ for ((round = 1; round <= KILLS; round++)); do
     ACKED_TOTAL=$((ACKED_TOTAL + run_seqs))
   fi
   [ "$run_counter" -gt 0 ] && ACKED_COUNTER=$run_counter
+  [ "$run_trunc" -gt 0 ] && ACKED_TRUNC=$run_trunc
 
   # A fresh process recovers the store and reads everything back.
   if ! "$SX" --data-dir "$DATA" -e "$READER" >"$WORK/state" 2>"$WORK/reader.err"; then
@@ -156,9 +208,18 @@ for ((round = 1; round <= KILLS; round++)); do
     LOST=$ACKED_SEQ  # nothing can be read back
     break
   fi
-  read -r verdict missing STORED < <(awk -v acked="$ACKED_SEQ" -v acked_counter="$ACKED_COUNTER" -v stored="$STORED" '
+  read -r verdict missing STORED < <(awk -v acked="$ACKED_SEQ" -v acked_counter="$ACKED_COUNTER" -v stored="$STORED" -v acked_trunc="$ACKED_TRUNC" '
     $1 == "event" {
       seq = $2 + 0
+      if (n == 0) {
+        # Everything below the first stored event was truncated: by a
+        # truncation the writer made (through n - 20 at every 50th n), at
+        # least the last acknowledged one.
+        trunc = seq - 1
+        if (trunc != 0 && (trunc + 20) % 50 != 0) bad = bad " the first stored seq is " seq ", but the writer never truncated through " trunc
+        if (trunc < acked_trunc) bad = bad " the first stored seq is " seq ", but truncation through " acked_trunc " was acknowledged"
+        prev = trunc
+      }
       if (seq != prev + 1) { bad = bad " seq " seq " follows " prev }
       if ($3 + 0 != seq) { bad = bad " seq " seq " carries the payload of " $3 }
       present[seq] = 1; prev = seq; n++
@@ -168,7 +229,9 @@ for ((round = 1; round <= KILLS; round++)); do
     $1 == "end" { ended = 1 }
     END {
       missing = 0
-      for (i = 1; i <= acked; i++) if (!(i in present)) missing++
+      if (n == 0) trunc = 0
+      if (n > 0 && trunc > 0 && trunc + 20 > prev) bad = bad " truncated through " trunc " but only " prev " is stored (truncation comes 20 seqs behind)"
+      for (i = trunc + 1; i <= acked; i++) if (!(i in present)) missing++
       if (!ended || !have_counter || !have_last) bad = bad " incomplete reader output"
       if (missing) bad = bad " " missing " acknowledged seqs missing (acknowledged up to " acked ", last stored " prev ")"
       if (last != prev) bad = bad " last-seq " last " but the last stored event is " prev
@@ -195,5 +258,6 @@ for ((round = 1; round <= KILLS; round++)); do
   [ "$PROBLEMS" -gt 20 ] && { echo "too many failures, stopping"; break; }
 done
 
+echo "second writers refused with LOCK deleted: $REFUSED, verify beside the writer said in use: $IN_USE"
 echo "kills: $((round > KILLS ? KILLS : round)), acknowledged: $ACKED_TOTAL, lost: $LOST"
 [ "$LOST" -eq 0 ] && [ "$PROBLEMS" -eq 0 ] && [ "$ACKED_TOTAL" -gt 0 ]

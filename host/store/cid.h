@@ -17,7 +17,7 @@ std::string CidForBytes(std::string_view bytes);
 // hashes or bases are not stored here).
 bool ParseRawSha256Cid(std::string_view cid, Sha256::Digest* digest);
 
-std::string Base32Lower(std::string_view bytes);         // RFC 4648, no padding
+std::string Base32Lower(std::string_view bytes);  // RFC 4648, no padding
 bool DecodeBase32Lower(std::string_view text, std::string* bytes);
 
 }  // namespace sx::store

@@ -122,7 +122,8 @@ Status Store::CompactSegment(uint32_t number) {
         if (rec.type == kBlobRecord) {
           uint64_t size;
           std::string_view cid;
-          if (!DecodeBlob(rec.body, &size, &cid)) return Status::Corruption("malformed blob record");
+          if (!DecodeBlob(rec.body, &size, &cid))
+            return Status::Corruption("malformed blob record");
           auto it = blob_records_.find(cid);
           if (it != blob_records_.end() && it->second.segment == number &&
               blobs_seen.insert(cid).second) {
@@ -141,17 +142,17 @@ Status Store::CompactSegment(uint32_t number) {
               auto it = streams_.find(op.name);
               if (it == streams_.end()) break;
               const auto& events = it->second.events;
-              auto e = std::lower_bound(
-                  events.begin(), events.end(), op.seq,
-                  [](const EventLoc& loc, uint64_t seq) { return loc.seq < seq; });
+              auto e =
+                  std::lower_bound(events.begin(), events.end(), op.seq,
+                                   [](const EventLoc& loc, uint64_t seq) { return loc.seq < seq; });
               if (e == events.end() || e->seq != op.seq || e->segment != number ||
                   e->offset != value_offset) {
                 break;
               }
               open_record();
               size_t at = b.AddAppend(op.name, op.seq, op.value);
-              moves.push_back(Move{kAppendOp, op.name, op.seq, at,
-                                   static_cast<uint32_t>(op.value.size())});
+              moves.push_back(
+                  Move{kAppendOp, op.name, op.seq, at, static_cast<uint32_t>(op.value.size())});
               maybe_close();
               break;
             }
@@ -163,8 +164,8 @@ Status Store::CompactSegment(uint32_t number) {
               }
               open_record();
               size_t at = b.AddKvPut(op.name, op.value);
-              moves.push_back(Move{kKvPutOp, op.name, 0, at,
-                                   static_cast<uint32_t>(op.value.size())});
+              moves.push_back(
+                  Move{kKvPutOp, op.name, 0, at, static_cast<uint32_t>(op.value.size())});
               maybe_close();
               break;
             }
@@ -285,43 +286,50 @@ Status Store::Verify(const std::function<void(const std::string&)>& report) {
   auto note = [&](const std::string& what) { report("note: " + what); };
   // 1. Every segment file: its size, every record's checksum and framing,
   // the bodies of its records.
-  std::string image;
   std::vector<SegmentFacts> facts;
   std::vector<SegmentScan> scans;
   for (const auto& [number, seg] : segments_) {
     std::string file = SegmentFileName(number);
     uint64_t size = 0;
     Status s = seg.file->Size(&size);
-    if (s.ok()) s = seg.file->ReadAt(0, size, &image);
+    SegmentScan scan;
+    if (s.ok()) {
+      s = ScanSegmentFile(
+          seg.file.get(), size, number,
+          [&](const RecordView& rec) -> Status {
+            Status body = CheckRecordBody(rec);
+            if (!body.ok()) {
+              problem(file + " offset " + std::to_string(rec.offset) + ": " + body.message());
+            }
+            return Status::OK();
+          },
+          &scan);
+    }
     if (!s.ok()) {
       problem(file + ": " + s.ToString());
       facts.push_back(SegmentFacts{number, 0, SegmentScan::End::kCorrupt, 0});
       scans.emplace_back();
       continue;
     }
-    SegmentScan scan;
-    s = ScanSegment(
-        image, number,
-        [&](const RecordView& rec) -> Status {
-          Status body = CheckRecordBody(rec);
-          if (!body.ok()) {
-            problem(file + " offset " + std::to_string(rec.offset) + ": " + body.message());
-          }
-          return Status::OK();
-        },
-        &scan);
-    if (!s.ok()) problem(file + ": " + s.ToString());
     if (scan.end == SegmentScan::End::kCorrupt) {
       problem(file + " offset " + std::to_string(scan.bad_offset) + ": " + scan.reason);
     }
     if (retired_.Contains(number)) {
-      note(file + " was retired by compaction but is still there (the compaction was cut "
-                  "short); the next compaction deletes it");
+      note(file +
+           " was retired by compaction but is still there (the compaction was cut "
+           "short); the next compaction deletes it");
     }
     facts.push_back(SegmentFacts{number, scan.version, scan.end, scan.valid_end});
     scans.push_back(std::move(scan));
   }
-  // 2. The segments together: none missing, only the newest unsealed.
+  // 2. The segments together: none missing, only the newest unsealed, and
+  // the newest the marker names still there.
+  uint32_t newest = segments_.empty() ? 0 : segments_.rbegin()->first;
+  if (marker_.newest_segment > newest) {
+    problem(SegmentFileName(marker_.newest_segment) +
+            ": the segment file is missing: the store marker " + kMarkerFileName +
+            " says it was created");
+  }
   for (const ChainProblem& p : CheckSegmentChain(facts, retired_)) {
     std::string file = SegmentFileName(p.segment);
     problem(p.file_missing ? file + ": " + p.what
@@ -332,8 +340,8 @@ Status Store::Verify(const std::function<void(const std::string&)>& report) {
     if (i + 1 != facts.size() && !interrupted) continue;
     std::string file = SegmentFileName(facts[i].number);
     if (scans[i].end == SegmentScan::End::kTornTail) {
-      note(file + " offset " + std::to_string(scans[i].valid_end) + ": torn tail (" +
-           scans[i].reason + "), cut off when the store is next opened for writing");
+      report(file + " offset " + std::to_string(scans[i].valid_end) + ": torn tail: " +
+             scans[i].reason + ", cut off when the store is next opened for writing");
     }
     if (interrupted) {
       note(file + " is not sealed: a crash came between creating " +

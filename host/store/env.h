@@ -46,6 +46,9 @@ class File {
 class FileLock {
  public:
   virtual ~FileLock() = default;
+  // Checks that the lock file still is the file this lock holds; if it was
+  // removed, puts it back. Locked if another process holds what is there.
+  virtual Status Check() { return Status::OK(); }
 };
 
 enum class OpenMode {
@@ -72,8 +75,10 @@ class Env {
   // fsync on the directory: creations, renames and deletions in it are durable.
   virtual Status SyncDir(const std::string& dir) = 0;
   virtual Status FileSize(const std::string& path, uint64_t* size) = 0;
-  // Takes an exclusive lock on path (flock). Returns Locked, with the message
-  // "store is locked by pid N", if another holder has it.
+  // Takes an exclusive lock on the directory of path and on path (flock),
+  // and writes this process's pid into path. Returns Locked, with the
+  // message "store is locked by pid N", if another holder has it. Deleting
+  // path does not release the lock: the directory stays locked.
   virtual Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;
 };
 

@@ -43,8 +43,8 @@ class PosixFile final : public File {
   Status WriteAt(uint64_t offset, std::string_view data) override {
     size_t done = 0;
     while (done < data.size()) {
-      ssize_t r = ::pwrite(fd_, data.data() + done, data.size() - done,
-                           static_cast<off_t>(offset + done));
+      ssize_t r =
+          ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
       if (r < 0) {
         if (errno == EINTR) continue;
         return PosixError("write " + path_, errno);
@@ -103,15 +103,76 @@ class PosixFile final : public File {
   int fd_;
 };
 
+// The pid of the process named in a LOCK file, or "unknown".
+std::string LockHolder(int fd) {
+  char buf[32] = {};
+  ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+  std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+  return holder.empty() ? "unknown" : holder;
+}
+
+// Opens path (created if missing), flocks it and writes this process's pid
+// into it. Locked if another process holds it.
+Status LockAndStamp(const std::string& path, int* out) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return PosixError("open " + path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    std::string holder = LockHolder(fd);
+    ::close(fd);
+    if (err != EWOULDBLOCK) return PosixError("flock " + path, err);
+    return Status::Locked("store is locked by pid " + holder);
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    int err = errno;
+    ::close(fd);
+    return PosixError("write " + path, err);
+  }
+  *out = fd;
+  return Status::OK();
+}
+
+// Two flocks: on the store directory itself, which no one can unlink while
+// it holds files, so deleting LOCK never lets a second writer in; and on
+// LOCK, which names the holder's pid (and keeps out older binaries, which
+// lock only LOCK).
 class PosixLock final : public FileLock {
  public:
-  explicit PosixLock(int fd) : fd_(fd) {}
+  PosixLock(std::string path, int dir_fd, int fd)
+      : path_(std::move(path)), dir_fd_(dir_fd), fd_(fd) {}
   ~PosixLock() override {
     ::flock(fd_, LOCK_UN);
     ::close(fd_);
+    ::flock(dir_fd_, LOCK_UN);
+    ::close(dir_fd_);
+  }
+
+  Status Check() override {
+    struct stat held, named;
+    if (::fstat(fd_, &held) != 0) return PosixError("stat " + path_, errno);
+    if (::stat(path_.c_str(), &named) == 0 && named.st_dev == held.st_dev &&
+        named.st_ino == held.st_ino) {
+      return Status::OK();
+    }
+    // Removed or replaced: the directory lock is still ours, so put a LOCK
+    // naming this process back, unless some other process (an older binary)
+    // holds the file that is there now.
+    int fd;
+    Status s = LockAndStamp(path_, &fd);
+    if (!s.ok()) {
+      return s.WithContext("the store's LOCK file was replaced while this process held the store");
+    }
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+    fd_ = fd;
+    return Status::OK();
   }
 
  private:
+  std::string path_;
+  int dir_fd_;
   int fd_;
 };
 
@@ -120,10 +181,18 @@ class PosixEnv final : public Env {
   Status OpenFile(const std::string& path, OpenMode mode, std::unique_ptr<File>* out) override {
     int flags = O_CLOEXEC;
     switch (mode) {
-      case OpenMode::kReadOnly: flags |= O_RDONLY; break;
-      case OpenMode::kReadWrite: flags |= O_RDWR; break;
-      case OpenMode::kCreate: flags |= O_RDWR | O_CREAT; break;
-      case OpenMode::kCreateTrunc: flags |= O_RDWR | O_CREAT | O_TRUNC; break;
+      case OpenMode::kReadOnly:
+        flags |= O_RDONLY;
+        break;
+      case OpenMode::kReadWrite:
+        flags |= O_RDWR;
+        break;
+      case OpenMode::kCreate:
+        flags |= O_RDWR | O_CREAT;
+        break;
+      case OpenMode::kCreateTrunc:
+        flags |= O_RDWR | O_CREAT | O_TRUNC;
+        break;
     }
     int fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) return PosixError("open " + path, errno);
@@ -183,25 +252,31 @@ class PosixEnv final : public Env {
   }
 
   Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return PosixError("open " + path, errno);
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    size_t slash = path.find_last_of('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) return PosixError("open dir " + dir, errno);
+    if (::flock(dir_fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
-      char buf[32] = {};
-      ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+      ::close(dir_fd);
+      if (err != EWOULDBLOCK) return PosixError("flock " + dir, err);
+      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        return Status::Locked(
+            "store is locked by another process (its LOCK file was removed, "
+            "but the process that holds the store still runs)");
+      }
+      std::string holder = LockHolder(fd);
       ::close(fd);
-      if (err != EWOULDBLOCK) return PosixError("flock " + path, err);
-      std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "unknown";
-      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
       return Status::Locked("store is locked by pid " + holder);
     }
-    std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
-      int err = errno;
-      ::close(fd);
-      return PosixError("write " + path, err);
+    int fd;
+    Status s = LockAndStamp(path, &fd);
+    if (!s.ok()) {
+      ::close(dir_fd);
+      return s;
     }
-    *lock = std::make_unique<PosixLock>(fd);
+    *lock = std::make_unique<PosixLock>(path, dir_fd, fd);
     return Status::OK();
   }
 };

@@ -5,8 +5,10 @@ namespace {
 
 Status Injected(FaultKind kind, const std::string& what) {
   switch (kind) {
-    case FaultKind::kNoSpace: return Status::NoSpace(what + ": No space left on device (injected)");
-    default: return Status::IOError(what + ": Input/output error (injected)");
+    case FaultKind::kNoSpace:
+      return Status::NoSpace(what + ": No space left on device (injected)");
+    default:
+      return Status::IOError(what + ": Input/output error (injected)");
   }
 }
 
@@ -45,7 +47,8 @@ class FaultFile final : public File {
 
   Status Sync() override {
     FaultKind kind;
-    if (env_->Inject(FaultEnv::CallClass::kSync, &kind)) return Injected(kind, "fdatasync " + path_);
+    if (env_->Inject(FaultEnv::CallClass::kSync, &kind))
+      return Injected(kind, "fdatasync " + path_);
     return base_->Sync();
   }
 
@@ -53,7 +56,8 @@ class FaultFile final : public File {
 
   Status Truncate(uint64_t size) override {
     FaultKind kind;
-    if (env_->Inject(FaultEnv::CallClass::kWrite, &kind)) return Injected(kind, "truncate " + path_);
+    if (env_->Inject(FaultEnv::CallClass::kWrite, &kind))
+      return Injected(kind, "truncate " + path_);
     return base_->Truncate(size);
   }
 
@@ -92,10 +96,16 @@ bool FaultEnv::Inject(CallClass cls, FaultKind* kind) {
   if (fail_at_ == 0 || n < fail_at_) return false;
   bool matches = false;
   switch (kind_) {
-    case FaultKind::kIOError: matches = true; break;
+    case FaultKind::kIOError:
+      matches = true;
+      break;
     case FaultKind::kNoSpace:
-    case FaultKind::kShortWrite: matches = cls == CallClass::kWrite; break;
-    case FaultKind::kSyncFail: matches = cls == CallClass::kSync; break;
+    case FaultKind::kShortWrite:
+      matches = cls == CallClass::kWrite;
+      break;
+    case FaultKind::kSyncFail:
+      matches = cls == CallClass::kSync;
+      break;
   }
   if (!matches) return false;
   if (fired_ && !sticky_) return false;

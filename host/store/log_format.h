@@ -15,6 +15,10 @@
 //     op count u32 | op*
 //   op:
 //     tag u8 | varint name length | name | tag-specific fields (see OpTag)
+//   store marker (file STORE, 48 bytes, since version 3):
+//     magic[8] | version u32 | flags u32 | store id[16] |
+//     newest segment number u32 | reserved u32 | reserved u32 |
+//     crc32c u32 (of the 44 bytes before it)
 #pragma once
 
 #include <cstddef>
@@ -23,19 +27,19 @@
 namespace sx::store::log {
 
 inline constexpr char kSegmentMagic[8] = {'s', 'x', 's', 't', 'o', 'r', 'e', '\n'};
-inline constexpr uint32_t kFormatVersion = 2;          // written in every new segment
+inline constexpr uint32_t kFormatVersion = 3;          // written in every new segment
 inline constexpr uint32_t kOldestReadableVersion = 1;  // read; never written
 inline constexpr size_t kSegmentHeaderSize = 32;
 
 inline constexpr size_t kRecordHeaderSize = 9;  // crc32c u32, length u32, type u8
 
 enum RecordType : uint8_t {
-  kZeroType = 0,             // preallocated space; never written
-  kBatchRecord = 1,          // one committed WriteBatch: all its ops or none
-  kCompactionRecord = 2,     // live ops copied forward by the compactor
-  kSegmentEndRecord = 3,     // seals a segment; body: segment number u64
-  kRetiredRecord = 4,        // every segment compaction deleted; body: (first u64 | last u64)+
-  kBlobRecord = 5,           // a blob file was published; body: size u64 | cid
+  kZeroType = 0,          // preallocated space; never written
+  kBatchRecord = 1,       // one committed WriteBatch: all its ops or none
+  kCompactionRecord = 2,  // live ops copied forward by the compactor
+  kSegmentEndRecord = 3,  // seals a segment; body: segment number u64
+  kRetiredRecord = 4,     // every segment compaction deleted; body: (first u64 | last u64)+
+  kBlobRecord = 5,        // a blob file was published; body: size u64 | cid
   kMaxRecordType = kBlobRecord,
 };
 
@@ -61,9 +65,15 @@ inline constexpr size_t kMaxNameBytes = 1u << 20;     // stream names and kv key
 inline constexpr size_t kMaxValueBytes = 256u << 20;  // event payloads and kv values
 
 // File names. None is ever derived from a stream name or a key.
-inline constexpr char kSegmentSuffix[] = ".seg";   // "%010u.seg", the segment number
-inline constexpr char kTempSuffix[] = ".tmp";      // written, synced, then renamed
-inline constexpr char kLockFileName[] = "LOCK";    // flock()ed; holds the owner's pid
-inline constexpr char kBlobDirName[] = "blobs";    // blobs/<cid>, named by content
+inline constexpr char kSegmentSuffix[] = ".seg";    // "%010u.seg", the segment number
+inline constexpr char kTempSuffix[] = ".tmp";       // written, synced, then renamed
+inline constexpr char kLockFileName[] = "LOCK";     // flock()ed; holds the owner's pid
+inline constexpr char kBlobDirName[] = "blobs";     // blobs/<cid>, named by content
+inline constexpr char kMarkerFileName[] = "STORE";  // the store marker (version 3 on)
+
+inline constexpr char kMarkerMagic[8] = {'s', 'x', 's', 't', 'o', 'r', 'e', 'M'};
+inline constexpr size_t kMarkerSize = 48;
+inline constexpr size_t kStoreIdSize = 16;
+inline constexpr uint32_t kFirstMarkedVersion = 3;  // stores from this version on have one
 
 }  // namespace sx::store::log

@@ -40,6 +40,43 @@ std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity) {
   return h;
 }
 
+std::string EncodeStoreMarker(const StoreMarker& marker) {
+  std::string m(kMarkerMagic, sizeof(kMarkerMagic));
+  PutFixed32(&m, marker.version);
+  PutFixed32(&m, 0);  // flags
+  std::string id = marker.id;
+  id.resize(kStoreIdSize, '\0');
+  m += id;
+  PutFixed32(&m, marker.newest_segment);
+  PutFixed32(&m, 0);
+  PutFixed32(&m, 0);
+  PutFixed32(&m, crc32c::Value(m.data(), m.size()));
+  return m;
+}
+
+Status DecodeStoreMarker(std::string_view data, StoreMarker* marker) {
+  auto bad = [](const std::string& what) {
+    return Status::Corruption(std::string("store marker ") + kMarkerFileName + ": " + what);
+  };
+  if (data.size() != kMarkerSize) {
+    return bad(std::to_string(data.size()) + " bytes, not " + std::to_string(kMarkerSize));
+  }
+  const char* p = data.data();
+  if (std::memcmp(p, kMarkerMagic, sizeof(kMarkerMagic)) != 0) return bad("bad magic");
+  if (crc32c::Value(p, kMarkerSize - 4) != DecodeFixed32(p + kMarkerSize - 4)) {
+    return bad("bad checksum");
+  }
+  uint32_t version = DecodeFixed32(p + 8);
+  if (version < kFirstMarkedVersion || version > kFormatVersion) {
+    return bad("format version " + std::to_string(version) + " is not one this code reads");
+  }
+  if (DecodeFixed32(p + 12) != 0) return bad("unknown flags");
+  marker->version = version;
+  marker->id.assign(p + 16, kStoreIdSize);
+  marker->newest_segment = DecodeFixed32(p + 32);
+  return Status::OK();
+}
+
 void RecordBuilder::Begin(RecordType type) {
   start_ = buf_->size();
   buf_->append(kRecordHeaderSize, '\0');
@@ -138,9 +175,9 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   for (size_t k = 1; k < n; ++k) {
     if ((b(k) & 0xc0) != 0x80) return 0;
   }
-  if (n == 3 && c == 0xe0 && b(1) < 0xa0) return 0;  // overlong
+  if (n == 3 && c == 0xe0 && b(1) < 0xa0) return 0;   // overlong
   if (n == 3 && c == 0xed && b(1) >= 0xa0) return 0;  // surrogate
-  if (n == 4 && c == 0xf0 && b(1) < 0x90) return 0;  // overlong
+  if (n == 4 && c == 0xf0 && b(1) < 0x90) return 0;   // overlong
   if (n == 4 && c == 0xf4 && b(1) >= 0x90) return 0;  // above U+10FFFF
   return n;
 }
@@ -213,6 +250,58 @@ uint64_t NextNonZero(std::string_view image, uint64_t from) {
   return from;
 }
 
+// Whether the body of a would-be record of this type and length at pos
+// starts as the writer's records do. Cheap (a few bytes), it keeps the
+// search for a valid record in damaged bytes from computing a checksum over
+// a long length at almost every offset, which made it quadratic in the
+// size of the damage. A record the writer made always passes.
+bool PlausibleBodyStart(std::string_view image, uint64_t pos, uint8_t type, uint32_t len) {
+  const char* body = image.data() + pos + kRecordHeaderSize;
+  switch (type) {
+    case kBatchRecord:
+    case kCompactionRecord: {
+      if (len < 6) return false;
+      uint32_t ops = DecodeFixed32(body);
+      uint8_t tag = static_cast<uint8_t>(body[4]);
+      return ops >= 1 && ops <= (len - 4) / 2 && tag >= 1 && tag <= kMaxOpTag;
+    }
+    case kRetiredRecord: {
+      uint64_t first = DecodeFixed64(body);
+      uint64_t last = DecodeFixed64(body + 8);
+      return first >= 1 && first <= last && last <= UINT32_MAX;
+    }
+    case kBlobRecord: {
+      // The cid: "b" and lowercase base32.
+      if (body[8] != 'b') return false;
+      for (uint32_t i = 9; i < len && i < 17; ++i) {
+        char c = body[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'))) return false;
+      }
+      return true;
+    }
+    default:
+      return true;  // a segment-end record: 17 bytes, cheap to check whole
+  }
+}
+
+// Like ValidRecordAt, for the search in damaged bytes: implausible starts
+// are refused before the checksum is computed.
+size_t PlausibleValidRecordAt(std::string_view image, uint64_t pos) {
+  if (pos + kRecordHeaderSize > image.size()) return 0;
+  const char* p = image.data() + pos;
+  uint8_t type = static_cast<uint8_t>(p[8]);
+  if (type == kZeroType || type > kMaxRecordType) return 0;
+  uint32_t len = DecodeFixed32(p + 4);
+  if (len == 0 || len > kMaxRecordBodyBytes || len > image.size() - pos - kRecordHeaderSize) {
+    return 0;
+  }
+  if (type == kSegmentEndRecord && len != kSegmentEndBodySize) return 0;
+  if (type == kRetiredRecord && (len % kRetiredRangeSize != 0)) return 0;
+  if (type == kBlobRecord && len < kMinBlobBodySize) return 0;
+  if (!PlausibleBodyStart(image, pos, type, len)) return 0;
+  return ValidRecordAt(image, pos);
+}
+
 // Is there a valid record anywhere in [from, end)? Zero runs are skipped
 // quickly: a record header has a nonzero type byte at offset 8.
 bool AnyValidRecordAfter(std::string_view image, uint64_t from, uint64_t* found) {
@@ -223,7 +312,7 @@ bool AnyValidRecordAfter(std::string_view image, uint64_t from, uint64_t* found)
     uint64_t start = nz >= 8 + from ? nz - 8 : from;
     if (start < pos) start = pos;
     for (uint64_t p = start; p <= nz; ++p) {
-      if (ValidRecordAt(image, p) != 0) {
+      if (PlausibleValidRecordAt(image, p) != 0) {
         *found = p;
         return true;
       }
@@ -246,6 +335,40 @@ uint64_t LastNonZeroEnd(std::string_view image, uint64_t from) {
   return end;
 }
 
+// Whether the bytes at pos, just past the last valid record, cannot be a
+// write cut short, and why; empty if they can. A segment's free space is
+// zeros (written and synced when it was created) and is written once, in
+// order, so a write cut short leaves a prefix of its bytes and zeros after
+// them (a kill), or some 512-byte sectors of it still zero (a power cut):
+// never other bytes. So a nonzero type byte that is not a record type is
+// damage, and so is a record whose header is whole, whose length fits and
+// whose bytes are all there (its last byte is not zero and no sector of it
+// is all zeros), but whose checksum fails.
+std::string TailDamage(std::string_view image, uint64_t pos, uint64_t base = 0) {
+  if (pos + kRecordHeaderSize > image.size()) return "";
+  const char* p = image.data() + pos;
+  uint8_t type = static_cast<uint8_t>(p[8]);
+  if (type == kZeroType) return "";
+  std::string at = "the record at offset " + std::to_string(base + pos);
+  if (type > kMaxRecordType) {
+    return at + " has type " + std::to_string(type) + ", which no write ever makes";
+  }
+  uint32_t len = DecodeFixed32(p + 4);
+  if (len == 0 && DecodeFixed32(p) == 0) return "";  // its first sector never written
+  if (len == 0 || len > kMaxRecordBodyBytes || len > image.size() - pos - kRecordHeaderSize) {
+    return at + " has a length (" + std::to_string(len) + ") that no write ever makes";
+  }
+  uint64_t end = pos + kRecordHeaderSize + len;
+  if (image[end - 1] == 0) return "";
+  constexpr uint64_t kSector = 512;
+  for (uint64_t sector = (pos + kSector - 1) / kSector * kSector; sector + kSector <= end;
+       sector += kSector) {
+    if (NextNonZero(image.substr(0, sector + kSector), sector) == sector + kSector) return "";
+  }
+  return at + " is whole (" + std::to_string(end - pos) +
+         " bytes, none missing) but its checksum fails: damage, not a write cut short";
+}
+
 // Reads the header: false, with the reason in scan, if it is not the valid
 // header of segment number in a version this code reads.
 bool ParseSegmentHeader(std::string_view image, uint32_t number, SegmentScan* scan) {
@@ -262,9 +385,9 @@ bool ParseSegmentHeader(std::string_view image, uint32_t number, SegmentScan* sc
   }
   uint32_t version = DecodeFixed32(p + 8);
   if (version < kOldestReadableVersion || version > kFormatVersion) {
-    return bad("segment format version " + std::to_string(version) + " is not one this code reads (" +
-               std::to_string(kOldestReadableVersion) + " to " + std::to_string(kFormatVersion) +
-               ")");
+    return bad("segment format version " + std::to_string(version) +
+               " is not one this code reads (" + std::to_string(kOldestReadableVersion) + " to " +
+               std::to_string(kFormatVersion) + ")");
   }
   if (DecodeFixed32(p + 12) != 0) return bad("unknown segment header flags");
   if (DecodeFixed64(p + 16) != number) return bad("segment header names another segment number");
@@ -276,6 +399,34 @@ bool ParseSegmentHeader(std::string_view image, uint32_t number, SegmentScan* sc
   scan->version = version;
   scan->capacity = capacity;
   return true;
+}
+
+// How a segment ends after its last valid record: rest is the file from
+// there (offset base) to its end; scan->end is kSealed or kClean so far.
+void ClassifyTail(std::string_view rest, uint64_t base, SegmentScan* scan) {
+  uint64_t found;
+  if (AnyValidRecordAfter(rest, scan->end == SegmentScan::End::kSealed ? 0 : 1, &found)) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->bad_offset = base;
+    scan->reason =
+        "invalid record followed by a valid one at offset " + std::to_string(base + found);
+    return;
+  }
+  if (scan->end == SegmentScan::End::kSealed) return;
+  if (NextNonZero(rest, 0) == rest.size()) return;  // zeros: clean end
+  std::string damage = TailDamage(rest, 0, base);
+  if (!damage.empty()) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->bad_offset = base;
+    scan->reason = std::move(damage);
+    return;
+  }
+  uint64_t garbage = LastNonZeroEnd(rest, 0);
+  if (garbage > 0) {
+    scan->end = SegmentScan::End::kTornTail;
+    scan->garbage_end = base + garbage;
+    scan->reason = std::to_string(garbage) + " bytes of incomplete record";
+  }
 }
 
 // The records after a valid header, up to where the segment ends.
@@ -297,21 +448,7 @@ Status ScanRecords(std::string_view image, uint32_t number,
     }
   }
   scan->valid_end = pos;
-  uint64_t found;
-  if (AnyValidRecordAfter(image, pos + (scan->end == SegmentScan::End::kSealed ? 0 : 1), &found)) {
-    scan->end = SegmentScan::End::kCorrupt;
-    scan->bad_offset = pos;
-    scan->reason = "invalid record followed by a valid one at offset " + std::to_string(found);
-    return Status::OK();
-  }
-  if (scan->end == SegmentScan::End::kSealed) return Status::OK();
-  if (NextNonZero(image, pos) == image.size()) return Status::OK();  // zeros: clean end
-  uint64_t garbage = LastNonZeroEnd(image, pos);
-  if (garbage > pos) {
-    scan->end = SegmentScan::End::kTornTail;
-    scan->garbage_end = garbage;
-    scan->reason = std::to_string(garbage - pos) + " bytes of incomplete record";
-  }
+  ClassifyTail(image.substr(pos), pos, scan);
   return Status::OK();
 }
 
@@ -333,6 +470,70 @@ Status ScanSegment(std::string_view image, uint32_t number,
     scan->reason = "the file is " + std::to_string(image.size()) + " bytes, not the " +
                    std::to_string(scan->capacity) + " it was created with" +
                    (image.size() < scan->capacity ? ": its end was cut off" : "");
+  }
+  return Status::OK();
+}
+
+Status ScanSegmentFile(File* file, uint64_t size, uint32_t number,
+                       const std::function<Status(const RecordView&)>& fn, SegmentScan* scan) {
+  constexpr uint64_t kWindow = 1u << 20;
+  *scan = SegmentScan();
+  std::string buf;  // the file's bytes [buf_off, buf_off + buf.size())
+  uint64_t buf_off = 0;
+  // Makes buf hold [off, off + n), reading at least a window.
+  auto cover = [&](uint64_t off, uint64_t n) -> Status {
+    if (off >= buf_off && off + n <= buf_off + buf.size()) return Status::OK();
+    uint64_t want = std::min<uint64_t>(std::max<uint64_t>(n, kWindow), size - off);
+    buf_off = off;
+    return file->ReadAt(off, static_cast<size_t>(want), &buf);
+  };
+  Status s = cover(0, std::min<uint64_t>(size, kSegmentHeaderSize));
+  if (!s.ok()) return s;
+  if (!ParseSegmentHeader(std::string_view(buf).substr(0, std::min<uint64_t>(buf.size(), size)),
+                          number, scan)) {
+    return Status::OK();
+  }
+  uint64_t pos = kSegmentHeaderSize;
+  while (pos + kRecordHeaderSize <= size) {
+    s = cover(pos, kRecordHeaderSize);
+    if (!s.ok()) return s;
+    if (buf_off + buf.size() < pos + kRecordHeaderSize) break;  // the file shrank under us
+    const char* p = buf.data() + (pos - buf_off);
+    uint32_t len = DecodeFixed32(p + 4);
+    if (len == 0 || len > kMaxRecordBodyBytes || len > size - pos - kRecordHeaderSize) break;
+    s = cover(pos, kRecordHeaderSize + len);
+    if (!s.ok()) return s;
+    std::string_view at = std::string_view(buf).substr(pos - buf_off, kRecordHeaderSize + len);
+    if (at.size() != kRecordHeaderSize + len || ValidRecordAt(at, 0) == 0) break;
+    RecordView rec{pos, static_cast<RecordType>(at[8]), at.substr(kRecordHeaderSize)};
+    if (rec.type == kSegmentEndRecord && DecodeFixed64(rec.body.data()) != number) break;
+    s = fn(rec);
+    if (!s.ok()) return s;
+    pos += kRecordHeaderSize + len;
+    if (rec.type == kSegmentEndRecord) {
+      scan->end = SegmentScan::End::kSealed;
+      break;
+    }
+  }
+  scan->valid_end = pos;
+  // The rest is normally zeros: check it a window at a time.
+  bool zeros = true;
+  for (uint64_t off = pos; off < size && zeros; off += kWindow) {
+    s = file->ReadAt(off, static_cast<size_t>(std::min<uint64_t>(kWindow, size - off)), &buf);
+    if (!s.ok()) return s;
+    zeros = NextNonZero(buf, 0) == buf.size();
+  }
+  if (!zeros) {
+    s = file->ReadAt(pos, static_cast<size_t>(size - pos), &buf);
+    if (!s.ok()) return s;
+    ClassifyTail(buf, pos, scan);
+  }
+  if (scan->version >= 2 && size != scan->capacity) {
+    scan->end = SegmentScan::End::kCorrupt;
+    scan->bad_offset = std::min<uint64_t>(size, scan->capacity);
+    scan->reason = "the file is " + std::to_string(size) + " bytes, not the " +
+                   std::to_string(scan->capacity) + " it was created with" +
+                   (size < scan->capacity ? ": its end was cut off" : "");
   }
   return Status::OK();
 }

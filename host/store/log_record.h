@@ -14,15 +14,28 @@
 #include <string_view>
 #include <vector>
 
+#include "host/store/env.h"
 #include "host/store/log_format.h"
 #include "host/store/status.h"
 
 namespace sx::store {
 
-std::string SegmentFileName(uint32_t number);              // "0000000001.seg"
+std::string SegmentFileName(uint32_t number);  // "0000000001.seg"
 bool ParseSegmentFileName(std::string_view name, uint32_t* number);
 // A version-2 header for segment number, whose file is capacity bytes long.
 std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity);
+
+// The store marker (file STORE): which store this is and the newest
+// segment it has created. Rewritten (write-temp, sync, rename, sync dir)
+// after each new segment is published, so it never names one that was not.
+struct StoreMarker {
+  uint32_t version = log::kFormatVersion;
+  std::string id;               // log::kStoreIdSize bytes
+  uint32_t newest_segment = 0;  // 0: none yet
+};
+std::string EncodeStoreMarker(const StoreMarker& marker);
+// Corruption, saying what is wrong, unless data is a valid marker.
+Status DecodeStoreMarker(std::string_view data, StoreMarker* marker);
 
 // An inclusive range of segment numbers, as a retired record holds them.
 struct SegmentRange {
@@ -77,7 +90,7 @@ std::string EscapeBytes(std::string_view s, size_t max_len = 0, bool utf8 = fals
 inline uint64_t OpCost(size_t name_size, size_t value_size) { return name_size + value_size + 16; }
 
 struct RecordView {
-  uint64_t offset;        // of the record header in the segment
+  uint64_t offset;  // of the record header in the segment
   log::RecordType type;
   std::string_view body;  // points into the segment image
 };
@@ -108,6 +121,14 @@ Status ScanSegment(std::string_view image, uint32_t number,
                    const std::function<Status(const RecordView&)>& fn, SegmentScan* scan,
                    bool whole_file = true);
 
+// ScanSegment over a file of size bytes, read a window at a time: the
+// memory it needs is in proportion to the largest record, not to the
+// segment. (Only if nonzero bytes follow the last valid record, the rest of
+// the file is read at once to classify them.) Record bodies passed to fn
+// are valid during the call only.
+Status ScanSegmentFile(File* file, uint64_t size, uint32_t number,
+                       const std::function<Status(const RecordView&)>& fn, SegmentScan* scan);
+
 // Bodies of retired and blob records; false if malformed. DecodeRetired
 // wants ranges of valid numbers (>= 1), sorted and disjoint.
 bool DecodeRetired(std::string_view body, std::vector<SegmentRange>* ranges);
@@ -115,10 +136,10 @@ bool DecodeBlob(std::string_view body, uint64_t* size, std::string_view* cid);
 
 struct OpView {
   log::OpTag tag;
-  std::string_view name;  // stream or key
-  uint64_t seq = 0;       // append / truncate seq, or meta hwm
-  uint64_t seq2 = 0;      // meta truncated-through
-  std::string_view value; // payload or kv value; points into the body
+  std::string_view name;   // stream or key
+  uint64_t seq = 0;        // append / truncate seq, or meta hwm
+  uint64_t seq2 = 0;       // meta truncated-through
+  std::string_view value;  // payload or kv value; points into the body
 };
 
 class OpReader {

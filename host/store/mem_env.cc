@@ -104,12 +104,16 @@ class MemLock final : public FileLock {
   std::string path_;
 };
 
-MemEnv::MemEnv() { dirs_.insert("."); dirs_.insert("/"); }
+MemEnv::MemEnv() {
+  dirs_.insert(".");
+  dirs_.insert("/");
+}
 MemEnv::~MemEnv() = default;
 
 Status MemEnv::OpenFile(const std::string& path, OpenMode mode, std::unique_ptr<File>* out) {
   std::lock_guard<std::mutex> l(mu_);
-  if (dirs_.count(Parent(path)) == 0) return Status::NotFound("open " + path + ": no such directory");
+  if (dirs_.count(Parent(path)) == 0)
+    return Status::NotFound("open " + path + ": no such directory");
   auto it = live_.find(path);
   if (it == live_.end()) {
     if (mode == OpenMode::kReadOnly || mode == OpenMode::kReadWrite) {

@@ -101,10 +101,11 @@ std::vector<ChainProblem> CheckSegmentChain(const std::vector<SegmentFacts>& seg
     const SegmentFacts& seg = segments[i];
     if (seg.end == SegmentScan::End::kSealed || seg.end == SegmentScan::End::kCorrupt) continue;
     if (RollInterrupted(segments, i)) continue;
-    out.push_back(ChainProblem{seg.number, seg.records_end, false,
-                               seg.end == SegmentScan::End::kTornTail
-                                   ? "an incomplete record in a segment that should have been sealed"
-                                   : "segment is not sealed but is not the last one"});
+    out.push_back(
+        ChainProblem{seg.number, seg.records_end, false,
+                     seg.end == SegmentScan::End::kTornTail
+                         ? "an incomplete record in a segment that should have been sealed"
+                         : "segment is not sealed but is not the last one"});
   }
   const SegmentFacts& newest = segments.back();
   if (newest.end == SegmentScan::End::kSealed && newest.version >= 2 &&

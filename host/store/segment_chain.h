@@ -44,9 +44,9 @@ class SegmentSet {
 // What the chain check needs to know of one segment file.
 struct SegmentFacts {
   uint32_t number;
-  uint32_t version;       // from the header; 0 if the header is unreadable
+  uint32_t version;  // from the header; 0 if the header is unreadable
   SegmentScan::End end;
-  uint64_t records_end;   // just past the last valid record
+  uint64_t records_end;  // just past the last valid record
 };
 
 // Whether segments[i] is unsealed only because a crash came between

@@ -4,14 +4,22 @@ namespace sx::store {
 
 const char* Status::CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kNotFound: return "NotFound";
-    case Code::kConflict: return "Conflict";
-    case Code::kCorruption: return "Corruption";
-    case Code::kIOError: return "IOError";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kLocked: return "Locked";
-    case Code::kNoSpace: return "NoSpace";
+    case Code::kOk:
+      return "OK";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kConflict:
+      return "Conflict";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kIOError:
+      return "IOError";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kLocked:
+      return "Locked";
+    case Code::kNoSpace:
+      return "NoSpace";
   }
   return "Unknown";
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 
 #include "host/store/cid.h"
 #include "host/store/log_format.h"
@@ -74,8 +75,7 @@ void WriteBatch::KvDelete(std::string key) {
 
 void WriteBatch::KvCas(std::string key, std::optional<std::string> expected,
                        std::optional<std::string> value) {
-  ops_.push_back(
-      Op{OpKind::kKvCas, std::move(key), 0, 0, std::move(expected), std::move(value)});
+  ops_.push_back(Op{OpKind::kKvCas, std::move(key), 0, 0, std::move(expected), std::move(value)});
 }
 
 void WriteBatch::TruncateThrough(std::string stream, uint64_t seq) {
@@ -85,9 +85,7 @@ void WriteBatch::TruncateThrough(std::string stream, uint64_t seq) {
 // ---------------------------------------------------------------- open
 
 Store::Store(const Options& options, std::string dir)
-    : options_(options),
-      env_(options.env ? options.env : Env::Default()),
-      dir_(std::move(dir)) {}
+    : options_(options), env_(options.env ? options.env : Env::Default()), dir_(std::move(dir)) {}
 
 Store::~Store() {
   if (flusher_.joinable()) {
@@ -125,12 +123,27 @@ Status Store::Open(const Options& options, const std::string& dir, std::unique_p
       return Status::NotFound("store directory " + dir + " does not exist");
     }
     Status s = env->CreateDir(dir);
-    if (!s.ok()) return s;
+    // The new directory's entry in its parent is durable before anything
+    // is acknowledged inside it.
+    size_t slash = dir.find_last_of('/');
+    std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash);
+    if (s.ok()) s = env->SyncDir(parent);
+    if (!s.ok()) return s.WithContext("create " + dir);
+  } else {
+    // Nothing is locked or written in a directory that is not a store.
+    std::vector<std::string> names;
+    Status s = env->ListDir(dir, &names);
+    bool has_marker;
+    if (s.ok()) s = store->ReadMarker(names, &has_marker);
+    if (!s.ok()) return s.WithContext("open " + dir);
+    store->marker_ = StoreMarker();
   }
-  if (!options.read_only) {
+  if (!options.read_only || options.lock_read_only) {
     Status s = env->LockFile(dir + "/" + kLockFileName, &store->lock_);
     if (!s.ok()) return s.WithContext("open " + dir);
-    s = env->CreateDir(dir + "/" + kBlobDirName);
+  }
+  if (!options.read_only) {
+    Status s = env->CreateDir(dir + "/" + kBlobDirName);
     if (!s.ok()) return s;
   }
   Status s = store->Recover();
@@ -149,9 +162,87 @@ Status Store::Problem(bool torn_tail, uint32_t segment, uint64_t offset, const s
   return Status::Corruption(note.ToString());
 }
 
+// The marker, if the directory has one. Without one, a directory that holds
+// no segment must hold nothing but what the store itself may have put there:
+// anything else is not a store, and is never taken for one.
+Status Store::ReadMarker(const std::vector<std::string>& names, bool* present) {
+  *present = false;
+  bool any_segment = false;
+  std::string foreign;
+  for (const std::string& name : names) {
+    uint32_t n;
+    if (name == kMarkerFileName) {
+      *present = true;
+    } else if (ParseSegmentFileName(name, &n)) {
+      any_segment = true;
+    } else if (name != kLockFileName && name != kBlobDirName &&
+               !(name.size() > 4 && name.compare(name.size() - 4, 4, kTempSuffix) == 0)) {
+      if (foreign.empty()) foreign = name;
+    }
+  }
+  if (*present) {
+    std::string data;
+    Status s = ReadFileToString(env_, dir_ + "/" + kMarkerFileName, &data);
+    if (!s.ok()) return s;
+    return DecodeStoreMarker(data, &marker_);
+  }
+  if (any_segment) return Status::OK();  // a store from before version 3
+  std::vector<std::string> blobs;
+  if (env_->DirExists(dir_ + "/" + kBlobDirName) &&
+      env_->ListDir(dir_ + "/" + kBlobDirName, &blobs).ok() && !blobs.empty()) {
+    // Blobs are logged in segments: a store from before version 3 that has
+    // lost every segment file.
+    return Status::Corruption(dir_ + " holds blobs but no segment file and no " + kMarkerFileName +
+                              " file: its segment files are gone");
+  }
+  if (!foreign.empty()) {
+    return Status::InvalidArgument(dir_ + " is not an sx store: it has no " + kMarkerFileName +
+                                   " file and no segments, and holds \"" +
+                                   EscapeBytes(foreign, 64) + "\"");
+  }
+  if (options_.read_only || !options_.create_if_missing) {
+    return Status::NotFound(dir_ + " is not an sx store: it has no " + kMarkerFileName +
+                            " file and no segments");
+  }
+  return Status::OK();
+}
+
+Status Store::WriteMarker(uint32_t newest_segment) {
+  StoreMarker m = marker_;
+  if (m.id.empty()) {
+    std::random_device rd;
+    while (m.id.size() < kStoreIdSize) {
+      uint32_t r = rd();
+      m.id.append(reinterpret_cast<const char*>(&r), sizeof(r));
+    }
+    m.id.resize(kStoreIdSize);
+  }
+  m.version = kFormatVersion;
+  m.newest_segment = newest_segment;
+  std::string path = dir_ + "/" + kMarkerFileName;
+  std::string tmp = path + kTempSuffix;
+  std::unique_ptr<File> file;
+  Status s = env_->OpenFile(tmp, OpenMode::kCreateTrunc, &file);
+  if (s.ok()) s = file->WriteAt(0, EncodeStoreMarker(m));
+  if (s.ok()) s = file->Sync();
+  file.reset();
+  if (s.ok()) s = env_->RenameFile(tmp, path);
+  if (s.ok()) s = env_->SyncDir(dir_);
+  syncs_ += 2;
+  if (!s.ok()) {
+    env_->DeleteFile(tmp).IgnoreError();
+    return s.WithContext(std::string("write the store marker ") + kMarkerFileName);
+  }
+  marker_ = std::move(m);
+  return Status::OK();
+}
+
 Status Store::Recover() {
   std::vector<std::string> names;
   Status s = env_->ListDir(dir_, &names);
+  if (!s.ok()) return s;
+  bool has_marker;
+  s = ReadMarker(names, &has_marker);
   if (!s.ok()) return s;
   std::vector<uint32_t> numbers;
   for (const std::string& name : names) {
@@ -165,13 +256,41 @@ Status Store::Recover() {
     }
   }
   std::sort(numbers.begin(), numbers.end());
-  std::string image;
+  if (!has_marker && numbers.empty() && !options_.read_only) {
+    // A new store: the marker comes first, so that from the first segment
+    // on the directory is known as a store and a lost segment shows.
+    s = WriteMarker(0);
+    if (!s.ok()) return s;
+    has_marker = true;
+  }
   std::vector<SegmentScan> scans(numbers.size());
   for (size_t i = 0; i < numbers.size(); ++i) {
     Segment seg;
-    s = ReplaySegment(numbers[i], &seg, &image, &scans[i]);
+    s = ReplaySegment(numbers[i], &seg, &scans[i]);
     if (!s.ok()) return s;
     segments_.emplace(numbers[i], std::move(seg));
+  }
+  if (has_marker) {
+    uint32_t newest = numbers.empty() ? 0 : numbers.back();
+    if (marker_.newest_segment > newest) {
+      s = Problem(false, marker_.newest_segment, 0,
+                  numbers.empty() ? std::string("every segment file is gone: the store marker ") +
+                                        kMarkerFileName + " says " +
+                                        SegmentFileName(marker_.newest_segment) + " was created"
+                                  : std::string("the segment file is missing: the store marker ") +
+                                        kMarkerFileName + " says it was created");
+      if (!s.ok()) return s;
+    }
+  } else {
+    for (size_t i = 0; i < numbers.size(); ++i) {
+      if (scans[i].version >= kFirstMarkedVersion) {
+        s = Problem(false, numbers[i], 0,
+                    std::string("the store marker ") + kMarkerFileName +
+                        " is missing, but this segment was written by a version that keeps one");
+        if (!s.ok()) return s;
+        break;
+      }
+    }
   }
   s = SettleSegmentEnds(numbers, scans);
   if (!s.ok()) return s;
@@ -180,7 +299,13 @@ Status Store::Recover() {
   if (!s.ok()) return s;
   if (segments_.empty()) {
     if (options_.read_only) return Status::OK();
-    s = CreateSegment(1, options_.segment_bytes);
+    s = CreateSegment(std::max<uint32_t>(marker_.newest_segment, 0) + 1, options_.segment_bytes);
+    if (!s.ok()) return s;
+  }
+  if (!options_.read_only && marker_.newest_segment < segments_.rbegin()->first) {
+    // A store from before version 3 gets its marker; one whose marker lags
+    // (a crash between publishing a segment and rewriting it) catches up.
+    s = WriteMarker(segments_.rbegin()->first);
     if (!s.ok()) return s;
   }
   active_ = segments_.rbegin()->first;
@@ -189,19 +314,19 @@ Status Store::Recover() {
   return Status::OK();
 }
 
-Status Store::ReplaySegment(uint32_t number, Segment* seg, std::string* image, SegmentScan* scan) {
+Status Store::ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan) {
   std::unique_ptr<File> file;
   std::string path = SegmentPath(number);
-  Status s = env_->OpenFile(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite,
-                            &file);
+  Status s =
+      env_->OpenFile(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite, &file);
   if (!s.ok()) return s;
   uint64_t size;
   s = file->Size(&size);
   if (!s.ok()) return s;
-  s = file->ReadAt(0, size, image);
-  if (!s.ok()) return s;
-  s = ScanSegment(
-      *image, number,
+  // A window at a time: opening needs no memory in proportion to the
+  // segment's size.
+  s = ScanSegmentFile(
+      file.get(), size, number,
       [&](const RecordView& rec) -> Status {
         Status r = ReplayRecord(number, rec);
         return r.ok() ? r : Problem(false, number, rec.offset, r.message());
@@ -334,20 +459,19 @@ Status Store::ReplayOps(uint32_t number, uint64_t body_offset, bool compaction,
     switch (op.tag) {
       case kAppendOp: {
         if (!compaction && op.seq <= st.hwm) {
-          Status s = Problem(false, number, body_offset - kRecordHeaderSize,
-                             "append to stream " + Quote(op.name) + " with seq " +
-                                 std::to_string(op.seq) + " not above its hwm " +
-                                 std::to_string(st.hwm));
+          Status s =
+              Problem(false, number, body_offset - kRecordHeaderSize,
+                      "append to stream " + Quote(op.name) + " with seq " + std::to_string(op.seq) +
+                          " not above its hwm " + std::to_string(st.hwm));
           if (!s.ok()) return s;
           continue;  // salvaging: skip the op
         }
         st.hwm = std::max(st.hwm, op.seq);
         if (op.seq <= st.truncated) continue;
         if (!st.events.empty() && st.events.back().seq >= op.seq) needs_sort_.insert(&st);
-        st.events.push_back(
-            EventLoc{op.seq, number,
-                     static_cast<uint32_t>(body_offset + (op.value.data() - body.data())),
-                     static_cast<uint32_t>(op.value.size())});
+        st.events.push_back(EventLoc{
+            op.seq, number, static_cast<uint32_t>(body_offset + (op.value.data() - body.data())),
+            static_cast<uint32_t>(op.value.size())});
         break;
       }
       case kTruncateOp:
@@ -475,12 +599,22 @@ Status Store::RollSegment(uint64_t need) {
       std::max<uint64_t>(options_.segment_bytes, kSegmentHeaderSize + need + kSegmentEndRecordSize);
   if (capacity > kMaxSegmentBytes) return Status::InvalidArgument("commit too large for a segment");
   uint32_t next = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
+  if (lock_) {
+    // Someone may have deleted LOCK thinking it stale; the directory lock
+    // still keeps other writers out, and this puts the pid note back.
+    Status s = lock_->Check();
+    if (!s.ok()) return SetStickyError(s);
+  }
   // The successor is published before the seal is written, so a sealed
   // segment always has one and a lost newest segment shows. A crash between
   // the two steps leaves this one unsealed beside an empty successor, which
   // recovery accepts and seals.
   Status s = CreateSegment(next, capacity);
   if (!s.ok()) return s;  // not sticky: nothing was written; a later write retries
+  // The marker names the new segment only once it is published: from now
+  // on a store without it is refused.
+  s = WriteMarker(next);
+  if (!s.ok()) return SetStickyError(s);
   auto old = segments_.find(active_);
   if (old != segments_.end() && !old->second.sealed) {
     // The seal is durable before anything is written after it: a segment
@@ -677,9 +811,15 @@ class Store::Validator {
     while (undo_.size() > mark_) {
       Undo& u = undo_.back();
       if (u.is_kv) {
-        if (u.had) kv_[u.name] = u.kv; else kv_.erase(u.name);
+        if (u.had)
+          kv_[u.name] = u.kv;
+        else
+          kv_.erase(u.name);
       } else {
-        if (u.had) hwm_[u.name] = u.hwm; else hwm_.erase(u.name);
+        if (u.had)
+          hwm_[u.name] = u.hwm;
+        else
+          hwm_.erase(u.name);
       }
       undo_.pop_back();
     }
@@ -700,7 +840,10 @@ class Store::Validator {
   Status Value(const std::string& key, std::optional<std::string>* value) {
     auto it = kv_.find(key);
     if (it == kv_.end()) return store_->CurrentValue(key, value);
-    if (it->second) *value = std::string(*it->second); else value->reset();
+    if (it->second)
+      *value = std::string(*it->second);
+    else
+      value->reset();
     return Status::OK();
   }
   bool Has(const std::string& key) const {
@@ -778,15 +921,15 @@ void Store::CommitGroup(std::span<const WriteBatch* const> batches, std::vector<
           }
           if (op.seq <= hwm) {
             s = Status::Conflict("append to stream " + Quote(name) + ": seq " +
-                                     std::to_string(op.seq) +
-                                     " is not above the high-water mark " + std::to_string(hwm),
+                                     std::to_string(op.seq) + " is not above the high-water mark " +
+                                     std::to_string(hwm),
                                  hwm + 1, hwm);
             break;
           }
           v.SetHwm(name, op.seq);
           size_t at = b.AddAppend(name, op.seq, *op.value);
-          pending.push_back(Pending{kAppendOp, &name, op.seq, at,
-                                    static_cast<uint32_t>(op.value->size())});
+          pending.push_back(
+              Pending{kAppendOp, &name, op.seq, at, static_cast<uint32_t>(op.value->size())});
           break;
         }
         case WriteBatch::OpKind::kKvPut:
@@ -1074,7 +1217,8 @@ Store::Stats Store::GetStats() const {
     uint64_t size = 0;
     if (env_->FileSize(BlobPath(cid), &size).ok()) st.bytes_on_disk += size;
   }
-  st.index_bytes = st.events_live * sizeof(EventLoc) + streams_.size() * (sizeof(StreamState) + 64) +
+  st.index_bytes = st.events_live * sizeof(EventLoc) +
+                   streams_.size() * (sizeof(StreamState) + 64) +
                    kv_.size() * (sizeof(ValueLoc) + 64);
   return st;
 }

@@ -18,12 +18,12 @@
 // the latest value.
 //
 // Ownership and threading. The caller owns the Store; it owns its files, the
-// directory lock (flock on DIR/LOCK, so a second opener gets Locked: "store
-// is locked by pid N") and, in batch mode, one background flusher thread.
-// All methods must be called from one thread at a time (the host's run loop
-// or fiber scheduler); the flusher shares only the active file and the sticky
-// error with it, under a mutex. Many requests arriving together should go
-// through CommitGroup: one write and one sync for all of them.
+// directory lock (flock on DIR and on DIR/LOCK, so a second opener gets
+// Locked: "store is locked by pid N", even after LOCK was deleted) and, in batch mode, one
+// background flusher thread. All methods must be called from one thread at a time (the host's run
+// loop or fiber scheduler); the flusher shares only the active file and the sticky error with it,
+// under a mutex. Many requests arriving together should go through CommitGroup: one write and one
+// sync for all of them.
 //
 // Failures. Methods return Status. Conflict for a refused append or CAS,
 // InvalidArgument for bad arguments or writes to a read-only store, NotFound
@@ -70,11 +70,17 @@ struct RecoveryNote {
 
 struct Options {
   SyncMode sync = SyncMode::kAlways;
-  int batch_ms = 10;        // kBatch: the flusher syncs at most this far behind
-  Env* env = nullptr;       // nullptr: Env::Default()
+  int batch_ms = 10;   // kBatch: the flusher syncs at most this far behind
+  Env* env = nullptr;  // nullptr: Env::Default()
   uint64_t segment_bytes = 64ull << 20;
+  // A missing or empty directory becomes a new store; otherwise it is
+  // NotFound ("is not an sx store"). A directory holding other files is
+  // never taken for a store (InvalidArgument), whatever this says.
   bool create_if_missing = true;
-  bool read_only = false;   // no lock, no writes, no repair of a torn tail
+  bool read_only = false;  // no lock, no writes, no repair of a torn tail
+  // With read_only: take the writer's lock all the same, so that no writer
+  // changes the store while it is read (Locked if one runs). Tools use it.
+  bool lock_read_only = false;
   // Compaction copies a sealed segment's live records forward and deletes
   // it once live bytes fall below this fraction of its records' bytes.
   double compact_live_ratio = 0.5;
@@ -132,20 +138,20 @@ class WriteBatch {
 class Store {
  public:
   struct Stats {
-    uint64_t streams = 0;         // in the catalog (ever appended to)
-    uint64_t events_live = 0;     // stored events, after truncation
+    uint64_t streams = 0;      // in the catalog (ever appended to)
+    uint64_t events_live = 0;  // stored events, after truncation
     uint64_t kv_keys = 0;
     uint64_t blobs = 0;
     uint64_t segments = 0;
-    uint64_t bytes_on_disk = 0;   // segment files (preallocated size) and blobs
-    uint64_t bytes_used = 0;      // record bytes in segments
-    uint64_t bytes_live = 0;      // estimate of bytes that compaction would keep
-    uint64_t index_bytes = 0;     // estimate of the in-memory index
-    uint64_t appends = 0;         // since open
-    uint64_t commits = 0;         // record groups written since open
-    uint64_t syncs = 0;           // fdatasync/fsync calls since open
-    uint64_t records_read = 0;    // payload or value reads since open
-    uint64_t compactions = 0;     // segments compacted since open
+    uint64_t bytes_on_disk = 0;         // segment files (preallocated size) and blobs
+    uint64_t bytes_used = 0;            // record bytes in segments
+    uint64_t bytes_live = 0;            // estimate of bytes that compaction would keep
+    uint64_t index_bytes = 0;           // estimate of the in-memory index
+    uint64_t appends = 0;               // since open
+    uint64_t commits = 0;               // record groups written since open
+    uint64_t syncs = 0;                 // fdatasync/fsync calls since open
+    uint64_t records_read = 0;          // payload or value reads since open
+    uint64_t compactions = 0;           // segments compacted since open
     uint64_t recovered_torn_bytes = 0;  // cut off at open
   };
 
@@ -153,8 +159,7 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  static Status Open(const Options& options, const std::string& dir,
-                     std::unique_ptr<Store>* out);
+  static Status Open(const Options& options, const std::string& dir, std::unique_ptr<Store>* out);
 
   // seq must be > hwm, else Conflict(expected = hwm + 1, actual = hwm).
   Status Append(const std::string& stream, uint64_t seq, const std::string& payload);
@@ -167,8 +172,7 @@ class Store {
   void CommitGroup(std::span<const WriteBatch* const> batches, std::vector<Status>* results);
 
   // Events with seq >= from_seq, oldest first, at most limit of them.
-  Status Read(const std::string& stream, uint64_t from_seq, size_t limit,
-              std::vector<Event>* out);
+  Status Read(const std::string& stream, uint64_t from_seq, size_t limit, std::vector<Event>* out);
   uint64_t LastSeq(const std::string& stream) const;  // hwm; 0 if never appended
   // Seq of the oldest stored event, or hwm + 1 if none is stored.
   uint64_t FirstSeq(const std::string& stream) const;
@@ -246,7 +250,7 @@ class Store {
   Store(const Options& options, std::string dir);
 
   Status Recover();
-  Status ReplaySegment(uint32_t number, Segment* seg, std::string* image, SegmentScan* scan);
+  Status ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan);
   Status ReplayRecord(uint32_t number, const RecordView& rec);
   Status ReplayOps(uint32_t number, uint64_t body_offset, bool compaction, std::string_view body);
   Status SettleSegmentEnds(const std::vector<uint32_t>& numbers,
@@ -255,6 +259,9 @@ class Store {
   Status Problem(bool torn_tail, uint32_t segment, uint64_t offset, const std::string& what);
   void FinishRecovery();
   Status LoadBlobs();
+
+  Status ReadMarker(const std::vector<std::string>& names, bool* present);
+  Status WriteMarker(uint32_t newest_segment);
 
   Status CheckWritable() const;
   Status SetStickyError(const Status& s);
@@ -294,11 +301,12 @@ class Store {
   NameMap<StreamState> streams_;
   NameMap<ValueLoc> kv_;
   std::unordered_set<StreamState*> needs_sort_;  // recovery only
-  std::unordered_set<std::string> blobs_;  // cids with a file in blobs/
-  NameMap<BlobRecordLoc> blob_records_;     // cids the log records
+  std::unordered_set<std::string> blobs_;        // cids with a file in blobs/
+  NameMap<BlobRecordLoc> blob_records_;          // cids the log records
   std::map<uint32_t, Segment> segments_;
-  SegmentSet retired_;  // segments compaction deleted, per the retired records
+  SegmentSet retired_;   // segments compaction deleted, per the retired records
   uint32_t active_ = 0;  // number of the segment being written; 0 = none yet
+  StoreMarker marker_;   // as on disk (id empty: none yet, a store older than version 3)
   std::set<uint32_t> compact_candidates_;
   std::string write_buf_;
   bool in_compaction_ = false;

@@ -17,7 +17,9 @@ constexpr char kUsage[] =
     "usage: sx store stats DIR\n"
     "       sx store dump DIR [--json]\n"
     "       sx store verify DIR\n"
-    "       sx store compact DIR\n";
+    "       sx store compact DIR\n"
+    "exit: 0 ok, 1 damaged / not a store / failed, 2 bad usage,\n"
+    "      3 verify found a torn tail only, 4 a running writer holds the store\n";
 
 // JSON string body: valid UTF-8 kept, control characters and bytes that are
 // not UTF-8 written as \u00NN.
@@ -48,22 +50,33 @@ std::string Text(std::string_view s) {
 
 const char* RecordTypeName(log::RecordType type) {
   switch (type) {
-    case log::kBatchRecord: return "batch";
-    case log::kCompactionRecord: return "compaction";
-    case log::kSegmentEndRecord: return "segment-end";
-    case log::kRetiredRecord: return "retired";
-    case log::kBlobRecord: return "blob";
-    default: return "unknown";
+    case log::kBatchRecord:
+      return "batch";
+    case log::kCompactionRecord:
+      return "compaction";
+    case log::kSegmentEndRecord:
+      return "segment-end";
+    case log::kRetiredRecord:
+      return "retired";
+    case log::kBlobRecord:
+      return "blob";
+    default:
+      return "unknown";
   }
 }
 
 const char* OpName(log::OpTag tag) {
   switch (tag) {
-    case log::kAppendOp: return "append";
-    case log::kKvPutOp: return "kv-put";
-    case log::kKvDeleteOp: return "kv-delete";
-    case log::kTruncateOp: return "truncate";
-    case log::kStreamMetaOp: return "stream-meta";
+    case log::kAppendOp:
+      return "append";
+    case log::kKvPutOp:
+      return "kv-put";
+    case log::kKvDeleteOp:
+      return "kv-delete";
+    case log::kTruncateOp:
+      return "truncate";
+    case log::kStreamMetaOp:
+      return "stream-meta";
   }
   return "unknown";
 }
@@ -77,8 +90,8 @@ std::string OpText(const OpView& op, bool json) {
       out += std::string(" ") + name + "=" + value;
     }
   };
-  bool stream = op.tag == log::kAppendOp || op.tag == log::kTruncateOp ||
-                op.tag == log::kStreamMetaOp;
+  bool stream =
+      op.tag == log::kAppendOp || op.tag == log::kTruncateOp || op.tag == log::kStreamMetaOp;
   out = json ? std::string("{\"op\":\"") + OpName(op.tag) + "\"" : OpName(op.tag);
   field(stream ? "stream" : "key", json ? JsonString(op.name) : Text(op.name));
   switch (op.tag) {
@@ -137,6 +150,33 @@ Status RecordFields(const RecordView& rec, bool json, std::string* out) {
 }
 
 int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::ostream& err) {
+  // Read-only, without the lock: a dump of a running store shows what is
+  // on disk now. Open it first so that a directory that is not a store, or
+  // a damaged one, is said to be so.
+  size_t damage = 0;
+  {
+    Options options;
+    options.env = env;
+    options.read_only = true;
+    options.create_if_missing = false;
+    options.salvage = true;
+    options.on_recovery_problem = [&](const RecoveryNote& note) {
+      if (!note.torn_tail) {
+        ++damage;
+        err << "store dump: " << note.ToString() << "\n";
+      }
+    };
+    std::unique_ptr<Store> store;
+    Status s = Store::Open(options, dir, &store);
+    if (!s.ok()) {
+      err << "store dump: " << s.ToString() << "\n";
+      return 1;
+    }
+    if (damage > 0) {
+      // Dump what is there all the same: it is what an operator needs.
+      err << "store dump: the store is damaged; dumping what is there\n";
+    }
+  }
   std::vector<std::string> names;
   Status s = env->ListDir(dir, &names);
   if (!s.ok()) {
@@ -149,7 +189,7 @@ int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::os
     if (ParseSegmentFileName(name, &n)) numbers.push_back(n);
   }
   std::sort(numbers.begin(), numbers.end());
-  int rc = 0;
+  int rc = damage > 0 ? 1 : 0;
   std::string image;
   for (uint32_t number : numbers) {
     std::string file = SegmentFileName(number);
@@ -180,8 +220,8 @@ int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::os
             rc = 1;
           }
           if (json) {
-            out << "{\"segment\":\"" << file << "\",\"offset\":" << rec.offset
-                << ",\"type\":\"" << RecordTypeName(rec.type)
+            out << "{\"segment\":\"" << file << "\",\"offset\":" << rec.offset << ",\"type\":\""
+                << RecordTypeName(rec.type)
                 << "\",\"bytes\":" << rec.body.size() + log::kRecordHeaderSize << fields
                 << ",\"ops\":[";
             for (size_t i = 0; i < ops.size(); ++i) out << (i ? "," : "") << ops[i];
@@ -205,17 +245,53 @@ int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::os
   return rc;
 }
 
-int Stats(Env* env, const std::string& dir, std::ostream& out, std::ostream& err) {
+// Exit codes (docs/storage-format.md, "Tools").
+constexpr int kExitProblem = 1;
+constexpr int kExitTornTail = 3;
+constexpr int kExitInUse = 4;
+
+// Opens the store for a tool: never creates one, and takes the writer's
+// lock so that no writer changes the store under the tool. Salvage (for
+// stats and verify) opens a damaged store anyway so that every problem is
+// listed; they are counted in *damage and *torn. Returns the exit code to
+// give up with, or 0.
+int OpenForTool(Env* env, const std::string& dir, const char* tool, bool writable,
+                std::ostream& err, std::unique_ptr<Store>* store, size_t* damage = nullptr,
+                std::vector<std::string>* torn = nullptr) {
   Options options;
   options.env = env;
-  options.read_only = true;
-  options.salvage = true;
-  std::unique_ptr<Store> store;
-  Status s = Store::Open(options, dir, &store);
-  if (!s.ok()) {
-    err << "store stats: " << s.ToString() << "\n";
-    return 1;
+  options.create_if_missing = false;
+  options.read_only = !writable;
+  options.lock_read_only = true;
+  options.salvage = !writable;
+  options.on_recovery_problem = [&](const RecoveryNote& note) {
+    if (note.torn_tail) {
+      if (torn)
+        torn->push_back(note.file + " offset " + std::to_string(note.offset) +
+                        ": torn tail: " + note.what);
+    } else if (damage) {
+      ++*damage;
+      err << "store " << tool << ": " << note.ToString() << "\n";
+    }
+  };
+  Status s = Store::Open(options, dir, store);
+  if (s.IsLocked()) {
+    err << "store " << tool << ": the store is in use: " << s.message()
+        << " (stop that process first; persist/stats reports on a running store)\n";
+    return kExitInUse;
   }
+  if (!s.ok()) {
+    err << "store " << tool << ": " << s.ToString() << "\n";
+    return kExitProblem;
+  }
+  return 0;
+}
+
+int Stats(Env* env, const std::string& dir, std::ostream& out, std::ostream& err) {
+  std::unique_ptr<Store> store;
+  size_t damage = 0;
+  std::vector<std::string> torn;
+  if (int rc = OpenForTool(env, dir, "stats", false, err, &store, &damage, &torn)) return rc;
   Store::Stats st = store->GetStats();
   out << "format version: " << log::kFormatVersion << "\n"
       << "streams: " << st.streams << "\n"
@@ -227,29 +303,34 @@ int Stats(Env* env, const std::string& dir, std::ostream& out, std::ostream& err
       << "bytes used: " << st.bytes_used << "\n"
       << "bytes live (estimate): " << st.bytes_live << "\n"
       << "index bytes (estimate): " << st.index_bytes << "\n";
+  for (const std::string& t : torn) {
+    err << "store stats: " << t << " (cut off when the store is next opened for writing)\n";
+  }
+  if (damage > 0) {
+    err << "store stats: the store is damaged (" << damage
+        << " problem(s)); the figures above leave out what is past the damage; run sx store "
+           "verify\n";
+    return kExitProblem;
+  }
   return 0;
 }
 
 int Verify(Env* env, const std::string& dir, std::ostream& out, std::ostream& err) {
-  Options options;
-  options.env = env;
-  options.read_only = true;
-  options.salvage = true;  // open anyway, so that every problem is listed
-  size_t problems = 0;
-  options.on_recovery_problem = [&](const RecoveryNote& note) {
-    if (!note.torn_tail) ++problems;  // the scan below reports each one
-  };
   std::unique_ptr<Store> store;
-  Status s = Store::Open(options, dir, &store);
-  if (!s.ok()) {
-    err << "store verify: " << s.ToString() << "\n";
-    return 1;
-  }
-  s = store->Verify([&](const std::string& what) { out << what << "\n"; });
+  size_t damage = 0;
+  std::vector<std::string> torn;
+  if (int rc = OpenForTool(env, dir, "verify", false, err, &store, &damage, &torn)) return rc;
+  Status s = store->Verify([&](const std::string& what) { out << what << "\n"; });
   Store::Stats st = store->GetStats();
-  if (!s.ok() || problems > 0) {
+  if (!s.ok() || damage > 0) {
     out << "FAILED: " << (s.ok() ? "recovery problems" : s.message()) << "\n";
-    return 1;
+    return kExitProblem;
+  }
+  if (!torn.empty()) {
+    out << "TORN TAIL: the store is consistent, but opening it for writing cuts off "
+        << st.recovered_torn_bytes << " bytes of incomplete record (a write that was never "
+        << "acknowledged, if the writer used sync always)\n";
+    return kExitTornTail;
   }
   out << "ok: " << st.segments << " segments, " << st.streams << " streams, " << st.events_live
       << " events, " << st.kv_keys << " keys, " << st.blobs << " blobs\n";
@@ -257,23 +338,17 @@ int Verify(Env* env, const std::string& dir, std::ostream& out, std::ostream& er
 }
 
 int Compact(Env* env, const std::string& dir, std::ostream& out, std::ostream& err) {
-  Options options;
-  options.env = env;
   std::unique_ptr<Store> store;
-  Status s = Store::Open(options, dir, &store);
-  if (!s.ok()) {
-    err << "store compact: " << s.ToString() << "\n";
-    return 1;
-  }
+  if (int rc = OpenForTool(env, dir, "compact", true, err, &store)) return rc;
   uint64_t before = store->GetStats().bytes_on_disk;
   bool tty = ::isatty(STDERR_FILENO) == 1;
-  s = store->Compact([&](size_t done, size_t total) {
+  Status s = store->Compact([&](size_t done, size_t total) {
     if (tty) err << "\rcompacting segment " << done << "/" << total << std::flush;
   });
   if (tty) err << "\n";
   if (!s.ok()) {
     err << "store compact: " << s.ToString() << "\n";
-    return 1;
+    return kExitProblem;
   }
   uint64_t after = store->GetStats().bytes_on_disk;
   out << "compacted: " << before << " -> " << after << " bytes on disk\n";

@@ -8,9 +8,11 @@
 //   verify DIR           checksums, framing and index invariants, blob hashes;
 //                        prints each problem with file and offset
 //   compact DIR          reclaims dead space (progress on a terminal only)
-// Returns the exit code: 0 ok, 1 a problem was found or an operation failed,
-// 2 bad usage. Output goes to out, diagnostics to err. The caller owns both
-// streams; the tools open the store themselves (read-only except compact).
+// Returns the exit code: 0 ok; 1 damage, not a store, or a failed
+// operation; 2 bad usage; 3 verify found only a torn tail; 4 a writer holds
+// the store (docs/storage-format.md, "Tools and their exit codes"). Tools
+// never create a store; stats, verify and compact take the writer's lock.
+// Output goes to out, diagnostics to err; the caller owns both streams.
 #pragma once
 
 #include <ostream>

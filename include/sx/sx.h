@@ -93,12 +93,16 @@ class Value {
 
   std::string TypeName() const;         // as `type-of`
   std::string Inspect() const;          // readable text, as `inspect`
+  // Inspect's text cut to a readable length for an error message; a long
+  // string, symbol or keyword says its size: "\"abc...\"... (1048576 bytes)".
+  std::string Brief() const;
   std::string Display() const;          // as `display`: strings raw
 
   Interpreter* owner() const { return owner_; }
 
  private:
   friend class Interpreter;
+  friend class ValueBuilder;
   Value(Interpreter* owner, uint64_t bits);
   uint64_t bits() const;
 
@@ -150,7 +154,9 @@ using IoHandler = std::function<IoResult(Interpreter& in, std::string_view op, c
 
 // One suspended task's request in a batch. A batch handler sets `result`
 // for the requests it serves and leaves kPass on the others. Requests are
-// in task order; each task has at most one.
+// in the order their tasks suspended, rotated to start at a different task
+// from round to round (so that when they conflict no task always wins);
+// each task has at most one.
 struct IoRequest {
   uint64_t token = 0;
   std::string op;
@@ -172,6 +178,7 @@ using ModuleLoader = std::function<bool(std::string_view name, std::string* sour
 struct Limits {
   size_t max_frames = 1000000;     // bounds non-tail recursion
   size_t max_read_depth = 10000;   // bounds nesting of source text
+  size_t max_macro_depth = 10000;  // bounds macros expanding into macro calls
 };
 
 // A push parser over SX source: feed text in any pieces, take complete
@@ -190,6 +197,41 @@ class Parser {
   // where ("file:line:col: message"); the parser is then spent.
   Result Next(Value* form, std::string* error);
   bool NeedsMore() const;  // a form has started and is not complete
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Builds values bottom-up on a stack of parts, without a rooted handle per
+// part: for a decoder that makes many small values at once (the host's
+// stored-value codec). List and Dict replace the top parts with the
+// container made of them; Take hands out the top part as a handle. Dict
+// keys that repeat within one builder share one string. Neither the parts
+// nor those keys are roots: no SX code may run (no Eval, Call, Resume or
+// Run) while a builder exists, so make one inside an IO handler or a native
+// that calls nothing back, and let it go before returning.
+class ValueBuilder {
+ public:
+  explicit ValueBuilder(Interpreter& in);
+  ~ValueBuilder();
+  ValueBuilder(const ValueBuilder&) = delete;
+  ValueBuilder& operator=(const ValueBuilder&) = delete;
+
+  void Nil();
+  void Bool(bool b);
+  void Int(int64_t n);
+  void Float(double d);
+  void String(std::string_view s);
+  void Symbol(std::string_view name);
+  void Keyword(std::string_view name);
+  void Push(const Value& v);
+  void Key(std::string_view key);  // a dict key: Dict takes key, value, key, value...
+  void List(size_t n);             // the top n parts become a list, in push order
+  void Dict(size_t n);             // the top 2n parts (Key, value pairs) become a dict
+  size_t size() const;             // parts on the stack
+  Value Take();                    // the top part as a handle, popped
+  void Clear();                    // drops every part
 
  private:
   struct Impl;
@@ -246,8 +288,11 @@ class Interpreter {
   void SetModuleLoader(ModuleLoader loader);
   void AddSearchPath(std::string dir);
   void SetLimits(const Limits& limits);
+  Limits GetLimits() const;
   // Safe to call from a signal handler: the running evaluation raises
-  // "interrupted" at its next call.
+  // "interrupted" at its next call; a main computation sleeping or awaiting
+  // in Run raises it at once, and a Run whose main computation has ended
+  // stops waiting on other tasks.
   void Interrupt();
 
   // --- values --------------------------------------------------------------
@@ -281,9 +326,11 @@ class Interpreter {
  private:
   friend class Value;
   friend class Parser;
+  friend class ValueBuilder;
   Value Wrap(uint64_t bits);
   static interp::Value NativeEntry(const interp::Args& a);
   Outcome MakeOutcome(int status, uint64_t bits);
+  Outcome OutOfMemoryOutcome();
   Outcome StaleToken(uint64_t token);
   void ServeBatch(std::vector<IoRequest>& batch);
 

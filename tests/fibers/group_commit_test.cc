@@ -107,11 +107,15 @@ TEST_F(GroupCommitTest, ConflictsInAGroupAreValuesAndReadsSeeEarlierWrites) {
     (define rs (map await ts))
     (define puts (map (fn (i) (spawn (fn () (op "persist/kv-put-new" "only" i)))) (range 5)))
     (define ps (map await puts))
-    (list (len (filter conflict? rs)) (get (first rs) :by)
-          (len (filter conflict? ps)) (op "persist/kv-get" "only")
+    (define won (first (filter (fn (r) (not (conflict? r))) rs)))
+    (define put (first (filter (fn (r) (not (conflict? r))) ps)))
+    (list (len (filter conflict? rs)) (= (get won :by) (get (first (op "persist/read" "one")) :by))
+          (len (filter conflict? ps)) (= put (op "persist/kv-get" "only"))
           (map (fn (r) (get r :actual)) (filter conflict? rs))))");
   ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
-  EXPECT_EQ(o.value.Inspect(), "(9 0 4 0 (1 1 1 1 1 1 1 1 1))");
+  // One winner each (which task wins varies from round to round), and what
+  // was stored is the winner's.
+  EXPECT_EQ(o.value.Inspect(), "(9 true 4 true (1 1 1 1 1 1 1 1 1))");
 }
 
 TEST_F(GroupCommitTest, AppendNextAfterARefusedWriteInTheSameGroupStillNumbersRight) {

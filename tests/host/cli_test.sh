@@ -45,11 +45,25 @@ check "unknown option is bad usage" 2 "unknown option --bogus" -- "$sx" --bogus
 check "-e without an expression is bad usage" 2 "-e needs an expression" -- "$sx" -e
 check "bad --sync mode is bad usage" 2 "unknown mode" -- "$sx" --sync sometimes -e 1
 check "a missing file" 2 "cannot read" -- "$sx" "$tmp/no-such-file.sx"
+check "a directory is not a script" 2 "is a directory" -- "$sx" "$tmp"
+check "a device is not a script, and is not read" 2 "not a regular file" -- timeout 20 "$sx" /dev/zero
+check "a pipe given as a script is not read" 2 "not a regular file" -- timeout 20 "$sx" <(sleep 30)
+mkdir -p "$tmp/lib.sx"
+printf '(load "lib.sx")\n' > "$tmp/loads-dir.sx"
+check "load of a directory is an error" 1 "is a directory" -- "$sx" "$tmp/loads-dir.sx"
+printf '(load "/dev/zero")\n' > "$tmp/loads-dev.sx"
+check "load of a device is an error, not a hang" 1 "not a regular file" -- timeout 20 "$sx" "$tmp/loads-dev.sx"
 check "unbalanced input names file:line:col" 1 "unbalanced.sx:1:5: error: expected ')'" -- "$sx" "$tmp/unbalanced.sx"
 check "invalid UTF-8 is refused" 1 "invalid UTF-8" -- "$sx" "$tmp/bad-utf8.sx"
 check "random bytes are refused, not crashed on" 1 "error" -- "$sx" "$tmp/garbage.sx"
 check "nesting beyond the limit" 1 "nesting deeper than" -- "$sx" "$tmp/deep.sx"
 check "an uncaught error names the place and a backtrace" 1 "unbound.sx:2:3" -- "$sx" "$tmp/unbound.sx"
+printf '(import persist)\n(define store (persist/durable-backend))\n(define (add-order id)\n  (persist/append store 42 "placed" 1 {:id id})\n  :added)\n(add-order 7)\n' > "$tmp/orders.sx"
+printf '(define x 1)\n\n   zzz\n' > "$tmp/toplevel.sx"
+check "a stdlib argument error is headlined at the user's line" 1 "orders.sx:4:3: error: persist/append: argument 2 (stream) must be a string, got 42" -- "$sx" --data-dir "$tmp/orders-data" "$tmp/orders.sx"
+check "the backtrace names the user's function" 1 "  at $tmp/orders.sx:4:3 in add-order" -- "$sx" --data-dir "$tmp/orders-data" "$tmp/orders.sx"
+check "the backtrace lists the stdlib frames too" 1 "in persist/append" -- "$sx" --data-dir "$tmp/orders-data" "$tmp/orders.sx"
+check "a top-level unbound symbol is at its own place" 1 "toplevel.sx:3:4: error: unbound symbol: zzz" -- "$sx" "$tmp/toplevel.sx"
 check "runaway recursion is an error, not a crash" 1 "stack overflow" -- "$sx" "$tmp/runaway.sx"
 check "integer overflow is an error" 1 "overflow" -- "$sx" -e '(* 9223372036854775807 2)'
 check "wrong argument type names the argument" 1 "argument 1 must be" -- "$sx" -e '(substring 5 1)'

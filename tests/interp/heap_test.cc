@@ -114,5 +114,16 @@ TEST(Heap, FailingTheNthAllocationThrowsBadAlloc) {
   EXPECT_NO_THROW(h.Cons(Value::Nil(), Value::EmptyList()));
 }
 
+TEST(Heap, FailingFromTheNthAllocationOnThrowsUntilTheSwitchIsReset) {
+  Heap h;
+  h.FailAllocationsFrom(2);
+  h.Cons(Value::Nil(), Value::EmptyList());
+  for (int i = 0; i < 5; ++i)
+    EXPECT_THROW(h.Cons(Value::Nil(), Value::EmptyList()), std::bad_alloc);
+  EXPECT_THROW(h.MakeString(std::string(5000, 'x')), std::bad_alloc);
+  h.FailAllocationsFrom(0);
+  EXPECT_NO_THROW(h.Cons(Value::Nil(), Value::EmptyList()));
+}
+
 }  // namespace
 }  // namespace sx::interp

@@ -174,6 +174,51 @@ TEST(Machine, ReturnedFramesAreReusedWithoutACollection) {
             "(103 102 101)");
 }
 
+TEST(Machine, AnOpKeepsItsCallersFrameAndGivesBackItsCallbacks) {
+  Interpreter in;
+  // Each op's callback returns without a frame of its own (a native, a
+  // keyword, an op), so the frame current when it returns is still the
+  // caller's: it must stay in use. A call with a frame of the same size
+  // follows; had the caller's frame gone back to the heap, that call would
+  // take it and overwrite `tag`.
+  // A native that calls back runs on a fiber and returns like any native.
+  in.DefineNative(
+      "call-with-1", 1, 1, "(call-with-1 f) — (f 1), from C++.",
+      [](Interpreter& in, std::span<const Value> a) {
+        Value one = in.Int(1);
+        return in.CallBack(a[0], {&one, 1});
+      },
+      NativeOptions{.calls_back = true});
+  EvalOk(in,
+         "(define (four a b c d) d)"
+         "(define (op-then-keeps op f xs tag) (op f xs) (four 100 100 100 100) tag)");
+  for (const char* call : {
+           "(op-then-keeps every? string? (list \"a\" \"b\") :kept)",
+           "(op-then-keeps some odd? (list 2 4) :kept)",
+           "(op-then-keeps map inc (list 1 2) :kept)",
+           "(op-then-keeps filter odd? (list 1 2) :kept)",
+           "(op-then-keeps reduce + (list 1 2 3) :kept)",
+           "(op-then-keeps for-each inc (list 1 2) :kept)",
+           "(op-then-keeps sort-by abs (list 2 -1) :kept)",
+           "(op-then-keeps map :a (list {:a 1}) :kept)",
+           "(op-then-keeps apply every? (list string? (list \"a\")) :kept)",
+           "(op-then-keeps map call-with-1 (list inc dec) :kept)",
+       }) {
+    EXPECT_EQ(EvalOk(in, call).value.Inspect(), ":kept") << call;
+  }
+  // A closure callback's frame is over when it returns to the op, and goes
+  // back to the heap then: 100000 calls leave nothing behind.
+  EvalOk(in,
+         "(define (id x) x)"
+         "(define xs (range 100000))"
+         "(define (walk xs) (for-each (fn (x) (id x)) xs) (len xs))");
+  auto before = in.heap_stats();
+  EXPECT_EQ(EvalOk(in, "(walk xs)").value.AsInt(), 100000);
+  auto after = in.heap_stats();
+  EXPECT_EQ(after.collections, before.collections);
+  EXPECT_LT(after.allocated_bytes - before.allocated_bytes, size_t{1} << 20);
+}
+
 TEST(Machine, AssocOnALargeDictSharesStructure) {
   Interpreter in;
   EvalOk(in,

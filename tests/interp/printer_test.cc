@@ -233,11 +233,26 @@ TEST_F(PrinterTest, DeepNestingPrintsWithoutRecursion) {
   EXPECT_EQ(text.substr(depth - 2, 5), "((x))");
   Value d = Value::Nil();
   for (int i = 0; i < depth; ++i) d = DictAssoc(S.heap, DictEmpty(S.heap), AsString(Str("k")), d);
-  std::string out, error;
-  EXPECT_TRUE(Serialize(S, d, &out, &error));
-  EXPECT_EQ(out.size(), 5u * depth + 3);
+  EXPECT_EQ(Show(d).size(), 5u * depth + 3);
   EXPECT_TRUE(Equal(d, d));
   EXPECT_TRUE(Equal(v, S.heap.Cons(Car(v), Value::EmptyList())));
+}
+
+// Serialize gives only text the reader takes back: up to the reader's depth
+// limit, and not one level more.
+TEST_F(PrinterTest, SerializeRefusesNestingTheReaderWouldRefuse) {
+  const size_t limit = S.limits.max_read_depth;
+  Value d = Value::Nil();
+  for (size_t i = 0; i < limit; ++i)
+    d = DictAssoc(S.heap, DictEmpty(S.heap), AsString(Str("k")), d);
+  std::string out, error;
+  ASSERT_TRUE(Serialize(S, d, &out, &error)) << error;
+  EXPECT_TRUE(Equal(ReadString(S, out), d));
+  Value deeper = S.heap.Cons(d, Value::EmptyList());
+  out.clear();
+  EXPECT_FALSE(Serialize(S, deeper, &out, &error));
+  EXPECT_EQ(error, "nested deeper than " + std::to_string(limit));
+  EXPECT_TRUE(out.empty());
 }
 
 // Random nested data: inspect, read back, equal, and print the same again.

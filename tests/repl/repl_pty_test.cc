@@ -253,7 +253,7 @@ TEST(ReplPty, ErrorInAMultiLineFormKeepsItsLineAndTheReplGoesOn) {
   ASSERT_TRUE(s.Expect("...> "));
   s.Type(std::string("  (no-such-fn 2))") + kEnter);
   EXPECT_TRUE(s.Expect("<repl>:2:3: error: unbound symbol: no-such-fn"));
-  EXPECT_TRUE(s.Expect("at <repl>:1:1"));  // the backtrace
+  EXPECT_TRUE(s.Expect("  at <repl>:2:3"));  // the backtrace: one line per activation
   ASSERT_TRUE(s.Expect("sx> "));
   s.Type(std::string("(* 6 7)") + kEnter);
   EXPECT_TRUE(s.Expect("\n42\n"));
@@ -275,6 +275,59 @@ TEST(ReplPty, CtrlCInterruptsAnEndlessLoop) {
   ASSERT_TRUE(s.Expect("sx> "));
   s.Type(std::string("(+ 1 1)") + kEnter);
   EXPECT_TRUE(s.Expect("\n2\n"));
+}
+
+TEST(ReplPty, OneCtrlCInterruptsASleepAtOnce) {
+  TempDir dir;
+  Session s(dir);
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Key(std::string("(sleep 600000)") + kEnter);
+  s.WaitForMode(true);  // the editor is done with the line: the sleep is starting
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  s.Type(kCtrlC);
+  EXPECT_TRUE(s.Expect("error: interrupted"));
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Type(std::string("(+ 1 1)") + kEnter);  // the REPL is still there
+  EXPECT_TRUE(s.Expect("\n2\n"));
+}
+
+TEST(ReplPty, OneCtrlCInterruptsAnAwait) {
+  TempDir dir;
+  Session s(dir);
+  ASSERT_TRUE(s.Expect("sx> "));
+  // The entry is done, but the scheduler waits on the task it spawned:
+  // Ctrl-C stops the wait and leaves the task where it is.
+  s.Key(std::string("(define t (spawn (fn () (sleep 600000) :late)))") + kEnter);
+  s.WaitForMode(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  s.Type(kCtrlC);
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Key(std::string("(await t)") + kEnter);
+  s.WaitForMode(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  s.Type(kCtrlC);
+  EXPECT_TRUE(s.Expect("error: interrupted"));
+  ASSERT_TRUE(s.Expect("sx> "));
+  // The task still sleeps; cancelled, it no longer holds up later entries.
+  s.Type(std::string("(begin (cancel t) (+ 2 2))") + kEnter);
+  EXPECT_TRUE(s.Expect("\n4\n"));
+}
+
+TEST(ReplPty, QuitAndExitAsWordsSayHowToLeave) {
+  TempDir dir;
+  Session s(dir);
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Type(std::string("quit") + kEnter);
+  EXPECT_TRUE(s.Expect("to leave, type :quit or press Ctrl-D"));
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Type(std::string("  exit ") + kEnter);
+  EXPECT_TRUE(s.Expect("to leave, type :quit or press Ctrl-D"));
+  ASSERT_TRUE(s.Expect("sx> "));
+  // A name the user bound is evaluated as usual.
+  s.Type(std::string("(define exit 5)") + kEnter);
+  ASSERT_TRUE(s.Expect("sx> "));
+  s.Type(std::string("exit") + kEnter);
+  EXPECT_TRUE(s.Expect("\n5\n"));
 }
 
 TEST(ReplPty, CtrlCDuringAppendsLeavesTheStoreWritable) {

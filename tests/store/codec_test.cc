@@ -138,8 +138,14 @@ TEST(LogRecord, ZeroBytesAreNeverARecord) {
   std::string image = EncodeSegmentHeader(1, 4096) + std::string(4096 - 32, '\0');
   SegmentScan scan;
   int records = 0;
-  ASSERT_TRUE(ScanSegment(image, 1, [&](const RecordView&) { ++records; return Status::OK(); },
-                          &scan).ok());
+  ASSERT_TRUE(ScanSegment(
+                  image, 1,
+                  [&](const RecordView&) {
+                    ++records;
+                    return Status::OK();
+                  },
+                  &scan)
+                  .ok());
   EXPECT_EQ(records, 0);
   EXPECT_EQ(scan.end, SegmentScan::End::kClean);
   EXPECT_EQ(scan.valid_end, log::kSegmentHeaderSize);
@@ -160,15 +166,16 @@ TEST(LogRecord, BuilderOutputScansBackWithEveryOp) {
   EXPECT_EQ(image.substr(at, 7), "payload");
   SegmentScan scan;
   std::vector<OpView> ops;
-  ASSERT_TRUE(ScanSegment(image, 7,
-                          [&](const RecordView& r) {
-                            if (r.type != log::kBatchRecord) return Status::OK();
-                            OpReader reader(r.body);
-                            OpView op;
-                            while (reader.Next(&op)) ops.push_back(op);
-                            return reader.status();
-                          },
-                          &scan)
+  ASSERT_TRUE(ScanSegment(
+                  image, 7,
+                  [&](const RecordView& r) {
+                    if (r.type != log::kBatchRecord) return Status::OK();
+                    OpReader reader(r.body);
+                    OpView op;
+                    while (reader.Next(&op)) ops.push_back(op);
+                    return reader.status();
+                  },
+                  &scan)
                   .ok());
   EXPECT_EQ(scan.end, SegmentScan::End::kSealed);
   ASSERT_EQ(ops.size(), 5u);
@@ -204,8 +211,14 @@ TEST(LogRecord, AFileOfAnotherSizeThanItsCapacityIsCorruptAfterItsRecords) {
     cut.resize(size);
     SegmentScan scan;
     int records = 0;
-    ASSERT_TRUE(ScanSegment(cut, 3, [&](const RecordView&) { ++records; return Status::OK(); },
-                            &scan).ok());
+    ASSERT_TRUE(ScanSegment(
+                    cut, 3,
+                    [&](const RecordView&) {
+                      ++records;
+                      return Status::OK();
+                    },
+                    &scan)
+                    .ok());
     EXPECT_EQ(records, 1) << "the records before the cut are still passed on";
     EXPECT_EQ(scan.end, SegmentScan::End::kCorrupt) << size;
     EXPECT_EQ(scan.capacity, 4096u);
@@ -213,9 +226,10 @@ TEST(LogRecord, AFileOfAnotherSizeThanItsCapacityIsCorruptAfterItsRecords) {
     EXPECT_NE(scan.reason.find("not the 4096 it was created with"), std::string::npos)
         << scan.reason;
     // Compaction reads only the records: no size check then.
-    ASSERT_TRUE(ScanSegment(cut.substr(0, std::min<size_t>(size, 100)), 3,
-                            [](const RecordView&) { return Status::OK(); }, &scan,
-                            /*whole_file=*/false)
+    ASSERT_TRUE(ScanSegment(
+                    cut.substr(0, std::min<size_t>(size, 100)), 3,
+                    [](const RecordView&) { return Status::OK(); }, &scan,
+                    /*whole_file=*/false)
                     .ok());
     EXPECT_EQ(scan.end, SegmentScan::End::kClean);
   }
@@ -228,8 +242,14 @@ TEST(LogRecord, VersionOneSegmentsAreReadWithoutASizeCheck) {
   image.resize(1000);  // a version-1 file may have any size
   SegmentScan scan;
   int records = 0;
-  ASSERT_TRUE(ScanSegment(image, 2, [&](const RecordView&) { ++records; return Status::OK(); },
-                          &scan).ok());
+  ASSERT_TRUE(ScanSegment(
+                  image, 2,
+                  [&](const RecordView&) {
+                    ++records;
+                    return Status::OK();
+                  },
+                  &scan)
+                  .ok());
   EXPECT_EQ(scan.end, SegmentScan::End::kClean) << scan.reason;
   EXPECT_EQ(scan.version, 1u);
   EXPECT_EQ(records, 1);
@@ -238,7 +258,8 @@ TEST(LogRecord, VersionOneSegmentsAreReadWithoutASizeCheck) {
 TEST(LogRecord, HeaderProblemsAreNamed) {
   auto reason = [](std::string image, uint32_t number) {
     SegmentScan scan;
-    EXPECT_TRUE(ScanSegment(image, number, [](const RecordView&) { return Status::OK(); }, &scan)
+    EXPECT_TRUE(ScanSegment(
+                    image, number, [](const RecordView&) { return Status::OK(); }, &scan)
                     .ok());
     EXPECT_EQ(scan.end, SegmentScan::End::kCorrupt);
     return scan.reason;
@@ -246,9 +267,11 @@ TEST(LogRecord, HeaderProblemsAreNamed) {
   std::string good = Segment(4, 4096, [](RecordBuilder*) {});
   EXPECT_EQ(reason(good, 5), "segment header names another segment number");
   std::string future = good;
-  EncodeFixed32(future.data() + 8, 3);
+  EncodeFixed32(future.data() + 8, log::kFormatVersion + 1);
   EncodeFixed32(future.data() + 28, crc32c::Value(future.data(), 28));
-  EXPECT_NE(reason(future, 4).find("version 3 is not one this code reads"), std::string::npos);
+  EXPECT_NE(reason(future, 4).find("version " + std::to_string(log::kFormatVersion + 1) +
+                                   " is not one this code reads"),
+            std::string::npos);
   std::string flipped = good;
   flipped[25] ^= 1;
   EXPECT_EQ(reason(flipped, 4), "bad segment header checksum");
@@ -266,17 +289,18 @@ TEST(LogRecord, RetiredAndBlobRecordsRoundTrip) {
   std::string_view got_cid;
   uint64_t size = 0;
   SegmentScan scan;
-  ASSERT_TRUE(ScanSegment(image, 9,
-                          [&](const RecordView& r) {
-                            if (r.type == log::kRetiredRecord) {
-                              EXPECT_TRUE(DecodeRetired(r.body, &got));
-                            }
-                            if (r.type == log::kBlobRecord) {
-                              EXPECT_TRUE(DecodeBlob(r.body, &size, &got_cid));
-                            }
-                            return Status::OK();
-                          },
-                          &scan)
+  ASSERT_TRUE(ScanSegment(
+                  image, 9,
+                  [&](const RecordView& r) {
+                    if (r.type == log::kRetiredRecord) {
+                      EXPECT_TRUE(DecodeRetired(r.body, &got));
+                    }
+                    if (r.type == log::kBlobRecord) {
+                      EXPECT_TRUE(DecodeBlob(r.body, &size, &got_cid));
+                    }
+                    return Status::OK();
+                  },
+                  &scan)
                   .ok());
   EXPECT_EQ(scan.end, SegmentScan::End::kClean);
   EXPECT_EQ(got, ranges);
@@ -296,11 +320,11 @@ TEST(LogRecord, MalformedRetiredRangesAreRejected) {
   std::vector<SegmentRange> out;
   EXPECT_TRUE(DecodeRetired(body({{1, 2}, {4, 4}}), &out));
   EXPECT_FALSE(DecodeRetired("", &out));
-  EXPECT_FALSE(DecodeRetired(body({{0, 2}}), &out));              // no segment 0
-  EXPECT_FALSE(DecodeRetired(body({{3, 2}}), &out));              // backwards
-  EXPECT_FALSE(DecodeRetired(body({{1, 4}, {4, 6}}), &out));      // overlapping
-  EXPECT_FALSE(DecodeRetired(body({{5, 6}, {1, 2}}), &out));      // unsorted
-  EXPECT_FALSE(DecodeRetired(body({{1, 1ull << 32}}), &out));     // beyond u32
+  EXPECT_FALSE(DecodeRetired(body({{0, 2}}), &out));           // no segment 0
+  EXPECT_FALSE(DecodeRetired(body({{3, 2}}), &out));           // backwards
+  EXPECT_FALSE(DecodeRetired(body({{1, 4}, {4, 6}}), &out));   // overlapping
+  EXPECT_FALSE(DecodeRetired(body({{5, 6}, {1, 2}}), &out));   // unsorted
+  EXPECT_FALSE(DecodeRetired(body({{1, 1ull << 32}}), &out));  // beyond u32
   EXPECT_FALSE(DecodeRetired(body({{1, 2}}).substr(0, 12), &out));
 }
 

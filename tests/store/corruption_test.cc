@@ -54,6 +54,7 @@ class CorruptionTest : public ::testing::Test {
         ASSERT_TRUE(env.GetContents("/db/" + n, &files_[n]).ok());
       }
     }
+    ASSERT_TRUE(env.GetContents(std::string("/db/") + log::kMarkerFileName, &marker_).ok());
     ASSERT_GE(files_.size(), 3u);
   }
 
@@ -65,6 +66,7 @@ class CorruptionTest : public ::testing::Test {
       EXPECT_TRUE(env.SetContents("/db/" + name, name == file ? contents : data).ok());
     }
     EXPECT_TRUE(env.CreateDir("/db").ok());
+    PutMarker(&env);
     Options o = testing::MemOptions(&env);
     o.auto_compact = false;
     std::unique_ptr<Store> store;
@@ -113,7 +115,13 @@ class CorruptionTest : public ::testing::Test {
     // verify must fail on a store that needed salvage (it sees the damage).
   }
 
+  // The store marker, put beside the segments of each copy.
+  void PutMarker(MemEnv* env) {
+    EXPECT_TRUE(env->SetContents(std::string("/db/") + log::kMarkerFileName, marker_).ok());
+  }
+
   std::map<std::string, std::string> files_;
+  std::string marker_;
   std::vector<Model> history_;
 };
 
@@ -161,6 +169,7 @@ TEST_F(CorruptionTest, EveryDeletedSegmentIsDetectedAndNamed) {
       }
     }
     ASSERT_TRUE(env.CreateDir("/db").ok());
+    PutMarker(&env);
     std::unique_ptr<Store> store;
     Status s = Store::Open(testing::MemOptions(&env), "/db", &store);
     ASSERT_TRUE(s.IsCorruption()) << gone << ": " << s.ToString();
@@ -179,8 +188,10 @@ TEST_F(CorruptionTest, MidLogCorruptionNamesFileAndOffset) {
   std::string bad = data;
   bad[log::kSegmentHeaderSize + 20] ^= 0x01;
   MemEnv env;
-  for (const auto& [n, d] : files_) ASSERT_TRUE(env.SetContents("/db/" + n, n == name ? bad : d).ok());
+  for (const auto& [n, d] : files_)
+    ASSERT_TRUE(env.SetContents("/db/" + n, n == name ? bad : d).ok());
   ASSERT_TRUE(env.CreateDir("/db").ok());
+  PutMarker(&env);
   std::vector<RecoveryNote> notes;
   Options o = testing::MemOptions(&env);
   o.on_recovery_problem = [&](const RecoveryNote& n) { notes.push_back(n); };
@@ -210,6 +221,7 @@ TEST_F(CorruptionTest, TornLastRecordIsCutOffAndReportedAsTorn) {
     ASSERT_TRUE(env.SetContents("/db/" + n, n == name ? torn : d).ok());
   }
   ASSERT_TRUE(env.CreateDir("/db").ok());
+  PutMarker(&env);
   std::vector<RecoveryNote> notes;
   Options o = testing::MemOptions(&env);
   o.on_recovery_problem = [&](const RecoveryNote& n) { notes.push_back(n); };
@@ -217,8 +229,8 @@ TEST_F(CorruptionTest, TornLastRecordIsCutOffAndReportedAsTorn) {
   ASSERT_TRUE(Store::Open(o, "/db", &store).ok());
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_TRUE(notes[0].torn_tail);
-  EXPECT_TRUE(testing::SameObservable(testing::Snapshot(store.get()),
-                                      history_[history_.size() - 2]));
+  EXPECT_TRUE(
+      testing::SameObservable(testing::Snapshot(store.get()), history_[history_.size() - 2]));
   // The torn record's bytes up to the last nonzero one are cut off.
   EXPECT_EQ(store->GetStats().recovered_torn_bytes,
             torn.find_last_not_of('\0') + 1 - notes[0].offset);
@@ -239,6 +251,7 @@ TEST_F(CorruptionTest, ACutNewestSegmentIsRefusedAndSalvageKeepsItsRecords) {
     ASSERT_TRUE(env.SetContents("/db/" + n, n == name ? d.substr(0, end - 3) : d).ok());
   }
   ASSERT_TRUE(env.CreateDir("/db").ok());
+  PutMarker(&env);
   std::unique_ptr<Store> store;
   Status s = Store::Open(testing::MemOptions(&env), "/db", &store);
   ASSERT_TRUE(s.IsCorruption()) << s.ToString();
@@ -252,8 +265,8 @@ TEST_F(CorruptionTest, ACutNewestSegmentIsRefusedAndSalvageKeepsItsRecords) {
   o.salvage = true;
   o.read_only = true;
   ASSERT_TRUE(Store::Open(o, "/db", &store).ok());
-  EXPECT_TRUE(testing::SameObservable(testing::Snapshot(store.get()),
-                                      history_[history_.size() - 2]));
+  EXPECT_TRUE(
+      testing::SameObservable(testing::Snapshot(store.get()), history_[history_.size() - 2]));
   std::ostringstream out, err;
   EXPECT_EQ(RunStoreTool({"verify", "/db"}, out, err, &env), 1);
   EXPECT_NE(out.str().find(name + " offset " + std::to_string(end - 3) + ": the file is"),

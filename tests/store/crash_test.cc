@@ -106,7 +106,8 @@ void ExpectRecovered(MemEnv* env, const Options& options, const Model& acked,
   Model got = testing::Snapshot(store.get());
   bool ok = SameObservable(got, acked);
   for (const Model& m : inflight) ok = ok || SameObservable(got, m);
-  ASSERT_TRUE(ok) << context << "\ngot:\n" << testing::Describe(got) << "acked:\n"
+  ASSERT_TRUE(ok) << context << "\ngot:\n"
+                  << testing::Describe(got) << "acked:\n"
                   << testing::Describe(acked) << "inflight (whole):\n"
                   << testing::Describe(inflight.back());
   for (const auto& [cid, bytes] : blobs) {
@@ -269,9 +270,8 @@ std::unique_ptr<Store> ReopenAndVerify(MemEnv* mem, Options o, const std::string
   EXPECT_TRUE(s.ok()) << ctx << ": " << s.ToString();
   if (!s.ok()) return nullptr;
   std::vector<std::string> problems;
-  s = store->Verify([&](const std::string& p) {
-    (p.starts_with("note: ") ? notes : &problems)->push_back(p);
-  });
+  s = store->Verify(
+      [&](const std::string& p) { (p.starts_with("note: ") ? notes : &problems)->push_back(p); });
   EXPECT_TRUE(s.ok()) << ctx << ": " << (problems.empty() ? s.ToString() : problems[0]);
   return store;
 }
@@ -298,21 +298,22 @@ TEST(Crash, PowerCutAtEveryStepOfASegmentRollLosesNothing) {
   int interrupted_rolls = 0;
   for (SyncMode mode : {SyncMode::kAlways, SyncMode::kBatch, SyncMode::kNever}) {
     for (uint64_t k = 1; k <= 12; ++k) {
-      std::string ctx = "mode " + std::to_string(static_cast<int>(mode)) + " cut at call " +
-                        std::to_string(k);
+      std::string ctx =
+          "mode " + std::to_string(static_cast<int>(mode)) + " cut at call " + std::to_string(k);
       MemEnv mem;
       FaultEnv fault(&mem);
       Options o = testing::MemOptions(&fault, mode);
       o.batch_ms = 1000;  // acknowledged by Sync below, not by the flusher
       auto store = testing::OpenOrDie(o, "/db");
-      for (uint64_t seq = 1; seq < rolls_at; ++seq) ASSERT_TRUE(store->Append("s", seq, payload).ok());
+      for (uint64_t seq = 1; seq < rolls_at; ++seq)
+        ASSERT_TRUE(store->Append("s", seq, payload).ok());
       ASSERT_TRUE(store->Sync().ok());
       fault.FailAt(k, FaultKind::kIOError, /*sticky=*/true);
       bool acked = store->Append("s", rolls_at, payload).ok() && store->Sync().ok();
       PowerCut(&fault, &mem, &store);
       SegmentScan first = testing::ScanFile(&mem, "/db", 1);
       SegmentScan second = testing::ScanFile(&mem, "/db", 2);
-      if (first.end != SegmentScan::End::kSealed && second.version == 2) ++interrupted_rolls;
+      if (first.end != SegmentScan::End::kSealed && second.version >= 2) ++interrupted_rolls;
       EXPECT_FALSE(first.end == SegmentScan::End::kSealed && second.version == 0)
           << ctx << ": a sealed segment without a successor";
       std::vector<std::string> notes;
@@ -393,8 +394,8 @@ TEST(Crash, PowerCutAtEveryStepOfABlobPutNeverLeavesARecordWithoutItsFile) {
   int orphans = 0;
   for (SyncMode mode : {SyncMode::kAlways, SyncMode::kBatch}) {
     for (uint64_t k = 1; k <= 10; ++k) {
-      std::string ctx = "mode " + std::to_string(static_cast<int>(mode)) + " cut at call " +
-                        std::to_string(k);
+      std::string ctx =
+          "mode " + std::to_string(static_cast<int>(mode)) + " cut at call " + std::to_string(k);
       MemEnv mem;
       FaultEnv fault(&mem);
       Options o = testing::MemOptions(&fault, mode);

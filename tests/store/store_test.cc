@@ -1,6 +1,7 @@
 // The Store API, op by op, on a memory filesystem (and a few on the real one).
-#include <gtest/gtest.h>
+#include "host/store/store.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,7 +16,6 @@
 #include "host/store/fault_env.h"
 #include "host/store/log_format.h"
 #include "host/store/mem_env.h"
-#include "host/store/store.h"
 #include "tests/store/test_util.h"
 
 namespace sx::store {
@@ -82,7 +82,8 @@ TEST_F(StoreTest, AppendAtOrBelowHwmIsAConflict) {
 }
 
 TEST_F(StoreTest, ReadFromSeqWithLimit) {
-  for (uint64_t i = 1; i <= 50; ++i) ASSERT_TRUE(store_->Append("s", i * 2, "e" + std::to_string(i)).ok());
+  for (uint64_t i = 1; i <= 50; ++i)
+    ASSERT_TRUE(store_->Append("s", i * 2, "e" + std::to_string(i)).ok());
   std::vector<Event> out;
   ASSERT_TRUE(store_->Read("s", 31, 5, &out).ok());
   ASSERT_EQ(out.size(), 5u);
@@ -176,10 +177,18 @@ TEST_F(StoreTest, EmptyValuesAndNamesAreValid) {
 }
 
 TEST_F(StoreTest, AnyBytesNamesAndKeysRoundTrip) {
-  std::vector<std::string> names = {
-      "a/b/c", "../../etc/passwd", "..", ".", std::string("nul\0inside", 10),
-      std::string(1, '\0'), "\xff\xfe", "LOCK", "0000000001.seg", "blobs",
-      std::string(64 * 1024, 'n'), std::string(65 * 1024, '\x01')};
+  std::vector<std::string> names = {"a/b/c",
+                                    "../../etc/passwd",
+                                    "..",
+                                    ".",
+                                    std::string("nul\0inside", 10),
+                                    std::string(1, '\0'),
+                                    "\xff\xfe",
+                                    "LOCK",
+                                    "0000000001.seg",
+                                    "blobs",
+                                    std::string(64 * 1024, 'n'),
+                                    std::string(65 * 1024, '\x01')};
   for (size_t i = 0; i < names.size(); ++i) {
     ASSERT_TRUE(store_->Append(names[i], 1, "event-" + names[i]).ok()) << i;
     ASSERT_TRUE(store_->KvPut(names[i], "value-" + names[i]).ok()) << i;
@@ -197,7 +206,7 @@ TEST_F(StoreTest, AnyBytesNamesAndKeysRoundTrip) {
   std::vector<std::string> files;
   ASSERT_TRUE(env_.ListDir("/db", &files).ok());
   for (const std::string& f : files) {
-    EXPECT_TRUE(f == "LOCK" || f == "blobs" || f.ends_with(".seg")) << f;
+    EXPECT_TRUE(f == "LOCK" || f == "STORE" || f == "blobs" || f.ends_with(".seg")) << f;
   }
 }
 
@@ -415,7 +424,8 @@ TEST_F(StoreTest, TruncatedEventsAreReclaimedByCompaction) {
 }
 
 TEST_F(StoreTest, CatalogAndHwmSurviveCompactingEverything) {
-  for (uint64_t i = 1; i <= 100; ++i) ASSERT_TRUE(store_->Append("gone", i, std::string(100, 'g')).ok());
+  for (uint64_t i = 1; i <= 100; ++i)
+    ASSERT_TRUE(store_->Append("gone", i, std::string(100, 'g')).ok());
   ASSERT_TRUE(store_->TruncateThrough("gone", 100).ok());
   for (int round = 0; round < 3; ++round) ASSERT_TRUE(store_->Compact().ok());
   Reopen();
@@ -428,7 +438,8 @@ TEST_F(StoreTest, CatalogAndHwmSurviveCompactingEverything) {
 TEST_F(StoreTest, OverwrittenAndDeletedValuesAreReclaimedAndStayDeleted) {
   std::string value(300, 'v');
   for (int round = 0; round < 20; ++round) {
-    for (int k = 0; k < 5; ++k) ASSERT_TRUE(store_->KvPut("k" + std::to_string(k), value + std::to_string(round)).ok());
+    for (int k = 0; k < 5; ++k)
+      ASSERT_TRUE(store_->KvPut("k" + std::to_string(k), value + std::to_string(round)).ok());
   }
   ASSERT_TRUE(store_->KvDelete("k0").ok());
   ASSERT_TRUE(store_->Compact().ok());
@@ -642,8 +653,10 @@ TEST_F(StoreTest, ADeletedSegmentThatCompactionDidNotRetireIsRefused) {
 // The worked example of docs/storage-format.md as format version 1 wrote it
 // (segment_bytes 4096; the rest of the file is zeros).
 constexpr char kVersionOneExample[] =
-    "73 78 73 74 6f 72 65 0a 01 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 bb 20 47 3d "
-    "77 ae 4c c2 15 00 00 00 01 01 00 00 00 01 06 6f 72 64 65 72 73 01 07 7b 3a 69 64 20 37 7d c4 b5 "
+    "73 78 73 74 6f 72 65 0a 01 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 00 00 00 bb 20 47 "
+    "3d "
+    "77 ae 4c c2 15 00 00 00 01 01 00 00 00 01 06 6f 72 64 65 72 73 01 07 7b 3a 69 64 20 37 7d c4 "
+    "b5 "
     "d1 4a 12 00 00 00 01 02 00 00 00 02 01 6b 01 76 04 06 6f 72 64 65 72 73 01";
 
 std::string FromHex(const char* hex) {
@@ -684,7 +697,7 @@ TEST(StoreVersionOne, AVersionOneStoreOpensAndGrowsVersionTwoSegments) {
   ASSERT_TRUE(store->BlobPut("a blob", &cid).ok());
   EXPECT_GE(store->GetStats().segments, 3u);
   EXPECT_EQ(HeaderVersion(&env, 1), 1u);
-  EXPECT_EQ(HeaderVersion(&env, 2), 2u);
+  EXPECT_EQ(HeaderVersion(&env, 2), log::kFormatVersion);
   EXPECT_EQ(testing::ScanFile(&env, "/db", 1).end, SegmentScan::End::kSealed);
   store.reset();
   store = OpenOrDie(o, "/db");
@@ -742,7 +755,7 @@ TEST(StoreVersionOne, GapsAndASealedNewestSegmentFromVersionOneAreAccepted) {
   EXPECT_TRUE(problems.empty()) << problems[0];
   // The next write creates segment 6 (version 2).
   ASSERT_TRUE(store->Append("s", 3, "three").ok());
-  EXPECT_EQ(HeaderVersion(&env, 6), 2u);
+  EXPECT_EQ(HeaderVersion(&env, 6), log::kFormatVersion);
   // The first compaction's retired record adopts the version-1 gaps.
   ASSERT_TRUE(store->TruncateThrough("s", 2).ok());
   ASSERT_TRUE(store->Compact().ok());
@@ -800,7 +813,8 @@ TEST(StorePosix, WorksOnTheRealFilesystemAndLocksAcrossOpens) {
     std::unique_ptr<Store> second;
     Status s = Store::Open(o, dir, &second);
     ASSERT_TRUE(s.IsLocked()) << s.ToString();
-    EXPECT_EQ(s.message(), "open " + dir + ": store is locked by pid " + std::to_string(::getpid()));
+    EXPECT_EQ(s.message(),
+              "open " + dir + ": store is locked by pid " + std::to_string(::getpid()));
     std::string cid;
     ASSERT_TRUE(store->BlobPut("hello world\n", &cid).ok());
   }
@@ -811,7 +825,8 @@ TEST(StorePosix, WorksOnTheRealFilesystemAndLocksAcrossOpens) {
     ASSERT_EQ(out.size(), 1u);
     EXPECT_EQ(out[0].payload, "hello");
     std::string bytes;
-    ASSERT_TRUE(store->BlobGet("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4", &bytes).ok());
+    ASSERT_TRUE(
+        store->BlobGet("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4", &bytes).ok());
   }
   std::filesystem::remove_all(dir);
 }

@@ -1,11 +1,12 @@
 // The `sx store` tools: exit codes and output.
+#include "host/store/tools.h"
+
 #include <gtest/gtest.h>
 
 #include <sstream>
 
 #include "host/store/mem_env.h"
 #include "host/store/store.h"
-#include "host/store/tools.h"
 #include "tests/store/test_util.h"
 
 namespace sx::store {
@@ -79,7 +80,8 @@ TEST_F(ToolsTest, DumpShowsRetiredAndBlobRecords) {
     o.auto_compact = false;
     auto store = testing::OpenOrDie(o, "/db");
     ASSERT_TRUE(store->BlobPut("hi", &cid).ok());
-    for (uint64_t i = 2; i <= 40; ++i) ASSERT_TRUE(store->Append("orders", i, std::string(200, 'x')).ok());
+    for (uint64_t i = 2; i <= 40; ++i)
+      ASSERT_TRUE(store->Append("orders", i, std::string(200, 'x')).ok());
     ASSERT_TRUE(store->TruncateThrough("orders", 39).ok());
     ASSERT_TRUE(store->Compact().ok());
   }
@@ -126,11 +128,16 @@ TEST(FormatDoc, TheWorkedExampleIsWhatTheCodeWrites) {
     ASSERT_TRUE(store->BlobPut("hi", &cid).ok());
   }
   const char* kHex =
-      "73 78 73 74 6f 72 65 0a 02 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 10 00 00 f6 45 21 14 "
-      "77 ae 4c c2 15 00 00 00 01 01 00 00 00 01 06 6f 72 64 65 72 73 01 07 7b 3a 69 64 20 37 7d c4 b5 "
-      "d1 4a 12 00 00 00 01 02 00 00 00 02 01 6b 01 76 04 06 6f 72 64 65 72 73 01 19 c2 aa 78 43 00 00 "
-      "00 05 02 00 00 00 00 00 00 00 62 61 66 6b 72 65 69 65 70 69 6e 62 75 6d 7a 65 70 6e 6f 6c 6e 37 "
-      "63 6f 35 76 65 61 34 6b 66 33 6c 63 63 74 6e 71 6f 6c 62 33 75 36 62 76 73 65 6c 6c 67 7a 6e 79 "
+      "73 78 73 74 6f 72 65 0a 03 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 10 00 00 4b b2 "
+      "62 23 "
+      "77 ae 4c c2 15 00 00 00 01 01 00 00 00 01 06 6f 72 64 65 72 73 01 07 7b 3a 69 64 20 37 7d "
+      "c4 b5 "
+      "d1 4a 12 00 00 00 01 02 00 00 00 02 01 6b 01 76 04 06 6f 72 64 65 72 73 01 19 c2 aa 78 43 "
+      "00 00 "
+      "00 05 02 00 00 00 00 00 00 00 62 61 66 6b 72 65 69 65 70 69 6e 62 75 6d 7a 65 70 6e 6f 6c "
+      "6e 37 "
+      "63 6f 35 76 65 61 34 6b 66 33 6c 63 63 74 6e 71 6f 6c 62 33 75 36 62 76 73 65 6c 6c 67 7a "
+      "6e 79 "
       "6d 74 32 75 71";
   std::string want;
   for (const char* p = kHex; *p != '\0'; p += p[2] == ' ' ? 3 : 2) {
@@ -161,7 +168,8 @@ TEST_F(ToolsTest, VerifyOfAMissingDirectoryFails) {
 TEST_F(ToolsTest, CompactReclaimsAndKeepsData) {
   {
     auto store = testing::OpenOrDie(testing::MemOptions(&env_), "/db");
-    for (uint64_t i = 2; i <= 200; ++i) ASSERT_TRUE(store->Append("orders", i, std::string(100, 'x')).ok());
+    for (uint64_t i = 2; i <= 200; ++i)
+      ASSERT_TRUE(store->Append("orders", i, std::string(100, 'x')).ok());
     ASSERT_TRUE(store->TruncateThrough("orders", 199).ok());
   }
   ASSERT_EQ(Run({"compact", "/db"}), 0) << err_.str();
@@ -174,6 +182,64 @@ TEST_F(ToolsTest, CompactReclaimsAndKeepsData) {
   ASSERT_TRUE(store->Read("orders", 0, 10, &events).ok());
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].seq, 200u);
+}
+
+// ---------------------------------------------------------------- wrong or damaged directories
+
+TEST_F(ToolsTest, NoToolCreatesAStoreOnAMistypedPath) {
+  for (const char* tool : {"stats", "verify", "compact", "dump"}) {
+    EXPECT_EQ(Run({tool, "/dbb"}), 1) << tool;
+    EXPECT_NE(err_.str().find("/dbb"), std::string::npos) << tool << ": " << err_.str();
+    EXPECT_FALSE(env_.DirExists("/dbb")) << tool << " created the directory";
+  }
+  ASSERT_TRUE(env_.CreateDir("/empty").ok());
+  for (const char* tool : {"stats", "verify", "compact", "dump"}) {
+    EXPECT_EQ(Run({tool, "/empty"}), 1) << tool;
+    EXPECT_NE(err_.str().find("not an sx store"), std::string::npos) << tool << ": " << err_.str();
+    std::vector<std::string> names;
+    ASSERT_TRUE(env_.ListDir("/empty", &names).ok());
+    EXPECT_TRUE(names.empty()) << tool << " wrote " << names[0];
+  }
+}
+
+TEST_F(ToolsTest, EveryToolRefusesADirectoryThatIsNotAStore) {
+  ASSERT_TRUE(env_.CreateDir("/etc").ok());
+  ASSERT_TRUE(env_.SetContents("/etc/passwd", "root:x:0:0").ok());
+  for (const char* tool : {"stats", "verify", "compact", "dump"}) {
+    EXPECT_EQ(Run({tool, "/etc"}), 1) << tool;
+    EXPECT_NE(err_.str().find("not an sx store"), std::string::npos) << tool << ": " << err_.str();
+    EXPECT_EQ(out_.str().find("ok"), std::string::npos) << tool << ": " << out_.str();
+    std::vector<std::string> names;
+    ASSERT_TRUE(env_.ListDir("/etc", &names).ok());
+    EXPECT_EQ(names.size(), 1u) << tool << " wrote into /etc";
+  }
+}
+
+TEST_F(ToolsTest, EveryToolSaysAStoreWithAMissingSegmentIsDamaged) {
+  {
+    Options o = testing::MemOptions(&env_);
+    o.auto_compact = false;
+    auto store = testing::OpenOrDie(o, "/db");
+    for (uint64_t seq = 2; seq <= 60; ++seq) {
+      ASSERT_TRUE(store->Append("orders", seq, std::string(200, 'x')).ok());
+    }
+  }
+  ASSERT_TRUE(env_.DeleteFile("/db/0000000002.seg").ok());
+  for (const char* tool : {"stats", "verify", "compact", "dump"}) {
+    EXPECT_EQ(Run({tool, "/db"}), 1) << tool;
+    EXPECT_NE((out_.str() + err_.str()).find("0000000002.seg"), std::string::npos)
+        << tool << ": " << out_.str() << err_.str();
+  }
+}
+
+TEST_F(ToolsTest, VerifyAndStatsBesideARunningWriterSayTheStoreIsInUse) {
+  auto writer = testing::OpenOrDie(testing::MemOptions(&env_), "/db");
+  EXPECT_EQ(Run({"verify", "/db"}), 4);
+  EXPECT_NE(err_.str().find("in use"), std::string::npos) << err_.str();
+  EXPECT_EQ(out_.str().find("ok"), std::string::npos) << out_.str();
+  EXPECT_EQ(Run({"compact", "/db"}), 4);
+  writer.reset();
+  EXPECT_EQ(Run({"verify", "/db"}), 0) << out_.str() << err_.str();
 }
 
 }  // namespace
