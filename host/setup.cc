@@ -3,14 +3,10 @@
 
 #include <cstdlib>
 #include <sstream>
-#include <stdexcept>
 
-#include "host/format.h"
-#include "host/json.h"
 #include "host/persist_ops.h"
 #include "host/stdlib_modules.h"
-#include "host/sys_ops.h"
-#include "host/time_natives.h"
+#include "sx/world.h"
 
 namespace sx::host {
 
@@ -50,21 +46,6 @@ void DefineScriptArgs(Interpreter& in, const std::vector<std::string>& args) {
   in.Define("*args*", in.List(items));
 }
 
-// The world a script meets: the ops of the clocks, files, streams and exit,
-// the pure natives beside them, and the stdlib module `sys` that wraps the
-// ops, loaded from the binary (never from SX_PATH) so its names are bound in
-// every script.
-void InstallWorld(Interpreter& in, SysOptions sys) {
-  InstallSysOps(in, std::move(sys));
-  DefineTimeNatives(in);
-  DefineFormatNatives(in);
-  DefineJsonNatives(in);
-  std::string source;
-  if (!FindStdlib("sys", &source)) return;
-  Outcome o = in.Eval(source, "<stdlib>/sys.sx");
-  if (o.status != sx::Status::kDone) throw std::logic_error("stdlib sys: " + o.error_text);
-}
-
 void AddSearchPaths(Interpreter& in) {
   const char* path = std::getenv("SX_PATH");
   if (path == nullptr) return;
@@ -85,15 +66,17 @@ Host::Host(HostOptions opts) : opts_(std::move(opts)), in_(std::make_unique<Inte
   persist_ = std::make_unique<PersistService>(opts_.data_dir, opts_.sync, opts_.segment_bytes);
   persist_->Install(*in_);
   PersistService* service = persist_.get();
-  SysOptions sys;
-  sys.exit = opts_.exit;
-  if (!sys.exit) {
-    sys.exit = [service](int code) {
+  // The world a script meets (include/sx/world.h): clocks, files, streams,
+  // exit, JSON and format, with the sys module's functions bound.
+  WorldOptions world;
+  world.exit = opts_.exit;
+  if (!world.exit) {
+    world.exit = [service](int code) {
       service->Close();  // the store's files closed as at a normal end
       std::exit(code);
     };
   }
-  InstallWorld(*in_, std::move(sys));
+  AttachWorld(*in_, world);
   in_->DefineNative("%persist-restart", 0, 0,
                     "(%persist-restart) — closes the store; the next persist op reopens it "
                     "and recovers from the files, as a new process would. For tests.",
