@@ -37,12 +37,12 @@ namespace {
 
 ix::Value Raw(uint64_t bits) { return ix::Value::FromBits(bits); }
 
-// Fails a request for want of memory, without allocating: a failure with no
-// message is answered with the machine's "out of memory" error.
+// Fails a request for want of memory, without allocating (the message fits
+// in the string itself).
 void FailOutOfMemory(IoRequest& q) {
   q.result.kind = IoResult::kFailed;
   q.result.value = Value();
-  q.result.message.clear();
+  q.result.message = "out of memory";
   q.result.data = Value();
 }
 
@@ -141,8 +141,7 @@ Outcome Interpreter::Run(Outcome o) {
         } else {
           ix::Value err;
           try {
-            err = q.result.message.empty() ? m.OutOfMemory()
-                                           : Raw(MakeError(q.result.message, q.result.data).bits());
+            err = Raw(MakeError(q.result.message, q.result.data).bits());
           } catch (std::bad_alloc&) {
             err = m.OutOfMemory();
           }

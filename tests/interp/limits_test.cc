@@ -3,6 +3,7 @@
 // running out of memory.
 #include <gtest/gtest.h>
 
+#include <new>
 #include <span>
 #include <string>
 
@@ -268,6 +269,26 @@ TEST(Limits, AnUncaughtOutOfMemoryEndsTheRunWithItsMessage) {
   ASSERT_EQ(o.status, Status::kError);
   EXPECT_EQ(o.value.ErrorMessage(), "out of memory");
   EXPECT_NE(o.error_text.find("out of memory"), std::string::npos) << o.error_text;
+}
+
+TEST(Limits, AnIoHandlerThatRunsOutOfMemoryFailsItsRequestsWithOutOfMemory) {
+  Interpreter in;
+  in.AddBatchIoHandler([](Interpreter&, std::span<IoRequest> batch) {
+    for (IoRequest& q : batch) {
+      if (q.op == "t/batch") throw std::bad_alloc();
+    }
+  });
+  in.AddIoHandler([](Interpreter&, std::string_view op, const Value&, const Value&) -> IoResult {
+    if (op == "t/one") throw std::bad_alloc();
+    return IoResult::Pass();
+  });
+  Outcome o = in.Run(in.Eval(R"(
+    (define (try op) (guard (e (true (error-message e))) (perform {:op op})))
+    (list (try "t/one") (try "t/batch")
+          (map await (list (spawn (fn () (try "t/batch"))) (spawn (fn () (try "t/one")))))))"));
+  ASSERT_EQ(o.status, Status::kDone) << o.error_text;
+  EXPECT_EQ(o.value.Inspect(),
+            "(\"out of memory\" \"out of memory\" (\"out of memory\" \"out of memory\"))");
 }
 
 // --- source files --------------------------------------------------------------------
