@@ -149,33 +149,25 @@ Status RecordFields(const RecordView& rec, bool json, std::string* out) {
   return Status::OK();
 }
 
+// Exit codes (docs/storage-format.md, "Tools and their exit codes").
+constexpr int kExitProblem = 1;
+constexpr int kExitTornTail = 3;
+constexpr int kExitInUse = 4;
+
+int OpenForTool(Env* env, const std::string& dir, const char* tool, bool writable,
+                std::ostream& err, std::unique_ptr<Store>* store, size_t* damage = nullptr,
+                std::vector<std::string>* torn = nullptr);
+
 int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::ostream& err) {
-  // Read-only, without the lock: a dump of a running store shows what is
-  // on disk now. Open it first so that a directory that is not a store, or
-  // a damaged one, is said to be so.
+  // Opened first, and held (with the writer's lock) while the files are
+  // read, so that a directory that is not a store, a damaged store or one a
+  // writer is changing is said to be so.
+  std::unique_ptr<Store> store;
   size_t damage = 0;
-  {
-    Options options;
-    options.env = env;
-    options.read_only = true;
-    options.create_if_missing = false;
-    options.salvage = true;
-    options.on_recovery_problem = [&](const RecoveryNote& note) {
-      if (!note.torn_tail) {
-        ++damage;
-        err << "store dump: " << note.ToString() << "\n";
-      }
-    };
-    std::unique_ptr<Store> store;
-    Status s = Store::Open(options, dir, &store);
-    if (!s.ok()) {
-      err << "store dump: " << s.ToString() << "\n";
-      return 1;
-    }
-    if (damage > 0) {
-      // Dump what is there all the same: it is what an operator needs.
-      err << "store dump: the store is damaged; dumping what is there\n";
-    }
+  if (int rc = OpenForTool(env, dir, "dump", false, err, &store, &damage)) return rc;
+  if (damage > 0) {
+    // Dump what is there all the same: it is what an operator needs.
+    err << "store dump: the store is damaged; dumping what is there\n";
   }
   std::vector<std::string> names;
   Status s = env->ListDir(dir, &names);
@@ -245,19 +237,14 @@ int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::os
   return rc;
 }
 
-// Exit codes (docs/storage-format.md, "Tools").
-constexpr int kExitProblem = 1;
-constexpr int kExitTornTail = 3;
-constexpr int kExitInUse = 4;
-
 // Opens the store for a tool: never creates one, and takes the writer's
 // lock so that no writer changes the store under the tool. Salvage (for
 // stats and verify) opens a damaged store anyway so that every problem is
 // listed; they are counted in *damage and *torn. Returns the exit code to
 // give up with, or 0.
 int OpenForTool(Env* env, const std::string& dir, const char* tool, bool writable,
-                std::ostream& err, std::unique_ptr<Store>* store, size_t* damage = nullptr,
-                std::vector<std::string>* torn = nullptr) {
+                std::ostream& err, std::unique_ptr<Store>* store, size_t* damage,
+                std::vector<std::string>* torn) {
   Options options;
   options.env = env;
   options.create_if_missing = false;

@@ -11,7 +11,7 @@
 // Returns the exit code: 0 ok; 1 damage, not a store, or a failed
 // operation; 2 bad usage; 3 verify found only a torn tail; 4 a writer holds
 // the store (docs/storage-format.md, "Tools and their exit codes"). Tools
-// never create a store; stats, verify and compact take the writer's lock.
+// never create a store, and take the writer's lock.
 // Output goes to out, diagnostics to err; the caller owns both streams.
 #pragma once
 

@@ -137,11 +137,11 @@ for tool in stats verify compact dump; do
 done
 if [ "${#why[@]}" -eq 0 ]; then ok "$CHECK"; else bad "$CHECK" "${why[@]}"; fi
 
-# --- 3. verify and stats beside a running writer -----------------------------------------------
+# --- 3. the tools beside a running writer ------------------------------------------------------
 # The writer rolls segments every few appends and truncates, so that
 # compaction runs too; the tools must never report damage that is not there.
 D=$WORK/live
-CHECK="verify and stats beside a writer that rolls and compacts say the store is in use, never damaged"
+CHECK="verify, stats and dump beside a writer that rolls and compacts say the store is in use, never damaged"
 SX_PERSIST_SEGMENT_BYTES=8192 "$SX" --data-dir "$D" -e '
   (define (op name &rest args) (perform {:op name :args args}))
   (let loop ((i 1))
@@ -157,7 +157,7 @@ rolled_from=$(newest "$D")
 why=()
 in_use=0
 for i in $(seq 1 20); do
-  for tool in verify stats; do
+  for tool in verify stats dump; do
     tout=$("$SX" store "$tool" "$D" 2>&1)
     trc=$?
     if [ "$trc" -eq 4 ] && [[ "$tout" == *"in use"* ]]; then

@@ -232,12 +232,14 @@ TEST_F(ToolsTest, EveryToolSaysAStoreWithAMissingSegmentIsDamaged) {
   }
 }
 
-TEST_F(ToolsTest, VerifyAndStatsBesideARunningWriterSayTheStoreIsInUse) {
+TEST_F(ToolsTest, EveryToolBesideARunningWriterSaysTheStoreIsInUse) {
   auto writer = testing::OpenOrDie(testing::MemOptions(&env_), "/db");
   EXPECT_EQ(Run({"verify", "/db"}), 4);
   EXPECT_NE(err_.str().find("in use"), std::string::npos) << err_.str();
   EXPECT_EQ(out_.str().find("ok"), std::string::npos) << out_.str();
   EXPECT_EQ(Run({"compact", "/db"}), 4);
+  EXPECT_EQ(Run({"stats", "/db"}), 4);
+  EXPECT_EQ(Run({"dump", "/db"}), 4);
   writer.reset();
   EXPECT_EQ(Run({"verify", "/db"}), 0) << out_.str() << err_.str();
 }
