@@ -60,7 +60,7 @@ struct Ctx {
   }
   std::string Str(size_t i, const char* what) const {
     const Value& v = args[i];
-    if (!v.IsString()) Fail(std::string(what) + " must be a string, got " + v.Inspect());
+    if (!v.IsString()) Fail(std::string(what) + " must be a string, got " + v.Brief());
     return v.AsString();
   }
   std::string Path(size_t i) const {
@@ -176,10 +176,10 @@ Value OpReadLines(Ctx& c) {
   c.Arity(3);
   std::string path = c.Path(0);
   if (!c.args[1].IsInt() || c.args[1].AsInt() < 0) {
-    c.Fail("offset must be a non-negative integer, got " + c.args[1].Inspect(), path);
+    c.Fail("offset must be a non-negative integer, got " + c.args[1].Brief(), path);
   }
   if (!c.args[2].IsInt() || c.args[2].AsInt() < 1) {
-    c.Fail("max-bytes must be a positive integer, got " + c.args[2].Inspect(), path);
+    c.Fail("max-bytes must be a positive integer, got " + c.args[2].Brief(), path);
   }
   auto offset = static_cast<off_t>(c.args[1].AsInt());
   auto want = static_cast<size_t>(c.args[2].AsInt());
@@ -368,7 +368,7 @@ Value OpExit(Ctx& c) {
   c.Arity(1);
   const Value& code = c.args[0];
   if (!code.IsInt() || code.AsInt() < 0 || code.AsInt() > 255) {
-    c.Fail("the exit code must be an integer from 0 to 255, got " + code.Inspect());
+    c.Fail("the exit code must be an integer from 0 to 255, got " + code.Brief());
   }
   std::fflush(stdout);
   std::fflush(stderr);
@@ -394,7 +394,7 @@ const OpEntry kOps[] = {
 
 IoResult Failure(Interpreter& in, std::string_view op, const OpFailure& f) {
   std::string msg(op);
-  if (!f.path.empty()) msg += ": " + in.String(f.path).Inspect();
+  if (!f.path.empty()) msg += ": " + in.String(f.path).Brief();
   msg += ": " + f.cause;
   std::vector<std::pair<std::string, Value>> data = {{"op", in.String(op)},
                                                      {"cause", in.String(f.cause)}};
@@ -415,7 +415,7 @@ IoResult HandleSysOp(Interpreter& in, std::string_view op, const Value& args,
   }
   if (entry == nullptr) return IoResult::Pass();
   if (!args.IsNil() && !args.IsList()) {
-    return Failure(in, op, {"", ":args must be a list, got " + args.Inspect()});
+    return Failure(in, op, {"", ":args must be a list, got " + args.Brief()});
   }
   Ctx c{in, op, args.IsNil() ? std::vector<Value>{} : args.Items(), opts};
   try {

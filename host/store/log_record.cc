@@ -214,8 +214,10 @@ std::string EscapeBytes(std::string_view s, size_t max_len, bool utf8) {
 
 namespace {
 
-// Length of a valid record starting at pos, or 0 if there is none.
-size_t ValidRecordAt(std::string_view image, uint64_t pos) {
+// The body length the header at pos declares, when its type is known, the
+// body fits in the image and its length suits its type; else 0. The
+// checksum is not looked at.
+uint32_t PlausibleHeaderAt(std::string_view image, uint64_t pos) {
   if (pos + kRecordHeaderSize > image.size()) return 0;
   const char* p = image.data() + pos;
   uint8_t type = static_cast<uint8_t>(p[8]);
@@ -224,11 +226,19 @@ size_t ValidRecordAt(std::string_view image, uint64_t pos) {
   if (len == 0 || len > kMaxRecordBodyBytes || len > image.size() - pos - kRecordHeaderSize) {
     return 0;
   }
-  if (crc32c::Value(p + 4, len + 5) != DecodeFixed32(p)) return 0;
   if (type == kSegmentEndRecord && len != kSegmentEndBodySize) return 0;
   if ((type == kBatchRecord || type == kCompactionRecord) && len < 4) return 0;
   if (type == kRetiredRecord && len % kRetiredRangeSize != 0) return 0;
   if (type == kBlobRecord && len < kMinBlobBodySize) return 0;
+  return len;
+}
+
+// Length of a valid record starting at pos, or 0 if there is none.
+size_t ValidRecordAt(std::string_view image, uint64_t pos) {
+  uint32_t len = PlausibleHeaderAt(image, pos);
+  if (len == 0) return 0;
+  const char* p = image.data() + pos;
+  if (crc32c::Value(p + 4, len + 5) != DecodeFixed32(p)) return 0;
   return kRecordHeaderSize + len;
 }
 
@@ -287,17 +297,9 @@ bool PlausibleBodyStart(std::string_view image, uint64_t pos, uint8_t type, uint
 // Like ValidRecordAt, for the search in damaged bytes: implausible starts
 // are refused before the checksum is computed.
 size_t PlausibleValidRecordAt(std::string_view image, uint64_t pos) {
-  if (pos + kRecordHeaderSize > image.size()) return 0;
-  const char* p = image.data() + pos;
-  uint8_t type = static_cast<uint8_t>(p[8]);
-  if (type == kZeroType || type > kMaxRecordType) return 0;
-  uint32_t len = DecodeFixed32(p + 4);
-  if (len == 0 || len > kMaxRecordBodyBytes || len > image.size() - pos - kRecordHeaderSize) {
-    return 0;
-  }
-  if (type == kSegmentEndRecord && len != kSegmentEndBodySize) return 0;
-  if (type == kRetiredRecord && (len % kRetiredRangeSize != 0)) return 0;
-  if (type == kBlobRecord && len < kMinBlobBodySize) return 0;
+  uint32_t len = PlausibleHeaderAt(image, pos);
+  if (len == 0) return 0;
+  uint8_t type = static_cast<uint8_t>(image[pos + 8]);
   if (!PlausibleBodyStart(image, pos, type, len)) return 0;
   return ValidRecordAt(image, pos);
 }
