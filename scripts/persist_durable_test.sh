@@ -25,6 +25,10 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 130" INT TERM
 
+# stdbuf works by preloading a library; a sanitizer build of sx must be told
+# that this is fine, or it refuses to start.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+
 # shellcheck source=scripts/checks.sh
 . "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
