@@ -80,6 +80,9 @@ DATA=$WORK/data
 
 # Line-buffer the writer's stdout so that each acknowledgement leaves the
 # process as soon as it is printed (a lost print only makes the test weaker).
+# stdbuf works by preloading a library; a sanitizer build of sx must be told
+# that this is fine, or it refuses to start.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 LINEBUF=()
 if command -v stdbuf >/dev/null 2>&1; then LINEBUF=(stdbuf -oL); fi
 

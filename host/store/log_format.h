@@ -17,7 +17,7 @@
 //     tag u8 | varint name length | name | tag-specific fields (see OpTag)
 //   store marker (file STORE, 48 bytes, since version 3):
 //     magic[8] | version u32 | flags u32 | store id[16] |
-//     newest segment number u32 | reserved u32 | reserved u32 |
+//     newest segment number u32 | clean end u32 | reserved u32 |
 //     crc32c u32 (of the 44 bytes before it)
 #pragma once
 

@@ -48,7 +48,7 @@ std::string EncodeStoreMarker(const StoreMarker& marker) {
   id.resize(kStoreIdSize, '\0');
   m += id;
   PutFixed32(&m, marker.newest_segment);
-  PutFixed32(&m, 0);
+  PutFixed32(&m, marker.clean_end);
   PutFixed32(&m, 0);
   PutFixed32(&m, crc32c::Value(m.data(), m.size()));
   return m;
@@ -74,6 +74,7 @@ Status DecodeStoreMarker(std::string_view data, StoreMarker* marker) {
   marker->version = version;
   marker->id.assign(p + 16, kStoreIdSize);
   marker->newest_segment = DecodeFixed32(p + 32);
+  marker->clean_end = DecodeFixed32(p + 36);
   return Status::OK();
 }
 

@@ -32,6 +32,9 @@ struct StoreMarker {
   uint32_t version = log::kFormatVersion;
   std::string id;               // log::kStoreIdSize bytes
   uint32_t newest_segment = 0;  // 0: none yet
+  // Where the log in newest_segment ended when the store was last closed
+  // cleanly; 0 while a writer has it open (or after a crash).
+  uint32_t clean_end = 0;
 };
 std::string EncodeStoreMarker(const StoreMarker& marker);
 // Corruption, saying what is wrong, unless data is a valid marker.

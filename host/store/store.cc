@@ -98,6 +98,15 @@ Store::~Store() {
     // A clean close leaves nothing unsynced in batch mode.
     if (dirty_ && !has_sticky_error_) SyncActive().IgnoreError();
   }
+  // A clean close records where the log ends, once it is all durable, so
+  // that records lost from its end behind the store's back are noticed.
+  if (!options_.read_only && !has_sticky_error_ && !marker_.id.empty()) {
+    auto it = segments_.find(active_);
+    if (it != segments_.end() && active_ == marker_.newest_segment && !it->second.sealed &&
+        it->second.file->Sync().ok()) {
+      WriteMarker(active_, static_cast<uint32_t>(it->second.end)).IgnoreError();
+    }
+  }
 }
 
 std::string Store::SegmentPath(uint32_t number) const {
@@ -207,7 +216,7 @@ Status Store::ReadMarker(const std::vector<std::string>& names, bool* present) {
   return Status::OK();
 }
 
-Status Store::WriteMarker(uint32_t newest_segment) {
+Status Store::WriteMarker(uint32_t newest_segment, uint32_t clean_end) {
   StoreMarker m = marker_;
   if (m.id.empty()) {
     std::random_device rd;
@@ -219,6 +228,7 @@ Status Store::WriteMarker(uint32_t newest_segment) {
   }
   m.version = kFormatVersion;
   m.newest_segment = newest_segment;
+  m.clean_end = clean_end;
   std::string path = dir_ + "/" + kMarkerFileName;
   std::string tmp = path + kTempSuffix;
   std::unique_ptr<File> file;
@@ -270,6 +280,20 @@ Status Store::Recover() {
     if (!s.ok()) return s;
     segments_.emplace(numbers[i], std::move(seg));
   }
+  if (has_marker && marker_.clean_end != 0 && !numbers.empty() &&
+      numbers.back() == marker_.newest_segment) {
+    // Closed cleanly: the log must end exactly where it ended then.
+    const SegmentScan& last = scans.back();
+    if (last.end != SegmentScan::End::kCorrupt &&
+        (last.valid_end != marker_.clean_end || last.end == SegmentScan::End::kTornTail)) {
+      s = Problem(false, numbers.back(), std::min<uint64_t>(last.valid_end, marker_.clean_end),
+                  "the store was closed cleanly with its log ending at offset " +
+                      std::to_string(marker_.clean_end) + ", but it ends at offset " +
+                      std::to_string(last.valid_end) +
+                      (last.valid_end < marker_.clean_end ? ": records at its end are gone" : ""));
+      if (!s.ok()) return s;
+    }
+  }
   if (has_marker) {
     uint32_t newest = numbers.empty() ? 0 : numbers.back();
     if (marker_.newest_segment > newest) {
@@ -302,10 +326,12 @@ Status Store::Recover() {
     s = CreateSegment(std::max<uint32_t>(marker_.newest_segment, 0) + 1, options_.segment_bytes);
     if (!s.ok()) return s;
   }
-  if (!options_.read_only && marker_.newest_segment < segments_.rbegin()->first) {
+  if (!options_.read_only &&
+      (marker_.newest_segment < segments_.rbegin()->first || marker_.clean_end != 0)) {
     // A store from before version 3 gets its marker; one whose marker lags
-    // (a crash between publishing a segment and rewriting it) catches up.
-    s = WriteMarker(segments_.rbegin()->first);
+    // (a crash between publishing a segment and rewriting it) catches up;
+    // a clean end is forgotten before anything is written after it.
+    s = WriteMarker(std::max(marker_.newest_segment, segments_.rbegin()->first));
     if (!s.ok()) return s;
   }
   active_ = segments_.rbegin()->first;

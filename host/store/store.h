@@ -261,7 +261,7 @@ class Store {
   Status LoadBlobs();
 
   Status ReadMarker(const std::vector<std::string>& names, bool* present);
-  Status WriteMarker(uint32_t newest_segment);
+  Status WriteMarker(uint32_t newest_segment, uint32_t clean_end = 0);
 
   Status CheckWritable() const;
   Status SetStickyError(const Status& s);

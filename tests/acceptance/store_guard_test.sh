@@ -28,6 +28,9 @@ trap "exit 130" INT TERM
 # shellcheck source=scripts/checks.sh
 . "$ROOT/scripts/checks.sh"
 
+# stdbuf works by preloading a library; a sanitizer build of sx must be told
+# that this is fine, or it refuses to start.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 LINEBUF=()
 if command -v stdbuf >/dev/null 2>&1; then LINEBUF=(stdbuf -oL); fi
 

@@ -40,13 +40,20 @@ std::vector<uint32_t> SegmentNumbers(MemEnv* env) {
   return out;
 }
 
-// A store with a few events and a key, closed again.
-void MakeStore(MemEnv* env, int events = 5, size_t payload = 20) {
+// A store with a few events and a key, closed again; with crash, left as
+// a crash leaves it (the marker as it is while a writer has the store).
+void MakeStore(MemEnv* env, int events = 5, size_t payload = 20, bool crash = false) {
   auto store = OpenOrDie(MemOptions(env), kDir);
   for (int i = 1; i <= events; ++i) {
     ASSERT_TRUE(store->Append("s", i, std::string(payload, 'a' + i % 26)).ok());
   }
   ASSERT_TRUE(store->KvPut("k", "v").ok());
+  std::string open_marker;
+  ASSERT_TRUE(env->GetContents(MarkerPath(), &open_marker).ok());
+  store.reset();
+  if (crash) {
+    ASSERT_TRUE(env->SetContents(MarkerPath(), open_marker).ok());
+  }
 }
 
 Status TryOpen(MemEnv* env, Options o = Options()) {
@@ -229,7 +236,7 @@ void Damage(MemEnv* env, uint32_t segment, const std::function<void(std::string*
 
 TEST(StoreTail, AFlippedByteInTheNewestRecordIsCorruptionNotATornTail) {
   MemEnv env;
-  MakeStore(&env, 5, 300);
+  MakeStore(&env, 5, 300, /*crash=*/true);
   LastRecord last = FindLastRecord(&env);
   // The last record is the kv-put; damage its middle, its length intact.
   Damage(&env, last.segment,
@@ -250,7 +257,7 @@ TEST(StoreTail, AFlippedByteInTheNewestRecordIsCorruptionNotATornTail) {
 
 TEST(StoreTail, AnImpossibleTypeByteAtTheTailIsCorruption) {
   MemEnv env;
-  MakeStore(&env, 5, 300);
+  MakeStore(&env, 5, 300, /*crash=*/true);
   LastRecord last = FindLastRecord(&env);
   Damage(&env, last.segment, [&](std::string* image) { (*image)[last.start + 8] = 0x77; });
   EXPECT_TRUE(TryOpen(&env).IsCorruption());
@@ -258,7 +265,7 @@ TEST(StoreTail, AnImpossibleTypeByteAtTheTailIsCorruption) {
 
 TEST(StoreTail, AHalfWrittenLastRecordIsCutAndSaysHowManyBytes) {
   MemEnv env;
-  MakeStore(&env, 5, 300);
+  MakeStore(&env, 5, 300, /*crash=*/true);
   LastRecord last = FindLastRecord(&env);
   uint64_t half = (last.start + last.end) / 2;
   Damage(&env, last.segment, [&](std::string* image) {
@@ -279,9 +286,41 @@ TEST(StoreTail, AHalfWrittenLastRecordIsCutAndSaysHowManyBytes) {
   EXPECT_FALSE(store->KvHas("k"));
 }
 
-TEST(StoreTail, VerifyNeverSaysOkOverBytesAnOpenWouldCut) {
+TEST(StoreTail, ZeroedFinalRecordsOfACleanlyClosedStoreAreCorruption) {
   MemEnv env;
   MakeStore(&env, 5, 300);
+  LastRecord last = FindLastRecord(&env);
+  // The whole last record, header and all: no trace of it is left.
+  Damage(&env, last.segment, [&](std::string* image) {
+    std::fill(image->begin() + static_cast<long>(last.start),
+              image->begin() + static_cast<long>(last.end), '\0');
+  });
+  Status s = TryOpen(&env);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find("records at its end are gone"), std::string::npos) << s.ToString();
+  std::ostringstream out, err;
+  EXPECT_EQ(RunStoreTool({"verify", kDir}, out, err, &env), 1) << out.str() << err.str();
+}
+
+TEST(StoreTail, ACleanCloseIsForgottenOnceAWriterOpensTheStore) {
+  MemEnv env;
+  MakeStore(&env);
+  {
+    auto store = OpenOrDie(MemOptions(&env), kDir);
+    ASSERT_TRUE(store->Append("s", 6, "more").ok());
+    std::string data;
+    ASSERT_TRUE(env.GetContents(MarkerPath(), &data).ok());
+    StoreMarker m;
+    ASSERT_TRUE(DecodeStoreMarker(data, &m).ok());
+    EXPECT_EQ(m.clean_end, 0u) << "while a writer has the store";
+  }
+  auto store = OpenOrDie(MemOptions(&env), kDir);
+  EXPECT_EQ(store->LastSeq("s"), 6u);
+}
+
+TEST(StoreTail, VerifyNeverSaysOkOverBytesAnOpenWouldCut) {
+  MemEnv env;
+  MakeStore(&env, 5, 300, /*crash=*/true);
   LastRecord last = FindLastRecord(&env);
   uint64_t half = (last.start + last.end) / 2;
   Damage(&env, last.segment, [&](std::string* image) {

@@ -480,6 +480,7 @@ TEST_F(StoreTest, FailedSyncIsStickyUntilReopen) {
   store_.reset();
   store_ = OpenOrDie(o, "/db");
   EXPECT_TRUE(store_->Append("s", store_->LastSeq("s") + 1, "works again").ok());
+  store_.reset();  // closes through fault, before it goes
 }
 
 TEST_F(StoreTest, NoSpaceIsReportedAsNoSpace) {
@@ -491,6 +492,7 @@ TEST_F(StoreTest, NoSpaceIsReportedAsNoSpace) {
   Status s = store_->Append("s", 1, "x");
   EXPECT_TRUE(s.IsNoSpace()) << s.ToString();
   EXPECT_NE(s.message().find("append to stream \"s\""), std::string::npos) << s.message();
+  store_.reset();  // closes through fault, before it goes
 }
 
 TEST_F(StoreTest, SegmentRollFailureIsNotStickyAndRetries) {
@@ -517,6 +519,7 @@ TEST_F(StoreTest, SegmentRollFailureIsNotStickyAndRetries) {
   ASSERT_TRUE(failed);
   fault.Disarm();
   ASSERT_TRUE(store_->Append("s", seq + 1, payload).ok());
+  store_.reset();  // closes through fault, before it goes
 }
 
 TEST_F(StoreTest, StatsCountWhatIsThere) {
