@@ -212,7 +212,7 @@ WriteOptions ParseWriteOptions(const Value& opts) {
   WriteOptions w;
   if (opts.IsNil()) return w;
   auto bad = [](const char* key, const Value& v, const char* want) {
-    throw Error(std::string("json-write: :") + key + " must be " + want + ", got " + v.Inspect());
+    throw Error(std::string("json-write: :") + key + " must be " + want + ", got " + v.Brief());
   };
   if (Value k = opts.Get("keywords"); !k.IsNil()) {
     if (OptionText(k) != "string") bad("keywords", k, "\"string\"");
@@ -239,7 +239,7 @@ WriteOptions ParseWriteOptions(const Value& opts) {
   if (Value d = opts.Get("max-depth"); !d.IsNil()) {
     // Writing recurses once per level, so its depth has a ceiling.
     if (!d.IsInt() || d.AsInt() < 1 || d.AsInt() > static_cast<int64_t>(kJsonMaxWriteDepth)) {
-      bad("max-depth", d, "an integer from 1 to 10000");
+      bad("max-depth", d, ("an integer from 1 to " + std::to_string(kJsonMaxWriteDepth)).c_str());
     }
     w.max_depth = static_cast<size_t>(d.AsInt());
   }

@@ -18,7 +18,7 @@ namespace sx::host {
 // How deep arrays and objects may nest, by default, in text read or written.
 constexpr size_t kJsonMaxDepth = 512;
 // The most json-write's :max-depth may be: writing recurses once per level.
-constexpr size_t kJsonMaxWriteDepth = 10000;
+constexpr size_t kJsonMaxWriteDepth = 2000;
 
 // Defines json-read, json-read-lines and json-write.
 void DefineJsonNatives(Interpreter& in);
