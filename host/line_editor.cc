@@ -8,8 +8,8 @@
 #include "host/line_editor.h"
 
 #include <histedit.h>
-#include <sys/ioctl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>

@@ -49,7 +49,8 @@ exit status: 0 success, 1 an SX error or a failed test, 2 bad usage
 )";
 
 int Usage(const std::string& problem) {
-  std::cerr << "sx: " << problem << "\n" << "Try 'sx --help' for more information.\n";
+  std::cerr << "sx: " << problem << "\n"
+            << "Try 'sx --help' for more information.\n";
   return 2;
 }
 

@@ -188,9 +188,10 @@ Value OpAppend(Ctx& c) {
 Value OpRead(Ctx& c) {
   if (c.args.empty() || c.args.size() > 3) c.Fail("expected (stream [from [limit]])");
   std::string stream = c.Str(0, "stream");
-  uint64_t from = c.args.size() > 1 ? static_cast<uint64_t>(std::max<int64_t>(0, c.Int(1, "from"))) : 0;
-  size_t limit = c.args.size() > 2 ? static_cast<size_t>(std::max<int64_t>(0, c.Int(2, "limit")))
-                                   : SIZE_MAX;
+  uint64_t from =
+      c.args.size() > 1 ? static_cast<uint64_t>(std::max<int64_t>(0, c.Int(1, "from"))) : 0;
+  size_t limit =
+      c.args.size() > 2 ? static_cast<size_t>(std::max<int64_t>(0, c.Int(2, "limit"))) : SIZE_MAX;
   return ReadEvents(c, stream, from, limit);
 }
 
@@ -213,7 +214,8 @@ Value OpTruncateThrough(Ctx& c) {
   c.Arity(2);
   std::string stream = c.Str(0, "stream");
   int64_t seq = c.Int(1, "seq");
-  if (seq > 0) c.Check(c.store->TruncateThrough(stream, static_cast<uint64_t>(seq)), "stream", stream);
+  if (seq > 0)
+    c.Check(c.store->TruncateThrough(stream, static_cast<uint64_t>(seq)), "stream", stream);
   return c.in.Nil();
 }
 
@@ -432,7 +434,8 @@ void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
         int64_t expected = field_int("expected");
         if (expected < 0) c.Fail("append-expect: :expected must not be negative", "stream", stream);
         CheckRoom(c, stream, static_cast<uint64_t>(expected));
-        batch.AppendExpect(stream, static_cast<uint64_t>(expected), seq, c.Text(ev, "stream", stream));
+        batch.AppendExpect(stream, static_cast<uint64_t>(expected), seq,
+                           c.Text(ev, "stream", stream));
       }
     } else if (kind == "kv-put") {
       std::string key = field_str("key");
@@ -446,7 +449,8 @@ void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
       if (!expected.IsNil()) exp = StoredForm(c, key, c.Text(expected, "key", key));
       batch.KvCas(key, exp, c.Text(w.Get("value"), "key", key));
     } else if (kind == "truncate") {
-      batch.TruncateThrough(field_str("stream"), static_cast<uint64_t>(std::max<int64_t>(0, field_int("seq"))));
+      batch.TruncateThrough(field_str("stream"),
+                            static_cast<uint64_t>(std::max<int64_t>(0, field_int("seq"))));
     } else {
       c.Fail("unknown write op " + w.Get("op").Brief());
     }
@@ -476,15 +480,21 @@ Value OpStats(Ctx& c) {
   c.Arity(0);
   store::Store::Stats s = c.store->GetStats();
   auto n = [&](uint64_t v) { return c.in.Int(static_cast<int64_t>(v)); };
-  std::pair<std::string, Value> e[] = {
-      {"streams", n(s.streams)},         {"events", n(s.events_live)},
-      {"kv-keys", n(s.kv_keys)},         {"blobs", n(s.blobs)},
-      {"segments", n(s.segments)},       {"bytes-on-disk", n(s.bytes_on_disk)},
-      {"bytes-used", n(s.bytes_used)},   {"bytes-live", n(s.bytes_live)},
-      {"appends", n(s.appends)},         {"commits", n(s.commits)},
-      {"syncs", n(s.syncs)},             {"records-read", n(s.records_read)},
-      {"compactions", n(s.compactions)}, {"index-bytes", n(s.index_bytes)},
-      {"recovered-torn-bytes", n(s.recovered_torn_bytes)}};
+  std::pair<std::string, Value> e[] = {{"streams", n(s.streams)},
+                                       {"events", n(s.events_live)},
+                                       {"kv-keys", n(s.kv_keys)},
+                                       {"blobs", n(s.blobs)},
+                                       {"segments", n(s.segments)},
+                                       {"bytes-on-disk", n(s.bytes_on_disk)},
+                                       {"bytes-used", n(s.bytes_used)},
+                                       {"bytes-live", n(s.bytes_live)},
+                                       {"appends", n(s.appends)},
+                                       {"commits", n(s.commits)},
+                                       {"syncs", n(s.syncs)},
+                                       {"records-read", n(s.records_read)},
+                                       {"compactions", n(s.compactions)},
+                                       {"index-bytes", n(s.index_bytes)},
+                                       {"recovered-torn-bytes", n(s.recovered_torn_bytes)}};
   return c.in.Dict(e);
 }
 
@@ -570,10 +580,9 @@ const OpEntry* FindOp(std::string_view op) {
 
 bool IsWriteOp(std::string_view op) {
   static const char* const kWrites[] = {
-      "persist/append",         "persist/append-next", "persist/append-expect",
-      "persist/append-batch",   "persist/kv-put",      "persist/kv-delete",
-      "persist/kv-cas",         "persist/kv-put-new",  "persist/commit",
-      "persist/truncate-through"};
+      "persist/append", "persist/append-next",     "persist/append-expect", "persist/append-batch",
+      "persist/kv-put", "persist/kv-delete",       "persist/kv-cas",        "persist/kv-put-new",
+      "persist/commit", "persist/truncate-through"};
   for (const char* w : kWrites) {
     if (op == w) return true;
   }
@@ -697,9 +706,9 @@ void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
           return c.Conflict(c.args[2], c.in.Int(static_cast<int64_t>(s.actual())));
         }
         CheckRoom(c, stream, s.actual());
-        c.Fail("conflict: the batch's seqs must rise above the last seq " +
-                   std::to_string(s.actual()),
-               "stream", stream);
+        c.Fail(
+            "conflict: the batch's seqs must rise above the last seq " + std::to_string(s.actual()),
+            "stream", stream);
       }
       c.Check(s, "stream", stream);
       return c.args[1];
@@ -802,8 +811,9 @@ PersistService::~PersistService() = default;
 void PersistService::Install(Interpreter& in) {
   in.AddBatchIoHandler(
       [this](Interpreter& in, std::span<IoRequest> batch) { HandleBatch(in, batch); });
-  in.AddIoHandler([this](Interpreter& in, std::string_view op, const Value& args,
-                         const Value&) { return HandleOp(in, op, args); });
+  in.AddIoHandler([this](Interpreter& in, std::string_view op, const Value& args, const Value&) {
+    return HandleOp(in, op, args);
+  });
 }
 
 void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
@@ -885,7 +895,8 @@ store::Store* PersistService::OpenStore(std::string* error) {
     char* end = nullptr;
     errno = 0;
     unsigned long long n = std::strtoull(segment_bytes_.c_str(), &end, 10);
-    if (errno != 0 || *end != '\0' || !std::isdigit(static_cast<unsigned char>(segment_bytes_[0]))) {
+    if (errno != 0 || *end != '\0' ||
+        !std::isdigit(static_cast<unsigned char>(segment_bytes_[0]))) {
       *error = "SX_PERSIST_SEGMENT_BYTES: \"" + segment_bytes_ + "\" is not a number of bytes";
       return nullptr;
     }

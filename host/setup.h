@@ -4,9 +4,8 @@
 // test library, the IO handlers that serve `persist/*` and `blob/*`
 // requests from the durable store, and the world a script meets: the ops of
 // the clocks, files, streams and exit (sys_ops.h), the natives of time text,
-// format and JSON, and the stdlib module `sys` that wraps the ops. Every entry point of the CLI (scripts,
-// -e, tests, the REPL) builds its interpreter here, so they all see the same
-// world.
+// format and JSON, and the stdlib module `sys` that wraps the ops. Every entry point of the CLI
+// (scripts, -e, tests, the REPL) builds its interpreter here, so they all see the same world.
 #pragma once
 
 #include <functional>
@@ -22,9 +21,9 @@ namespace sx::host {
 class PersistService;
 
 struct HostOptions {
-  std::string data_dir;        // --data-dir, $SX_PERSIST_DIR, or ./persist-data
-  std::string sync = "always"; // --sync, $SX_PERSIST_SYNC: always | batch | never
-  std::string segment_bytes;   // $SX_PERSIST_SEGMENT_BYTES; empty: the store's default
+  std::string data_dir;         // --data-dir, $SX_PERSIST_DIR, or ./persist-data
+  std::string sync = "always";  // --sync, $SX_PERSIST_SYNC: always | batch | never
+  std::string segment_bytes;    // $SX_PERSIST_SEGMENT_BYTES; empty: the store's default
   std::vector<std::string> script_args;
   // Serves (exit code). Unset: close the store and end the process with
   // that status. A host that must outlive a script's exit (a test runner)

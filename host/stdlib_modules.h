@@ -4,7 +4,7 @@
 namespace sx::host {
 
 struct StdlibModule {
-  const char* name;    // "test", "persist", "persist/log", ...
+  const char* name;  // "test", "persist", "persist/log", ...
   const char* source;
 };
 

@@ -361,8 +361,8 @@ void Interpreter::DefineNative(std::string name, int min_args, int max_args, std
   box->doc = std::move(doc);
   box->fn = std::move(fn);
   box->in = this;
-  box->spec = ix::NativeSpec{box->name.c_str(), min_args, max_args, &Interpreter::NativeEntry,
-                             box->doc.c_str(), 0};
+  box->spec = ix::NativeSpec{box->name.c_str(),         min_args,         max_args,
+                             &Interpreter::NativeEntry, box->doc.c_str(), 0};
   ix::Value v = state_->MakeNative(&box->spec, box.get());
   if (options.calls_back) v.AsObj()->aux = static_cast<uint32_t>(ix::MachineOp::kFiberNative);
   state_->DefineGlobal(box->name, v);

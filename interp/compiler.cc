@@ -178,6 +178,7 @@ class Compiler {
   uint32_t line_ = 0;
   uint32_t col_ = 0;
   int depth_ = 0;
+
  public:
   // In a macro expansion, lists that came from another file (the macro's
   // template) report the call site instead of their own place.
@@ -760,9 +761,10 @@ Node* Compiler::CompileBody(Value body, Scope* scope, bool tail) {
 // The value of a binding: a `(fn ...)` form is compiled knowing the name it
 // is bound to, so errors and printing can name the function.
 Node* Compiler::CompileNamed(Value expr, Scope* scope, Value name) {
-  bool is_fn = IsPair(expr) &&
-               (Car(expr) == Value::Object(S_.sym.fn) || Car(expr) == Value::Object(S_.sym.lambda)) &&
-               IsPair(Cdr(expr));
+  bool is_fn =
+      IsPair(expr) &&
+      (Car(expr) == Value::Object(S_.sym.fn) || Car(expr) == Value::Object(S_.sym.lambda)) &&
+      IsPair(Cdr(expr));
   if (is_fn) return CompileLambda(Car(Cdr(expr)), Cdr(Cdr(expr)), scope, name);
   return Compile(expr, scope, false);
 }

@@ -230,8 +230,7 @@ Node* WithValue(Heap& heap, Node* node, size_t i, Value val) {
   return copy;
 }
 
-Node* Assoc(Heap& heap, Node* node, int shift, uint32_t hash, String* key, Value val,
-            bool* added) {
+Node* Assoc(Heap& heap, Node* node, int shift, uint32_t hash, String* key, Value val, bool* added) {
   Value k = Value::Object(key);
   if (node->flags == kCollisionNode) {
     for (size_t i = 0; i < node->ndata; ++i) {
@@ -250,8 +249,8 @@ Node* Assoc(Heap& heap, Node* node, int shift, uint32_t hash, String* key, Value
     }
     *added = true;
     Value old_key = node->key(i);
-    Node* sub = MakeTwo(heap, shift + kBits, old_key, node->val(i),
-                        HashString(AsString(old_key)), k, val, hash);
+    Node* sub = MakeTwo(heap, shift + kBits, old_key, node->val(i), HashString(AsString(old_key)),
+                        k, val, hash);
     return EntryToChild(heap, node, bit, sub);
   }
   if (node->nodemap & bit) {
@@ -300,14 +299,15 @@ Node* AssocOwned(Heap& heap, Obj* owner, Node* node, int shift, uint32_t hash, S
     }
     *added = true;
     Value old_key = node->key(i);
-    Node* sub = MakeTwo(heap, shift + kBits, old_key, node->val(i),
-                        HashString(AsString(old_key)), k, val, hash, owner);
+    Node* sub = MakeTwo(heap, shift + kBits, old_key, node->val(i), HashString(AsString(old_key)),
+                        k, val, hash, owner);
     return Owned(EntryToChild(heap, node, bit, sub), owner);
   }
   if (node->nodemap & bit) {
     if (node->owner != owner) node = Owned(CopyNode(heap, node), owner);
     size_t ci = SlotIndex(node->nodemap, bit);
-    node->child(ci) = AssocOwned(heap, owner, node->child(ci), shift + kBits, hash, key, val, added);
+    node->child(ci) =
+        AssocOwned(heap, owner, node->child(ci), shift + kBits, hash, key, val, added);
     return node;
   }
   *added = true;

@@ -44,9 +44,10 @@ Value DictAssocTransient(Heap& heap, Value dict, String* key, Value val);
 // nodes can never change. Anything other than a transient dict is left alone.
 void DictFreeze(Value dict);
 Value DictDissoc(Heap& heap, Value dict, String* key);
-Value DictGet(Value dict, String* key);                 // Undefined when absent
+Value DictGet(Value dict, String* key);  // Undefined when absent
 inline Value DictGet(Value dict, Value key_string) { return DictGet(dict, AsString(key_string)); }
-Value DictGetView(Heap& heap, Value dict, std::string_view key);  // convenience, allocates nothing if found
+Value DictGetView(Heap& heap, Value dict,
+                  std::string_view key);  // convenience, allocates nothing if found
 size_t DictCount(Value dict);
 // Unspecified order.
 void DictForEach(Value dict, const std::function<void(String* key, Value val)>& fn);

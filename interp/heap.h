@@ -194,7 +194,6 @@ class Heap {
     return bytes < kMinBytes ? kMinBytes : (bytes + kGranule - 1) & ~(kGranule - 1);
   }
 
-
   Obj* AllocateRawSlow(ObjType type, size_t bytes);
   // The test switches' check, on the slow paths only.
   void MaybeFail() {

@@ -312,7 +312,8 @@ enum class Shape { kAny, kParam0, kConst, kSmallConst };  // kSmallConst last: s
 
 Shape ShapeOf(Node* k) {
   if (k->kind == NodeKind::kParam && k->depth == 0) return Shape::kParam0;
-  if (k->kind == NodeKind::kConst) return k->value.IsSmallInt() ? Shape::kSmallConst : Shape::kConst;
+  if (k->kind == NodeKind::kConst)
+    return k->value.IsSmallInt() ? Shape::kSmallConst : Shape::kConst;
   return Shape::kAny;
 }
 
@@ -331,7 +332,8 @@ template <uint16_t op, Shape sa, Shape sb>
 Value ArithFn(MachineLoop& L, Node* n, Env* env) {
   Value x = Fetch<sa>(L, n->kids[1], env);
   Value y = Fetch<sb>(L, n->kids[2], env);
-  if ((sa == Shape::kSmallConst || x.IsSmallInt()) && (sb == Shape::kSmallConst || y.IsSmallInt())) {
+  if ((sa == Shape::kSmallConst || x.IsSmallInt()) &&
+      (sb == Shape::kSmallConst || y.IsSmallInt())) {
     int64_t a = x.AsSmallInt(), b = y.AsSmallInt();
     int64_t r;
     if constexpr (op == kFastLt) return Value::Bool(a < b);
@@ -446,7 +448,8 @@ void Revalidate(State& S, Node* n) {
 
 // Evaluates the call's operands from `i` on while they are simple, pushing
 // their values; returns the index of the first that needs a frame (or nkids).
-[[gnu::always_inline]] inline uint32_t PushSimpleOperands(State& S, MachineLoop& L, Node* call, uint32_t i, Env* env) {
+[[gnu::always_inline]] inline uint32_t PushSimpleOperands(State& S, MachineLoop& L, Node* call,
+                                                          uint32_t i, Env* env) {
   for (; i < call->nkids; ++i) {
     Node* k = call->kids[i];
     if (!(k->flags & kSimpleNode) || !CanSimple(S, k)) break;
@@ -465,13 +468,14 @@ void Revalidate(State& S, Node* n) {
   } else {
     want = std::to_string(min) + " to " + std::to_string(max);
   }
-  ThrowError(S, std::string(name) + ": expected " + want + " argument" +
-                    (want == "1" ? "" : "s") + ", got " + std::to_string(got));
+  ThrowError(S, std::string(name) + ": expected " + want + " argument" + (want == "1" ? "" : "s") +
+                    ", got " + std::to_string(got));
 }
 
 inline Value CallNative(State& S, Native* nat, const Value* args, size_t n) {
   const NativeSpec* spec = nat->spec;
-  if (static_cast<int>(n) < spec->min_args || (spec->max_args >= 0 && static_cast<int>(n) > spec->max_args)) {
+  if (static_cast<int>(n) < spec->min_args ||
+      (spec->max_args >= 0 && static_cast<int>(n) > spec->max_args)) {
     ArityError(S, spec->name, spec->min_args, spec->max_args, n);
   }
   return nat->fn(Args{S, spec->name, args, static_cast<int>(n), nat->user});
@@ -684,7 +688,8 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
                     e->slots[0] = a0;
                   } else {
                     e = NewFrame(c);
-                    for (uint32_t k = 0; k < argc; ++k) e->slots[k] = L.Operand(node->kids[k + 1], env);
+                    for (uint32_t k = 0; k < argc; ++k)
+                      e->slots[k] = L.Operand(node->kids[k + 1], env);
                   }
                   for (uint32_t k = argc; k < e->size; ++k) e->slots[k] = Value::Undefined();
                   env = e;
@@ -697,7 +702,8 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               case CallMode::kArgsSimple: {
                 // Every operand is at hand without frames.
                 base = vals.size();
-                for (uint32_t k = 0; k < node->nkids; ++k) vals.push_back(L.Operand(node->kids[k], env));
+                for (uint32_t k = 0; k < node->nkids; ++k)
+                  vals.push_back(L.Operand(node->kids[k], env));
                 cur_call_ = node;
                 tail_call = (node->flags & kTailCall) != 0;
                 goto do_apply;
@@ -801,7 +807,7 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
           }
         }
 
-      do_apply: {
+      do_apply : {
         // vals[base] is the function, vals[base+1..] the arguments.
         // A tail call may reuse the caller's frame, this once.
         bool reuse_frame = tail_call;
@@ -1080,7 +1086,8 @@ RunResult Machine::Run(Entry entry, Value val, Node* node, Env* env) {
               Node* n = f.node;
               frames.pop_back();
               cur_call_ = n;
-              if (!IsString(val)) ThrowError(S_, "load: the path must be a string, got " + Brief(S_, val));
+              if (!IsString(val))
+                ThrowError(S_, "load: the path must be a string, got " + Brief(S_, val));
               Value forms, file;
               LoadFile(n, val, &forms, &file);
               L.Push(FrameKind::kToplevel, nullptr, env, 0, 0, forms, file);
@@ -1506,18 +1513,18 @@ RunResult Machine::Call(Value fn, const Value* args, size_t n) {
 
 RunResult Machine::Resume(Value v) {
   if (!suspended()) {
-    return RunResult{RunStatus::kError,
-                     S_.heap.MakeError(S_.heap.MakeString("resume: nothing is suspended"),
-                                       Value::Nil())};
+    return RunResult{
+        RunStatus::kError,
+        S_.heap.MakeError(S_.heap.MakeString("resume: nothing is suspended"), Value::Nil())};
   }
   return Finish(Run(Entry::kReturn, v, nullptr, nullptr));
 }
 
 RunResult Machine::ResumeError(Value error) {
   if (!suspended()) {
-    return RunResult{RunStatus::kError,
-                     S_.heap.MakeError(S_.heap.MakeString("resume: nothing is suspended"),
-                                       Value::Nil())};
+    return RunResult{
+        RunStatus::kError,
+        S_.heap.MakeError(S_.heap.MakeString("resume: nothing is suspended"), Value::Nil())};
   }
   return Finish(Run(Entry::kThrow, error, nullptr, nullptr));
 }

@@ -34,10 +34,10 @@
 #include <memory>
 #include <new>
 #include <set>
-#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "interp/heap.h"
@@ -108,8 +108,8 @@ enum class CallMode : uint8_t {
   // the machine notes it (Machine::NoteLibEntry), so an error deep in the
   // library can still name the user's call when it was a tail call.
   kDirectLib,
-  kArgsSimple,   // every operand simple, the operator anything
-  kArith2,       // (op a b), op a global FastOp native, an operand not simple
+  kArgsSimple,  // every operand simple, the operator anything
+  kArith2,      // (op a b), op a global FastOp native, an operand not simple
 };
 
 // How a simple call evaluates (MachineLoop::Operand), chosen by Revalidate.
@@ -124,8 +124,8 @@ struct Node : Obj {
   uint32_t line;
   uint32_t col;
   Value value;
-  Value file;     // string or nil
-  Obj* extra;     // kLambda: Proto; kMacroCall: Scope
+  Value file;  // string or nil
+  Obj* extra;  // kLambda: Proto; kMacroCall: Scope
   Node* a;
   Node* b;
   Node* c;
@@ -145,7 +145,7 @@ enum ProtoFlags : uint16_t {
 };
 
 struct Proto : Obj {
-  uint32_t nparams;   // required + optional positional parameters
+  uint32_t nparams;     // required + optional positional parameters
   uint32_t frame_size;  // slots: parameters, rest, let bindings, internal defines
   bool has_rest;
   // The first parameter is only returned or passed to `assoc` as the dict,
@@ -160,8 +160,8 @@ struct Proto : Obj {
 
 struct Env : Obj {
   Env* parent;
-  Value* slots;   // inline_slots, or after growth (kEnvGrown) the slots of another
-                  // Env held in inline_slots[0] (SetSlot)
+  Value* slots;  // inline_slots, or after growth (kEnvGrown) the slots of another
+                 // Env held in inline_slots[0] (SetSlot)
   uint32_t size;
   Value inline_slots[1];
 };
@@ -186,18 +186,18 @@ struct Scope : Obj {
 };
 
 enum class FrameKind : uint8_t {
-  kCallArg,    // node = call, i = next operand, base = start of values
-  kArith2,     // node = (op a b) with a FastOp native; i = operand being evaluated,
-               // x = a's value once known, y = the native
+  kCallArg,  // node = call, i = next operand, base = start of values
+  kArith2,   // node = (op a b) with a FastOp native; i = operand being evaluated,
+             // x = a's value once known, y = the native
   kIf,
-  kSeq,        // i = next kid
+  kSeq,  // i = next kid
   kSetLocal,
   kSetGlobal,
   kDefGlobal,
   kAnd,
   kOr,
-  kDictLit,    // like kCallArg
-  kGuard,      // base = value-stack height to restore
+  kDictLit,  // like kCallArg
+  kGuard,    // base = value-stack height to restore
   kPerform,
   kMacroExpand,
   kCase,
@@ -290,8 +290,8 @@ using FrameStack = Stack<Frame>;
 struct Task : Obj {
   FrameStack* frames;
   ValueStack* vals;
-  uint8_t state;   // TaskState
-  uint8_t sched;   // SchedState (tasks.cc)
+  uint8_t state;        // TaskState
+  uint8_t sched;        // SchedState (tasks.cc)
   uint8_t resume_kind;  // ResumeKind: how a ready task continues
   uint8_t task_op;      // TaskOp parked on, set by await/sleep/yield
   bool failed;          // done: result is the raised value
@@ -468,7 +468,8 @@ class Machine {
   void PopTask();
   Task* NewTask();
   Env* NewEnv(Env* parent, uint32_t size);
-  [[gnu::always_inline]] inline Env* EnterClosure(Closure* c, const Value* args, size_t argc, bool tail, Env* env);
+  [[gnu::always_inline]] inline Env* EnterClosure(Closure* c, const Value* args, size_t argc,
+                                                  bool tail, Env* env);
   [[gnu::always_inline]] inline Env* NewFrame(Closure* c);
   void SafePoint(Node* node, Env* env);
 

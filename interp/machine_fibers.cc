@@ -247,8 +247,8 @@ Machine::Susp Machine::EnterFiber(FiberCall* fc, Value* out) {
 Machine::Susp Machine::ResumeFiber(uint32_t id, bool error, Value v, Value* out) {
   auto it = fiber_calls_.find(id);
   if (it == fiber_calls_.end() || it->second->state != FiberCall::kParked) {
-    *out = S_.heap.MakeError(S_.heap.MakeString("internal: no parked native to resume"),
-                             Value::Nil());
+    *out =
+        S_.heap.MakeError(S_.heap.MakeString("internal: no parked native to resume"), Value::Nil());
     return Susp::kThrew;
   }
   FiberCall* fc = it->second.get();

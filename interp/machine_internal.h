@@ -69,7 +69,6 @@ class FiberPool {
   std::vector<FiberWorker*> idle_;
 };
 
-
 // A slot past the end of a frame exists when a lazily expanded macro added a
 // binding after the frame was made: grow the frame to fit. The larger slot
 // array is another Env object (used only as storage), kept alive by the
@@ -84,7 +83,8 @@ inline void SetSlot(Heap& heap, Env* e, uint32_t index, Value v) {
     store->parent = nullptr;
     store->slots = store->inline_slots;
     store->size = size;
-    for (uint32_t i = 0; i < size; ++i) store->slots[i] = i < e->size ? e->slots[i] : Value::Undefined();
+    for (uint32_t i = 0; i < size; ++i)
+      store->slots[i] = i < e->size ? e->slots[i] : Value::Undefined();
     e->slots = store->slots;
     e->size = size;
     e->inline_slots[0] = Value::Object(store);
@@ -97,7 +97,6 @@ inline Env* EnvAt(Env* e, uint16_t depth) {
   while (depth-- > 0) e = e->parent;
   return e;
 }
-
 
 // Both arguments are small integers: the result without calling the native.
 // Returns false when the op does not apply (e.g. a product that overflows
@@ -184,12 +183,12 @@ class MachineLoop {
   [[noreturn, gnu::cold, gnu::noinline]] void ThrowUsedBeforeDefined(Node* n);
   [[noreturn, gnu::cold, gnu::noinline]] void ThrowUnbound(Node* n);
   [[noreturn, gnu::cold, gnu::noinline]] void ThrowOverflow();
-  [[gnu::always_inline]] void Push(FrameKind kind, Node* node, Env* env, uint32_t i = 0, uint32_t base = 0,
-            Value x = Value::Nil(), Value y = Value::Nil()) {
+  [[gnu::always_inline]] void Push(FrameKind kind, Node* node, Env* env, uint32_t i = 0,
+                                   uint32_t base = 0, Value x = Value::Nil(),
+                                   Value y = Value::Nil()) {
     if (frames.size() >= S.limits.max_frames) ThrowOverflow();
     frames.push_back(Frame{kind, i, base, node, env, x, y});
   }
 };
-
 
 }  // namespace sx::interp

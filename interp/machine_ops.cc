@@ -63,7 +63,8 @@ Value SortNative(const Args& a) {
   return S.heap.ListFrom(items.data(), items.size());
 }
 
-#define SX_OP(name, min, max, doc) {name, min, max, nullptr, doc, 0}
+#define SX_OP(name, min, max, doc) \
+  { name, min, max, nullptr, doc, 0 }
 
 const NativeSpec kOps[] = {
     SX_OP("map", 2, -1,
@@ -76,7 +77,8 @@ const NativeSpec kOps[] = {
     SX_OP("for-each", 2, 2, "(for-each f list) — calls (f x) for each element; returns nil."),
     SX_OP("some", 2, 2, "(some pred list) — the first truthy (pred x), or nil."),
     SX_OP("every?", 2, 2, "(every? pred list) — true when (pred x) is truthy for every x."),
-    SX_OP("apply", 2, -1, "(apply f a b ... list) — calls f with a, b, ... and the list's elements."),
+    SX_OP("apply", 2, -1,
+          "(apply f a b ... list) — calls f with a, b, ... and the list's elements."),
     SX_OP("sort-by", 2, 2,
           "(sort-by key list) — the list stably sorted by (key x), compared like `sort`."),
     SX_OP("update", 3, -1,
@@ -117,11 +119,11 @@ void Machine::InstallOps() {
 }
 
 // Sets up a call of fn on one or two arguments at the top of vals.
-#define SX_CALL1(fn, arg)        \
-  do {                           \
-    op_base_ = vals.size();      \
-    vals.push_back(fn);          \
-    vals.push_back(arg);         \
+#define SX_CALL1(fn, arg)   \
+  do {                      \
+    op_base_ = vals.size(); \
+    vals.push_back(fn);     \
+    vals.push_back(arg);    \
   } while (0)
 #define SX_CALL2(fn, arg1, arg2) \
   do {                           \
@@ -182,9 +184,9 @@ bool Machine::ApplyOp(MachineLoop& L, Native* nat, size_t base, Env* env, Value*
       Value l = SeqArg(S_, name, 2, vals[base + 2]);
       vals.resize(base);
       if (!IsPair(l)) {
-        *val = op == MachineOp::kEvery     ? Value::True()
+        *val = op == MachineOp::kEvery                                ? Value::True()
                : op == MachineOp::kFilter || op == MachineOp::kSortBy ? Value::EmptyList()
-                                                                     : Value::Nil();
+                                                                      : Value::Nil();
         return true;
       }
       FrameKind kind = op == MachineOp::kFilter    ? FrameKind::kFilter
@@ -383,9 +385,8 @@ bool Machine::OpReturn(MachineLoop& L, Value* val) {
       std::iota(order.begin(), order.end(), 0);
       State& S = S_;
       const Value* keys = vals.data() + b;
-      std::stable_sort(order.begin(), order.end(), [&S, keys](size_t i, size_t j) {
-        return Compare(S, keys[i], keys[j]) < 0;
-      });
+      std::stable_sort(order.begin(), order.end(),
+                       [&S, keys](size_t i, size_t j) { return Compare(S, keys[i], keys[j]) < 0; });
       std::vector<Value> sorted;
       sorted.reserve(items.size());
       for (size_t i : order) sorted.push_back(items[i]);

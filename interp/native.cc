@@ -16,7 +16,8 @@ void ThrowError(State& S, std::string message, Value data) {
 }
 
 void Args::Fail(int i, const char* expected) const {
-  ThrowError(S, fmt::format("{}: argument {} must be {}, got {}", fn, i + 1, expected, Brief(S, v[i])));
+  ThrowError(
+      S, fmt::format("{}: argument {} must be {}, got {}", fn, i + 1, expected, Brief(S, v[i])));
 }
 
 int64_t Args::Int(int i) const {

@@ -37,7 +37,7 @@ struct SxThrow {
 
 struct Args {
   State& S;
-  const char* fn;   // the native's name, for error messages
+  const char* fn;  // the native's name, for error messages
   const Value* v;
   int n;
   void* user = nullptr;  // the Native's `user` pointer (embedder natives)
@@ -47,10 +47,10 @@ struct Args {
 
   // Checked accessors; `i` is 0-based, messages count from 1.
   int64_t Int(int i) const;
-  double Num(int i) const;        // integer or float, as double
+  double Num(int i) const;  // integer or float, as double
   String* Str(int i) const;
   std::string_view StrView(int i) const;
-  Value List(int i) const;        // () or a pair
+  Value List(int i) const;  // () or a pair
   Value Dict(int i) const;
   Symbol* Sym(int i) const;
   Value Callable(int i) const;

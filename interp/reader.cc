@@ -21,7 +21,6 @@
 // like a number (optional sign, then a digit or '.' and a digit) but does not
 // match is an error ("invalid number 1+"), so `1+` is not a symbol; `-`, `+`,
 // `->`, `-x`, `...` are symbols.
-#include "interp/utf8.h"
 #include "interp/reader.h"
 
 #include <algorithm>
@@ -34,6 +33,7 @@
 #include "interp/dict.h"
 #include "interp/native.h"
 #include "interp/state.h"
+#include "interp/utf8.h"
 
 namespace sx::interp {
 
@@ -45,8 +45,18 @@ bool IsSpace(uint8_t c) {
 
 bool IsDelimiter(uint8_t c) {
   switch (c) {
-    case '(': case ')': case '[': case ']': case '{': case '}':
-    case '"': case ';': case '\'': case '`': case ',': case '|':
+    case '(':
+    case ')':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '"':
+    case ';':
+    case '\'':
+    case '`':
+    case ',':
+    case '|':
       return true;
     default:
       return IsSpace(c);
@@ -209,7 +219,7 @@ struct Reader::Impl {
     uint8_t open;   // '(' '[' '{', or 'q' for a quote prefix
     Symbol* quote;  // for 'q'
     SrcPos pos;
-    size_t count;   // elements read so far
+    size_t count;  // elements read so far
   };
 
   Impl(State& s, ReadError& e, std::unordered_map<const Obj*, SrcPos>& p)
@@ -350,12 +360,12 @@ void Reader::Impl::EndOfInput() {
   if (failed || frames.empty()) return;
   const Frame& f = frames.back();
   if (f.open == 'q') {
-    return Fail(std::string("expected a form after ") + QuoteSpelling(S, f.quote) + " at " +
-                    PosText(f.pos),
-                here);
+    return Fail(
+        std::string("expected a form after ") + QuoteSpelling(S, f.quote) + " at " + PosText(f.pos),
+        here);
   }
-  Fail(std::string("expected '") + Closer(f.open) + "' to close '" +
-           static_cast<char>(f.open) + "' at " + PosText(f.pos),
+  Fail(std::string("expected '") + Closer(f.open) + "' to close '" + static_cast<char>(f.open) +
+           "' at " + PosText(f.pos),
        here);
 }
 
@@ -394,9 +404,13 @@ void Reader::Impl::Idle(uint8_t c, SrcPos p) {
     case ';':
       lex = Lex::kComment;
       return;
-    case '(': case '[': case '{':
+    case '(':
+    case '[':
+    case '{':
       return PushFrame(c, nullptr, p);
-    case ')': case ']': case '}':
+    case ')':
+    case ']':
+    case '}':
       return Close(c, p);
     case '"':
       lex = Lex::kString;
@@ -445,11 +459,23 @@ void Reader::Impl::Escape(uint8_t c) {
     case Esc::kBackslash:
       esc = Esc::kNone;
       switch (c) {
-        case 'n': tok.push_back('\n'); return;
-        case 'r': tok.push_back('\r'); return;
-        case 't': tok.push_back('\t'); return;
-        case '0': tok.push_back('\0'); return;
-        case '"': case '\\': case '|': tok.push_back(static_cast<char>(c)); return;
+        case 'n':
+          tok.push_back('\n');
+          return;
+        case 'r':
+          tok.push_back('\r');
+          return;
+        case 't':
+          tok.push_back('\t');
+          return;
+        case '0':
+          tok.push_back('\0');
+          return;
+        case '"':
+        case '\\':
+        case '|':
+          tok.push_back(static_cast<char>(c));
+          return;
         case 'x':
           esc = Esc::kHex;
           esc_val = 0;
@@ -552,7 +578,7 @@ void Reader::Impl::CompleteToken() {
         return Fail("invalid number " + BriefText(tok), tok_pos);
       case NumKind::kOutOfRange:
         return Fail(t.find_first_of(".eE") != std::string_view::npos ? "number out of range"
-                                                                      : "integer out of range",
+                                                                     : "integer out of range",
                     tok_pos);
       case NumKind::kNotNumber:
         v = Value::Object(heap.Intern(t));

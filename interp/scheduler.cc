@@ -114,17 +114,15 @@ Outcome Interpreter::Run(Outcome o) {
         IoRequest q;
         q.token = w.token;
         q.request = Wrap(w.request.Bits());
-        ix::Value op = ix::IsDict(w.request)
-                           ? ix::DictGetView(state_->heap, w.request, "op")
-                           : ix::Value::Undefined();
+        ix::Value op = ix::IsDict(w.request) ? ix::DictGetView(state_->heap, w.request, "op")
+                                             : ix::Value::Undefined();
         if (ix::IsString(op)) {
           q.op = std::string(ix::StringView(op));
           ix::Value args = ix::DictGetView(state_->heap, w.request, "args");
           q.args = Wrap(args.IsUndefined() ? ix::Value::Nil().Bits() : args.Bits());
         } else {
-          q.result = IoResult::Failed(
-              "perform: a request must be a dict with an :op string, got " +
-              q.request.Inspect());
+          q.result = IoResult::Failed("perform: a request must be a dict with an :op string, got " +
+                                      q.request.Inspect());
         }
         batch.push_back(std::move(q));
       }

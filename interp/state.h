@@ -77,9 +77,9 @@ class State {
 
   // Well-known symbols, interned once.
   struct Syms {
-    Symbol *quote, *quasiquote, *unquote, *unquote_splicing, *if_, *when, *unless, *cond,
-        *case_, *and_, *or_, *define, *set, *fn, *lambda, *let, *let_star, *letrec, *begin, *do_,
-        *defmacro, *guard, *perform, *load, *import, *else_, *rest_marker, *dict;
+    Symbol *quote, *quasiquote, *unquote, *unquote_splicing, *if_, *when, *unless, *cond, *case_,
+        *and_, *or_, *define, *set, *fn, *lambda, *let, *let_star, *letrec, *begin, *do_, *defmacro,
+        *guard, *perform, *load, *import, *else_, *rest_marker, *dict;
   } sym{};
   Keyword* kw_else = nullptr;
 

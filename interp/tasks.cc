@@ -64,13 +64,13 @@ const NativeSpec kTaskNatives[] = {
      "an answer to its pending request is rejected. True when it was live.",
      0},
     {"task-id", 1, 1, TaskIdNative, "(task-id task) — the task's number.", 0},
-    {"task-done?", 1, 1, TaskDoneNative, "(task-done? task) — true once the task has finished.",
-     0},
+    {"task-done?", 1, 1, TaskDoneNative, "(task-done? task) — true once the task has finished.", 0},
     {"task?", 1, 1, IsTaskNative, "(task? x) — true for a task value.", 0},
     {nullptr, 0, 0, nullptr, nullptr, 0},
 };
 
-#define SX_TASK_OP(name, min, max, doc) {name, min, max, nullptr, doc, 0}
+#define SX_TASK_OP(name, min, max, doc) \
+  { name, min, max, nullptr, doc, 0 }
 const NativeSpec kTaskOps[] = {
     SX_TASK_OP("await", 1, 1,
                "(await task) — the task's value once it finishes; raises its error if it failed."),

@@ -62,7 +62,9 @@ class Value {
 
   // --- predicates ---------------------------------------------------------
   constexpr bool IsFloat() const { return (bits_ & kTagBase) != kTagBase; }
-  constexpr bool IsSmallInt() const { return (bits_ & kTagMask) == (kTagBase | (uint64_t{1} << 48)); }
+  constexpr bool IsSmallInt() const {
+    return (bits_ & kTagMask) == (kTagBase | (uint64_t{1} << 48));
+  }
   constexpr bool IsObj() const { return (bits_ & kTagMask) == (kTagBase | (uint64_t{2} << 48)); }
   constexpr bool IsNil() const { return bits_ == kNilBits; }
   constexpr bool IsBool() const { return bits_ == kTrueBits || bits_ == kFalseBits; }
@@ -113,26 +115,26 @@ static_assert(sizeof(Value) == 8);
 // Kinds of heap object. Keep in sync with Heap's tracing (heap.cc) and with
 // TypeName (value.cc).
 enum class ObjType : uint8_t {
-  kFree = 0,    // an unused allocator slot (never seen by SX code)
-  kBigInt,      // int64 outside the small range
+  kFree = 0,  // an unused allocator slot (never seen by SX code)
+  kBigInt,    // int64 outside the small range
   kString,
   kSymbol,
   kKeyword,
-  kPair,        // a non-empty list cell
-  kDict,        // persistent hash map, string keys
-  kHamtNode,    // internal node of a Dict
+  kPair,      // a non-empty list cell
+  kDict,      // persistent hash map, string keys
+  kHamtNode,  // internal node of a Dict
   kClosure,
   kNative,
   kMacro,
   kEnv,
-  kError,       // an error value: message, data, trace
-  kNode,        // a compiled expression (machine.h)
-  kProto,       // a compiled lambda (machine.h)
-  kVec,         // internal growable array of values (sort, list building)
-  kHandle,      // opaque host object (no text form)
-  kTask,        // a computation with its own continuation stack
-  kScope,       // compile-time scope kept for lazy macro expansion
-  kStrBuf,      // shared bytes of strings built by appending
+  kError,   // an error value: message, data, trace
+  kNode,    // a compiled expression (machine.h)
+  kProto,   // a compiled lambda (machine.h)
+  kVec,     // internal growable array of values (sort, list building)
+  kHandle,  // opaque host object (no text form)
+  kTask,    // a computation with its own continuation stack
+  kScope,   // compile-time scope kept for lazy macro expansion
+  kStrBuf,  // shared bytes of strings built by appending
 };
 
 // Every heap object starts with this header.

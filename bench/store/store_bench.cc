@@ -185,14 +185,13 @@ int main(int argc, char** argv) {
   std::string verdict = events >= 1000000
                             ? (open_s < 1.0 ? "(target < 1000 ms) OK" : "(target < 1000 ms) MISSED")
                             : "(the 1M target is checked without --quick)";
-  Line(("open a " + std::to_string(events) + "-event store").c_str(), open_s * 1000, "ms",
-       verdict);
+  Line(("open a " + std::to_string(events) + "-event store").c_str(), open_s * 1000, "ms", verdict);
   double per_event = static_cast<double>(heap_after - heap_before) / static_cast<double>(events);
   Line("heap held by the open store", static_cast<double>(heap_after - heap_before) / 1048576.0,
        "MiB",
-       "(" + std::to_string(static_cast<int>(per_event)) +
-           " bytes/event => 10M events ~" + std::to_string(static_cast<int>(per_event * 10)) +
-           " MB; target < 500) " + (per_event < 50 ? "OK" : "MISSED"));
+       "(" + std::to_string(static_cast<int>(per_event)) + " bytes/event => 10M events ~" +
+           std::to_string(static_cast<int>(per_event * 10)) + " MB; target < 500) " +
+           (per_event < 50 ? "OK" : "MISSED"));
   Line("peak RSS of this process", static_cast<double>(RssKb("VmHWM:")) / 1024, "MiB", "");
   big.reset();
   fs::remove_all(root);

@@ -19,14 +19,14 @@ int main() {
                   });
 
   // An IO handler: serves requests the script makes with `perform`.
-  in.AddIoHandler([](sx::Interpreter& in, std::string_view op, const sx::Value& args,
-                     const sx::Value&) {
-    if (op != "ledger/rate") return sx::IoResult::Pass();
-    std::string currency = args.Items().at(0).AsString();
-    if (currency == "EUR") return sx::IoResult::Served(in.Float(1.08));
-    if (currency == "USD") return sx::IoResult::Served(in.Float(1.0));
-    return sx::IoResult::Failed("ledger/rate: unknown currency " + currency);
-  });
+  in.AddIoHandler(
+      [](sx::Interpreter& in, std::string_view op, const sx::Value& args, const sx::Value&) {
+        if (op != "ledger/rate") return sx::IoResult::Pass();
+        std::string currency = args.Items().at(0).AsString();
+        if (currency == "EUR") return sx::IoResult::Served(in.Float(1.08));
+        if (currency == "USD") return sx::IoResult::Served(in.Float(1.0));
+        return sx::IoResult::Failed("ledger/rate: unknown currency " + currency);
+      });
 
   const char* script = R"(
     (define (rate currency) (perform {:op "ledger/rate" :args (list currency)}))

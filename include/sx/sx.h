@@ -51,7 +51,7 @@ namespace interp {
 class State;
 class Value;
 struct Args;
-}
+}  // namespace interp
 
 class Interpreter;
 
@@ -83,20 +83,20 @@ class Value {
   // Accessors; each checks the kind and throws std::logic_error on misuse.
   bool AsBool() const;
   int64_t AsInt() const;
-  double AsDouble() const;              // integer or float
-  std::string AsString() const;         // string bytes, or a symbol's/keyword's name
-  std::vector<Value> Items() const;     // a list's elements
+  double AsDouble() const;                // integer or float
+  std::string AsString() const;           // string bytes, or a symbol's/keyword's name
+  std::vector<Value> Items() const;       // a list's elements
   Value Get(std::string_view key) const;  // a dict's entry; nil when absent
   std::vector<std::pair<std::string, Value>> Entries() const;  // sorted by key
-  std::string ErrorMessage() const;     // an error value's message
+  std::string ErrorMessage() const;                            // an error value's message
   Value ErrorData() const;
 
-  std::string TypeName() const;         // as `type-of`
-  std::string Inspect() const;          // readable text, as `inspect`
+  std::string TypeName() const;  // as `type-of`
+  std::string Inspect() const;   // readable text, as `inspect`
   // Inspect's text cut to a readable length for an error message; a long
   // string, symbol or keyword says its size: "\"abc...\"... (1048576 bytes)".
   std::string Brief() const;
-  std::string Display() const;          // as `display`: strings raw
+  std::string Display() const;  // as `display`: strings raw
 
   Interpreter* owner() const { return owner_; }
 

@@ -41,9 +41,9 @@ std::string Payload(uint64_t seq) {
 
 // What the writer may rely on, and what it may have written beyond that.
 struct Ledger {
-  uint64_t acked_seq = 0;        // every seq up to this one was acknowledged
-  uint64_t acked_counter = 0;    // the counter's last acknowledged value
-  uint64_t written_seq = 0;      // the highest seq ever handed to the store
+  uint64_t acked_seq = 0;      // every seq up to this one was acknowledged
+  uint64_t acked_counter = 0;  // the counter's last acknowledged value
+  uint64_t written_seq = 0;    // the highest seq ever handed to the store
   uint64_t written_counter = 0;
   uint64_t acked_truncated = 0;  // last acknowledged truncation point
   // Truncation points handed to the store since the last acknowledgement:
@@ -76,9 +76,9 @@ void CheckRecovered(Store* store, Ledger* l, RunStats* stats, const std::string&
   if (!l->maybe_truncated.empty()) {
     newest_truncation = std::max(newest_truncation, *l->maybe_truncated.rbegin());
   }
-  bool truncation_ok = events.empty()
-                           ? last <= newest_truncation
-                           : truncated == l->acked_truncated || l->maybe_truncated.count(truncated) > 0;
+  bool truncation_ok =
+      events.empty() ? last <= newest_truncation
+                     : truncated == l->acked_truncated || l->maybe_truncated.count(truncated) > 0;
   ASSERT_TRUE(truncation_ok) << ctx << ": events start at " << first << " (hwm " << last
                              << ") but the acknowledged truncation point is " << l->acked_truncated;
   // Contiguous and unique from the truncation point to the hwm, each with
@@ -121,7 +121,7 @@ void Run(SyncMode mode, uint32_t seed, int cycles, RunStats* stats) {
     Options o;
     o.env = &fault;
     o.sync = mode;
-    o.batch_ms = 1000;  // the flusher never runs within a cycle: acks come from Sync
+    o.batch_ms = 1000;       // the flusher never runs within a cycle: acks come from Sync
     o.segment_bytes = 4096;  // rolls and compactions happen often
     std::unique_ptr<Store> store;
     Status s = Store::Open(o, kDir, &store);
@@ -203,11 +203,12 @@ void RunMode(SyncMode mode, const char* name, int runs, uint32_t seed0) {
     Run(mode, seed0 + static_cast<uint32_t>(r), 6, &stats);
     if (::testing::Test::HasFatalFailure()) return;
   }
-  std::printf("sync=%s: runs %d, power cuts %d (%d inside an op), acknowledged %llu, "
-              "unacknowledged that landed %llu, lost 0\n",
-              name, runs, stats.cuts, stats.cuts_inside_ops,
-              static_cast<unsigned long long>(stats.acknowledged),
-              static_cast<unsigned long long>(stats.inflight_landed));
+  std::printf(
+      "sync=%s: runs %d, power cuts %d (%d inside an op), acknowledged %llu, "
+      "unacknowledged that landed %llu, lost 0\n",
+      name, runs, stats.cuts, stats.cuts_inside_ops,
+      static_cast<unsigned long long>(stats.acknowledged),
+      static_cast<unsigned long long>(stats.inflight_landed));
   // The test means something only if cuts land inside the runs and acks accrue.
   EXPECT_GT(stats.cuts_inside_ops, stats.cuts / 3);
   EXPECT_GT(stats.acknowledged, static_cast<uint64_t>(runs) * 10);

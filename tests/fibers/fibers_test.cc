@@ -33,10 +33,9 @@ class FiberTest : public ::testing::Test {
           }
         },
         sx::NativeOptions{.calls_back = true});
-    in.DefineNative("plain-call", 1, 1, "(plain-call f) — (f) from a native not marked.",
-                    [](sx::Interpreter& in, std::span<const sx::Value> a) {
-                      return in.CallBack(a[0], {});
-                    });
+    in.DefineNative(
+        "plain-call", 1, 1, "(plain-call f) — (f) from a native not marked.",
+        [](sx::Interpreter& in, std::span<const sx::Value> a) { return in.CallBack(a[0], {}); });
   }
   sx::Interpreter in;
 };
@@ -86,8 +85,8 @@ TEST_F(FiberTest, ErrorResumedIntoCallbackIsCaughtByGuardThere) {
 }
 
 TEST_F(FiberTest, NativeCatchesTheCallbacksErrorInCpp) {
-  sx::Outcome o = in.Eval(
-      "(nest-catch (fn () (nest (fn () (nest (fn () (perform {:op \"t/get\"})))))))");
+  sx::Outcome o =
+      in.Eval("(nest-catch (fn () (nest (fn () (nest (fn () (perform {:op \"t/get\"})))))))");
   ASSERT_EQ(o.status, sx::Status::kSuspended);
   o = in.ResumeError("boom");
   ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
@@ -108,8 +107,7 @@ TEST_F(FiberTest, NoSuspensionMeansNoSwitchProblems) {
 }
 
 TEST_F(FiberTest, ThroughRunWithAnIoHandler) {
-  in.AddIoHandler([](sx::Interpreter& in, std::string_view op, const sx::Value&,
-                     const sx::Value&) {
+  in.AddIoHandler([](sx::Interpreter& in, std::string_view op, const sx::Value&, const sx::Value&) {
     return op == "t/get" ? sx::IoResult::Served(in.Int(1)) : sx::IoResult::Pass();
   });
   sx::Outcome o = in.Run(in.Eval(
@@ -120,10 +118,10 @@ TEST_F(FiberTest, ThroughRunWithAnIoHandler) {
 }
 
 TEST_F(FiberTest, CollectionWhileNativesAreParked) {
-  in.AddIoHandler([](sx::Interpreter&, std::string_view op, const sx::Value& args,
-                     const sx::Value&) {
-    return op == "t/echo" ? sx::IoResult::Served(args.Items()[0]) : sx::IoResult::Pass();
-  });
+  in.AddIoHandler(
+      [](sx::Interpreter&, std::string_view op, const sx::Value& args, const sx::Value&) {
+        return op == "t/echo" ? sx::IoResult::Served(args.Items()[0]) : sx::IoResult::Pass();
+      });
   size_t before = in.heap_stats().collections;
   sx::Outcome o = in.Run(in.Eval(
       "(define (churn n) (len (map (fn (i) (list i i)) (range n))))"
@@ -162,18 +160,19 @@ TEST_F(FiberTest, AbandonedParkedNativesAreUnwound) {
 
 TEST_F(FiberTest, SortWithAPerformingComparatorThroughTheScheduler) {
   int asked = 0;
-  in.AddIoHandler([&asked](sx::Interpreter& in, std::string_view op, const sx::Value& args,
-                           const sx::Value&) {
-    if (op != "t/less") return sx::IoResult::Pass();
-    ++asked;
-    std::vector<sx::Value> a = args.Items();
-    return sx::IoResult::Served(in.Bool(a[0].AsInt() < a[1].AsInt()));
-  });
-  sx::Outcome o = in.Run(in.Eval(
-      "(define (less a b) (perform {:op \"t/less\" :args (list a b)}))"
-      "(define ts (map (fn (xs) (spawn (fn () (sort xs less)))) "
-      "  (list (list 5 3 9 1) (list 8 2 7) (list 4 6))))"
-      "(list (map await ts) (sort (list 3 1 2) (fn (a b) (= 1 (nest (fn () (if (less a b) 0 -5)))))))"));
+  in.AddIoHandler(
+      [&asked](sx::Interpreter& in, std::string_view op, const sx::Value& args, const sx::Value&) {
+        if (op != "t/less") return sx::IoResult::Pass();
+        ++asked;
+        std::vector<sx::Value> a = args.Items();
+        return sx::IoResult::Served(in.Bool(a[0].AsInt() < a[1].AsInt()));
+      });
+  sx::Outcome o =
+      in.Run(in.Eval("(define (less a b) (perform {:op \"t/less\" :args (list a b)}))"
+                     "(define ts (map (fn (xs) (spawn (fn () (sort xs less)))) "
+                     "  (list (list 5 3 9 1) (list 8 2 7) (list 4 6))))"
+                     "(list (map await ts) (sort (list 3 1 2) (fn (a b) (= 1 (nest (fn () (if "
+                     "(less a b) 0 -5)))))))"));
   ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
   EXPECT_EQ(o.value.Inspect(), "(((1 3 5 9) (2 7 8) (4 6)) (1 2 3))");
   EXPECT_GT(asked, 5);

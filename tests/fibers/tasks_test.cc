@@ -38,10 +38,10 @@ TEST_F(TasksTest, ProgramsWithoutTasksRunAsBefore) {
 }
 
 TEST_F(TasksTest, RequestsOfOneRoundArriveAsOneBatch) {
-  sx::Outcome o = Run(
-      "(define ts (map (fn (i) (spawn (fn () (* 2 (perform {:op \"t/echo\" :args (list i)})))))"
-      "  (range 64)))"
-      "(reduce + 0 (map await ts))");
+  sx::Outcome o =
+      Run("(define ts (map (fn (i) (spawn (fn () (* 2 (perform {:op \"t/echo\" :args (list i)})))))"
+          "  (range 64)))"
+          "(reduce + 0 (map await ts))");
   ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
   EXPECT_EQ(o.value.AsInt(), 63 * 64);
   ASSERT_FALSE(rounds.empty());
@@ -50,36 +50,36 @@ TEST_F(TasksTest, RequestsOfOneRoundArriveAsOneBatch) {
 }
 
 TEST_F(TasksTest, EachTaskGetsItsOwnAnswerOrError) {
-  in.AddIoHandler([](sx::Interpreter&, std::string_view op, const sx::Value& args,
-                     const sx::Value&) {
-    if (op != "t/fail") return sx::IoResult::Pass();
-    return sx::IoResult::Failed("failed " + args.Items()[0].Inspect());
-  });
-  sx::Outcome o = Run(
-      "(define (job i) (if (even? i) (perform {:op \"t/echo\" :args (list i)})"
-      "                    (perform {:op \"t/fail\" :args (list i)})))"
-      "(map (fn (t) (guard (e (true (error-message e))) (await t)))"
-      "     (map (fn (i) (spawn (fn () (job i)))) (range 4)))");
+  in.AddIoHandler(
+      [](sx::Interpreter&, std::string_view op, const sx::Value& args, const sx::Value&) {
+        if (op != "t/fail") return sx::IoResult::Pass();
+        return sx::IoResult::Failed("failed " + args.Items()[0].Inspect());
+      });
+  sx::Outcome o =
+      Run("(define (job i) (if (even? i) (perform {:op \"t/echo\" :args (list i)})"
+          "                    (perform {:op \"t/fail\" :args (list i)})))"
+          "(map (fn (t) (guard (e (true (error-message e))) (await t)))"
+          "     (map (fn (i) (spawn (fn () (job i)))) (range 4)))");
   ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
   EXPECT_EQ(o.value.Inspect(), "(0 \"failed 1\" 2 \"failed 3\")");
 }
 
 TEST_F(TasksTest, DeadlockRaisesIntoTheMainTask) {
-  sx::Outcome o = Run(
-      "(define a nil)"
-      "(define b (spawn (fn () (yield) (await a))))"
-      "(set! a (spawn (fn () (await b))))"
-      "(await a)");
+  sx::Outcome o =
+      Run("(define a nil)"
+          "(define b (spawn (fn () (yield) (await a))))"
+          "(set! a (spawn (fn () (await b))))"
+          "(await a)");
   ASSERT_EQ(o.status, sx::Status::kError);
   EXPECT_NE(o.error_text.find("deadlock"), std::string::npos) << o.error_text;
 }
 
 TEST_F(TasksTest, CancelledTasksRequestIsNotServed) {
-  sx::Outcome o = Run(
-      "(define t (spawn (fn () (perform {:op \"t/echo\" :args (list 1)}))))"
-      "(yield)"  // t runs and suspends on its request
-      "(cancel t)"
-      "(list (task-done? t) (guard (e (true (error-message e))) (await t)))");
+  sx::Outcome o =
+      Run("(define t (spawn (fn () (perform {:op \"t/echo\" :args (list 1)}))))"
+          "(yield)"  // t runs and suspends on its request
+          "(cancel t)"
+          "(list (task-done? t) (guard (e (true (error-message e))) (await t)))");
   ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
   EXPECT_EQ(o.value.Inspect(), "(true \"cancelled\")");
   EXPECT_EQ(echoes, 0);

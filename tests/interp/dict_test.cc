@@ -1,4 +1,6 @@
 // Dict: the persistent HAMT against std::map as a model.
+#include "interp/dict.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -6,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "interp/dict.h"
 #include "interp/equal.h"
 #include "interp/printer.h"
 #include "interp/state.h"
@@ -218,8 +219,8 @@ TEST_F(DictTest, SurvivesCollection) {
 // dict it started from, and every other dict sharing nodes with it, stay as
 // they were, with ordinary and with colliding hashes.
 TEST_F(DictTest, TransientUpdatesNeverChangeSharedNodes) {
-  for (auto* hash : {static_cast<uint32_t (*)(std::string_view)>(nullptr), &TwoBucketHash,
-                     &FirstByteHash}) {
+  for (auto* hash :
+       {static_cast<uint32_t (*)(std::string_view)>(nullptr), &TwoBucketHash, &FirstByteHash}) {
     SetDictHashForTesting(hash);
     std::map<std::string, int64_t> base_model;
     Value base = DictEmpty(S.heap);

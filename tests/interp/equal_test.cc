@@ -1,11 +1,12 @@
 // Equal (equal?), NumericEqual (=) and Compare.
+#include "interp/equal.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 
 #include "interp/dict.h"
-#include "interp/equal.h"
 #include "interp/native.h"
 #include "interp/reader.h"
 #include "interp/state.h"

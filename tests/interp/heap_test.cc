@@ -84,7 +84,10 @@ TEST(Heap, AReleasedSlotIsTheNextOneTakenAndNoLongerCounted) {
   EXPECT_EQ(h.AllocateRaw(ObjType::kPair, sizeof(Pair)), a);
   // Released after a collection counted it: the totals still agree.
   Obj* b = h.AllocateRaw(ObjType::kPair, sizeof(Pair));
-  h.SetRootMarker([&](Heap& hh) { hh.MarkObj(a); hh.MarkObj(b); });
+  h.SetRootMarker([&](Heap& hh) {
+    hh.MarkObj(a);
+    hh.MarkObj(b);
+  });
   static_cast<Pair*>(a)->car = static_cast<Pair*>(a)->cdr = Value::Nil();
   static_cast<Pair*>(b)->car = static_cast<Pair*>(b)->cdr = Value::Nil();
   h.Collect();

@@ -36,7 +36,8 @@ TEST(Machine, PerformSuspendsWithTheRequestAndResumeContinues) {
 
 TEST(Machine, ResumeErrorRaisesAtThePerformWhereGuardCatchesIt) {
   Interpreter in;
-  Outcome o = in.Eval("(guard (e (true (str \"caught: \" (error-message e)))) (perform {:op \"x\"}))");
+  Outcome o =
+      in.Eval("(guard (e (true (str \"caught: \" (error-message e)))) (perform {:op \"x\"}))");
   ASSERT_EQ(o.status, Status::kSuspended);
   Outcome r = in.ResumeError("no disk");
   ASSERT_EQ(r.status, Status::kDone) << r.error_text;
@@ -83,8 +84,7 @@ TEST(Machine, UncaughtErrorsNameFileLineAndColumn) {
   Outcome o = in.Eval("(define (f x)\n  (+ x \"a\"))\n(f 1)", "demo.sx");
   ASSERT_EQ(o.status, Status::kError);
   EXPECT_NE(o.error_text.find("demo.sx:2:3"), std::string::npos) << o.error_text;
-  EXPECT_NE(o.error_text.find("+: argument 2 must be a number"), std::string::npos)
-      << o.error_text;
+  EXPECT_NE(o.error_text.find("+: argument 2 must be a number"), std::string::npos) << o.error_text;
 }
 
 TEST(Machine, ReaderErrorsArePositioned) {
@@ -114,11 +114,10 @@ TEST(Machine, DefaultLimitAllowsAHundredThousandNestedCalls) {
 
 TEST(Machine, EmbedderNativesReceiveArgumentsAndRaiseErrors) {
   Interpreter in;
-  in.DefineNative("twice", 1, 1, "(twice n) is 2n.",
-                  [](Interpreter& in, std::span<const Value> a) {
-                    if (!a[0].IsInt()) throw Error("twice: argument 1 must be an integer");
-                    return in.Int(2 * a[0].AsInt());
-                  });
+  in.DefineNative("twice", 1, 1, "(twice n) is 2n.", [](Interpreter& in, std::span<const Value> a) {
+    if (!a[0].IsInt()) throw Error("twice: argument 1 must be an integer");
+    return in.Int(2 * a[0].AsInt());
+  });
   EXPECT_EQ(EvalOk(in, "(twice 21)").value.AsInt(), 42);
   EXPECT_EQ(EvalOk(in, "(guard (e (true (error-message e))) (twice \"x\"))").value.AsString(),
             "twice: argument 1 must be an integer");
@@ -139,7 +138,9 @@ TEST(Machine, CallInvokesAFunctionValue) {
 TEST(Machine, HandlesKeepValuesAliveAcrossCollections) {
   Interpreter in;
   Value kept = EvalOk(in, "(map (fn (i) (str \"item-\" i)) (range 1000))").value;
-  EvalOk(in, "(define (churn n) (if (= n 0) :done (begin (list n n n) (churn (- n 1))))) (churn 2000000)");
+  EvalOk(
+      in,
+      "(define (churn n) (if (= n 0) :done (begin (list n n n) (churn (- n 1))))) (churn 2000000)");
   EXPECT_GT(in.heap_stats().collections, 0u);
   EXPECT_EQ(kept.Items()[999].AsString(), "item-999");
 }

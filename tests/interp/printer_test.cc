@@ -1,4 +1,6 @@
 // Printer: text forms, and the round trip read(inspect(v)) == v.
+#include "interp/printer.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include "interp/dict.h"
 #include "interp/equal.h"
 #include "interp/native.h"
-#include "interp/printer.h"
 #include "interp/reader.h"
 #include "interp/state.h"
 
@@ -90,14 +91,27 @@ TEST_F(PrinterTest, FloatsAlwaysReadBackAsFloats) {
 }
 
 TEST_F(PrinterTest, EveryDoubleClassRoundTripsBitExactly) {
-  std::vector<double> samples = {
-      0.0, -0.0, 1.0, -1.0, 0.1, 1.0 / 3.0, 2.5e-308,
-      std::numeric_limits<double>::min(), std::numeric_limits<double>::denorm_min(),
-      -std::numeric_limits<double>::denorm_min(), std::numeric_limits<double>::max(),
-      std::numeric_limits<double>::lowest(), std::numeric_limits<double>::epsilon(),
-      FromBits(0x000fffffffffffffull),  // largest denormal
-      9007199254740993.0, 1e21, 1e22, 123456789.0, INFINITY, -INFINITY,
-      std::numeric_limits<double>::quiet_NaN()};
+  std::vector<double> samples = {0.0,
+                                 -0.0,
+                                 1.0,
+                                 -1.0,
+                                 0.1,
+                                 1.0 / 3.0,
+                                 2.5e-308,
+                                 std::numeric_limits<double>::min(),
+                                 std::numeric_limits<double>::denorm_min(),
+                                 -std::numeric_limits<double>::denorm_min(),
+                                 std::numeric_limits<double>::max(),
+                                 std::numeric_limits<double>::lowest(),
+                                 std::numeric_limits<double>::epsilon(),
+                                 FromBits(0x000fffffffffffffull),  // largest denormal
+                                 9007199254740993.0,
+                                 1e21,
+                                 1e22,
+                                 123456789.0,
+                                 INFINITY,
+                                 -INFINITY,
+                                 std::numeric_limits<double>::quiet_NaN()};
   std::mt19937_64 rng(42);
   for (int i = 0; i < 20000; ++i) samples.push_back(FromBits(rng()));
   for (double d : samples) {
@@ -170,8 +184,11 @@ TEST_F(PrinterTest, SymbolsThatWouldNotReadBackUseBars) {
 TEST_F(PrinterTest, ListsAndDicts) {
   EXPECT_EQ(Show(List({S.heap.MakeInt(1), Str("a"), List({Sym("b")}), Value::EmptyList()})),
             "(1 \"a\" (b) ())");
-  Value d = Dict({{"b", Str("x")}, {"a", S.heap.MakeInt(1)}, {"odd key", Value::Nil()},
-                  {"", Value::True()}, {"Z", Value::False()}});
+  Value d = Dict({{"b", Str("x")},
+                  {"a", S.heap.MakeInt(1)},
+                  {"odd key", Value::Nil()},
+                  {"", Value::True()},
+                  {"Z", Value::False()}});
   EXPECT_EQ(Show(d), "{\"\" true :Z false :a 1 :b \"x\" \"odd key\" nil}");
   EXPECT_EQ(Show(DictEmpty(S.heap)), "{}");
   RoundTrip(d);
@@ -263,20 +280,28 @@ class RandomData {
   Value Make(int depth) {
     int kind = static_cast<int>(rng_() % (depth > 0 ? 12 : 9));
     switch (kind) {
-      case 0: return Value::Nil();
-      case 1: return Value::Bool(rng_() % 2);
-      case 2: return S.heap.MakeInt(static_cast<int64_t>(rng_()) >> (rng_() % 64));
+      case 0:
+        return Value::Nil();
+      case 1:
+        return Value::Bool(rng_() % 2);
+      case 2:
+        return S.heap.MakeInt(static_cast<int64_t>(rng_()) >> (rng_() % 64));
       case 3: {
         uint64_t bits = rng_();
         double d;
         std::memcpy(&d, &bits, 8);
         return Value::Float(rng_() % 2 ? d : static_cast<double>(rng_() % 1000) / 8);
       }
-      case 4: return S.heap.MakeString(Bytes());
-      case 5: return Value::Object(S.heap.Intern(Bytes()));
-      case 6: return Value::Object(S.heap.InternKeyword(Bytes()));
-      case 7: return Value::EmptyList();
-      case 8: return S.heap.MakeString(Word());
+      case 4:
+        return S.heap.MakeString(Bytes());
+      case 5:
+        return Value::Object(S.heap.Intern(Bytes()));
+      case 6:
+        return Value::Object(S.heap.InternKeyword(Bytes()));
+      case 7:
+        return Value::EmptyList();
+      case 8:
+        return S.heap.MakeString(Word());
       case 9:
       case 10: {
         std::vector<Value> items(rng_() % 6);

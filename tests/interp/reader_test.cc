@@ -1,4 +1,6 @@
 // Reader: syntax, positions, errors, chunked input, depth limits.
+#include "interp/reader.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include "interp/equal.h"
 #include "interp/native.h"
 #include "interp/printer.h"
-#include "interp/reader.h"
 #include "interp/state.h"
 
 namespace sx::interp {
@@ -120,8 +121,8 @@ TEST_F(ReaderTest, NumberLikeTokens) {
 }
 
 TEST_F(ReaderTest, SymbolsAndKeywords) {
-  for (const char* name : {"foo", "persist/append", "kv-has?", "set!", "~card", "$global", "<=",
-                           "a.b", "a#b", "a:b", "λ", "日本"}) {
+  for (const char* name : {"foo", "persist/append", "kv-has?", "set!", "~card", "$global",
+                           "<=", "a.b", "a#b", "a:b", "λ", "日本"}) {
     EXPECT_EQ(Read(name), Sym(name)) << name;
   }
   EXPECT_EQ(Read(":seq"), Kw("seq"));
@@ -148,8 +149,7 @@ TEST_F(ReaderTest, Strings) {
   EXPECT_EQ(MessageOf(R"("\u41")"), "invalid escape: \\u needs {HEX}");
   EXPECT_EQ(MessageOf(R"("\u{}")"), "invalid escape: \\u{} is empty");
   EXPECT_EQ(MessageOf(R"("\u{D800}")"), "invalid escape: \\u{...} is not a Unicode scalar value");
-  EXPECT_EQ(MessageOf(R"("\u{110000}")"),
-            "invalid escape: \\u{...} is not a Unicode scalar value");
+  EXPECT_EQ(MessageOf(R"("\u{110000}")"), "invalid escape: \\u{...} is not a Unicode scalar value");
   EXPECT_EQ(MessageOf(R"("\u{1234567}")"), "invalid escape: \\u{...} needs 1 to 6 hex digits");
 }
 

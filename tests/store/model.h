@@ -52,7 +52,10 @@ struct Model {
           std::optional<std::string> cur;
           if (it != next.kv.end()) cur = it->second;
           if (cur != op.expected) return false;
-          if (op.value) next.kv[op.name] = *op.value; else next.kv.erase(op.name);
+          if (op.value)
+            next.kv[op.name] = *op.value;
+          else
+            next.kv.erase(op.name);
           break;
         }
         case WriteBatch::OpKind::kTruncate: {
@@ -144,7 +147,10 @@ class OpGenerator {
     for (const auto& [name, st] : m.streams) hwm[name] = st.hwm;
     for (size_t i = 0; i < n; ++i) {
       switch (Uniform(0, 9)) {
-        case 0: case 1: case 2: case 3: {
+        case 0:
+        case 1:
+        case 2:
+        case 3: {
           std::string s = Stream();
           uint64_t seq = hwm[s] + (Uniform(0, 15) == 0 ? 0 : Uniform(1, 3));
           hwm[s] = std::max(hwm[s], seq);
@@ -158,7 +164,8 @@ class OpGenerator {
           hwm[s] = std::max(hwm[s], hwm[s] + 1);
           break;
         }
-        case 5: case 6:
+        case 5:
+        case 6:
           b.KvPut(Key(), Payload());
           break;
         case 7:

@@ -1,12 +1,13 @@
 // The rules for how a store's segment files fit together: which numbers
 // must be there, and how the newest segments may end after a crash.
+#include "host/store/segment_chain.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "host/store/log_format.h"
-#include "host/store/segment_chain.h"
 
 namespace sx::store {
 namespace {
@@ -48,8 +49,7 @@ TEST(SegmentSet, MergesRangesAndAnswersMembership) {
   EXPECT_FALSE(set.Contains(6));
   EXPECT_FALSE(set.Contains(21));
   EXPECT_FALSE(set.Contains(0));
-  EXPECT_EQ(set.Missing(SegmentRange{1, 25}),
-            (std::vector<SegmentRange>{{6, 7}, {21, 25}}));
+  EXPECT_EQ(set.Missing(SegmentRange{1, 25}), (std::vector<SegmentRange>{{6, 7}, {21, 25}}));
   EXPECT_EQ(set.Missing(SegmentRange{9, 12}), std::vector<SegmentRange>{});
   EXPECT_EQ(set.Missing(SegmentRange{4, 9}), (std::vector<SegmentRange>{{6, 7}}));
 }
@@ -69,8 +69,7 @@ TEST(SegmentChain, ANumberNeitherPresentNorRetiredIsMissing) {
                                      "not retire it"});
   SegmentSet retired;
   retired.Add(1);
-  EXPECT_EQ(Problems({Sealed(2), Sealed(5), Open(6)}, retired).size(), 1u)
-      << "3 and 4 are one run";
+  EXPECT_EQ(Problems({Sealed(2), Sealed(5), Open(6)}, retired).size(), 1u) << "3 and 4 are one run";
   EXPECT_NE(Problems({Sealed(2), Sealed(5), Open(6)}, retired)[0].find(
                 "0000000003.seg to 0000000004.seg are missing"),
             std::string::npos);

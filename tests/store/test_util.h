@@ -51,7 +51,9 @@ inline SegmentScan ScanFile(MemEnv* env, const std::string& dir, uint32_t number
     scan.reason = "no such file";
     return scan;
   }
-  ScanSegment(image, number, [](const RecordView&) { return Status::OK(); }, &scan).IgnoreError();
+  ScanSegment(
+      image, number, [](const RecordView&) { return Status::OK(); }, &scan)
+      .IgnoreError();
   return scan;
 }
 
@@ -83,7 +85,8 @@ inline LoggedFacts ReadLoggedFacts(MemEnv* env, const std::string& dir) {
           }
           if (rec.type == log::kRetiredRecord && DecodeRetired(rec.body, &ranges)) {
             for (const SegmentRange& r : ranges) {
-              for (uint64_t n = r.first; n <= r.last; ++n) facts.retired.insert(static_cast<uint32_t>(n));
+              for (uint64_t n = r.first; n <= r.last; ++n)
+                facts.retired.insert(static_cast<uint32_t>(n));
             }
           }
           return Status::OK();
