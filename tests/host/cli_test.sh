@@ -5,25 +5,9 @@ set -u
 sx=${SX:-build/sx}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+# shellcheck source=scripts/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/checks.sh"
 
-# check NAME WANT_STATUS WANT_TEXT -- COMMAND...: runs COMMAND, compares the
-# exit status and looks for WANT_TEXT in its stdout+stderr.
-check() {
-  local name=$1 want_status=$2 want_text=$3
-  shift 4
-  local out status
-  out=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -eq "$want_status" ] && [[ "$out" == *"$want_text"* ]]; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name: status $status (want $want_status), output: ${out:0:300}"
-    failed=$((failed + 1))
-  fi
-}
 
 printf '(println "hi")\n(+ 1 2)\n' > "$tmp/hello.sx"
 printf '(+ 1' > "$tmp/unbalanced.sx"
@@ -74,5 +58,4 @@ check "sx store verify on a good store" 0 "" -- "$sx" store verify "$tmp/data"
 check "sx store without a command is bad usage" 2 "" -- "$sx" store
 check "sx test without paths is bad usage" 2 "test needs" -- "$sx" test
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

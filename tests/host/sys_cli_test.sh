@@ -6,18 +6,12 @@ set -u
 sx=$(realpath "${SX:-build/sx}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+# shellcheck source=scripts/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/checks.sh"
 
 # expect NAME WANT ACTUAL: compares two strings.
 expect() {
-  if [ "$2" == "$3" ]; then
-    echo "ok   $1"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $1: want [$2], got [$3]"
-    failed=$((failed + 1))
-  fi
+  if [ "$2" == "$3" ]; then ok "$1"; else bad "$1" "want [$2], got [$3]"; fi
 }
 
 out=$("$sx" -e '(begin (println "out") (eprintln "err" 1 nil :k) (eprint "x") 5)' 2>"$tmp/err")
@@ -54,5 +48,4 @@ out=$(cd "$examples/.." && "$sx" --data-dir "$tmp/shop" examples/import_orders.s
 expect "import_orders run again imports nothing twice" "0 new orders, 6 already imported, from examples/orders.jsonl" "$(echo "$out" | head -1)"
 expect "the stream still holds six orders" "all             6    171.10" "$(echo "$out" | grep '^all')"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -7,24 +7,9 @@ set -u
 sx=${SX:-build/sx}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
+# shellcheck source=scripts/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/checks.sh"
 
-# check NAME WANT_STATUS WANT_TEXT -- COMMAND...: as in cli_test.sh.
-check() {
-  local name=$1 want_status=$2 want_text=$3
-  shift 4
-  local out status
-  out=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -eq "$want_status" ] && [[ "$out" == *"$want_text"* ]]; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name: status $status (want $want_status), output: ${out:0:600}"
-    failed=$((failed + 1))
-  fi
-}
 
 # Two suites that each expect to be the first writer of the same stream.
 mkdir -p "$tmp/suites"
@@ -60,11 +45,9 @@ check "even when SX_PERSIST_DIR is set" 0 "2 passed, 0 failed" -- env SX_PERSIST
 check "even when --data-dir is given" 0 "2 passed, 0 failed" -- "$sx" --data-dir "$tmp/opt-data" test "$tmp/suites"
 check "--data-dir after test too" 0 "2 passed, 0 failed" -- "$sx" test --data-dir "$tmp/opt-data" "$tmp/suites"
 if [ -e "$tmp/env-data" ] || [ -e "$tmp/opt-data" ]; then
-  echo "FAIL the named data directories were written without --shared-store"
-  failed=$((failed + 1))
+  bad "the named data directories are left alone" "they were written without --shared-store"
 else
-  echo "ok   the named data directories are left alone"
-  passed=$((passed + 1))
+  ok "the named data directories are left alone"
 fi
 check "--shared-store shares one store between files" 1 "1 passed, 1 failed" -- "$sx" test --shared-store --data-dir "$tmp/shared" "$tmp/suites"
 check "--shared-store uses the named directory" 0 "" -- test -d "$tmp/shared"
@@ -96,5 +79,4 @@ assert fails[0].get("message").startswith("+: argument 1"), fails[0].get("messag
 print(f"suites={len(suites)} tests={len(cases)} failures={len(fails)}")
 PY
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
