@@ -46,6 +46,23 @@ Status CheckValue(const char* what, std::string_view value) {
   return Status::OK();
 }
 
+// Publishes bytes as path by write-temp, sync, rename, sync dir, so the file
+// exists under its name only whole. Without `durable` both syncs are left
+// to the OS. On failure the temp file is removed.
+Status PublishFile(Env* env, const std::string& dir, const std::string& path,
+                   std::string_view bytes, bool durable) {
+  std::string tmp = path + kTempSuffix;
+  std::unique_ptr<File> file;
+  Status s = env->OpenFile(tmp, OpenMode::kCreateTrunc, &file);
+  if (s.ok()) s = file->WriteAt(0, bytes);
+  if (s.ok() && durable) s = file->Sync();
+  file.reset();
+  if (s.ok()) s = env->RenameFile(tmp, path);
+  if (s.ok() && durable) s = env->SyncDir(dir);
+  if (!s.ok()) env->DeleteFile(tmp).IgnoreError();
+  return s;
+}
+
 }  // namespace
 
 std::string RecoveryNote::ToString() const {
@@ -229,20 +246,9 @@ Status Store::WriteMarker(uint32_t newest_segment, uint32_t clean_end) {
   m.version = kFormatVersion;
   m.newest_segment = newest_segment;
   m.clean_end = clean_end;
-  std::string path = dir_ + "/" + kMarkerFileName;
-  std::string tmp = path + kTempSuffix;
-  std::unique_ptr<File> file;
-  Status s = env_->OpenFile(tmp, OpenMode::kCreateTrunc, &file);
-  if (s.ok()) s = file->WriteAt(0, EncodeStoreMarker(m));
-  if (s.ok()) s = file->Sync();
-  file.reset();
-  if (s.ok()) s = env_->RenameFile(tmp, path);
-  if (s.ok()) s = env_->SyncDir(dir_);
+  Status s = PublishFile(env_, dir_, dir_ + "/" + kMarkerFileName, EncodeStoreMarker(m), true);
   syncs_ += 2;
-  if (!s.ok()) {
-    env_->DeleteFile(tmp).IgnoreError();
-    return s.WithContext(std::string("write the store marker ") + kMarkerFileName);
-  }
+  if (!s.ok()) return s.WithContext(std::string("write the store marker ") + kMarkerFileName);
   marker_ = std::move(m);
   return Status::OK();
 }
@@ -1180,18 +1186,9 @@ Status Store::BlobPut(const std::string& bytes, std::string* cid) {
 
 Status Store::PublishBlob(const std::string& cid, const std::string& bytes) {
   // Named by content, published by write-temp, sync, rename, sync dir.
-  std::string path = BlobPath(cid);
-  std::string tmp = path + kTempSuffix;
   bool durable = options_.sync != SyncMode::kNever;
-  std::unique_ptr<File> file;
-  Status s = env_->OpenFile(tmp, OpenMode::kCreateTrunc, &file);
-  if (s.ok()) s = file->WriteAt(0, bytes);
-  if (s.ok() && durable) s = file->Sync();
-  file.reset();
-  if (s.ok()) s = env_->RenameFile(tmp, path);
-  if (s.ok() && durable) s = env_->SyncDir(dir_ + "/" + kBlobDirName);
+  Status s = PublishFile(env_, dir_ + "/" + kBlobDirName, BlobPath(cid), bytes, durable);
   if (durable) syncs_ += 2;
-  if (!s.ok()) env_->DeleteFile(tmp).IgnoreError();
   return s;
 }
 
