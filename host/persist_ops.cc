@@ -934,8 +934,11 @@ IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Va
     return Failure(in, op, kind, subject, cause);
   };
   std::string error;
-  store::Store* st = NeedsStore(op) ? OpenStore(&error) : nullptr;
-  if (st == nullptr && NeedsStore(op)) return fail("", "", error);
+  store::Store* st = nullptr;
+  if (NeedsStore(op)) {
+    st = OpenStore(&error);
+    if (st == nullptr) return fail("", "", error);
+  }
   if (!args.IsNil() && !args.IsList())
     return fail("", "", ":args must be a list, got " + args.Brief());
   Ctx c{in, op, args.IsNil() ? std::vector<Value>{} : args.Items(), st};
