@@ -3,7 +3,7 @@
 file(GLOB_RECURSE files RELATIVE ${SRC} ${SRC}/*.sx)
 list(SORT files)
 set(body "// Generated from stdlib/*.sx by stdlib/embed.cmake. Do not edit.\n")
-string(APPEND body "#include \"host/stdlib_modules.h\"\n\nnamespace sx::host {\n\nnamespace {\n\n")
+string(APPEND body "#include \"host/ops/stdlib_modules.h\"\n\nnamespace sx::host {\n\nnamespace {\n\n")
 string(APPEND body "const StdlibModule kModules[] = {\n")
 foreach(f ${files})
   file(READ ${SRC}/${f} text)

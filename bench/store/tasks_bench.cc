@@ -21,7 +21,7 @@
 
 #include "bench/store/bench_args.h"
 #include "bench/store/sqlite_baseline.h"
-#include "host/setup.h"
+#include "host/cli/setup.h"
 #include "sx/sx.h"
 
 namespace {

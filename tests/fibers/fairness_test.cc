@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "host/setup.h"
+#include "host/cli/setup.h"
 #include "sx/sx.h"
 
 namespace {

@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "host/setup.h"
+#include "host/cli/setup.h"
 #include "sx/sx.h"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "host/json.h"
+#include "host/ops/json.h"
 #include "sx/sx.h"
 
 namespace {

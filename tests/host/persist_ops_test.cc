@@ -4,7 +4,7 @@
 // Each test runs SX through a Host (the interpreter and persist service the
 // `sx` command builds) on a fresh data directory, and restarts the store
 // where what matters is what a new process would read.
-#include "host/persist_ops.h"
+#include "host/ops/persist_ops.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "host/setup.h"
+#include "host/cli/setup.h"
 #include "sx/sx.h"
 
 namespace {

@@ -1,14 +1,14 @@
 // sys_ops_test.cc — the world ops as an embedder sees them: served by the
 // host's handler, faked or refused by a handler in front of it, and exit
 // going through the embedder's callback.
-#include "host/sys_ops.h"
+#include "host/ops/sys_ops.h"
 
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "host/setup.h"
+#include "host/cli/setup.h"
 #include "sx/sx.h"
 
 namespace sx::host {

@@ -1,7 +1,7 @@
 // utf8_check_test.cc — ValidUtf8 and LineAndColumn at their boundaries: the
 // eight-byte ASCII skip, sequences cut at the end, overlong forms,
 // surrogates, and the place reported for the first bad byte.
-#include "host/utf8_check.h"
+#include "host/ops/utf8_check.h"
 
 #include <gtest/gtest.h>
 

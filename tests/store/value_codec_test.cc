@@ -1,8 +1,8 @@
-// value_codec_test.cc — the stored value encoding (host/value_codec.h):
+// value_codec_test.cc — the stored value encoding (host/ops/value_codec.h):
 // every kind of value round-trips, equal values encode alike, damaged bytes
 // are refused, and the text form of older stores still reads — also through
 // the persist ops over a store written before the binary encoding.
-#include "host/value_codec.h"
+#include "host/ops/value_codec.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -13,9 +13,9 @@
 #include <limits>
 #include <string>
 
-#include "host/persist_ops.h"
+#include "host/ops/persist_ops.h"
+#include "host/ops/value_format.h"
 #include "host/store/store.h"
-#include "host/value_format.h"
 #include "sx/sx.h"
 
 namespace sx::host {

@@ -28,8 +28,8 @@
 #include <string_view>
 #include <vector>
 
-#include "host/line_editor.h"
-#include "host/setup.h"
+#include "host/cli/line_editor.h"
+#include "host/cli/setup.h"
 
 namespace sx::host {
 

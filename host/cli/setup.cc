@@ -1,11 +1,11 @@
 // setup.cc — building the interpreter the CLI runs.
-#include "host/setup.h"
+#include "host/cli/setup.h"
 
 #include <cstdlib>
 #include <sstream>
 
-#include "host/persist_ops.h"
-#include "host/stdlib_modules.h"
+#include "host/ops/persist_ops.h"
+#include "host/ops/stdlib_modules.h"
 #include "sx/world.h"
 
 namespace sx::host {
@@ -21,10 +21,6 @@ void ApplyEnvironment(HostOptions* opts) {
   if (const char* b = std::getenv("SX_PERSIST_SEGMENT_BYTES"); b != nullptr && *b != '\0') {
     opts->segment_bytes = b;
   }
-}
-
-bool FindStdlib(std::string_view name, std::string* source) {
-  return FindStdlibModule(name, source);
 }
 
 namespace {
@@ -59,7 +55,7 @@ void AddSearchPaths(Interpreter& in) {
 }  // namespace
 
 Host::Host(HostOptions opts) : opts_(std::move(opts)), in_(std::make_unique<Interpreter>()) {
-  in_->SetModuleLoader(FindStdlib);
+  in_->SetModuleLoader(FindStdlibModule);
   AddSearchPaths(*in_);
   DefineTestNatives(*in_);
   DefineScriptArgs(*in_, opts_.script_args);

@@ -5,7 +5,7 @@
 // 9999. Reading takes the fields with strptime and the fraction with
 // from_chars, accepts Z or an offset (+hh:mm, +hhmm, +hh), and checks the
 // date is real by converting back (so Feb 30 and 23:59:60 are refused).
-#include "host/time_natives.h"
+#include "host/ops/time_natives.h"
 
 #include <fmt/format.h>
 

@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "host/format.h"
-#include "host/persist_ops.h"
-#include "host/repl.h"
+#include "host/cli/repl.h"
+#include "host/ops/format.h"
+#include "host/ops/persist_ops.h"
 
 namespace sx::host {
 

@@ -11,7 +11,7 @@
 // renamed over the target, and then the directory is synced. A reader sees
 // the old file or the new one, never a part of either, and a power cut
 // leaves one of the two.
-#include "host/sys_ops.h"
+#include "host/ops/sys_ops.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -29,7 +29,7 @@
 #include <utility>
 #include <vector>
 
-#include "host/utf8_check.h"
+#include "host/ops/utf8_check.h"
 
 namespace sx::host {
 

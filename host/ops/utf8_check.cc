@@ -1,5 +1,5 @@
 // utf8_check.cc — UTF-8 validation over RapidJSON's decoder.
-#include "host/utf8_check.h"
+#include "host/ops/utf8_check.h"
 
 #include <rapidjson/encodings.h>
 #include <rapidjson/memorystream.h>

@@ -11,7 +11,7 @@
 // strings and writes doubles so they read back the same. What JSON cannot say is refused naming the
 // value and where it is
 // ($.data.items[2]), unless an option says how to write it.
-#include "host/json.h"
+#include "host/ops/json.h"
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>
@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "host/utf8_check.h"
+#include "host/ops/utf8_check.h"
 
 namespace sx::host {
 

@@ -1,6 +1,6 @@
 // value_format.h — the constants of the stored value encoding: how an event
 // payload or a kv value is written (docs/storage-format.md, "Value encoding").
-// Nothing else lives here; host/value_codec.cc reads and writes it.
+// Nothing else lives here; host/ops/value_codec.cc reads and writes it.
 #pragma once
 
 #include <cstdint>

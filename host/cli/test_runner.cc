@@ -1,5 +1,5 @@
 // test_runner.cc — discovery, isolation and reporting for `sx test`.
-#include "host/test_runner.h"
+#include "host/cli/test_runner.h"
 
 #include <algorithm>
 #include <chrono>

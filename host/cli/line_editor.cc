@@ -5,7 +5,7 @@
 // characters through our GetChar, which sees the SIGINT as an interrupted
 // read() and makes el_gets return with nothing. For that the SIGINT handler
 // is installed without SA_RESTART (the REPL does so).
-#include "host/line_editor.h"
+#include "host/cli/line_editor.h"
 
 #include <histedit.h>
 #include <poll.h>

@@ -13,7 +13,7 @@
 // each indented under its opening bracket, recursively. Leaves are always
 // written by the interpreter's printer (inspect), so pretty text reads back
 // as the same value.
-#include "host/format.h"
+#include "host/ops/format.h"
 
 #include <fmt/args.h>
 #include <fmt/format.h>

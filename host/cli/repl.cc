@@ -1,5 +1,5 @@
 // repl.cc — the loop: lines in, forms through the push parser, values out.
-#include "host/repl.h"
+#include "host/cli/repl.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "host/format.h"
+#include "host/ops/format.h"
 
 namespace sx::host {
 

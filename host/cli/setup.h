@@ -53,7 +53,4 @@ class Host {
   std::unique_ptr<PersistService> persist_;
 };
 
-// The stdlib built into the binary (sx::FindStdlibModule).
-bool FindStdlib(std::string_view name, std::string* source);
-
 }  // namespace sx::host

@@ -3,8 +3,8 @@
 // stdlib table built into the library.
 #include <string>
 
-#include "host/persist_ops.h"
-#include "host/stdlib_modules.h"
+#include "host/ops/persist_ops.h"
+#include "host/ops/stdlib_modules.h"
 #include "sx/persist.h"
 
 namespace sx {

@@ -18,7 +18,7 @@
 // (or any op that is not a write) first commits the writes before it, so it
 // sees them. A round with fewer than two writes goes through HandleOp
 // unchanged.
-#include "host/persist_ops.h"
+#include "host/ops/persist_ops.h"
 
 #include <cctype>
 #include <cerrno>
@@ -31,8 +31,8 @@
 #include <utility>
 #include <vector>
 
+#include "host/ops/value_codec.h"
 #include "host/store/cid.h"
-#include "host/value_codec.h"
 
 namespace sx::host {
 

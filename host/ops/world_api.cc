@@ -4,11 +4,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "host/format.h"
-#include "host/json.h"
-#include "host/setup.h"
-#include "host/sys_ops.h"
-#include "host/time_natives.h"
+#include "host/ops/format.h"
+#include "host/ops/json.h"
+#include "host/ops/sys_ops.h"
+#include "host/ops/time_natives.h"
+#include "sx/persist.h"
 #include "sx/world.h"
 
 namespace sx {
@@ -21,7 +21,7 @@ void AttachWorld(Interpreter& in, const WorldOptions& options) {
   // Evaluated from the binary's copy, never looked up on SX_PATH, so a
   // script's own sys.sx cannot stand in for it.
   std::string source;
-  if (!host::FindStdlib("sys", &source)) throw std::logic_error("stdlib module sys is missing");
+  if (!FindStdlibModule("sys", &source)) throw std::logic_error("stdlib module sys is missing");
   Outcome o = in.Eval(source, "<stdlib>/sys.sx");
   if (o.status != Status::kDone) throw std::logic_error("stdlib sys: " + o.error_text);
 }

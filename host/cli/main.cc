@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "host/repl.h"
-#include "host/setup.h"
+#include "host/cli/repl.h"
+#include "host/cli/setup.h"
+#include "host/cli/test_runner.h"
 #include "host/store/tools.h"
-#include "host/test_runner.h"
 
 namespace {
 

@@ -5,15 +5,15 @@
 // a container for its elements (Items, Entries) when it opens it and keeps
 // them in the frame; decoding collects a container's elements in its frame
 // and builds the list or dict when the last one arrives.
-#include "host/value_codec.h"
+#include "host/ops/value_codec.h"
 
 #include <cmath>
 #include <cstring>
 #include <utility>
 #include <vector>
 
+#include "host/ops/value_format.h"
 #include "host/store/coding.h"
-#include "host/value_format.h"
 
 namespace sx::host {
 

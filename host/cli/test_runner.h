@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "host/setup.h"
+#include "host/cli/setup.h"
 
 namespace sx::host {
 
