@@ -70,35 +70,6 @@ std::string RecoveryNote::ToString() const {
          std::to_string(offset) + ": " + what;
 }
 
-// ---------------------------------------------------------------- WriteBatch
-
-void WriteBatch::Append(std::string stream, uint64_t seq, std::string payload) {
-  ops_.push_back(Op{OpKind::kAppend, std::move(stream), seq, 0, std::nullopt, std::move(payload)});
-}
-
-void WriteBatch::AppendExpect(std::string stream, uint64_t expected_last_seq, uint64_t seq,
-                              std::string payload) {
-  ops_.push_back(Op{OpKind::kAppendExpect, std::move(stream), seq, expected_last_seq, std::nullopt,
-                    std::move(payload)});
-}
-
-void WriteBatch::KvPut(std::string key, std::string value) {
-  ops_.push_back(Op{OpKind::kKvPut, std::move(key), 0, 0, std::nullopt, std::move(value)});
-}
-
-void WriteBatch::KvDelete(std::string key) {
-  ops_.push_back(Op{OpKind::kKvDelete, std::move(key), 0, 0, std::nullopt, std::nullopt});
-}
-
-void WriteBatch::KvCas(std::string key, std::optional<std::string> expected,
-                       std::optional<std::string> value) {
-  ops_.push_back(Op{OpKind::kKvCas, std::move(key), 0, 0, std::move(expected), std::move(value)});
-}
-
-void WriteBatch::TruncateThrough(std::string stream, uint64_t seq) {
-  ops_.push_back(Op{OpKind::kTruncate, std::move(stream), seq, 0, std::nullopt, std::nullopt});
-}
-
 // ---------------------------------------------------------------- open
 
 Store::Store(const Options& options, std::string dir)

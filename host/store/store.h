@@ -53,6 +53,7 @@
 #include "host/store/env.h"
 #include "host/store/segment_chain.h"
 #include "host/store/status.h"
+#include "host/store/write_batch.h"
 
 namespace sx::store {
 
@@ -98,41 +99,6 @@ struct Options {
 struct Event {
   uint64_t seq;
   std::string payload;
-};
-
-// A multi-write commit across streams and kv: all of it happens or none.
-// Ops apply in the order added; each is checked against the state the
-// earlier ones leave.
-class WriteBatch {
- public:
-  void Append(std::string stream, uint64_t seq, std::string payload);
-  // Conflict unless the stream's hwm == expected_last_seq (0: never appended).
-  void AppendExpect(std::string stream, uint64_t expected_last_seq, uint64_t seq,
-                    std::string payload);
-  void KvPut(std::string key, std::string value);
-  void KvDelete(std::string key);
-  // expected nullopt: the key must be absent; value nullopt: delete. Bytes compare.
-  void KvCas(std::string key, std::optional<std::string> expected,
-             std::optional<std::string> value);
-  void TruncateThrough(std::string stream, uint64_t seq);
-
-  bool empty() const { return ops_.empty(); }
-  size_t size() const { return ops_.size(); }
-  void Clear() { ops_.clear(); }
-
-  enum class OpKind { kAppend, kAppendExpect, kKvPut, kKvDelete, kKvCas, kTruncate };
-  struct Op {
-    OpKind kind;
-    std::string name;  // stream or key
-    uint64_t seq = 0;
-    uint64_t expected_seq = 0;
-    std::optional<std::string> expected;  // kKvCas
-    std::optional<std::string> value;     // payload, kv value, or CAS new value
-  };
-  const std::vector<Op>& ops() const { return ops_; }
-
- private:
-  std::vector<Op> ops_;
 };
 
 class Store {
