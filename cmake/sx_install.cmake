@@ -1,6 +1,6 @@
 # The installed package: one static library, libsx.a, holding the
 # interpreter, the store, the stdlib and the host's ops (the objects of
-# sx_interp, sx_store, sx_stdlib and sx_host), the public headers
+# sx_interp, sx_store, sx_backend, sx_stdlib and sx_host), the public headers
 # include/sx/*.h, the `sx` command, a CMake package (find_package(sx) gives
 # the imported target sx::sx) and a pkg-config file (sx.pc).
 #
@@ -16,6 +16,7 @@ include(CMakePackageConfigHelpers)
 add_library(sx_embed STATIC
   $<TARGET_OBJECTS:sx_interp>
   $<TARGET_OBJECTS:sx_store>
+  $<TARGET_OBJECTS:sx_backend>
   $<TARGET_OBJECTS:sx_stdlib>
   $<TARGET_OBJECTS:sx_host>)
 add_library(sx::sx ALIAS sx_embed)

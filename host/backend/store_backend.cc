@@ -1,0 +1,127 @@
+// store_backend.cc — the embedded store behind the Backend interface.
+#include "host/backend/store_backend.h"
+
+#include <chrono>
+#include <thread>
+#include <utility>
+
+namespace sx::backend {
+
+StoreBackend::StoreBackend(std::unique_ptr<store::Store> store) : store_(std::move(store)) {}
+
+StoreBackend::~StoreBackend() = default;
+
+Status StoreBackend::Open(const store::Options& options, const std::string& dir,
+                          std::unique_ptr<Backend>* out) {
+  std::unique_ptr<store::Store> st;
+  Status s = store::Store::Open(options, dir, &st);
+  if (!s.ok()) return s;
+  *out = std::make_unique<StoreBackend>(std::move(st));
+  return Status::OK();
+}
+
+void StoreBackend::CommitGroup(std::span<const WriteBatch* const> batches,
+                               std::vector<Status>* results) {
+  store_->CommitGroup(batches, results);
+  for (size_t i = 0; i < batches.size() && i < results->size(); ++i) {
+    if ((*results)[i].ok() && !batches[i]->empty()) {
+      ++position_;
+      break;
+    }
+  }
+}
+
+Status StoreBackend::Read(const std::string& stream, uint64_t from_seq, size_t limit,
+                          std::vector<Event>* out) {
+  std::vector<store::Event> events;
+  Status s = store_->Read(stream, from_seq, limit, &events);
+  out->clear();
+  out->reserve(events.size());
+  for (store::Event& e : events) out->push_back(Event{e.seq, std::move(e.payload)});
+  return s;
+}
+
+Status StoreBackend::LastSeq(const std::string& stream, uint64_t* seq) {
+  *seq = store_->LastSeq(stream);
+  return Status::OK();
+}
+
+Status StoreBackend::FirstSeq(const std::string& stream, uint64_t* seq) {
+  *seq = store_->FirstSeq(stream);
+  return Status::OK();
+}
+
+Status StoreBackend::Streams(std::vector<std::string>* out) {
+  *out = store_->Streams();
+  return Status::OK();
+}
+
+Status StoreBackend::KvGet(const std::string& key, std::string* value) {
+  return store_->KvGet(key, value);
+}
+
+Status StoreBackend::KvHas(const std::string& key, bool* has) {
+  *has = store_->KvHas(key);
+  return Status::OK();
+}
+
+Status StoreBackend::KvKeys(std::vector<std::string>* out) {
+  *out = store_->KvKeys();
+  return Status::OK();
+}
+
+Status StoreBackend::BlobPut(const std::string& bytes, std::string* cid) {
+  Status s = store_->BlobPut(bytes, cid);
+  if (s.ok()) ++position_;
+  return s;
+}
+
+Status StoreBackend::BlobGet(const std::string& cid, std::string* bytes) {
+  return store_->BlobGet(cid, bytes);
+}
+
+Status StoreBackend::BlobHas(const std::string& cid, bool* has) {
+  *has = store_->BlobHas(cid);
+  return Status::OK();
+}
+
+Status StoreBackend::Sync() { return store_->Sync(); }
+
+Status StoreBackend::Compact() { return store_->Compact(); }
+
+Status StoreBackend::GetStats(Stats* out) {
+  store::Store::Stats s = store_->GetStats();
+  *out = {{"streams", s.streams},
+          {"events", s.events_live},
+          {"kv-keys", s.kv_keys},
+          {"blobs", s.blobs},
+          {"segments", s.segments},
+          {"bytes-on-disk", s.bytes_on_disk},
+          {"bytes-used", s.bytes_used},
+          {"bytes-live", s.bytes_live},
+          {"appends", s.appends},
+          {"commits", s.commits},
+          {"syncs", s.syncs},
+          {"records-read", s.records_read},
+          {"compactions", s.compactions},
+          {"index-bytes", s.index_bytes},
+          {"recovered-torn-bytes", s.recovered_torn_bytes}};
+  return Status::OK();
+}
+
+Status StoreBackend::CommitPosition(uint64_t* position) {
+  *position = position_.load();
+  return Status::OK();
+}
+
+Status StoreBackend::WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* position) {
+  constexpr auto kStep = std::chrono::milliseconds(5);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (position_ <= seen && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(kStep);
+  }
+  *position = position_.load();
+  return Status::OK();
+}
+
+}  // namespace sx::backend
