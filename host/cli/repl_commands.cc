@@ -199,28 +199,39 @@ void Repl::CmdStore(const std::string&) {
     return;
   }
   std::string error;
-  store::Store* store = persist->OpenStore(&error);
+  backend::Backend* store = persist->OpenBackend(&error);
   if (store == nullptr) {
     ShowError("cannot open the store: " + error);
     return;
   }
-  store::Store::Stats st = store->GetStats();
-  std::vector<std::string> streams = store->Streams();
+  backend::Stats stats;
+  std::vector<std::string> streams;
+  if (!store->GetStats(&stats).ok() || !store->Streams(&streams).ok()) {
+    ShowError("cannot read the store");
+    return;
+  }
+  auto stat = [&](const char* name) {
+    for (const auto& [n, v] : stats) {
+      if (n == name) return v;
+    }
+    return uint64_t{0};
+  };
   row("streams", std::to_string(streams.size()));
   constexpr size_t kMaxListed = 20;
   for (size_t i = 0; i < streams.size() && i < kMaxListed; ++i) {
-    Out("  " + in_.String(streams[i]).Inspect() + "  last seq " +
-        std::to_string(store->LastSeq(streams[i])) + "\n");
+    uint64_t last = 0;
+    store->LastSeq(streams[i], &last).IgnoreError();
+    Out("  " + in_.String(streams[i]).Inspect() + "  last seq " + std::to_string(last) + "\n");
   }
   if (streams.size() > kMaxListed) {
     Out("  ... and " + std::to_string(streams.size() - kMaxListed) + " more\n");
   }
-  row("events", std::to_string(st.events_live) + " stored");
-  row("kv", std::to_string(st.kv_keys) + " keys");
-  row("blobs", std::to_string(st.blobs));
-  row("size", HumanBytes(st.bytes_on_disk) + " on disk, " + HumanBytes(st.bytes_used) +
-                  " of records in " + std::to_string(st.segments) + " segment" +
-                  (st.segments == 1 ? "" : "s"));
+  row("events", std::to_string(stat("events")) + " stored");
+  row("kv", std::to_string(stat("kv-keys")) + " keys");
+  row("blobs", std::to_string(stat("blobs")));
+  row("size", HumanBytes(stat("bytes-on-disk")) + " on disk, " + HumanBytes(stat("bytes-used")) +
+                  " of records in " + std::to_string(stat("segments")) + " segment" +
+                  (stat("segments") == 1 ? "" : "s"));
 }
 
 void Repl::CmdTime(const std::string& arg) {

@@ -54,7 +54,7 @@ DurableStore::~DurableStore() = default;
 
 std::unique_ptr<DurableStore> DurableStore::Open(const StoreOptions& options, std::string* error) {
   std::unique_ptr<DurableStore> store(new DurableStore(options));
-  if (store->service_->OpenStore(error) == nullptr) return nullptr;
+  if (store->service_->OpenBackend(error) == nullptr) return nullptr;
   return store;
 }
 

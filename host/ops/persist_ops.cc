@@ -1,42 +1,35 @@
-// persist_ops.cc — the persist/* and blob/* ops, one small function each,
-// found through a table by name.
+// persist_ops.cc — the op table and the one path that serves it.
 //
-// Every op runs to completion inside one call of HandleOp, on the host's one
-// thread, so a check-then-write op (append-expect, kv-cas, commit) is atomic
-// with respect to every other SX computation of this process, and the store's
-// directory lock keeps other processes out.
-//
-// Group commit (HandleBatch). When the scheduler hands over a round in which
-// several tasks wait on writes, the writes become one WriteBatch each and go
-// to Store::CommitGroup together: one write and one fdatasync for all. The
-// checks of the check-then-write ops are expressed in the batches
-// (AppendExpect, KvCas), so the store validates each against the state the
-// earlier ones leave, and a refused one is that task's conflict value. No
-// answer is given before CommitGroup returns, so under sync=always no task
-// resumes before its own write is on stable storage. Requests are taken in
-// the batch's order (the scheduler varies which task comes first); a read
-// (or any op that is not a write) first commits the writes before it, so it
-// sees them. A round with fewer than two writes goes through HandleOp
-// unchanged.
+// Every op runs on the host's one thread, and a round's writes are checked
+// by the engine as they commit (AppendExpect, KvCas in the batches), so a
+// check-then-write op is atomic with respect to every other SX computation
+// of this process. A write op's plan reads what it must through the round's
+// view (RoundView): the hwm a stream will have once the writes planned
+// before it land. When one of those is refused the view was wrong; ops
+// whose batch depends on it (append-next numbers its event) are planned
+// again alone. No answer is given before the commit returns, so under
+// sync=always no task resumes before its own write is on stable storage.
 #include "host/ops/persist_ops.h"
 
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <functional>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "host/backend/open.h"
 #include "host/ops/value_codec.h"
 #include "host/store/cid.h"
+#include "sx/persist.h"
 
 namespace sx::host {
 
-namespace {
+using backend::Status;
+using store::WriteBatch;
 
 // Raised inside an op; becomes an SX error naming the op, subject and cause.
 struct OpFailure {
@@ -45,56 +38,156 @@ struct OpFailure {
   std::string cause;
 };
 
-struct Ctx {
-  Interpreter& in;
-  std::string_view op;
-  std::vector<Value> args;
-  store::Store* store;
+// What the writes planned earlier in the round leave, assuming they land.
+struct RoundView {
+  std::unordered_map<std::string, uint64_t> hwm;  // streams they append to
+  std::unordered_set<std::string> keys;           // keys they write
+};
 
-  [[noreturn]] void Fail(std::string cause, std::string kind = "", std::string subject = "") const {
-    throw OpFailure{std::move(kind), std::move(subject), std::move(cause)};
+struct OpCall {
+  OpCall(Interpreter& in, const OpSpec& spec, std::vector<Value> args, backend::Backend* b,
+         RoundView* view)
+      : in(in), spec(spec), args(std::move(args)), b(b), view(view) {}
+
+  Interpreter& in;
+  const OpSpec& spec;
+  std::vector<Value> args;
+  backend::Backend* b;  // nullptr for ops that need none
+  RoundView* view;
+
+  // Left by plan: an answer now, or a batch and what finish needs.
+  std::optional<Value> answer;
+  WriteBatch batch;
+  std::string subject;                  // the stream or key
+  uint64_t seq = 0;                     // append: the event's seq
+  std::optional<uint64_t> expected;     // append-batch: the expected last seq
+  Value result;                         // the answer if the batch commits
+  bool plan_again_on_conflict = false;  // the batch rests on the view (append-next)
+
+  [[noreturn]] void Fail(std::string cause, std::string kind = "", std::string subj = "") const {
+    throw OpFailure{std::move(kind), std::move(subj), std::move(cause)};
   }
-  void Arity(size_t n) const {
-    if (args.size() != n) {
-      Fail("expected " + std::to_string(n) + " argument" + (n == 1 ? "" : "s") + ", got " +
-           std::to_string(args.size()));
-    }
+  void Check(const Status& s, const char* kind = "", const std::string& subj = "") const {
+    if (!s.ok()) Fail(s.ToString(), kind, subj);
   }
-  std::string Str(size_t i, const char* what) const {
-    const Value& v = args[i];
-    if (v.IsString() || v.IsKeyword()) return v.AsString();
-    Fail(std::string(what) + " must be a string, got " + v.Brief());
-  }
-  int64_t Int(size_t i, const char* what) const {
-    const Value& v = args[i];
-    if (!v.IsInt()) Fail(std::string(what) + " must be an integer, got " + v.Brief());
-    return v.AsInt();
-  }
-  std::string Text(const Value& v, const char* kind, const std::string& subject) const {
+  // Arguments already checked against the table.
+  std::string Str(size_t i) const { return args[i].AsString(); }
+  int64_t Int(size_t i) const { return args[i].AsInt(); }
+  bool Given(size_t i) const { return i < args.size(); }
+
+  std::string Text(const Value& v, const char* kind, const std::string& subj) const {
     std::string bytes, why;
-    if (!EncodeValue(in, v, &bytes, &why)) Fail("cannot store the value: " + why, kind, subject);
+    if (!EncodeValue(in, v, &bytes, &why)) Fail("cannot store the value: " + why, kind, subj);
     return bytes;
   }
-  Value Parse(const std::string& text, const char* kind, const std::string& subject) const {
+  Value Parse(const std::string& text, const char* kind, const std::string& subj) const {
     Value v;
     std::string why;
-    if (!DecodeValue(in, text, &v, &why)) {
-      Fail("stored value does not parse: " + why, kind, subject);
-    }
+    if (!DecodeValue(in, text, &v, &why)) Fail("stored value does not parse: " + why, kind, subj);
     return v;
   }
-  void Check(const store::Status& s, const char* kind = "", const std::string& subject = "") const {
-    if (!s.ok()) Fail(s.ToString(), kind, subject);
-  }
+  Value Int64(uint64_t n) const { return in.Int(static_cast<int64_t>(n)); }
   Value Conflict(const Value& expected, const Value& actual) const {
     std::pair<std::string, Value> e[] = {
         {"conflict", in.Bool(true)}, {"expected", expected}, {"actual", actual}};
     return in.Dict(e);
   }
+  // The engine's hwm of stream.
+  uint64_t LastSeq(const std::string& stream) const {
+    uint64_t seq = 0;
+    Check(b->LastSeq(stream, &seq), "stream", stream);
+    return seq;
+  }
+  // The hwm as the round's earlier writes leave it.
+  uint64_t RoundHwm(const std::string& stream) const {
+    auto it = view->hwm.find(stream);
+    return it != view->hwm.end() ? it->second : LastSeq(stream);
+  }
+  // True when no earlier write of the round touched stream: a check made
+  // now against the engine holds at commit.
+  bool Untouched(const std::string& stream) const { return view->hwm.count(stream) == 0; }
+  // The key's stored bytes; nullopt when absent.
+  std::optional<std::string> CurrentText(const std::string& key) const {
+    std::string text;
+    Status s = b->KvGet(key, &text);
+    if (s.IsNotFound()) return std::nullopt;
+    Check(s, "key", key);
+    return text;
+  }
+  Value CurrentValue(const std::string& key) const {
+    std::optional<std::string> cur = CurrentText(key);
+    return cur ? Parse(*cur, "key", key) : in.Nil();
+  }
 };
 
+namespace {
+
+// --- argument checks: the one place ----------------------------------------------------
+
+size_t ArgCount(const OpSpec& op) {
+  size_t n = 0;
+  while (n < std::size(op.args) && op.args[n].name != nullptr) ++n;
+  return n;
+}
+
+size_t RequiredCount(const OpSpec& op) {
+  size_t n = 0;
+  while (n < ArgCount(op) && !op.args[n].optional) ++n;
+  return n;
+}
+
+const char* KindText(ArgKind kind) {
+  switch (kind) {
+    case ArgKind::kString:
+      return "a string";
+    case ArgKind::kInt:
+      return "an integer";
+    case ArgKind::kList:
+      return "a list";
+    case ArgKind::kStringOrNil:
+      return "a string or nil";
+    case ArgKind::kAny:
+      break;
+  }
+  return "anything";
+}
+
+bool KindFits(ArgKind kind, const Value& v) {
+  switch (kind) {
+    case ArgKind::kString:
+      return v.IsString();
+    case ArgKind::kInt:
+      return v.IsInt();
+    case ArgKind::kList:
+      return v.IsList();
+    case ArgKind::kStringOrNil:
+      return v.IsString() || v.IsNil();
+    case ArgKind::kAny:
+      break;
+  }
+  return true;
+}
+
+void CheckArgs(const OpCall& c) {
+  size_t max = ArgCount(c.spec), min = RequiredCount(c.spec), n = c.args.size();
+  if (n < min || n > max) {
+    std::string want =
+        min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max);
+    c.Fail("expected " + want + " argument" + (max == 1 ? "" : "s") + ", got " + std::to_string(n));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const ArgSpec& a = c.spec.args[i];
+    if (!KindFits(a.kind, c.args[i])) {
+      c.Fail("argument " + std::to_string(i + 1) + " (" + a.name + ") must be " + KindText(a.kind) +
+             ", got " + c.args[i].Brief());
+    }
+  }
+}
+
+// --- events and seqs ---------------------------------------------------------------------
+
 // An event's time: an integer (what the library's queries compare), or nil.
-void CheckAt(const Ctx& c, const Value& at, const char* what, const std::string& stream) {
+void CheckAt(const OpCall& c, const Value& at, const char* what, const std::string& stream) {
   if (!at.IsNil() && !at.IsInt()) {
     c.Fail(std::string(what) + " must be an integer, got " + at.Brief(), "stream", stream);
   }
@@ -102,10 +195,10 @@ void CheckAt(const Ctx& c, const Value& at, const char* what, const std::string&
 
 // The event's :seq, checked, after its :stream (when it has one) is checked
 // to name the stream it is appended to and its :at to be an integer.
-uint64_t EventSeq(const Ctx& c, const Value& event, const std::string& stream) {
+uint64_t EventSeq(const OpCall& c, const Value& event, const std::string& stream) {
   if (!event.IsDict()) c.Fail("the event must be a dict, got " + event.Brief(), "stream", stream);
   Value own = event.Get("stream");
-  if (!own.IsNil() && !((own.IsString() || own.IsKeyword()) && own.AsString() == stream)) {
+  if (!own.IsNil() && !(own.IsString() && own.AsString() == stream)) {
     c.Fail("the event's :stream " + own.Brief() + " is not the stream it is appended to", "stream",
            stream);
   }
@@ -122,47 +215,27 @@ uint64_t EventSeq(const Ctx& c, const Value& event, const std::string& stream) {
 // seqs never wrap to negative numbers.
 constexpr uint64_t kMaxSeq = INT64_MAX;
 
-[[noreturn]] void StreamFull(const Ctx& c, const std::string& stream) {
-  c.Fail("stream is full: its last seq is " + std::to_string(kMaxSeq) + ", the largest there is",
-         "stream", stream);
-}
-
-// Refuses an append to a stream whose last seq is `last` when it is full.
-void CheckRoom(const Ctx& c, const std::string& stream, uint64_t last) {
-  if (last >= kMaxSeq) StreamFull(c, stream);
-}
-
-// The error for an append of `seq` the store refused as not above the mark.
-[[noreturn]] void AppendConflict(const Ctx& c, const std::string& stream, uint64_t seq,
-                                 const store::Status& s) {
-  if (s.actual() >= kMaxSeq) StreamFull(c, stream);
-  c.Fail("conflict: seq " + std::to_string(seq) + " is not above the last seq " +
-             std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) + ")",
-         "stream", stream);
-}
-
-// A commit refused because an append to a full stream could not be placed
-// (the store then expects a seq past kMaxSeq) is an error, not a conflict.
-void CheckCommitRoom(const Ctx& c, const store::Status& s) {
-  if (s.IsConflict() && s.expected() > kMaxSeq) {
-    c.Fail("stream is full: an append to a stream whose last seq is " + std::to_string(kMaxSeq));
+void CheckRoom(const OpCall& c, const std::string& stream, uint64_t last) {
+  if (last >= kMaxSeq) {
+    c.Fail("stream is full: its last seq is " + std::to_string(kMaxSeq) + ", the largest there is",
+           "stream", stream);
   }
 }
 
-Value ReadEvents(const Ctx& c, const std::string& stream, uint64_t from, size_t limit) {
-  std::vector<store::Event> events;
-  c.Check(c.store->Read(stream, from, limit, &events), "stream", stream);
+Value ReadEvents(const OpCall& c, const std::string& stream, uint64_t from, size_t limit) {
+  std::vector<backend::Event> events;
+  c.Check(c.b->Read(stream, from, limit, &events), "stream", stream);
   // One builder for the whole answer: the events are decoded straight into
   // the list, without a handle each.
-  ValueBuilder b(c.in);
+  ValueBuilder vb(c.in);
   std::string why;
-  for (const store::Event& e : events) {
-    if (!DecodeInto(c.in, b, e.payload, &why)) {
+  for (const backend::Event& e : events) {
+    if (!DecodeInto(c.in, vb, e.payload, &why)) {
       c.Fail("stored value does not parse: " + why, "stream", stream);
     }
   }
-  b.List(events.size());
-  return b.Take();
+  vb.List(events.size());
+  return vb.Take();
 }
 
 Value StringList(Interpreter& in, const std::vector<std::string>& names) {
@@ -172,229 +245,271 @@ Value StringList(Interpreter& in, const std::vector<std::string>& names) {
   return in.List(items);
 }
 
-// --- the reference ops ---------------------------------------------------------
+uint64_t NonNegative(int64_t n) { return static_cast<uint64_t>(std::max<int64_t>(0, n)); }
 
-Value OpAppend(Ctx& c) {
-  c.Arity(2);
-  std::string stream = c.Str(0, "stream");
-  uint64_t seq = EventSeq(c, c.args[1], stream);
-  std::string payload = c.Text(c.args[1], "stream", stream);
-  store::Status s = c.store->Append(stream, seq, payload);
-  if (s.IsConflict()) AppendConflict(c, stream, seq, s);
-  c.Check(s, "stream", stream);
-  return c.args[1];
+// --- the reference ops -------------------------------------------------------------------
+
+void PlanAppend(OpCall& c) {
+  c.subject = c.Str(0);
+  c.seq = EventSeq(c, c.args[1], c.subject);
+  c.batch.Append(c.subject, c.seq, c.Text(c.args[1], "stream", c.subject));
+  uint64_t& hwm = c.view->hwm[c.subject];  // what the append leaves, if it lands
+  hwm = std::max(hwm, c.seq);
 }
 
-Value OpRead(Ctx& c) {
-  if (c.args.empty() || c.args.size() > 3) c.Fail("expected (stream [from [limit]])");
-  std::string stream = c.Str(0, "stream");
-  uint64_t from =
-      c.args.size() > 1 ? static_cast<uint64_t>(std::max<int64_t>(0, c.Int(1, "from"))) : 0;
-  size_t limit =
-      c.args.size() > 2 ? static_cast<size_t>(std::max<int64_t>(0, c.Int(2, "limit"))) : SIZE_MAX;
-  return ReadEvents(c, stream, from, limit);
-}
-
-Value OpReadRange(Ctx& c) {
-  c.Arity(3);
-  std::string stream = c.Str(0, "stream");
-  int64_t from = c.Int(1, "from");
-  int64_t limit = c.Int(2, "limit");
-  if (limit < 0) c.Fail("limit must not be negative", "stream", stream);
-  return ReadEvents(c, stream, static_cast<uint64_t>(std::max<int64_t>(0, from)),
-                    static_cast<size_t>(limit));
-}
-
-Value OpLastSeq(Ctx& c) {
-  c.Arity(1);
-  return c.in.Int(static_cast<int64_t>(c.store->LastSeq(c.Str(0, "stream"))));
-}
-
-Value OpTruncateThrough(Ctx& c) {
-  c.Arity(2);
-  std::string stream = c.Str(0, "stream");
-  int64_t seq = c.Int(1, "seq");
-  if (seq > 0)
-    c.Check(c.store->TruncateThrough(stream, static_cast<uint64_t>(seq)), "stream", stream);
-  return c.in.Nil();
-}
-
-Value OpStreams(Ctx& c) {
-  c.Arity(0);
-  return StringList(c.in, c.store->Streams());
-}
-
-Value OpKvGet(Ctx& c) {
-  c.Arity(1);
-  std::string key = c.Str(0, "key");
-  std::string text;
-  store::Status s = c.store->KvGet(key, &text);
-  if (s.IsNotFound()) return c.in.Nil();
-  c.Check(s, "key", key);
-  return c.Parse(text, "key", key);
-}
-
-Value OpKvPut(Ctx& c) {
-  c.Arity(2);
-  std::string key = c.Str(0, "key");
-  c.Check(c.store->KvPut(key, c.Text(c.args[1], "key", key)), "key", key);
-  return c.args[1];
-}
-
-Value OpKvDelete(Ctx& c) {
-  c.Arity(1);
-  std::string key = c.Str(0, "key");
-  c.Check(c.store->KvDelete(key), "key", key);
-  return c.in.Nil();
-}
-
-Value OpKvHas(Ctx& c) {
-  c.Arity(1);
-  return c.in.Bool(c.store->KvHas(c.Str(0, "key")));
-}
-
-Value OpKvKeys(Ctx& c) {
-  c.Arity(0);
-  return StringList(c.in, c.store->KvKeys());
-}
-
-Value OpBlobPut(Ctx& c) {
-  if (c.args.empty() || c.args.size() > 2) c.Fail("expected (bytes [mime])");
-  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Brief());
-  if (c.args.size() == 2 && !c.args[1].IsNil() && !c.args[1].IsString()) {
-    c.Fail("mime must be a string, got " + c.args[1].Brief());
+Value FinishAppend(OpCall& c, const Status& s) {
+  if (s.IsConflict()) {
+    CheckRoom(c, c.subject, s.actual());
+    c.Fail("conflict: seq " + std::to_string(c.seq) + " is not above the last seq " +
+               std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) + ")",
+           "stream", c.subject);
   }
+  c.Check(s, "stream", c.subject);
+  return c.args[1];
+}
+
+void PlanRead(OpCall& c) {
+  uint64_t from = c.Given(1) ? NonNegative(c.Int(1)) : 0;
+  size_t limit = c.Given(2) ? static_cast<size_t>(NonNegative(c.Int(2))) : SIZE_MAX;
+  c.answer = ReadEvents(c, c.Str(0), from, limit);
+}
+
+void PlanReadRange(OpCall& c) {
+  std::string stream = c.Str(0);
+  if (c.Int(2) < 0) c.Fail("limit must not be negative", "stream", stream);
+  c.answer = ReadEvents(c, stream, NonNegative(c.Int(1)), static_cast<size_t>(c.Int(2)));
+}
+
+void PlanLastSeq(OpCall& c) { c.answer = c.Int64(c.LastSeq(c.Str(0))); }
+
+void PlanTruncateThrough(OpCall& c) {
+  c.subject = c.Str(0);
+  if (c.Int(1) <= 0) {
+    c.answer = c.in.Nil();
+    return;
+  }
+  c.batch.TruncateThrough(c.subject, static_cast<uint64_t>(c.Int(1)));
+}
+
+// The answer of the writes that answer nil (truncate-through, kv-delete).
+Value FinishNil(OpCall& c, const Status& s) {
+  c.Check(s, c.spec.args[0].name, c.subject);
+  return c.in.Nil();
+}
+
+void PlanStreams(OpCall& c) {
+  std::vector<std::string> names;
+  c.Check(c.b->Streams(&names));
+  c.answer = StringList(c.in, names);
+}
+
+void PlanKvGet(OpCall& c) {
+  std::string key = c.Str(0);
+  std::optional<std::string> text = c.CurrentText(key);
+  c.answer = text ? c.Parse(*text, "key", key) : c.in.Nil();
+}
+
+void PlanKvPut(OpCall& c) {
+  c.subject = c.Str(0);
+  c.batch.KvPut(c.subject, c.Text(c.args[1], "key", c.subject));
+  c.view->keys.insert(c.subject);
+  c.result = c.args[1];
+}
+
+// The answer of the writes that answer a value given (kv-put, kv-cas, ...).
+Value FinishResult(OpCall& c, const Status& s) {
+  c.Check(s, "key", c.subject);
+  return c.result;
+}
+
+void PlanKvDelete(OpCall& c) {
+  c.subject = c.Str(0);
+  c.batch.KvDelete(c.subject);
+  c.view->keys.insert(c.subject);
+}
+
+void PlanKvHas(OpCall& c) {
+  bool has = false;
+  c.Check(c.b->KvHas(c.Str(0), &has), "key", c.Str(0));
+  c.answer = c.in.Bool(has);
+}
+
+void PlanKvKeys(OpCall& c) {
+  std::vector<std::string> keys;
+  c.Check(c.b->KvKeys(&keys));
+  c.answer = StringList(c.in, keys);
+}
+
+void PlanBlobPut(OpCall& c) {
   std::string cid;
-  c.Check(c.store->BlobPut(c.args[0].AsString(), &cid));
-  return c.in.String(cid);
+  c.Check(c.b->BlobPut(c.Str(0), &cid));
+  c.answer = c.in.String(cid);
 }
 
-Value OpBlobGet(Ctx& c) {
-  c.Arity(1);
-  std::string cid = c.Str(0, "cid");
-  std::string bytes;
-  store::Status s = c.store->BlobGet(cid, &bytes);
-  if (s.IsNotFound()) return c.in.Nil();
+void PlanBlobGet(OpCall& c) {
+  std::string cid = c.Str(0), bytes;
+  Status s = c.b->BlobGet(cid, &bytes);
+  if (s.IsNotFound()) {
+    c.answer = c.in.Nil();
+    return;
+  }
   c.Check(s, "cid", cid);
-  return c.in.String(bytes);
+  c.answer = c.in.String(bytes);
 }
 
-Value OpBlobHas(Ctx& c) {
-  c.Arity(1);
-  return c.in.Bool(c.store->BlobHas(c.Str(0, "cid")));
+void PlanBlobHas(OpCall& c) {
+  bool has = false;
+  c.Check(c.b->BlobHas(c.Str(0), &has), "cid", c.Str(0));
+  c.answer = c.in.Bool(has);
 }
 
-// --- atomic ops beyond the reference ------------------------------------------
+// --- atomic ops beyond the reference -----------------------------------------------------
 
-// (stream type at data): the host numbers the event hwm + 1 and appends it,
-// in one round trip.
-Value OpAppendNext(Ctx& c) {
-  c.Arity(4);
-  std::string stream = c.Str(0, "stream");
+// (stream type at data): the event numbered hwm + 1, in one round trip.
+void PlanAppendNext(OpCall& c) {
+  std::string stream = c.Str(0);
   CheckAt(c, c.args[2], ":at", stream);
-  uint64_t last = c.store->LastSeq(stream);
+  uint64_t last = c.RoundHwm(stream);
   CheckRoom(c, stream, last);
-  uint64_t seq = last + 1;
   std::pair<std::string, Value> e[] = {{"stream", c.args[0]},
-                                       {"seq", c.in.Int(static_cast<int64_t>(seq))},
+                                       {"seq", c.Int64(last + 1)},
                                        {"type", c.args[1]},
                                        {"at", c.args[2]},
                                        {"data", c.args[3]}};
-  Value event = c.in.Dict(e);
-  c.Check(c.store->Append(stream, seq, c.Text(event, "stream", stream)), "stream", stream);
-  return event;
+  c.result = c.in.Dict(e);
+  c.subject = stream;
+  c.batch.AppendExpect(stream, last, last + 1, c.Text(c.result, "stream", stream));
+  c.view->hwm[stream] = last + 1;
+  c.plan_again_on_conflict = true;
 }
 
-// (stream expected event): appends when the last seq is `expected`, else
-// answers a conflict value.
-Value OpAppendExpect(Ctx& c) {
-  c.Arity(3);
-  std::string stream = c.Str(0, "stream");
-  int64_t expected = c.Int(1, "expected");
-  uint64_t actual = c.store->LastSeq(stream);
-  if (expected < 0 || static_cast<uint64_t>(expected) != actual) {
-    return c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(actual)));
+Value FinishAppendNext(OpCall& c, const Status& s) {
+  c.Check(s, "stream", c.subject);
+  return c.result;
+}
+
+// The conflict of an expected last seq that is not the stream's, found
+// before anything is planned; nullopt when the check must wait for the
+// commit (an earlier write of the round touches the stream).
+std::optional<Value> ExpectedNow(OpCall& c, const std::string& stream, size_t arg) {
+  int64_t expected = c.Int(arg);
+  if (expected < 0) return c.Conflict(c.args[arg], c.Int64(c.RoundHwm(stream)));
+  if (!c.Untouched(stream)) return std::nullopt;
+  uint64_t actual = c.LastSeq(stream);
+  if (static_cast<uint64_t>(expected) != actual) return c.Conflict(c.args[arg], c.Int64(actual));
+  return std::nullopt;
+}
+
+// (stream expected event): the event, or a conflict when the last seq is not expected.
+void PlanAppendExpect(OpCall& c) {
+  c.subject = c.Str(0);
+  if ((c.answer = ExpectedNow(c, c.subject, 1))) return;
+  uint64_t expected = static_cast<uint64_t>(c.Int(1));
+  CheckRoom(c, c.subject, expected);
+  uint64_t seq = EventSeq(c, c.args[2], c.subject);
+  c.batch.AppendExpect(c.subject, expected, seq, c.Text(c.args[2], "stream", c.subject));
+  c.view->hwm[c.subject] = seq;
+}
+
+Value FinishAppendExpect(OpCall& c, const Status& s) {
+  if (s.IsConflict() && s.actual() != static_cast<uint64_t>(c.Int(1))) {
+    return c.Conflict(c.args[1], c.Int64(s.actual()));
   }
-  CheckRoom(c, stream, actual);
-  uint64_t seq = EventSeq(c, c.args[2], stream);
-  c.Check(c.store->Append(stream, seq, c.Text(c.args[2], "stream", stream)), "stream", stream);
+  c.Check(s, "stream", c.subject);
   return c.args[2];
 }
 
-// (stream events [expected]): all the events or none; with `expected`, a
-// conflict value when the stream moved.
-Value OpAppendBatch(Ctx& c) {
-  if (c.args.size() < 2 || c.args.size() > 3) c.Fail("expected (stream events [expected])");
-  std::string stream = c.Str(0, "stream");
-  if (!c.args[1].IsList())
-    c.Fail("events must be a list, got " + c.args[1].Brief(), "stream", stream);
-  uint64_t actual = c.store->LastSeq(stream);
-  if (c.args.size() == 3) {
-    int64_t expected = c.Int(2, "expected");
-    if (expected < 0 || static_cast<uint64_t>(expected) != actual) {
-      return c.Conflict(c.args[2], c.in.Int(static_cast<int64_t>(actual)));
+// (stream events [expected]): all the events or none.
+void PlanAppendBatch(OpCall& c) {
+  c.subject = c.Str(0);
+  if (c.Given(2)) {
+    if ((c.answer = ExpectedNow(c, c.subject, 2))) return;
+    c.expected = static_cast<uint64_t>(c.Int(2));
+  }
+  bool first = true;
+  for (const Value& ev : c.args[1].Items()) {
+    uint64_t seq = EventSeq(c, ev, c.subject);
+    std::string text = c.Text(ev, "stream", c.subject);
+    if (first && c.expected) {
+      c.batch.AppendExpect(c.subject, *c.expected, seq, std::move(text));
+    } else {
+      c.batch.Append(c.subject, seq, std::move(text));
+    }
+    first = false;
+    c.view->hwm[c.subject] = seq;
+  }
+  if (c.batch.empty()) c.answer = c.args[1];
+}
+
+Value FinishAppendBatch(OpCall& c, const Status& s) {
+  if (s.IsConflict()) {
+    if (c.expected && s.actual() != *c.expected) return c.Conflict(c.args[2], c.Int64(s.actual()));
+    CheckRoom(c, c.subject, s.actual());
+    c.Fail("conflict: the batch's seqs must rise above the last seq " + std::to_string(s.actual()),
+           "stream", c.subject);
+  }
+  c.Check(s, "stream", c.subject);
+  return c.args[1];
+}
+
+// (key expected new): new, when the key's value is equal? to expected (nil
+// matches an absent key), else a conflict whose :actual is the value.
+void PlanKvCas(OpCall& c) {
+  c.subject = c.Str(0);
+  const std::string& key = c.subject;
+  std::string want = c.Text(c.args[1], "key", key);
+  std::optional<std::string> cur = c.CurrentText(key);
+  std::optional<std::string> expected;
+  if (cur && StoredValueIs(c.in, *cur, want)) {
+    expected = cur;  // as stored, text or binary; a stored nil matches nil
+  } else if (!c.args[1].IsNil()) {
+    expected = std::move(want);
+  }
+  if (c.view->keys.count(key) == 0 && expected != cur) {
+    c.answer = c.Conflict(c.args[1], cur ? c.Parse(*cur, "key", key) : c.in.Nil());
+    return;
+  }
+  c.batch.KvCas(key, expected, c.Text(c.args[2], "key", key));
+  c.view->keys.insert(key);
+  c.result = c.args[2];
+}
+
+Value FinishKvCas(OpCall& c, const Status& s) {
+  if (s.IsConflict()) return c.Conflict(c.args[1], c.CurrentValue(c.subject));
+  return FinishResult(c, s);
+}
+
+Value Exists(OpCall& c, const Value& actual) {
+  std::pair<std::string, Value> e[] = {
+      {"conflict", c.in.Bool(true)}, {"reason", c.in.String("exists")}, {"actual", actual}};
+  return c.in.Dict(e);
+}
+
+// (key value): value, stored only when the key is absent.
+void PlanKvPutNew(OpCall& c) {
+  c.subject = c.Str(0);
+  if (c.view->keys.count(c.subject) == 0) {
+    std::optional<std::string> cur = c.CurrentText(c.subject);
+    if (cur) {
+      c.answer = Exists(c, c.Parse(*cur, "key", c.subject));
+      return;
     }
   }
-  store::WriteBatch batch;
-  for (const Value& ev : c.args[1].Items()) {
-    batch.Append(stream, EventSeq(c, ev, stream), c.Text(ev, "stream", stream));
-  }
-  if (!batch.empty()) CheckRoom(c, stream, actual);
-  store::Status s = c.store->Commit(batch);
-  if (s.IsConflict()) {
-    c.Fail("conflict: the batch's seqs must rise above the last seq " + std::to_string(actual),
-           "stream", stream);
-  }
-  c.Check(s, "stream", stream);
-  return c.args[1];
+  c.batch.KvCas(c.subject, std::nullopt, c.Text(c.args[1], "key", c.subject));
+  c.view->keys.insert(c.subject);
+  c.result = c.args[1];
 }
 
-// Reads a key's current value as text; nullopt when absent.
-std::optional<std::string> CurrentText(const Ctx& c, const std::string& key) {
-  std::string text;
-  store::Status s = c.store->KvGet(key, &text);
-  if (s.IsNotFound()) return std::nullopt;
-  c.Check(s, "key", key);
-  return text;
-}
-
-// (key expected new): sets key to new when its value is equal? to expected
-// (nil matches an absent key); answers new, or a conflict value.
-Value OpKvCas(Ctx& c) {
-  c.Arity(3);
-  std::string key = c.Str(0, "key");
-  std::string expected = c.Text(c.args[1], "key", key);
-  std::optional<std::string> cur = CurrentText(c, key);
-  bool match = cur ? StoredValueIs(c.in, *cur, expected) : c.args[1].IsNil();
-  if (!match) return c.Conflict(c.args[1], cur ? c.Parse(*cur, "key", key) : c.in.Nil());
-  store::WriteBatch batch;
-  batch.KvCas(key, cur, c.Text(c.args[2], "key", key));
-  c.Check(c.store->Commit(batch), "key", key);
-  return c.args[2];
-}
-
-// (key value): stores value only when key is absent.
-Value OpKvPutNew(Ctx& c) {
-  c.Arity(2);
-  std::string key = c.Str(0, "key");
-  std::optional<std::string> cur = CurrentText(c, key);
-  if (cur) {
-    std::pair<std::string, Value> e[] = {{"conflict", c.in.Bool(true)},
-                                         {"reason", c.in.String("exists")},
-                                         {"actual", c.Parse(*cur, "key", key)}};
-    return c.in.Dict(e);
-  }
-  store::WriteBatch batch;
-  batch.KvCas(key, std::nullopt, c.Text(c.args[1], "key", key));
-  c.Check(c.store->Commit(batch), "key", key);
-  return c.args[1];
+Value FinishKvPutNew(OpCall& c, const Status& s) {
+  if (s.IsConflict()) return Exists(c, c.CurrentValue(c.subject));
+  return FinishResult(c, s);
 }
 
 // What a check that the key holds `encoded` must compare with: the bytes as
 // stored when they hold that value (a store written before the binary
 // encoding holds text), else `encoded`.
-std::string StoredForm(const Ctx& c, const std::string& key, std::string encoded) {
-  std::optional<std::string> cur = CurrentText(c, key);
+std::string StoredForm(const OpCall& c, const std::string& key, std::string encoded) {
+  std::optional<std::string> cur = c.CurrentText(key);
   if (cur && StoredValueIs(c.in, *cur, encoded)) return *cur;
   return encoded;
 }
@@ -405,9 +520,7 @@ std::string StoredForm(const Ctx& c, const std::string& key, std::string encoded
 //   {:op "kv-delete" :key k}                    {:op "kv-cas" :key k :expected x :value v}
 //   {:op "truncate" :stream s :seq n}
 // Answers true, or the conflict value of the first check that failed.
-void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
-  c.Arity(1);
-  if (!c.args[0].IsList()) c.Fail("writes must be a list, got " + c.args[0].Brief());
+void PlanCommit(OpCall& c) {
   for (const Value& w : c.args[0].Items()) {
     if (!w.IsDict() || !w.Get("op").IsString()) {
       c.Fail("each write must be a dict with an :op, got " + w.Brief());
@@ -428,380 +541,379 @@ void BuildCommit(const Ctx& c, store::WriteBatch& batch) {
       Value ev = w.Get("event");
       uint64_t seq = EventSeq(c, ev, stream);
       if (kind == "append") {
-        CheckRoom(c, stream, c.store->LastSeq(stream));
-        batch.Append(stream, seq, c.Text(ev, "stream", stream));
+        CheckRoom(c, stream, c.LastSeq(stream));
+        c.batch.Append(stream, seq, c.Text(ev, "stream", stream));
       } else {
         int64_t expected = field_int("expected");
         if (expected < 0) c.Fail("append-expect: :expected must not be negative", "stream", stream);
         CheckRoom(c, stream, static_cast<uint64_t>(expected));
-        batch.AppendExpect(stream, static_cast<uint64_t>(expected), seq,
-                           c.Text(ev, "stream", stream));
+        c.batch.AppendExpect(stream, static_cast<uint64_t>(expected), seq,
+                             c.Text(ev, "stream", stream));
       }
+      c.view->hwm[stream] = seq;
     } else if (kind == "kv-put") {
       std::string key = field_str("key");
-      batch.KvPut(key, c.Text(w.Get("value"), "key", key));
+      c.batch.KvPut(key, c.Text(w.Get("value"), "key", key));
+      c.view->keys.insert(key);
     } else if (kind == "kv-delete") {
-      batch.KvDelete(field_str("key"));
+      std::string key = field_str("key");
+      c.batch.KvDelete(key);
+      c.view->keys.insert(key);
     } else if (kind == "kv-cas") {
       std::string key = field_str("key");
       Value expected = w.Get("expected");
       std::optional<std::string> exp;
       if (!expected.IsNil()) exp = StoredForm(c, key, c.Text(expected, "key", key));
-      batch.KvCas(key, exp, c.Text(w.Get("value"), "key", key));
+      c.batch.KvCas(key, exp, c.Text(w.Get("value"), "key", key));
+      c.view->keys.insert(key);
     } else if (kind == "truncate") {
-      batch.TruncateThrough(field_str("stream"),
-                            static_cast<uint64_t>(std::max<int64_t>(0, field_int("seq"))));
+      c.batch.TruncateThrough(field_str("stream"), NonNegative(field_int("seq")));
     } else {
       c.Fail("unknown write op " + w.Get("op").Brief());
     }
   }
+  if (c.batch.empty()) c.answer = c.in.Bool(true);
 }
 
-Value OpCommit(Ctx& c) {
-  store::WriteBatch batch;
-  BuildCommit(c, batch);
-  store::Status s = c.store->Commit(batch);
-  CheckCommitRoom(c, s);
-  if (s.IsConflict()) {
-    return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
-                      c.in.Int(static_cast<int64_t>(s.actual())));
+Value FinishCommit(OpCall& c, const Status& s) {
+  // An append to a full stream could not be placed (the engine then expects
+  // a seq past kMaxSeq): an error, not a conflict.
+  if (s.IsConflict() && s.expected() > kMaxSeq) {
+    c.Fail("stream is full: an append to a stream whose last seq is " + std::to_string(kMaxSeq));
   }
+  if (s.IsConflict()) return c.Conflict(c.Int64(s.expected()), c.Int64(s.actual()));
   c.Check(s);
   return c.in.Bool(true);
 }
 
-Value OpSync(Ctx& c) {
-  c.Arity(0);
-  c.Check(c.store->Sync());
-  return c.in.Nil();
+void PlanSync(OpCall& c) {
+  c.Check(c.b->Sync());
+  c.answer = c.in.Nil();
 }
 
-Value OpStats(Ctx& c) {
-  c.Arity(0);
-  store::Store::Stats s = c.store->GetStats();
-  auto n = [&](uint64_t v) { return c.in.Int(static_cast<int64_t>(v)); };
-  std::pair<std::string, Value> e[] = {{"streams", n(s.streams)},
-                                       {"events", n(s.events_live)},
-                                       {"kv-keys", n(s.kv_keys)},
-                                       {"blobs", n(s.blobs)},
-                                       {"segments", n(s.segments)},
-                                       {"bytes-on-disk", n(s.bytes_on_disk)},
-                                       {"bytes-used", n(s.bytes_used)},
-                                       {"bytes-live", n(s.bytes_live)},
-                                       {"appends", n(s.appends)},
-                                       {"commits", n(s.commits)},
-                                       {"syncs", n(s.syncs)},
-                                       {"records-read", n(s.records_read)},
-                                       {"compactions", n(s.compactions)},
-                                       {"index-bytes", n(s.index_bytes)},
-                                       {"recovered-torn-bytes", n(s.recovered_torn_bytes)}};
-  return c.in.Dict(e);
+void PlanStats(OpCall& c) {
+  backend::Stats stats;
+  c.Check(c.b->GetStats(&stats));
+  std::vector<std::pair<std::string, Value>> e;
+  e.reserve(stats.size());
+  for (const auto& [name, n] : stats) e.emplace_back(name, c.Int64(n));
+  c.answer = c.in.Dict(e);
 }
 
-Value OpCompact(Ctx& c) {
-  c.Arity(0);
-  c.Check(c.store->Compact());
-  return c.in.Nil();
+void PlanCompact(OpCall& c) {
+  c.Check(c.b->Compact());
+  c.answer = c.in.Nil();
 }
 
-// (bytes): the cid blob/put gives those bytes, without storing them.
-Value OpBlobCid(Ctx& c) {
-  c.Arity(1);
-  if (!c.args[0].IsString()) c.Fail("bytes must be a string, got " + c.args[0].Inspect());
-  return c.in.String(store::CidForBytes(c.args[0].AsString()));
-}
-
-Value OpOps(Ctx& c);
-
-struct OpEntry {
-  const char* name;
-  Value (*fn)(Ctx&);
-};
-
-const OpEntry kOps[] = {
-    {"persist/append", OpAppend},
-    {"persist/read", OpRead},
-    {"persist/last-seq", OpLastSeq},
-    {"persist/truncate-through", OpTruncateThrough},
-    {"persist/streams", OpStreams},
-    {"persist/kv-get", OpKvGet},
-    {"persist/kv-put", OpKvPut},
-    {"persist/kv-delete", OpKvDelete},
-    {"persist/kv-has?", OpKvHas},
-    {"persist/kv-keys", OpKvKeys},
-    {"blob/put", OpBlobPut},
-    {"blob/get", OpBlobGet},
-    {"blob/has?", OpBlobHas},
-    {"persist/append-next", OpAppendNext},
-    {"persist/append-expect", OpAppendExpect},
-    {"persist/append-batch", OpAppendBatch},
-    {"persist/kv-cas", OpKvCas},
-    {"persist/kv-put-new", OpKvPutNew},
-    {"persist/commit", OpCommit},
-    {"persist/read-range", OpReadRange},
-    {"persist/sync", OpSync},
-    {"persist/stats", OpStats},
-    {"persist/compact", OpCompact},
-    {"persist/ops", OpOps},
-    {"blob/cid", OpBlobCid},
-};
-
-// (): the names of the ops this host serves, so a client can ask once and
-// fall back to the reference ops where an op is missing.
-Value OpOps(Ctx& c) {
-  c.Arity(0);
+void PlanOps(OpCall& c) {
   std::vector<std::string> names;
-  for (const OpEntry& e : kOps) names.emplace_back(e.name);
-  return StringList(c.in, names);
+  for (const OpSpec& op : PersistOps()) names.emplace_back(op.name);
+  c.answer = StringList(c.in, names);
 }
 
-// Ops that answer without opening the store.
-bool NeedsStore(std::string_view op) { return op != "persist/ops" && op != "blob/cid"; }
+void PlanBlobCid(OpCall& c) { c.answer = c.in.String(store::CidForBytes(c.Str(0))); }
 
-// --- group commit -------------------------------------------------------------------
+// --- the table ---------------------------------------------------------------------------
 
-IoResult Failure(Interpreter& in, std::string_view op, const std::string& kind,
-                 const std::string& subject, const std::string& cause) {
+constexpr ArgKind S = ArgKind::kString, I = ArgKind::kInt, L = ArgKind::kList,
+                  N = ArgKind::kStringOrNil, A = ArgKind::kAny;
+constexpr bool kRead = false, kWrite = true;
+constexpr bool kGrouped = true, kAlone = false;
+constexpr bool kBackend = true, kNoBackend = false;
+
+const OpSpec kOps[] = {
+    // The reference ops.
+    {"persist/append",
+     kWrite,
+     kGrouped,
+     kBackend,
+     {{"stream", S}, {"event", A}},
+     "the event, appended; its :seq must be above the stream's last seq",
+     PlanAppend,
+     FinishAppend},
+    {"persist/read",
+     kRead,
+     kAlone,
+     kBackend,
+     {{"stream", S}, {"from", I, true}, {"limit", I, true}},
+     "the stored events with seq >= from, oldest first, at most limit",
+     PlanRead,
+     nullptr},
+    {"persist/last-seq",
+     kRead,
+     kAlone,
+     kBackend,
+     {{"stream", S}},
+     "the stream's high-water mark; 0 if never appended to",
+     PlanLastSeq,
+     nullptr},
+    {"persist/truncate-through",
+     kWrite,
+     kGrouped,
+     kBackend,
+     {{"stream", S}, {"seq", I}},
+     "nil, the events with seq <= seq dropped; the mark stays",
+     PlanTruncateThrough,
+     FinishNil},
+    {"persist/streams",
+     kRead,
+     kAlone,
+     kBackend,
+     {},
+     "every stream ever appended to, sorted",
+     PlanStreams,
+     nullptr},
+    {"persist/kv-get",
+     kRead,
+     kAlone,
+     kBackend,
+     {{"key", S}},
+     "the key's value, or nil",
+     PlanKvGet,
+     nullptr},
+    {"persist/kv-put",
+     kWrite,
+     kGrouped,
+     kBackend,
+     {{"key", S}, {"value", A}},
+     "the value, stored",
+     PlanKvPut,
+     FinishResult},
+    {"persist/kv-delete",
+     kWrite,
+     kGrouped,
+     kBackend,
+     {{"key", S}},
+     "nil, the key deleted (absent is fine)",
+     PlanKvDelete,
+     FinishNil},
+    {"persist/kv-has?",
+     kRead,
+     kAlone,
+     kBackend,
+     {{"key", S}},
+     "whether the key is present",
+     PlanKvHas,
+     nullptr},
+    {"persist/kv-keys", kRead, kAlone, kBackend, {}, "every key, sorted", PlanKvKeys, nullptr},
+    {"blob/put",
+     kWrite,
+     kAlone,
+     kBackend,
+     {{"bytes", S}, {"mime", N, true}},
+     "the cid of the bytes, stored once",
+     PlanBlobPut,
+     nullptr},
+    {"blob/get",
+     kRead,
+     kAlone,
+     kBackend,
+     {{"cid", S}},
+     "the blob's bytes, or nil",
+     PlanBlobGet,
+     nullptr},
+    {"blob/has?",
+     kRead,
+     kAlone,
+     kBackend,
+     {{"cid", S}},
+     "whether the blob is stored",
+     PlanBlobHas,
+     nullptr},
+    // Atomic ops beyond the reference.
+    {"persist/append-next",
+     kWrite,
+     kGrouped,
+     kBackend,
+     {{"stream", S}, {"type", A}, {"at", A}, {"data", A}},
+     "the event stored with seq last-seq + 1",
+     PlanAppendNext,
+     FinishAppendNext},
+    {"persist/append-expect",
+     kWrite,
+     kGrouped,
+     kBackend,
+     {{"stream", S}, {"expected", I}, {"event", A}},
+     "the event, or a conflict when the last seq is not expected",
+     PlanAppendExpect,
+     FinishAppendExpect},
+    {"persist/append-batch",
+     kWrite,
+     kGrouped,
+     kBackend,
+     {{"stream", S}, {"events", L}, {"expected", I, true}},
+     "the events, all appended or none; a conflict when the stream moved",
+     PlanAppendBatch,
+     FinishAppendBatch},
+    {"persist/kv-cas",
+     kWrite,
+     kGrouped,
+     kBackend,
+     {{"key", S}, {"expected", A}, {"new", A}},
+     "new, when the value is expected; else a conflict",
+     PlanKvCas,
+     FinishKvCas},
+    {"persist/kv-put-new",
+     kWrite,
+     kGrouped,
+     kBackend,
+     {{"key", S}, {"value", A}},
+     "the value, stored only when the key is absent; else a conflict",
+     PlanKvPutNew,
+     FinishKvPutNew},
+    {"persist/commit",
+     kWrite,
+     kGrouped,
+     kBackend,
+     {{"writes", L}},
+     "true, every write committed; or the conflict of the first check that failed",
+     PlanCommit,
+     FinishCommit},
+    {"persist/read-range",
+     kRead,
+     kAlone,
+     kBackend,
+     {{"stream", S}, {"from", I}, {"limit", I}},
+     "at most limit events with seq >= from",
+     PlanReadRange,
+     nullptr},
+    {"persist/sync",
+     kWrite,
+     kAlone,
+     kBackend,
+     {},
+     "nil, everything written on stable storage",
+     PlanSync,
+     nullptr},
+    {"persist/stats",
+     kRead,
+     kAlone,
+     kBackend,
+     {},
+     "the engine's counters, as a dict",
+     PlanStats,
+     nullptr},
+    {"persist/compact",
+     kWrite,
+     kAlone,
+     kBackend,
+     {},
+     "nil, dead space reclaimed",
+     PlanCompact,
+     nullptr},
+    {"persist/ops",
+     kRead,
+     kAlone,
+     kNoBackend,
+     {},
+     "the names of every op served",
+     PlanOps,
+     nullptr},
+    {"blob/cid",
+     kRead,
+     kAlone,
+     kNoBackend,
+     {{"bytes", S}},
+     "the cid blob/put would give the bytes, without storing them",
+     PlanBlobCid,
+     nullptr},
+};
+
+// --- serving -----------------------------------------------------------------------------
+
+IoResult Failure(Interpreter& in, std::string_view op, const OpFailure& f) {
   std::string msg(op);
-  if (!kind.empty()) msg += ": " + kind + " " + in.String(subject).Brief();
-  msg += ": " + cause;
+  if (!f.subject_kind.empty()) msg += ": " + f.subject_kind + " " + in.String(f.subject).Brief();
+  msg += ": " + f.cause;
   std::vector<std::pair<std::string, Value>> data = {{"op", in.String(op)},
-                                                     {"cause", in.String(cause)}};
-  if (!kind.empty()) data.emplace_back(kind, in.String(subject));
+                                                     {"cause", in.String(f.cause)}};
+  if (!f.subject_kind.empty()) data.emplace_back(f.subject_kind, in.String(f.subject));
   return IoResult::Failed(msg, in.Dict(data));
 }
 
-const OpEntry* FindOp(std::string_view op) {
-  for (const OpEntry& e : kOps) {
-    if (op == e.name) return &e;
+// Checks and plans c; an answer now, or nullopt when c's batch waits for the commit.
+std::optional<IoResult> Plan(OpCall& c) {
+  try {
+    CheckArgs(c);
+    c.spec.plan(c);
+  } catch (const OpFailure& f) {
+    return Failure(c.in, c.spec.name, f);
   }
-  return nullptr;
+  if (c.answer) return IoResult::Served(*c.answer);
+  return std::nullopt;
 }
 
-bool IsWriteOp(std::string_view op) {
-  static const char* const kWrites[] = {
-      "persist/append", "persist/append-next",     "persist/append-expect", "persist/append-batch",
-      "persist/kv-put", "persist/kv-delete",       "persist/kv-cas",        "persist/kv-put-new",
-      "persist/commit", "persist/truncate-through"};
-  for (const char* w : kWrites) {
-    if (op == w) return true;
+// How many times append-next is planned again alone when its view was
+// wrong; on this host the second plan cannot conflict (one writer), but an
+// engine shared by many hosts may see the stream move again.
+constexpr int kMaxPlans = 16;
+
+IoResult Finish(OpCall& c, Status s) {
+  for (int plans = 1; s.IsConflict() && c.plan_again_on_conflict && plans < kMaxPlans; ++plans) {
+    RoundView alone;
+    OpCall again(c.in, c.spec, c.args, c.b, &alone);
+    if (std::optional<IoResult> now = Plan(again)) return *now;
+    s = c.b->Commit(again.batch);
+    c.result = again.result;
+    c.subject = again.subject;
   }
-  return false;
+  try {
+    return IoResult::Served(c.spec.finish(c, s));
+  } catch (const OpFailure& f) {
+    return Failure(c.in, c.spec.name, f);
+  }
 }
 
-// One task's write in a group: its batch, and how to answer once the group
-// is committed. `now` answers without writing (a check that fails up front).
-struct GroupWrite {
-  size_t index = 0;
-  std::unique_ptr<Ctx> ctx;
-  store::WriteBatch batch;
-  std::function<Value(const store::Status&)> finish;
-  std::optional<Value> now;
-  // append-next numbers its event from the group's view of the stream; if an
-  // earlier write of the group was refused that view was wrong, and the
-  // request is served again on its own.
-  bool retry_on_conflict = false;
+// The grouped writes of a round waiting for their commit.
+struct Pending {
+  size_t index;
+  std::unique_ptr<OpCall> call;
 };
 
-// The stream's hwm as the group so far leaves it (assuming its writes land).
-using HwmOverlay = std::unordered_map<std::string, uint64_t>;
-
-uint64_t GroupHwm(const Ctx& c, const HwmOverlay& hwm, const std::string& stream) {
-  auto it = hwm.find(stream);
-  return it != hwm.end() ? it->second : c.store->LastSeq(stream);
-}
-
-Value CurrentValue(const Ctx& c, const std::string& key) {
-  std::optional<std::string> cur = CurrentText(c, key);
-  return cur ? c.Parse(*cur, "key", key) : c.in.Nil();
-}
-
-void BuildGroupWrite(GroupWrite& g, HwmOverlay& hwm) {
-  const Ctx& c = *g.ctx;
-  std::string_view op = c.op;
-  if (op == "persist/append") {
-    c.Arity(2);
-    std::string stream = c.Str(0, "stream");
-    uint64_t seq = EventSeq(c, c.args[1], stream);
-    g.batch.Append(stream, seq, c.Text(c.args[1], "stream", stream));
-    hwm[stream] = std::max(GroupHwm(c, hwm, stream), seq);
-    g.finish = [&c, stream, seq](const store::Status& s) {
-      if (s.IsConflict()) AppendConflict(c, stream, seq, s);
-      c.Check(s, "stream", stream);
-      return c.args[1];
-    };
-  } else if (op == "persist/append-next") {
-    c.Arity(4);
-    std::string stream = c.Str(0, "stream");
-    CheckAt(c, c.args[2], ":at", stream);
-    uint64_t last = GroupHwm(c, hwm, stream);
-    CheckRoom(c, stream, last);
-    std::pair<std::string, Value> e[] = {{"stream", c.args[0]},
-                                         {"seq", c.in.Int(static_cast<int64_t>(last + 1))},
-                                         {"type", c.args[1]},
-                                         {"at", c.args[2]},
-                                         {"data", c.args[3]}};
-    Value event = c.in.Dict(e);
-    g.batch.AppendExpect(stream, last, last + 1, c.Text(event, "stream", stream));
-    hwm[stream] = last + 1;
-    g.retry_on_conflict = true;
-    g.finish = [&c, stream, event](const store::Status& s) {
-      c.Check(s, "stream", stream);
-      return event;
-    };
-  } else if (op == "persist/append-expect") {
-    c.Arity(3);
-    std::string stream = c.Str(0, "stream");
-    int64_t expected = c.Int(1, "expected");
-    if (expected < 0) {
-      g.now = c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(c.store->LastSeq(stream))));
-      return;
-    }
-    uint64_t seq = EventSeq(c, c.args[2], stream);
-    g.batch.AppendExpect(stream, static_cast<uint64_t>(expected), seq,
-                         c.Text(c.args[2], "stream", stream));
-    hwm[stream] = seq;
-    g.finish = [&c, stream, expected](const store::Status& s) {
-      if (s.IsConflict() && s.actual() != static_cast<uint64_t>(expected)) {
-        return c.Conflict(c.args[1], c.in.Int(static_cast<int64_t>(s.actual())));
-      }
-      if (s.IsConflict()) CheckRoom(c, stream, s.actual());
-      c.Check(s, "stream", stream);
-      return c.args[2];
-    };
-  } else if (op == "persist/append-batch") {
-    if (c.args.size() < 2 || c.args.size() > 3) c.Fail("expected (stream events [expected])");
-    std::string stream = c.Str(0, "stream");
-    if (!c.args[1].IsList()) {
-      c.Fail("events must be a list, got " + c.args[1].Brief(), "stream", stream);
-    }
-    std::optional<uint64_t> expected;
-    if (c.args.size() == 3) {
-      int64_t e = c.Int(2, "expected");
-      if (e < 0) {
-        g.now = c.Conflict(c.args[2], c.in.Int(static_cast<int64_t>(c.store->LastSeq(stream))));
-        return;
-      }
-      expected = static_cast<uint64_t>(e);
-    }
-    bool first = true;
-    for (const Value& ev : c.args[1].Items()) {
-      uint64_t seq = EventSeq(c, ev, stream);
-      std::string text = c.Text(ev, "stream", stream);
-      if (first && expected) {
-        g.batch.AppendExpect(stream, *expected, seq, std::move(text));
-      } else {
-        g.batch.Append(stream, seq, std::move(text));
-      }
-      first = false;
-      hwm[stream] = seq;
-    }
-    if (g.batch.empty()) {
-      g.now = c.args[1];
-      return;
-    }
-    g.finish = [&c, stream, expected](const store::Status& s) {
-      if (s.IsConflict()) {
-        if (expected && s.actual() != *expected) {
-          return c.Conflict(c.args[2], c.in.Int(static_cast<int64_t>(s.actual())));
-        }
-        CheckRoom(c, stream, s.actual());
-        c.Fail(
-            "conflict: the batch's seqs must rise above the last seq " + std::to_string(s.actual()),
-            "stream", stream);
-      }
-      c.Check(s, "stream", stream);
-      return c.args[1];
-    };
-  } else if (op == "persist/kv-put") {
-    c.Arity(2);
-    std::string key = c.Str(0, "key");
-    g.batch.KvPut(key, c.Text(c.args[1], "key", key));
-    g.finish = [&c, key](const store::Status& s) {
-      c.Check(s, "key", key);
-      return c.args[1];
-    };
-  } else if (op == "persist/kv-delete") {
-    c.Arity(1);
-    std::string key = c.Str(0, "key");
-    g.batch.KvDelete(key);
-    g.finish = [&c, key](const store::Status& s) {
-      c.Check(s, "key", key);
-      return c.in.Nil();
-    };
-  } else if (op == "persist/kv-cas") {
-    c.Arity(3);
-    std::string key = c.Str(0, "key");
-    std::optional<std::string> expected;
-    std::optional<std::string> cur = CurrentText(c, key);
-    std::string want = c.Text(c.args[1], "key", key);
-    if (cur && StoredValueIs(c.in, *cur, want)) {
-      expected = cur;  // as stored, text or binary; a stored nil matches nil, as in the single op
-    } else if (!c.args[1].IsNil()) {
-      expected = std::move(want);
-    }
-    g.batch.KvCas(key, expected, c.Text(c.args[2], "key", key));
-    g.finish = [&c, key](const store::Status& s) {
-      if (s.IsConflict()) return c.Conflict(c.args[1], CurrentValue(c, key));
-      c.Check(s, "key", key);
-      return c.args[2];
-    };
-  } else if (op == "persist/kv-put-new") {
-    c.Arity(2);
-    std::string key = c.Str(0, "key");
-    g.batch.KvCas(key, std::nullopt, c.Text(c.args[1], "key", key));
-    g.finish = [&c, key](const store::Status& s) {
-      if (s.IsConflict()) {
-        std::pair<std::string, Value> e[] = {{"conflict", c.in.Bool(true)},
-                                             {"reason", c.in.String("exists")},
-                                             {"actual", CurrentValue(c, key)}};
-        return c.in.Dict(e);
-      }
-      c.Check(s, "key", key);
-      return c.args[1];
-    };
-  } else if (op == "persist/commit") {
-    BuildCommit(c, g.batch);
-    for (const auto& w : g.batch.ops()) {
-      if (w.kind == store::WriteBatch::OpKind::kAppend ||
-          w.kind == store::WriteBatch::OpKind::kAppendExpect) {
-        hwm[w.name] = w.seq;
-      }
-    }
-    if (g.batch.empty()) {
-      g.now = c.in.Bool(true);
-      return;
-    }
-    g.finish = [&c](const store::Status& s) {
-      CheckCommitRoom(c, s);
-      if (s.IsConflict()) {
-        return c.Conflict(c.in.Int(static_cast<int64_t>(s.expected())),
-                          c.in.Int(static_cast<int64_t>(s.actual())));
-      }
-      c.Check(s);
-      return c.in.Bool(true);
-    };
-  } else {  // persist/truncate-through
-    c.Arity(2);
-    std::string stream = c.Str(0, "stream");
-    int64_t seq = c.Int(1, "seq");
-    if (seq <= 0) {
-      g.now = c.in.Nil();
-      return;
-    }
-    g.batch.TruncateThrough(stream, static_cast<uint64_t>(seq));
-    g.finish = [&c, stream](const store::Status& s) {
-      c.Check(s, "stream", stream);
-      return c.in.Nil();
-    };
+void Commit(backend::Backend* b, std::vector<Pending>& pending, RoundView& view,
+            std::span<IoRequest> batch) {
+  if (pending.empty()) return;
+  std::vector<const WriteBatch*> batches;
+  batches.reserve(pending.size());
+  for (const Pending& p : pending) batches.push_back(&p.call->batch);
+  std::vector<Status> results;
+  b->CommitGroup(batches, &results);
+  for (size_t i = 0; i < pending.size(); ++i) {
+    batch[pending[i].index].result = Finish(*pending[i].call, results[i]);
   }
+  pending.clear();
+  view = RoundView();
 }
 
 }  // namespace
 
-PersistService::PersistService(std::string data_dir, std::string sync_mode,
+std::span<const OpSpec> PersistOps() { return kOps; }
+
+const OpSpec* FindPersistOp(std::string_view name) {
+  for (const OpSpec& op : kOps) {
+    if (name == op.name) return &op;
+  }
+  return nullptr;
+}
+
+std::string OpSignature(const OpSpec& op) {
+  std::string sig = "(";
+  size_t n = ArgCount(op), open = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) sig += " ";
+    if (op.args[i].optional) {
+      sig += "[";
+      ++open;
+    }
+    sig += op.args[i].name;
+  }
+  sig += std::string(open, ']') + ")";
+  return sig;
+}
+
+PersistService::PersistService(std::string location, std::string sync_mode,
                                std::string segment_bytes, bool read_only)
-    : data_dir_(std::move(data_dir)),
+    : location_(std::move(location)),
       sync_mode_(std::move(sync_mode)),
       segment_bytes_(std::move(segment_bytes)),
       read_only_(read_only) {}
@@ -816,80 +928,61 @@ void PersistService::Install(Interpreter& in) {
   });
 }
 
-void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
-  size_t writes = 0;
-  for (const IoRequest& q : batch) {
-    if (q.result.kind == IoResult::kPass && IsWriteOp(q.op)) ++writes;
-  }
-  if (writes < 2) return;  // the one-at-a-time path serves it
-  std::string error;
-  store::Store* st = OpenStore(&error);
-  if (st == nullptr) return;  // each request will report the open failure
-  std::vector<GroupWrite> group;
-  HwmOverlay hwm;
-  auto flush = [&] {
-    if (group.empty()) return;
-    std::vector<const store::WriteBatch*> batches;
-    for (const GroupWrite& g : group) batches.push_back(&g.batch);
-    std::vector<store::Status> results;
-    st->CommitGroup(batches, &results);
-    for (size_t i = 0; i < group.size(); ++i) {
-      GroupWrite& g = group[i];
-      IoRequest& q = batch[g.index];
-      if (g.retry_on_conflict && results[i].IsConflict()) {
-        q.result = HandleOp(in, q.op, q.args);
-        continue;
-      }
-      try {
-        q.result = IoResult::Served(g.finish(results[i]));
-      } catch (const OpFailure& f) {
-        q.result = Failure(in, q.op, f.subject_kind, f.subject, f.cause);
-      }
-    }
-    group.clear();
-    hwm.clear();
-  };
-  for (size_t i = 0; i < batch.size(); ++i) {
-    IoRequest& q = batch[i];
-    if (q.result.kind != IoResult::kPass || FindOp(q.op) == nullptr) continue;
-    if (!IsWriteOp(q.op) || (!q.args.IsNil() && !q.args.IsList())) {
-      flush();  // a read sees the writes before it
-      q.result = HandleOp(in, q.op, q.args);
-      continue;
-    }
-    GroupWrite g;
-    g.index = i;
-    g.ctx = std::make_unique<Ctx>(
-        Ctx{in, q.op, q.args.IsNil() ? std::vector<Value>{} : q.args.Items(), st});
-    try {
-      BuildGroupWrite(g, hwm);
-    } catch (const OpFailure& f) {
-      q.result = Failure(in, q.op, f.subject_kind, f.subject, f.cause);
-      continue;
-    }
-    if (g.now) {
-      q.result = IoResult::Served(*g.now);
-      continue;
-    }
-    group.push_back(std::move(g));
-  }
-  flush();
+IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Value& args) {
+  IoRequest one;
+  one.op = std::string(op);
+  one.args = args;
+  HandleBatch(in, std::span<IoRequest>(&one, 1));
+  return one.result;
 }
 
-store::Store* PersistService::OpenStore(std::string* error) {
-  if (store_) return store_.get();
-  store::Options opts;
+void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
+  std::vector<Pending> pending;
+  RoundView view;
+  backend::Backend* grouped_on = nullptr;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    IoRequest& q = batch[i];
+    const OpSpec* spec = q.result.kind == IoResult::kPass ? FindPersistOp(q.op) : nullptr;
+    if (spec == nullptr) continue;
+    backend::Backend* b = nullptr;
+    if (spec->needs_backend) {
+      std::string error;
+      b = OpenBackend(&error);
+      if (b == nullptr) {
+        q.result = Failure(in, q.op, OpFailure{"", "", error});
+        continue;
+      }
+    }
+    if (!q.args.IsNil() && !q.args.IsList()) {
+      q.result =
+          Failure(in, q.op, OpFailure{"", "", ":args must be a list, got " + q.args.Brief()});
+      continue;
+    }
+    if (!spec->grouped) Commit(grouped_on, pending, view, batch);  // it sees the writes before it
+    auto call = std::make_unique<OpCall>(
+        in, *spec, q.args.IsNil() ? std::vector<Value>{} : q.args.Items(), b, &view);
+    if (std::optional<IoResult> now = Plan(*call)) {
+      q.result = std::move(*now);
+      continue;
+    }
+    grouped_on = b;
+    pending.push_back(Pending{i, std::move(call)});
+  }
+  Commit(grouped_on, pending, view, batch);
+}
+
+backend::Backend* PersistService::OpenBackend(std::string* error) {
+  if (backend_) return backend_.get();
+  backend::OpenOptions opts;
   opts.read_only = read_only_;
-  if (sync_mode_ == "always") {
-    opts.sync = store::SyncMode::kAlways;
-  } else if (sync_mode_ == "batch") {
-    opts.sync = store::SyncMode::kBatch;
-  } else if (sync_mode_ == "never") {
-    opts.sync = store::SyncMode::kNever;
-  } else {
+  SyncMode mode;
+  if (!ParseSyncMode(sync_mode_, &mode)) {
     *error = "unknown sync mode \"" + sync_mode_ + "\" (use always, batch or never)";
     return nullptr;
   }
+  opts.sync = mode == SyncMode::kBatch   ? store::SyncMode::kBatch
+              : mode == SyncMode::kNever ? store::SyncMode::kNever
+                                         : store::SyncMode::kAlways;
   if (!segment_bytes_.empty()) {
     // Small segments make rolls and compactions happen on small data (tests).
     char* end = nullptr;
@@ -904,49 +997,21 @@ store::Store* PersistService::OpenStore(std::string* error) {
   }
   // Whatever recovery cuts off (a torn tail) is said, never silent; damage
   // makes the open fail and is in the error.
-  opts.on_recovery_problem = [dir = data_dir_](const store::RecoveryNote& note) {
+  opts.on_recovery_problem = [dir = location_](const store::RecoveryNote& note) {
     if (note.torn_tail) {
       std::fprintf(stderr, "sx: store %s: cut off at open: %s\n", dir.c_str(),
                    note.ToString().c_str());
     }
   };
-  store::Status s = store::Store::Open(opts, data_dir_, &store_);
+  Status s = backend::OpenBackend(location_, opts, &backend_);
   if (!s.ok()) {
-    *error = "cannot open the store at " + data_dir_ + ": " + s.ToString();
-    store_.reset();
+    *error = "cannot open the store at " + location_ + ": " + s.ToString();
+    backend_.reset();
     return nullptr;
   }
-  return store_.get();
+  return backend_.get();
 }
 
-void PersistService::Close() { store_.reset(); }
-
-IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Value& args) {
-  const OpEntry* entry = nullptr;
-  for (const OpEntry& e : kOps) {
-    if (op == e.name) {
-      entry = &e;
-      break;
-    }
-  }
-  if (entry == nullptr) return IoResult::Pass();
-  auto fail = [&](const std::string& kind, const std::string& subject, const std::string& cause) {
-    return Failure(in, op, kind, subject, cause);
-  };
-  std::string error;
-  store::Store* st = nullptr;
-  if (NeedsStore(op)) {
-    st = OpenStore(&error);
-    if (st == nullptr) return fail("", "", error);
-  }
-  if (!args.IsNil() && !args.IsList())
-    return fail("", "", ":args must be a list, got " + args.Brief());
-  Ctx c{in, op, args.IsNil() ? std::vector<Value>{} : args.Items(), st};
-  try {
-    return IoResult::Served(entry->fn(c));
-  } catch (const OpFailure& f) {
-    return fail(f.subject_kind, f.subject, f.cause);
-  }
-}
+void PersistService::Close() { backend_.reset(); }
 
 }  // namespace sx::host

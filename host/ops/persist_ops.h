@@ -1,63 +1,114 @@
-// persist_ops.h — handle_op: the IO handler that serves `persist/*` and
-// `blob/*` requests from the durable store.
+// persist_ops.h — the persist/* and blob/* ops: one table declares each op
+// once (name, read or write, arguments, docstring, and the code that plans
+// and answers it), and PersistService serves them from a Backend
+// (host/backend/backend.h) to `perform`.
 //
-// SX values cross into the store as their persistence text (`serialize`), so
-// a value with no text form (a function) is refused with an error, never
-// stored as nil. The store is opened on the first request; an open failure
-// (locked directory, corruption) is reported to the request that needed it,
-// and the next request tries again. The full list of ops, their arguments,
-// answers and errors is in docs/persist-ops.md.
+// SX values cross into the engine in the binary value encoding
+// (value_codec.h), so a value with no stored form (a function) is refused
+// with an error, never stored as nil. The engine is opened on the first
+// request that needs it; an open failure (locked directory, corruption) is
+// reported to that request, and the next request tries again. The full list
+// of ops, their arguments, answers and errors is in docs/persist-ops.md,
+// which a test checks against the table.
+//
+// One path. A request is served as a group of one: a scheduler round of
+// many requests is taken in order, the writes of consecutive write ops
+// become one WriteBatch each and are committed together (one write, one
+// sync), and an op that is not a grouped write first commits the writes
+// before it, so it sees them. A single request goes the same way.
 //
 // Errors reach SX as error values whose message names the op, the stream or
-// key, and the cause, and whose data is {:op :stream|:key :cause}. Conflicts
-// of the check-then-write ops (append-expect, kv-cas, ...) are answers, not
-// errors: {:conflict true :expected e :actual a}.
+// key, and the cause, and whose data is {:op :stream|:key :cause}. An
+// argument of the wrong kind reads
+//   persist/append: argument 1 (stream) must be a string, got 42
+// Conflicts of the check-then-write ops (append-expect, kv-cas, ...) are
+// answers, not errors: {:conflict true :expected e :actual a}.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 
-#include "host/store/store.h"
+#include "host/backend/backend.h"
 #include "sx/sx.h"
 
 namespace sx::host {
 
+struct OpCall;  // one request being served (persist_ops.cc)
+
+// What an argument must be. The host checks every argument of a request
+// against its op's declaration before the op runs; the op checks the
+// insides (an event's :seq, a write's fields).
+enum class ArgKind {
+  kString,       // a string (stream names, keys and cids are strings, never keywords)
+  kInt,          // an integer
+  kList,         // a list
+  kStringOrNil,  // a string or nil
+  kAny,          // any value (the op checks it)
+};
+
+struct ArgSpec {
+  const char* name = nullptr;  // nullptr ends the list
+  ArgKind kind = ArgKind::kAny;
+  bool optional = false;  // optional arguments come last
+};
+
+struct OpSpec {
+  const char* name;    // "persist/append"
+  bool write;          // changes the store
+  bool grouped;        // its writes are a WriteBatch that joins the round's group commit
+  bool needs_backend;  // false: answers without opening the engine
+  ArgSpec args[4];
+  const char* doc;  // one line: what it answers
+  // Checks what the argument kinds do not say and either answers
+  // (OpCall::answer) or, for a grouped op, fills OpCall::batch.
+  void (*plan)(OpCall& call);
+  // A grouped op's answer once its batch was committed with `status`.
+  Value (*finish)(OpCall& call, const backend::Status& status);
+};
+
+// Every op, in the order `persist/ops` lists them.
+std::span<const OpSpec> PersistOps();
+const OpSpec* FindPersistOp(std::string_view name);
+// The argument list as docs/persist-ops.md writes it: "(stream [from [limit]])".
+std::string OpSignature(const OpSpec& op);
+
 class PersistService {
  public:
-  // segment_bytes: the size of new log segments, in decimal; empty for the
-  // store's default. Checked when the store is opened, like sync_mode.
-  // read_only: the store is opened without its lock and refuses writes.
-  PersistService(std::string data_dir, std::string sync_mode, std::string segment_bytes = "",
+  // location: where the engine is (today the store's directory; see
+  // backend::OpenBackend). sync_mode: "always", "batch" or "never"
+  // (sx::ParseSyncMode). segment_bytes: the size of new log segments, in
+  // decimal; empty for the store's default. Both are checked when the engine
+  // is opened. read_only: opened without the lock, refusing writes.
+  PersistService(std::string location, std::string sync_mode, std::string segment_bytes = "",
                  bool read_only = false);
   ~PersistService();
 
-  // Registers handle_op with the interpreter.
+  // Registers the batch handler and handle_op with the interpreter.
   void Install(Interpreter& in);
 
   // Serves one request, or passes (IoResult::Pass) when op is not ours.
   IoResult HandleOp(Interpreter& in, std::string_view op, const Value& args);
-  // Serves a scheduler round: the writes of many tasks as one group commit
-  // (one write, one sync), reads in order after the writes before them.
-  // Leaves rounds with fewer than two writes, and ops not ours, to HandleOp.
+  // Serves every request of a scheduler round that is ours, in order.
   void HandleBatch(Interpreter& in, std::span<IoRequest> batch);
 
-  // The store, opening it if needed. nullptr (and *error set) on failure.
-  store::Store* OpenStore(std::string* error);
-  // Closes the store (tests reopen it to simulate a restart).
+  // The engine, opening it if needed. nullptr (and *error set) on failure.
+  backend::Backend* OpenBackend(std::string* error);
+  // Closes the engine (tests reopen it to simulate a restart).
   void Close();
-  const std::string& data_dir() const { return data_dir_; }
+  const std::string& data_dir() const { return location_; }
   const std::string& sync_mode() const { return sync_mode_; }
   bool read_only() const { return read_only_; }
-  bool is_open() const { return store_ != nullptr; }
+  bool is_open() const { return backend_ != nullptr; }
 
  private:
-  std::string data_dir_;
+  std::string location_;
   std::string sync_mode_;
   std::string segment_bytes_;
   bool read_only_ = false;
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<backend::Backend> backend_;
 };
 
 }  // namespace sx::host

@@ -224,7 +224,9 @@ TEST_F(PersistOpsTest, AnEventWithItsOwnStreamOrNoneIsStored) {
 
 TEST_F(PersistOpsTest, ABlobsMimeMustBeAStringOrNil) {
   std::string e = Error(R"((op "blob/put" "bytes" 42))");
-  EXPECT_NE(e.find("mime must be a string, got 42"), std::string::npos) << e;
+  EXPECT_NE(e.find("blob/put: argument 2 (mime) must be a string or nil, got 42"),
+            std::string::npos)
+      << e;
   EXPECT_EQ(Value(R"((get (op "persist/stats") :blobs))"), "0");
   EXPECT_EQ(Value(R"((= (op "blob/put" "bytes" "text/plain") (op "blob/put" "bytes" nil)
                         (op "blob/put" "bytes")))"),
