@@ -1,188 +1,23 @@
-// persist_ops.cc — the op table and the one path that serves it.
+// persist_ops.cc — the persist/* and blob/* ops: the plan and finish of
+// each, and the table that declares them (kOps, at the end). Served by
+// persist_service.cc.
 //
-// Every op runs on the host's one thread, and a round's writes are checked
-// by the engine as they commit (AppendExpect, KvCas in the batches), so a
-// check-then-write op is atomic with respect to every other SX computation
-// of this process. A write op's plan reads what it must through the round's
-// view (RoundView): the hwm a stream will have once the writes planned
-// before it land. When one of those is refused the view was wrong; ops
-// whose batch depends on it (append-next numbers its event) are planned
-// again alone. No answer is given before the commit returns, so under
-// sync=always no task resumes before its own write is on stable storage.
-#include "host/ops/persist_ops.h"
-
-#include <cctype>
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
+// A write op's plan reads what it must through the round's view
+// (RoundView): the hwm a stream will have once the writes planned before it
+// land. Its checks are expressed in the batch (AppendExpect, KvCas), so the
+// engine makes them as it commits, each against the state the earlier
+// batches leave; a refused one is that request's conflict.
 #include <optional>
-#include <unordered_map>
-#include <unordered_set>
+#include <string>
 #include <utility>
 #include <vector>
 
-#include "host/backend/open.h"
-#include "host/ops/value_codec.h"
+#include "host/ops/op_call.h"
 #include "host/store/cid.h"
-#include "sx/persist.h"
 
 namespace sx::host {
 
-using backend::Status;
-using store::WriteBatch;
-
-// Raised inside an op; becomes an SX error naming the op, subject and cause.
-struct OpFailure {
-  std::string subject_kind;  // "stream", "key", "cid" or ""
-  std::string subject;
-  std::string cause;
-};
-
-// What the writes planned earlier in the round leave, assuming they land.
-struct RoundView {
-  std::unordered_map<std::string, uint64_t> hwm;  // streams they append to
-  std::unordered_set<std::string> keys;           // keys they write
-};
-
-struct OpCall {
-  OpCall(Interpreter& in, const OpSpec& spec, std::vector<Value> args, backend::Backend* b,
-         RoundView* view)
-      : in(in), spec(spec), args(std::move(args)), b(b), view(view) {}
-
-  Interpreter& in;
-  const OpSpec& spec;
-  std::vector<Value> args;
-  backend::Backend* b;  // nullptr for ops that need none
-  RoundView* view;
-
-  // Left by plan: an answer now, or a batch and what finish needs.
-  std::optional<Value> answer;
-  WriteBatch batch;
-  std::string subject;                  // the stream or key
-  uint64_t seq = 0;                     // append: the event's seq
-  std::optional<uint64_t> expected;     // append-batch: the expected last seq
-  Value result;                         // the answer if the batch commits
-  bool plan_again_on_conflict = false;  // the batch rests on the view (append-next)
-
-  [[noreturn]] void Fail(std::string cause, std::string kind = "", std::string subj = "") const {
-    throw OpFailure{std::move(kind), std::move(subj), std::move(cause)};
-  }
-  void Check(const Status& s, const char* kind = "", const std::string& subj = "") const {
-    if (!s.ok()) Fail(s.ToString(), kind, subj);
-  }
-  // Arguments already checked against the table.
-  std::string Str(size_t i) const { return args[i].AsString(); }
-  int64_t Int(size_t i) const { return args[i].AsInt(); }
-  bool Given(size_t i) const { return i < args.size(); }
-
-  std::string Text(const Value& v, const char* kind, const std::string& subj) const {
-    std::string bytes, why;
-    if (!EncodeValue(in, v, &bytes, &why)) Fail("cannot store the value: " + why, kind, subj);
-    return bytes;
-  }
-  Value Parse(const std::string& text, const char* kind, const std::string& subj) const {
-    Value v;
-    std::string why;
-    if (!DecodeValue(in, text, &v, &why)) Fail("stored value does not parse: " + why, kind, subj);
-    return v;
-  }
-  Value Int64(uint64_t n) const { return in.Int(static_cast<int64_t>(n)); }
-  Value Conflict(const Value& expected, const Value& actual) const {
-    std::pair<std::string, Value> e[] = {
-        {"conflict", in.Bool(true)}, {"expected", expected}, {"actual", actual}};
-    return in.Dict(e);
-  }
-  // The engine's hwm of stream.
-  uint64_t LastSeq(const std::string& stream) const {
-    uint64_t seq = 0;
-    Check(b->LastSeq(stream, &seq), "stream", stream);
-    return seq;
-  }
-  // The hwm as the round's earlier writes leave it.
-  uint64_t RoundHwm(const std::string& stream) const {
-    auto it = view->hwm.find(stream);
-    return it != view->hwm.end() ? it->second : LastSeq(stream);
-  }
-  // True when no earlier write of the round touched stream: a check made
-  // now against the engine holds at commit.
-  bool Untouched(const std::string& stream) const { return view->hwm.count(stream) == 0; }
-  // The key's stored bytes; nullopt when absent.
-  std::optional<std::string> CurrentText(const std::string& key) const {
-    std::string text;
-    Status s = b->KvGet(key, &text);
-    if (s.IsNotFound()) return std::nullopt;
-    Check(s, "key", key);
-    return text;
-  }
-  Value CurrentValue(const std::string& key) const {
-    std::optional<std::string> cur = CurrentText(key);
-    return cur ? Parse(*cur, "key", key) : in.Nil();
-  }
-};
-
 namespace {
-
-// --- argument checks: the one place ----------------------------------------------------
-
-size_t ArgCount(const OpSpec& op) {
-  size_t n = 0;
-  while (n < std::size(op.args) && op.args[n].name != nullptr) ++n;
-  return n;
-}
-
-size_t RequiredCount(const OpSpec& op) {
-  size_t n = 0;
-  while (n < ArgCount(op) && !op.args[n].optional) ++n;
-  return n;
-}
-
-const char* KindText(ArgKind kind) {
-  switch (kind) {
-    case ArgKind::kString:
-      return "a string";
-    case ArgKind::kInt:
-      return "an integer";
-    case ArgKind::kList:
-      return "a list";
-    case ArgKind::kStringOrNil:
-      return "a string or nil";
-    case ArgKind::kAny:
-      break;
-  }
-  return "anything";
-}
-
-bool KindFits(ArgKind kind, const Value& v) {
-  switch (kind) {
-    case ArgKind::kString:
-      return v.IsString();
-    case ArgKind::kInt:
-      return v.IsInt();
-    case ArgKind::kList:
-      return v.IsList();
-    case ArgKind::kStringOrNil:
-      return v.IsString() || v.IsNil();
-    case ArgKind::kAny:
-      break;
-  }
-  return true;
-}
-
-void CheckArgs(const OpCall& c) {
-  size_t max = ArgCount(c.spec), min = RequiredCount(c.spec), n = c.args.size();
-  if (n < min || n > max) {
-    std::string want =
-        min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max);
-    c.Fail("expected " + want + " argument" + (max == 1 ? "" : "s") + ", got " + std::to_string(n));
-  }
-  for (size_t i = 0; i < n; ++i) {
-    const ArgSpec& a = c.spec.args[i];
-    if (!KindFits(a.kind, c.args[i])) {
-      c.Fail("argument " + std::to_string(i + 1) + " (" + a.name + ") must be " + KindText(a.kind) +
-             ", got " + c.args[i].Brief());
-    }
-  }
-}
 
 // --- events and seqs ---------------------------------------------------------------------
 
@@ -617,401 +452,60 @@ void PlanBlobCid(OpCall& c) { c.answer = c.in.String(store::CidForBytes(c.Str(0)
 
 constexpr ArgKind S = ArgKind::kString, I = ArgKind::kInt, L = ArgKind::kList,
                   N = ArgKind::kStringOrNil, A = ArgKind::kAny;
-constexpr bool kRead = false, kWrite = true;
-constexpr bool kGrouped = true, kAlone = false;
-constexpr bool kBackend = true, kNoBackend = false;
+constexpr bool O = true;  // optional
+constexpr OpMode R = OpMode::kRead, W = OpMode::kWrite, WA = OpMode::kWriteAlone, P = OpMode::kPure;
 
+// clang-format off
 const OpSpec kOps[] = {
-    // The reference ops.
-    {"persist/append",
-     kWrite,
-     kGrouped,
-     kBackend,
-     {{"stream", S}, {"event", A}},
-     "the event, appended; its :seq must be above the stream's last seq",
-     PlanAppend,
-     FinishAppend},
-    {"persist/read",
-     kRead,
-     kAlone,
-     kBackend,
-     {{"stream", S}, {"from", I, true}, {"limit", I, true}},
-     "the stored events with seq >= from, oldest first, at most limit",
-     PlanRead,
-     nullptr},
-    {"persist/last-seq",
-     kRead,
-     kAlone,
-     kBackend,
-     {{"stream", S}},
-     "the stream's high-water mark; 0 if never appended to",
-     PlanLastSeq,
-     nullptr},
-    {"persist/truncate-through",
-     kWrite,
-     kGrouped,
-     kBackend,
-     {{"stream", S}, {"seq", I}},
-     "nil, the events with seq <= seq dropped; the mark stays",
-     PlanTruncateThrough,
-     FinishNil},
-    {"persist/streams",
-     kRead,
-     kAlone,
-     kBackend,
-     {},
-     "every stream ever appended to, sorted",
-     PlanStreams,
-     nullptr},
-    {"persist/kv-get",
-     kRead,
-     kAlone,
-     kBackend,
-     {{"key", S}},
-     "the key's value, or nil",
-     PlanKvGet,
-     nullptr},
-    {"persist/kv-put",
-     kWrite,
-     kGrouped,
-     kBackend,
-     {{"key", S}, {"value", A}},
-     "the value, stored",
-     PlanKvPut,
-     FinishResult},
-    {"persist/kv-delete",
-     kWrite,
-     kGrouped,
-     kBackend,
-     {{"key", S}},
-     "nil, the key deleted (absent is fine)",
-     PlanKvDelete,
-     FinishNil},
-    {"persist/kv-has?",
-     kRead,
-     kAlone,
-     kBackend,
-     {{"key", S}},
-     "whether the key is present",
-     PlanKvHas,
-     nullptr},
-    {"persist/kv-keys", kRead, kAlone, kBackend, {}, "every key, sorted", PlanKvKeys, nullptr},
-    {"blob/put",
-     kWrite,
-     kAlone,
-     kBackend,
-     {{"bytes", S}, {"mime", N, true}},
-     "the cid of the bytes, stored once",
-     PlanBlobPut,
-     nullptr},
-    {"blob/get",
-     kRead,
-     kAlone,
-     kBackend,
-     {{"cid", S}},
-     "the blob's bytes, or nil",
-     PlanBlobGet,
-     nullptr},
-    {"blob/has?",
-     kRead,
-     kAlone,
-     kBackend,
-     {{"cid", S}},
-     "whether the blob is stored",
-     PlanBlobHas,
-     nullptr},
-    // Atomic ops beyond the reference.
-    {"persist/append-next",
-     kWrite,
-     kGrouped,
-     kBackend,
-     {{"stream", S}, {"type", A}, {"at", A}, {"data", A}},
-     "the event stored with seq last-seq + 1",
-     PlanAppendNext,
-     FinishAppendNext},
-    {"persist/append-expect",
-     kWrite,
-     kGrouped,
-     kBackend,
-     {{"stream", S}, {"expected", I}, {"event", A}},
-     "the event, or a conflict when the last seq is not expected",
-     PlanAppendExpect,
-     FinishAppendExpect},
-    {"persist/append-batch",
-     kWrite,
-     kGrouped,
-     kBackend,
-     {{"stream", S}, {"events", L}, {"expected", I, true}},
-     "the events, all appended or none; a conflict when the stream moved",
-     PlanAppendBatch,
-     FinishAppendBatch},
-    {"persist/kv-cas",
-     kWrite,
-     kGrouped,
-     kBackend,
-     {{"key", S}, {"expected", A}, {"new", A}},
-     "new, when the value is expected; else a conflict",
-     PlanKvCas,
-     FinishKvCas},
-    {"persist/kv-put-new",
-     kWrite,
-     kGrouped,
-     kBackend,
-     {{"key", S}, {"value", A}},
-     "the value, stored only when the key is absent; else a conflict",
-     PlanKvPutNew,
-     FinishKvPutNew},
-    {"persist/commit",
-     kWrite,
-     kGrouped,
-     kBackend,
-     {{"writes", L}},
-     "true, every write committed; or the conflict of the first check that failed",
-     PlanCommit,
-     FinishCommit},
-    {"persist/read-range",
-     kRead,
-     kAlone,
-     kBackend,
-     {{"stream", S}, {"from", I}, {"limit", I}},
-     "at most limit events with seq >= from",
-     PlanReadRange,
-     nullptr},
-    {"persist/sync",
-     kWrite,
-     kAlone,
-     kBackend,
-     {},
-     "nil, everything written on stable storage",
-     PlanSync,
-     nullptr},
-    {"persist/stats",
-     kRead,
-     kAlone,
-     kBackend,
-     {},
-     "the engine's counters, as a dict",
-     PlanStats,
-     nullptr},
-    {"persist/compact",
-     kWrite,
-     kAlone,
-     kBackend,
-     {},
-     "nil, dead space reclaimed",
-     PlanCompact,
-     nullptr},
-    {"persist/ops",
-     kRead,
-     kAlone,
-     kNoBackend,
-     {},
-     "the names of every op served",
-     PlanOps,
-     nullptr},
-    {"blob/cid",
-     kRead,
-     kAlone,
-     kNoBackend,
-     {{"bytes", S}},
-     "the cid blob/put would give the bytes, without storing them",
-     PlanBlobCid,
-     nullptr},
+  // The reference ops.
+  {"persist/append", W, {{"stream", S}, {"event", A}},
+   "the event, appended; its :seq must be above the stream's last seq", PlanAppend, FinishAppend},
+  {"persist/read", R, {{"stream", S}, {"from", I, O}, {"limit", I, O}},
+   "the stored events with seq >= from, oldest first, at most limit", PlanRead, nullptr},
+  {"persist/last-seq", R, {{"stream", S}},
+   "the stream's high-water mark; 0 if never appended to", PlanLastSeq, nullptr},
+  {"persist/truncate-through", W, {{"stream", S}, {"seq", I}},
+   "nil, the events with seq <= seq dropped; the mark stays", PlanTruncateThrough, FinishNil},
+  {"persist/streams", R, {}, "every stream ever appended to, sorted", PlanStreams, nullptr},
+  {"persist/kv-get", R, {{"key", S}}, "the key's value, or nil", PlanKvGet, nullptr},
+  {"persist/kv-put", W, {{"key", S}, {"value", A}}, "the value, stored", PlanKvPut, FinishResult},
+  {"persist/kv-delete", W, {{"key", S}}, "nil, the key deleted (absent is fine)", PlanKvDelete,
+   FinishNil},
+  {"persist/kv-has?", R, {{"key", S}}, "whether the key is present", PlanKvHas, nullptr},
+  {"persist/kv-keys", R, {}, "every key, sorted", PlanKvKeys, nullptr},
+  {"blob/put", WA, {{"bytes", S}, {"mime", N, O}}, "the cid of the bytes, stored once",
+   PlanBlobPut, nullptr},
+  {"blob/get", R, {{"cid", S}}, "the blob's bytes, or nil", PlanBlobGet, nullptr},
+  {"blob/has?", R, {{"cid", S}}, "whether the blob is stored", PlanBlobHas, nullptr},
+  // Atomic ops beyond the reference.
+  {"persist/append-next", W, {{"stream", S}, {"type", A}, {"at", A}, {"data", A}},
+   "the event stored with seq last-seq + 1", PlanAppendNext, FinishAppendNext},
+  {"persist/append-expect", W, {{"stream", S}, {"expected", I}, {"event", A}},
+   "the event, or a conflict when the last seq is not expected", PlanAppendExpect,
+   FinishAppendExpect},
+  {"persist/append-batch", W, {{"stream", S}, {"events", L}, {"expected", I, O}},
+   "the events, all appended or none; a conflict when the stream moved", PlanAppendBatch,
+   FinishAppendBatch},
+  {"persist/kv-cas", W, {{"key", S}, {"expected", A}, {"new", A}},
+   "new, when the value is expected; else a conflict", PlanKvCas, FinishKvCas},
+  {"persist/kv-put-new", W, {{"key", S}, {"value", A}},
+   "the value, stored only when the key is absent; else a conflict", PlanKvPutNew, FinishKvPutNew},
+  {"persist/commit", W, {{"writes", L}},
+   "true, every write committed; or the conflict of the first check that failed", PlanCommit,
+   FinishCommit},
+  {"persist/read-range", R, {{"stream", S}, {"from", I}, {"limit", I}},
+   "at most limit events with seq >= from", PlanReadRange, nullptr},
+  {"persist/sync", WA, {}, "nil, everything written on stable storage", PlanSync, nullptr},
+  {"persist/stats", R, {}, "the engine's counters, as a dict", PlanStats, nullptr},
+  {"persist/compact", WA, {}, "nil, dead space reclaimed", PlanCompact, nullptr},
+  {"persist/ops", P, {}, "the names of every op served", PlanOps, nullptr},
+  {"blob/cid", P, {{"bytes", S}}, "the cid blob/put would give the bytes, without storing them",
+   PlanBlobCid, nullptr},
 };
-
-// --- serving -----------------------------------------------------------------------------
-
-IoResult Failure(Interpreter& in, std::string_view op, const OpFailure& f) {
-  std::string msg(op);
-  if (!f.subject_kind.empty()) msg += ": " + f.subject_kind + " " + in.String(f.subject).Brief();
-  msg += ": " + f.cause;
-  std::vector<std::pair<std::string, Value>> data = {{"op", in.String(op)},
-                                                     {"cause", in.String(f.cause)}};
-  if (!f.subject_kind.empty()) data.emplace_back(f.subject_kind, in.String(f.subject));
-  return IoResult::Failed(msg, in.Dict(data));
-}
-
-// Checks and plans c; an answer now, or nullopt when c's batch waits for the commit.
-std::optional<IoResult> Plan(OpCall& c) {
-  try {
-    CheckArgs(c);
-    c.spec.plan(c);
-  } catch (const OpFailure& f) {
-    return Failure(c.in, c.spec.name, f);
-  }
-  if (c.answer) return IoResult::Served(*c.answer);
-  return std::nullopt;
-}
-
-// How many times append-next is planned again alone when its view was
-// wrong; on this host the second plan cannot conflict (one writer), but an
-// engine shared by many hosts may see the stream move again.
-constexpr int kMaxPlans = 16;
-
-IoResult Finish(OpCall& c, Status s) {
-  for (int plans = 1; s.IsConflict() && c.plan_again_on_conflict && plans < kMaxPlans; ++plans) {
-    RoundView alone;
-    OpCall again(c.in, c.spec, c.args, c.b, &alone);
-    if (std::optional<IoResult> now = Plan(again)) return *now;
-    s = c.b->Commit(again.batch);
-    c.result = again.result;
-    c.subject = again.subject;
-  }
-  try {
-    return IoResult::Served(c.spec.finish(c, s));
-  } catch (const OpFailure& f) {
-    return Failure(c.in, c.spec.name, f);
-  }
-}
-
-// The grouped writes of a round waiting for their commit.
-struct Pending {
-  size_t index;
-  std::unique_ptr<OpCall> call;
-};
-
-void Commit(backend::Backend* b, std::vector<Pending>& pending, RoundView& view,
-            std::span<IoRequest> batch) {
-  if (pending.empty()) return;
-  std::vector<const WriteBatch*> batches;
-  batches.reserve(pending.size());
-  for (const Pending& p : pending) batches.push_back(&p.call->batch);
-  std::vector<Status> results;
-  b->CommitGroup(batches, &results);
-  for (size_t i = 0; i < pending.size(); ++i) {
-    batch[pending[i].index].result = Finish(*pending[i].call, results[i]);
-  }
-  pending.clear();
-  view = RoundView();
-}
+// clang-format on
 
 }  // namespace
 
 std::span<const OpSpec> PersistOps() { return kOps; }
-
-const OpSpec* FindPersistOp(std::string_view name) {
-  for (const OpSpec& op : kOps) {
-    if (name == op.name) return &op;
-  }
-  return nullptr;
-}
-
-std::string OpSignature(const OpSpec& op) {
-  std::string sig = "(";
-  size_t n = ArgCount(op), open = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (i > 0) sig += " ";
-    if (op.args[i].optional) {
-      sig += "[";
-      ++open;
-    }
-    sig += op.args[i].name;
-  }
-  sig += std::string(open, ']') + ")";
-  return sig;
-}
-
-PersistService::PersistService(std::string location, std::string sync_mode,
-                               std::string segment_bytes, bool read_only)
-    : location_(std::move(location)),
-      sync_mode_(std::move(sync_mode)),
-      segment_bytes_(std::move(segment_bytes)),
-      read_only_(read_only) {}
-
-PersistService::~PersistService() = default;
-
-void PersistService::Install(Interpreter& in) {
-  in.AddBatchIoHandler(
-      [this](Interpreter& in, std::span<IoRequest> batch) { HandleBatch(in, batch); });
-  in.AddIoHandler([this](Interpreter& in, std::string_view op, const Value& args, const Value&) {
-    return HandleOp(in, op, args);
-  });
-}
-
-IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Value& args) {
-  IoRequest one;
-  one.op = std::string(op);
-  one.args = args;
-  HandleBatch(in, std::span<IoRequest>(&one, 1));
-  return one.result;
-}
-
-void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
-  std::vector<Pending> pending;
-  RoundView view;
-  backend::Backend* grouped_on = nullptr;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    IoRequest& q = batch[i];
-    const OpSpec* spec = q.result.kind == IoResult::kPass ? FindPersistOp(q.op) : nullptr;
-    if (spec == nullptr) continue;
-    backend::Backend* b = nullptr;
-    if (spec->needs_backend) {
-      std::string error;
-      b = OpenBackend(&error);
-      if (b == nullptr) {
-        q.result = Failure(in, q.op, OpFailure{"", "", error});
-        continue;
-      }
-    }
-    if (!q.args.IsNil() && !q.args.IsList()) {
-      q.result =
-          Failure(in, q.op, OpFailure{"", "", ":args must be a list, got " + q.args.Brief()});
-      continue;
-    }
-    if (!spec->grouped) Commit(grouped_on, pending, view, batch);  // it sees the writes before it
-    auto call = std::make_unique<OpCall>(
-        in, *spec, q.args.IsNil() ? std::vector<Value>{} : q.args.Items(), b, &view);
-    if (std::optional<IoResult> now = Plan(*call)) {
-      q.result = std::move(*now);
-      continue;
-    }
-    grouped_on = b;
-    pending.push_back(Pending{i, std::move(call)});
-  }
-  Commit(grouped_on, pending, view, batch);
-}
-
-backend::Backend* PersistService::OpenBackend(std::string* error) {
-  if (backend_) return backend_.get();
-  backend::OpenOptions opts;
-  opts.read_only = read_only_;
-  SyncMode mode;
-  if (!ParseSyncMode(sync_mode_, &mode)) {
-    *error = "unknown sync mode \"" + sync_mode_ + "\" (use always, batch or never)";
-    return nullptr;
-  }
-  opts.sync = mode == SyncMode::kBatch   ? store::SyncMode::kBatch
-              : mode == SyncMode::kNever ? store::SyncMode::kNever
-                                         : store::SyncMode::kAlways;
-  if (!segment_bytes_.empty()) {
-    // Small segments make rolls and compactions happen on small data (tests).
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long n = std::strtoull(segment_bytes_.c_str(), &end, 10);
-    if (errno != 0 || *end != '\0' ||
-        !std::isdigit(static_cast<unsigned char>(segment_bytes_[0]))) {
-      *error = "SX_PERSIST_SEGMENT_BYTES: \"" + segment_bytes_ + "\" is not a number of bytes";
-      return nullptr;
-    }
-    opts.segment_bytes = n;
-  }
-  // Whatever recovery cuts off (a torn tail) is said, never silent; damage
-  // makes the open fail and is in the error.
-  opts.on_recovery_problem = [dir = location_](const store::RecoveryNote& note) {
-    if (note.torn_tail) {
-      std::fprintf(stderr, "sx: store %s: cut off at open: %s\n", dir.c_str(),
-                   note.ToString().c_str());
-    }
-  };
-  Status s = backend::OpenBackend(location_, opts, &backend_);
-  if (!s.ok()) {
-    *error = "cannot open the store at " + location_ + ": " + s.ToString();
-    backend_.reset();
-    return nullptr;
-  }
-  return backend_.get();
-}
-
-void PersistService::Close() { backend_.reset(); }
 
 }  // namespace sx::host

@@ -55,18 +55,25 @@ struct ArgSpec {
   bool optional = false;  // optional arguments come last
 };
 
+enum class OpMode {
+  kRead,        // reads the engine; runs after the round's writes before it commit
+  kWrite,       // a WriteBatch that joins the round's group commit
+  kWriteAlone,  // changes the store outside a batch (blobs, sync, compaction)
+  kPure,        // answers without opening the engine
+};
+
 struct OpSpec {
-  const char* name;    // "persist/append"
-  bool write;          // changes the store
-  bool grouped;        // its writes are a WriteBatch that joins the round's group commit
-  bool needs_backend;  // false: answers without opening the engine
+  const char* name;  // "persist/append"
+  OpMode mode;
   ArgSpec args[4];
   const char* doc;  // one line: what it answers
   // Checks what the argument kinds do not say and either answers
-  // (OpCall::answer) or, for a grouped op, fills OpCall::batch.
+  // (OpCall::answer) or, for a kWrite op, fills OpCall::batch.
   void (*plan)(OpCall& call);
-  // A grouped op's answer once its batch was committed with `status`.
+  // A kWrite op's answer once its batch was committed with `status`.
   Value (*finish)(OpCall& call, const backend::Status& status);
+
+  bool write() const { return mode == OpMode::kWrite || mode == OpMode::kWriteAlone; }
 };
 
 // Every op, in the order `persist/ops` lists them.
