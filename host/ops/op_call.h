@@ -48,8 +48,8 @@ struct OpCall {
   // Left by plan: an answer now, or a batch and what finish needs.
   std::optional<Value> answer;
   WriteBatch batch;
-  std::string subject;                  // the stream or key
-  uint64_t seq = 0;                     // append: the event's seq
+  std::string subject;  // the stream or key
+  uint64_t seq = 0;     // append, append-expect: the event's seq; append-batch: the last seq before
   std::optional<uint64_t> expected;     // append-batch: the expected last seq
   Value result;                         // the answer if the batch commits
   bool plan_again_on_conflict = false;  // the batch rests on the view (append-next)

@@ -92,13 +92,16 @@ void PlanAppend(OpCall& c) {
   hwm = std::max(hwm, c.seq);
 }
 
+// The error for an append of c.seq refused as not above the hwm `last`.
+[[noreturn]] void SeqConflict(const OpCall& c, uint64_t last) {
+  CheckRoom(c, c.subject, last);
+  c.Fail("conflict: seq " + std::to_string(c.seq) + " is not above the last seq " +
+             std::to_string(last) + " (expected " + std::to_string(last + 1) + ")",
+         "stream", c.subject);
+}
+
 Value FinishAppend(OpCall& c, const Status& s) {
-  if (s.IsConflict()) {
-    CheckRoom(c, c.subject, s.actual());
-    c.Fail("conflict: seq " + std::to_string(c.seq) + " is not above the last seq " +
-               std::to_string(s.actual()) + " (expected " + std::to_string(s.actual() + 1) + ")",
-           "stream", c.subject);
-  }
+  if (s.IsConflict()) SeqConflict(c, s.actual());
   c.Check(s, "stream", c.subject);
   return c.args[1];
 }
@@ -241,15 +244,16 @@ void PlanAppendExpect(OpCall& c) {
   if ((c.answer = ExpectedNow(c, c.subject, 1))) return;
   uint64_t expected = static_cast<uint64_t>(c.Int(1));
   CheckRoom(c, c.subject, expected);
-  uint64_t seq = EventSeq(c, c.args[2], c.subject);
-  c.batch.AppendExpect(c.subject, expected, seq, c.Text(c.args[2], "stream", c.subject));
-  c.view->hwm[c.subject] = seq;
+  c.seq = EventSeq(c, c.args[2], c.subject);
+  c.batch.AppendExpect(c.subject, expected, c.seq, c.Text(c.args[2], "stream", c.subject));
+  c.view->hwm[c.subject] = c.seq;
 }
 
 Value FinishAppendExpect(OpCall& c, const Status& s) {
   if (s.IsConflict() && s.actual() != static_cast<uint64_t>(c.Int(1))) {
     return c.Conflict(c.args[1], c.Int64(s.actual()));
   }
+  if (s.IsConflict()) SeqConflict(c, s.actual());
   c.Check(s, "stream", c.subject);
   return c.args[2];
 }
@@ -261,6 +265,7 @@ void PlanAppendBatch(OpCall& c) {
     if ((c.answer = ExpectedNow(c, c.subject, 2))) return;
     c.expected = static_cast<uint64_t>(c.Int(2));
   }
+  c.seq = c.RoundHwm(c.subject);  // the last seq the batch must rise above
   bool first = true;
   for (const Value& ev : c.args[1].Items()) {
     uint64_t seq = EventSeq(c, ev, c.subject);
@@ -280,7 +285,7 @@ Value FinishAppendBatch(OpCall& c, const Status& s) {
   if (s.IsConflict()) {
     if (c.expected && s.actual() != *c.expected) return c.Conflict(c.args[2], c.Int64(s.actual()));
     CheckRoom(c, c.subject, s.actual());
-    c.Fail("conflict: the batch's seqs must rise above the last seq " + std::to_string(s.actual()),
+    c.Fail("conflict: the batch's seqs must rise above the last seq " + std::to_string(c.seq),
            "stream", c.subject);
   }
   c.Check(s, "stream", c.subject);
