@@ -8,12 +8,19 @@
 
 #include "host/store/cid.h"
 #include "host/store/log_format.h"
+#include "host/store/log_record.h"
 
 namespace sx::backend {
 
 namespace {
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+// As the store quotes a name in a message.
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  out += store::EscapeBytes(s, 64);
+  out += '"';
+  return out;
+}
 
 Status CheckSize(const char* what, const std::string& bytes, size_t limit) {
   if (bytes.size() <= limit) return Status::OK();

@@ -63,6 +63,8 @@ class StoreBackend final : public Backend {
   store::Store* store() { return store_.get(); }
 
  private:
+  bool CommitLoneAppend(std::span<const WriteBatch* const> batches, std::vector<Status>* results);
+
   std::unique_ptr<store::Store> store_;
   std::atomic<uint64_t> position_{0};
 };
