@@ -189,6 +189,31 @@ TEST_F(PersistOpsTest, AppendNextInAGroupCommitOnAFullStreamIsRefused) {
             "(9223372036854775807 1)");
 }
 
+// --- a round's writes are planned on the view the earlier ones leave -----------------
+
+// The append-next is planned as if the stale append before it in the round
+// lands (seq 6); that one is refused, so append-next is planned again
+// alone, from the store. The round is handed to the service directly, in
+// this order.
+TEST_F(PersistOpsTest, AnAppendNextAfterARefusedAppendOfItsRoundIsNumberedFromTheStore) {
+  ASSERT_EQ(Value(R"((get (op "persist/append" "s" {:seq 10}) :seq))"), "10");
+  sx::Interpreter& in = host_->interp();
+  auto args = [&](const char* src) { return Run(src).value; };
+  sx::IoRequest round[2];
+  round[0].op = "persist/append";
+  round[0].args = args(R"((list "s" {:seq 5}))");
+  round[1].op = "persist/append-next";
+  round[1].args = args(R"((list "s" "t" 1 nil))");
+  host_->persist()->HandleBatch(in, round);
+  ASSERT_EQ(round[0].result.kind, sx::IoResult::kFailed);
+  EXPECT_NE(round[0].result.message.find("conflict: seq 5 is not above the last seq 10"),
+            std::string::npos)
+      << round[0].result.message;
+  ASSERT_EQ(round[1].result.kind, sx::IoResult::kServed) << round[1].result.message;
+  EXPECT_EQ(round[1].result.value.Get("seq").Inspect(), "11");
+  EXPECT_EQ(Value(R"((map (fn (e) (get e :seq)) (op "persist/read" "s")))"), "(10 11)");
+}
+
 // --- arguments checked before anything is written ------------------------------------
 
 TEST_F(PersistOpsTest, AnEventWhoseStreamIsAnotherStreamIsRefused) {
