@@ -9,6 +9,7 @@
 // batches leave; a refused one is that request's conflict.
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -415,11 +416,40 @@ void PlanCommit(OpCall& c) {
   if (c.batch.empty()) c.answer = c.in.Bool(true);
 }
 
+// The conflict of the first kv-cas of the writes whose check fails, with
+// the value it expected and the key's value as the writes before it leave
+// it; nil when none fails (the engine refused the batch for another reason).
+std::optional<Value> KvCasConflict(const OpCall& c) {
+  std::unordered_map<std::string, std::optional<std::string>> written;  // key -> bytes or absent
+  for (const WriteBatch::Op& op : c.batch.ops()) {
+    if (op.kind != WriteBatch::OpKind::kKvPut && op.kind != WriteBatch::OpKind::kKvDelete &&
+        op.kind != WriteBatch::OpKind::kKvCas) {
+      continue;
+    }
+    auto it = written.find(op.name);
+    std::optional<std::string> current = it != written.end() ? it->second : c.CurrentText(op.name);
+    if (op.kind == WriteBatch::OpKind::kKvCas && current != op.expected) {
+      std::pair<std::string, Value> e[] = {
+          {"conflict", c.in.Bool(true)},
+          {"expected", op.expected ? c.Parse(*op.expected, "key", op.name) : c.in.Nil()},
+          {"actual", current ? c.Parse(*current, "key", op.name) : c.in.Nil()}};
+      return c.in.Dict(e);
+    }
+    written[op.name] = op.kind == WriteBatch::OpKind::kKvDelete ? std::nullopt : op.value;
+  }
+  return std::nullopt;
+}
+
 Value FinishCommit(OpCall& c, const Status& s) {
   // An append to a full stream could not be placed (the engine then expects
   // a seq past kMaxSeq): an error, not a conflict.
   if (s.IsConflict() && s.expected() > kMaxSeq) {
     c.Fail("stream is full: an append to a stream whose last seq is " + std::to_string(kMaxSeq));
+  }
+  // A refused append says its numbers (expected hwm + 1 or the expected last
+  // seq, and the hwm, never both 0); a refused kv-cas says none.
+  if (s.IsConflict() && s.expected() == 0 && s.actual() == 0) {
+    if (std::optional<Value> kv = KvCasConflict(c)) return *kv;
   }
   if (s.IsConflict()) return c.Conflict(c.Int64(s.expected()), c.Int64(s.actual()));
   c.Check(s);

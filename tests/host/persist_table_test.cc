@@ -170,6 +170,12 @@ constexpr const char* kScript = R"SX(
    (list "persist/commit" (list {:op "append" :stream "c" :event (ev 1 {:stream "c"})}))
    (list "persist/commit" (list {:op "append-expect" :stream "c" :expected 1 :event (ev 2 {:stream "c"})}
                                 {:op "kv-cas" :key "ck" :expected 1 :value 2}))
+   (list "persist/commit" (list {:op "kv-put" :key "ck" :value 5}
+                                {:op "kv-cas" :key "ck" :expected 1 :value 2}))
+   (list "persist/commit" (list {:op "kv-cas" :key "absent" :expected {:a 1} :value 2}))
+   (list "persist/commit" (list {:op "kv-cas" :key "ck" :expected nil :value 2}))
+   (list "persist/commit" (list {:op "kv-delete" :key "ck"}
+                                {:op "kv-cas" :key "ck" :expected 1 :value 2}))
    (list "persist/commit" ())
    (list "persist/commit" 5)
    (list "persist/commit")
