@@ -19,6 +19,7 @@
 #include "host/cli/setup.h"
 #include "host/cli/test_runner.h"
 #include "host/store/tools.h"
+#include "sx/persist.h"
 
 namespace {
 
@@ -93,7 +94,7 @@ int main(int argc, char** argv) {
     } else if (a == "--sync") {
       const std::string* v = value("--sync");
       if (v == nullptr) return Usage("--sync needs a mode (always, batch, never)");
-      if (*v != "always" && *v != "batch" && *v != "never") {
+      if (sx::SyncMode mode; !sx::ParseSyncMode(*v, &mode)) {
         return Usage("--sync: unknown mode \"" + *v + "\" (use always, batch or never)");
       }
       opts.sync = *v;
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
   }
 
   sx::host::ApplyEnvironment(&opts);
-  if (opts.sync != "always" && opts.sync != "batch" && opts.sync != "never") {
+  if (sx::SyncMode mode; !sx::ParseSyncMode(opts.sync, &mode)) {
     return Usage("SX_PERSIST_SYNC: unknown mode \"" + opts.sync + "\"");
   }
   if (have_expr) {

@@ -10,6 +10,8 @@
 #include <iostream>
 #include <sstream>
 
+#include "sx/persist.h"
+
 namespace sx::host {
 
 namespace fs = std::filesystem;
@@ -375,7 +377,7 @@ int TestCommand(const std::vector<std::string>& args, const HostOptions& host, b
   if (const char* b = std::getenv("SX_PERSIST_SEGMENT_BYTES"); b != nullptr && *b != '\0') {
     t.host.segment_bytes = b;
   }
-  if (t.host.sync != "always" && t.host.sync != "batch" && t.host.sync != "never") {
+  if (SyncMode mode; !ParseSyncMode(t.host.sync, &mode)) {
     return usage("unknown sync mode \"" + t.host.sync + "\" (use always, batch or never)");
   }
   if (!t.shared_store) {
