@@ -284,6 +284,34 @@ TEST_F(ReferenceServicer, AnswersEveryRequestOfTheScriptAsTheHostDoes) {
   }
 }
 
+// The table as SX data, in the shape of persist/%op-args (durable.sx).
+std::string TableAsSx() {
+  std::string out = "{";
+  for (const OpSpec& op : sx::host::PersistOps()) {
+    out.append("\"").append(op.name).append("\" (list");
+    for (const sx::host::ArgSpec& a : op.args) {
+      if (a.name == nullptr) break;
+      const char* kind = a.kind == sx::host::ArgKind::kString        ? ":string"
+                         : a.kind == sx::host::ArgKind::kInt         ? ":int"
+                         : a.kind == sx::host::ArgKind::kList        ? ":list"
+                         : a.kind == sx::host::ArgKind::kStringOrNil ? ":string-or-nil"
+                                                                     : ":any";
+      out.append(" (list \"").append(a.name).append("\" ").append(kind);
+      out.append(a.optional ? " :optional)" : ")");
+    }
+    out.append(") ");
+  }
+  return out + "}";
+}
+
+TEST_F(ReferenceServicer, DeclaresTheArgumentsOfTheHostsTable) {
+  Value("(import persist)");
+  std::string table = TableAsSx();
+  EXPECT_EQ(Value("(= persist/%op-args " + table + ")"), "true")
+      << "persist/%op-args in stdlib/persist/durable.sx: " << Value("persist/%op-args")
+      << "\nthe host's table: " << Value(table);
+}
+
 TEST_F(ReferenceServicer, ServesTheHostsPersistOps) {
   Value("(import persist)");
   EXPECT_EQ(Value("(sort (filter (fn (op) (starts-with? op \"persist/\")) "
