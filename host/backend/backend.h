@@ -23,10 +23,14 @@
 //   must be above the stream's high-water mark (hwm), AppendExpect needs the
 //   hwm to equal its expected last seq, KvCas needs the key's stored bytes
 //   to equal `expected` (nullopt: absent). A failed check refuses the whole
-//   batch with Status::Conflict(expected, actual): for appends, actual is
-//   the hwm. Conflicts are answers, never errors that end a group: in a
-//   group the batches are checked in order, each against the state the
-//   earlier accepted ones leave, and every accepted batch commits.
+//   batch with Status::Conflict(expected, actual): for an Append, expected
+//   is hwm + 1 and actual the hwm; for an AppendExpect whose expected last
+//   seq is not the hwm, expected is that seq and actual the hwm; for a
+//   KvCas, both are 0 (the op table tells the ops apart by this); an
+//   AppendExpect that expects the hwm but whose seq is not above it is
+//   refused as an Append. Conflicts are answers, never errors that end a
+//   group: in a group the batches are checked in order, each against the
+//   state the earlier accepted ones leave, and every accepted batch commits.
 // - Seqs. A stream's hwm only rises. TruncateThrough drops stored events
 //   and keeps the hwm and the stream's place in Streams(). LastSeq of a
 //   stream never appended to is 0.

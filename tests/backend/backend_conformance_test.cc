@@ -153,6 +153,7 @@ TEST_P(BackendTest, AppendExpectNeedsTheHwmToBeItsExpectedLastSeq) {
   low.AppendExpect("s", 1, 1, "c");
   s = b_->Commit(low);
   ASSERT_TRUE(s.IsConflict()) << s.ToString();
+  EXPECT_EQ(s.expected(), 2u) << "refused as an append is: hwm + 1";
   EXPECT_EQ(s.actual(), 1u);
   EXPECT_EQ(Read("s"), Strings{"1:a"});
 }
@@ -245,7 +246,10 @@ TEST_P(BackendTest, KvCasComparesBytesAndCanDelete) {
   EXPECT_TRUE(b_->Commit(again).IsConflict());
   WriteBatch wrong;
   wrong.KvCas("k", "v1 ", "v2");  // one byte more: not equal
-  EXPECT_TRUE(b_->Commit(wrong).IsConflict());
+  Status s = b_->Commit(wrong);
+  ASSERT_TRUE(s.IsConflict()) << s.ToString();
+  EXPECT_EQ(s.expected(), 0u) << "a refused KvCas carries no seqs";
+  EXPECT_EQ(s.actual(), 0u);
   EXPECT_EQ(Get("k"), "v1");
   WriteBatch right;
   right.KvCas("k", "v1", "v2");
