@@ -194,10 +194,52 @@ class Machine {
   void PopTask();
   Task* NewTask();
   Env* NewEnv(Env* parent, uint32_t size);
-  [[gnu::always_inline]] inline Env* EnterClosure(Closure* c, const Value* args, size_t argc,
-                                                  bool tail, Env* env);
   [[gnu::always_inline]] inline Env* NewFrame(Closure* c);
+  template <class Args>
+  [[gnu::always_inline]] inline Env* EnterFrame(Closure* c, size_t argc, bool tail, Env* env,
+                                                Args args);
+  [[gnu::always_inline]] inline void EnterBody(Closure* c, Node*& node, Env* env);
   void SafePoint(Node* node, Env* env);
+  void CollectAt(Node* node, Env* env);
+
+  // The loop's steps (machine.cc), one per node kind, call mode or frame
+  // kind that takes more than a line or two; the hot ones are inlined into
+  // Run. How a call's application ended: a value (in `val`), another call
+  // set up at vals[op_base_], or a suspension (the request in `val`).
+  enum class Applied : uint8_t { kValue, kCall, kSuspended };
+  [[gnu::always_inline]] inline bool EvalIf(MachineLoop& L, Node*& node, Env* env, Value& val);
+  [[gnu::always_inline]] inline Value MakeClosure(Node* node, Env* env);
+  bool BecameMacroCall(Node* node);
+  [[gnu::always_inline]] inline void CallDirect(MachineLoop& L, Node*& node, Env*& env);
+  [[gnu::always_inline]] inline void ReadyCall(Node* node, bool& tail_call);
+  [[gnu::always_inline]] inline size_t PushOperands(MachineLoop& L, Node* node, Env* env);
+  [[gnu::always_inline]] inline Node* StartArith2(MachineLoop& L, Node* node, Env* env);
+  [[gnu::always_inline]] inline bool StartCall(MachineLoop& L, Node*& node, Env* env, size_t& base,
+                                               bool& tail_call);
+  size_t StartMacroExpand(MachineLoop& L, Node* node, Env* env);
+  void StartImport(MachineLoop& L, Node* node, Env* env);
+  [[gnu::always_inline]] inline void ApplyClosure(MachineLoop& L, Closure* c, size_t base,
+                                                  bool reuse_frame, bool handover, Node*& node,
+                                                  Env*& env);
+  [[gnu::always_inline]] inline Applied ApplyNative(MachineLoop& L, Native* nat, size_t base,
+                                                    Env* env, Value& val);
+  Value ApplyOther(MachineLoop& L, Value fn, size_t base);
+  [[gnu::always_inline]] inline void LeaveFrame(Env* env);
+  [[gnu::always_inline]] inline bool ReturnCallArg(MachineLoop& L, Frame& f, Value val, Node*& node,
+                                                   Env*& env, size_t& base, bool& tail_call);
+  [[gnu::always_inline]] inline bool ReturnArith2(MachineLoop& L, Frame& f, Value& val, Node*& node,
+                                                  Env*& env);
+  Value MakeDictLit(MachineLoop& L, const Frame& f);
+  [[gnu::always_inline]] inline Node* NextKid(MachineLoop& L, Frame& f, Env*& env);
+  void ReturnSetLocal(MachineLoop& L, const Frame& f, Value val);
+  void ReturnSetGlobal(MachineLoop& L, const Frame& f, Value val);
+  void ReturnDefGlobal(MachineLoop& L, const Frame& f, Value val);
+  Node* ReturnMacroExpand(MachineLoop& L, const Frame& f, Value val);
+  Node* ReturnCase(MachineLoop& L, const Frame& f, Value val);
+  void ReturnLoadPath(MachineLoop& L, const Frame& f, Value path, Env* env);
+  Env* NextToplevelForm(Frame& f);
+  Value ReturnFiberWait(MachineLoop& L, const Frame& f, bool error, Value v, bool* suspended);
+  [[gnu::always_inline]] inline bool Recover(MachineLoop& L, Value err, Node*& node, Env*& env);
 
   bool Unwind(MachineLoop& L, Value err, Node** node, Env** env);
   // The backtrace of an error raised now: "FILE:LINE:COL[ in NAME]" per
