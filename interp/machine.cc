@@ -1044,14 +1044,4 @@ RunResult Machine::ResumeError(Value error) {
   return Finish(Run(Entry::kThrow, error, nullptr, nullptr));
 }
 
-void Machine::Abort() {
-  if (task_ != nullptr) {
-    CancelFibers(task_);
-    task_->state = kTaskDone;
-    task_->frames->clear();
-    task_->vals->clear();
-  }
-  Finish(RunResult{RunStatus::kError, Value::Nil()});
-}
-
 }  // namespace sx::interp

@@ -104,8 +104,6 @@ class Machine {
   RunResult Resume(Value v);
   RunResult ResumeError(Value error);
   bool suspended() const { return task_ != nullptr && task_->state == kTaskSuspended; }
-  // Abandon a suspended computation.
-  void Abort();
   // Requests an interrupt (from a signal handler): the running computation
   // raises "interrupted" at its next safe point.
   void Interrupt() { interrupt_ = 1; }
@@ -155,7 +153,6 @@ class Machine {
   }
   // The main task finished (*r is how): true once, then forgets it.
   bool TakeMainResult(RunResult* r);
-  bool main_pending() const { return main_ != nullptr; }
   Value LiveTasks();
   uint64_t stale_resumes() const { return stale_resumes_; }
   void CountStale() { ++stale_resumes_; }
