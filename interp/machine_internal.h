@@ -1,4 +1,5 @@
-// machine_internal.h — pieces shared by machine.cc and machine_ops.cc.
+// machine_internal.h — pieces shared by the machine's files (machine.cc,
+// call_cache.cc, backtrace.cc, load.cc, machine_ops.cc, tasks.cc, ...).
 #pragma once
 
 #include <cstdlib>
@@ -26,8 +27,34 @@ inline Native* AsNative(Value v) { return static_cast<Native*>(v.AsObj()); }
 
 inline MachineOp OpOf(Native* n) { return static_cast<MachineOp>(n->aux); }
 
+// Raises "NAME: expected N arguments, got M" (max < 0: no upper bound).
+[[noreturn]] void ArityError(State& S, const char* name, int min, int max, size_t got);
+
 // Calls a native after checking its arity (raises the arity error).
+inline Value CallNative(State& S, Native* nat, const Value* args, size_t n) {
+  const NativeSpec* spec = nat->spec;
+  if (static_cast<int>(n) < spec->min_args ||
+      (spec->max_args >= 0 && static_cast<int>(n) > spec->max_args)) {
+    ArityError(S, spec->name, spec->min_args, spec->max_args, n);
+  }
+  return nat->fn(Args{S, spec->name, args, static_cast<int>(n), nat->user});
+}
+// The same, out of line.
 Value CallNativeChecked(State& S, Native* nat, const Value* args, size_t n);
+
+// Recomputes how a call runs (its CallMode, evaluator and callee) for the
+// current global epoch (call_cache.cc). Any global definition moves the
+// epoch on, so the answer holds exactly as long as the bindings it was
+// drawn from.
+void Revalidate(State& S, Node* n);
+
+// Is this simple expression (flagged kSimpleNode) still free of frames: is
+// every operator in it a plain native?
+inline bool CanSimple(State& S, Node* n) {
+  if (n->kind != NodeKind::kCall) return true;
+  if (n->epoch != S.global_epoch) Revalidate(S, n);
+  return n->mode == static_cast<uint8_t>(CallMode::kSimple);
+}
 
 struct FiberWorker;
 

@@ -1,7 +1,7 @@
 // tasks.cc — SX tasks: spawn, await, sleep, yield, cancel, and the machine's
 // half of the scheduler.
 //
-// A task is a Task object (machine.h) with an id in `aux`; it is also the SX
+// A task is a Task object (task.h) with an id in `aux`; it is also the SX
 // value `spawn` returns. The machine keeps the live tasks, a ready queue,
 // the sleepers and, on each task, the tasks awaiting it. `await`, `sleep`
 // and `yield` are natives that may suspend: they stop the task with a
@@ -173,6 +173,26 @@ Machine::Susp Machine::TaskOpApply(Native* nat, const Value* args, size_t n, Val
 }
 
 // --- the task table ---------------------------------------------------------------------
+
+Task* Machine::NewTask() {
+  Task* t = S_.heap.New<Task>(ObjType::kTask);
+  t->frames = nullptr;
+  t->vals = nullptr;
+  t->waiters = nullptr;
+  t->state = kTaskReady;
+  t->sched = kSchedNone;
+  t->resume_kind = kResumeStart;
+  t->task_op = kTaskOpNone;
+  t->failed = false;
+  t->gen = 0;
+  t->result = t->request = t->resume = t->op_arg = Value::Nil();
+  t->wake_ns = 0;
+  t->at = nullptr;
+  t->frames = new FrameStack();
+  t->vals = new ValueStack();
+  t->frames->reserve(64);
+  return t;
+}
 
 Task* Machine::Spawn(Value thunk) {
   Task* t = NewTask();

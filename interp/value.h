@@ -128,8 +128,8 @@ enum class ObjType : uint8_t {
   kMacro,
   kEnv,
   kError,   // an error value: message, data, trace
-  kNode,    // a compiled expression (machine.h)
-  kProto,   // a compiled lambda (machine.h)
+  kNode,    // a compiled expression (node.h)
+  kProto,   // a compiled lambda (node.h)
   kVec,     // internal growable array of values (sort, list building)
   kHandle,  // opaque host object (no text form)
   kTask,    // a computation with its own continuation stack
