@@ -13,9 +13,9 @@
 // the kernel (write) before it returns, so killing the process never loses
 // an acknowledged op; with SyncMode::kAlways it is also on stable storage
 // (fdatasync), with kBatch it will be within batch_ms, with kNever when the
-// OS decides. Payloads are not kept in memory: the index holds, per event,
-// its seq and where its payload lies (20 bytes), and per key the location of
-// the latest value.
+// OS decides. Payloads are not kept in memory: the index holds, per stream,
+// runs of events that lie together in the log (StreamIndex, 28 bytes per
+// run of up to 16 KiB of log), and per key the location of the latest value.
 //
 // Ownership and threading. The caller owns the Store; it owns its files, the
 // directory lock (flock on DIR and on DIR/LOCK, so a second opener gets
@@ -35,7 +35,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -51,6 +50,7 @@
 #include <vector>
 
 #include "host/store/env.h"
+#include "host/store/event_index.h"
 #include "host/store/segment_chain.h"
 #include "host/store/status.h"
 #include "host/store/write_batch.h"
@@ -181,13 +181,6 @@ class Store {
   const std::string& dir() const { return dir_; }
 
  private:
-  // Where a stored event's payload lies. Packed: 20 bytes per event.
-  struct __attribute__((packed)) EventLoc {
-    uint64_t seq;
-    uint32_t segment;
-    uint32_t offset;
-    uint32_t size;
-  };
   struct ValueLoc {
     uint32_t segment;
     uint32_t offset;
@@ -196,7 +189,7 @@ class Store {
   struct StreamState {
     uint64_t hwm = 0;
     uint64_t truncated = 0;  // events with seq <= this are gone
-    std::deque<EventLoc> events;
+    StreamIndex events;      // where the stored ones lie
   };
   struct Segment {
     std::shared_ptr<File> file;
@@ -266,9 +259,8 @@ class Store {
 
   NameMap<StreamState> streams_;
   NameMap<ValueLoc> kv_;
-  std::unordered_set<StreamState*> needs_sort_;  // recovery only
-  std::unordered_set<std::string> blobs_;        // cids with a file in blobs/
-  NameMap<BlobRecordLoc> blob_records_;          // cids the log records
+  std::unordered_set<std::string> blobs_;  // cids with a file in blobs/
+  NameMap<BlobRecordLoc> blob_records_;    // cids the log records
   std::map<uint32_t, Segment> segments_;
   SegmentSet retired_;   // segments compaction deleted, per the retired records
   uint32_t active_ = 0;  // number of the segment being written; 0 = none yet
