@@ -228,7 +228,11 @@ Status Store::CompactSegment(uint32_t number) {
     if (m.tag == kAppendOp) {
       StreamState& st = streams_.find(m.name)->second;
       if (!st.events.has_patches()) patched.push_back(&st);
-      st.events.Patch(m.seq, segment, static_cast<uint32_t>(base + m.record), loc_offset, m.size);
+      StreamIndex::Loc loc{
+          segment, static_cast<uint32_t>(base + m.record),
+          static_cast<uint32_t>(base + m.offset - AppendOpHeaderSize(m.name.size(), m.seq, m.size)),
+          loc_offset, m.size};
+      st.events.Patch(m.seq, loc);
     } else {
       kv_.find(m.name)->second = ValueLoc{segment, loc_offset, m.size};
     }

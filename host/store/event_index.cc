@@ -20,34 +20,33 @@ EventRun SliceRun(const EventRun& r, uint64_t from, uint64_t to) {
   return s;
 }
 
-bool StreamIndex::Extend(std::vector<EventRun>* runs, uint64_t seq, uint32_t segment,
-                         uint32_t record, uint32_t offset, uint32_t size) {
-  (void)record;
-  if (runs->empty()) return false;
-  EventRun& r = runs->back();
-  uint64_t end = uint64_t{offset} + size;
-  if (r.segment != segment || seq != r.last() + 1 || offset < r.end ||
-      end - r.begin > kRunSpanBytes || r.count >= kRunMaxEvents) {
-    return false;
+void StreamIndex::Put(std::vector<EventRun>* runs, uint64_t seq, const Loc& loc) {
+  uint64_t end = uint64_t{loc.offset} + loc.size;
+  if (!runs->empty()) {
+    EventRun& r = runs->back();
+    // The next seq, after the run in its segment, within the span, and in
+    // the run's record if the run must stay in it (a record that starts at
+    // or before the run's op holds it).
+    if (r.segment == loc.segment && seq == r.last() + 1 && loc.offset >= r.end &&
+        end - r.begin <= kRunSpanBytes && r.count < kRunMaxEvents &&
+        (!r.in_record || loc.record <= r.begin)) {
+      ++r.count;
+      r.end = static_cast<uint32_t>(end);
+      r.bytes += loc.size;
+      return;
+    }
   }
-  ++r.count;
-  r.end = static_cast<uint32_t>(end);
-  r.bytes += size;
-  return true;
+  bool in_record = loc.op - loc.record >= kRunOpStartBytes;
+  runs->push_back(EventRun{seq, 1, in_record, loc.segment, in_record ? loc.op : loc.record,
+                           static_cast<uint32_t>(end), loc.size});
 }
 
-void StreamIndex::Add(uint64_t seq, uint32_t segment, uint32_t record, uint32_t offset,
-                      uint32_t size) {
+void StreamIndex::Add(uint64_t seq, const Loc& loc) {
   ++events_;
-  if (Extend(&runs_, seq, segment, record, offset, size)) return;
-  runs_.push_back(EventRun{seq, 1, segment, record, offset + size, size});
+  Put(&runs_, seq, loc);
 }
 
-void StreamIndex::Patch(uint64_t seq, uint32_t segment, uint32_t record, uint32_t offset,
-                        uint32_t size) {
-  if (Extend(&patches_, seq, segment, record, offset, size)) return;
-  patches_.push_back(EventRun{seq, 1, segment, record, offset + size, size});
-}
+void StreamIndex::Patch(uint64_t seq, const Loc& loc) { Put(&patches_, seq, loc); }
 
 void StreamIndex::Settle(uint64_t truncated) {
   if (patches_.empty()) return;
@@ -161,7 +160,28 @@ Status ScanRun(
   if (run.begin < base || run.end > base + buf.size()) return missing("outside the bytes read");
   uint64_t next = run.first;  // the seq wanted next
   size_t pos = run.begin - base;
-  while (pos + kRecordHeaderSize <= buf.size()) {
+  // Takes the events of the run among ops; true once all are taken or fn
+  // says stop.
+  auto take = [&](OpReader* reader) {
+    OpView op;
+    while (reader->Next(&op)) {
+      if (op.tag != kAppendOp || op.seq != next || op.name != stream) continue;
+      ++next;
+      if (op.seq >= from &&
+          !fn(op.seq, op.value, base + static_cast<uint64_t>(op.value.data() - buf.data()))) {
+        return true;
+      }
+      if (next > run.last()) return true;
+    }
+    return false;
+  };
+  if (run.in_record) {
+    // Whole ops from the first event's to the last one's payload.
+    OpReader reader = OpReader::Ops(buf.substr(pos, run.end - run.begin));
+    if (take(&reader)) return Status::OK();
+    if (!reader.status().ok()) return missing(reader.status().message());
+  }
+  while (!run.in_record && pos + kRecordHeaderSize <= buf.size()) {
     uint32_t len = DecodeFixed32(buf.data() + pos + 4);
     auto type = static_cast<uint8_t>(buf[pos + 8]);
     if (type == kZeroType) break;
@@ -171,16 +191,7 @@ Status ScanRun(
     std::string_view body_bytes = buf.substr(body, clipped ? buf.size() - body : len);
     if (type == kBatchRecord || type == kCompactionRecord) {
       OpReader reader(body_bytes);
-      OpView op;
-      while (reader.Next(&op)) {
-        if (op.tag != kAppendOp || op.seq != next || op.name != stream) continue;
-        ++next;
-        if (op.seq >= from &&
-            !fn(op.seq, op.value, base + static_cast<uint64_t>(op.value.data() - buf.data()))) {
-          return Status::OK();
-        }
-        if (next > run.last()) return Status::OK();
-      }
+      if (take(&reader)) return Status::OK();
       if (!clipped && !reader.status().ok()) return missing(reader.status().message());
     }
     if (clipped) break;

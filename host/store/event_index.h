@@ -7,7 +7,9 @@
 // run (28 bytes) instead of one location per event; a run is cut at
 // kRunSpanBytes of log (so a read of one event reads at most that much) or
 // kRunMaxEvents events. An event is found by reading its run's bytes and
-// walking the records from the run's first one (ScanRun).
+// walking the records from the run's first one (ScanRun). A run that starts
+// far into a record (a large batch) starts at its first event's op instead,
+// and stays inside that record.
 //
 // A run's byte range [begin, end) may hold records of other streams and
 // events of its own stream outside [first, last]; only the events whose
@@ -30,13 +32,17 @@ namespace sx::store {
 inline constexpr uint32_t kRunSpanBytes = 16u << 10;
 inline constexpr uint32_t kRunMaxEvents = 1024;
 
+// A run starting this far or further into its record starts at its op.
+inline constexpr uint32_t kRunOpStartBytes = 512;
+
 struct __attribute__((packed)) EventRun {
-  uint64_t first;    // seq of its first event
-  uint32_t count;    // its events have seqs first .. first + count - 1
-  uint32_t segment;  // where they all lie
-  uint32_t begin;    // offset of the record holding the first event
-  uint32_t end;      // offset just past the last event's payload
-  uint32_t bytes;    // payload bytes of its events (an estimate once the run was cut)
+  uint64_t first;          // seq of its first event
+  uint32_t count : 31;     // its events have seqs first .. first + count - 1
+  uint32_t in_record : 1;  // begin is the first event's op, and the run ends in its record
+  uint32_t segment;        // where they all lie
+  uint32_t begin;          // offset of the record holding the first event (or of its op)
+  uint32_t end;            // offset just past the last event's payload
+  uint32_t bytes;          // payload bytes of its events (an estimate once the run was cut)
   uint64_t last() const { return first + count - 1; }
 };
 static_assert(sizeof(EventRun) == 28);
@@ -45,12 +51,20 @@ class StreamIndex {
  public:
   // True if seq lies above every seq added with Add (Add takes only those).
   bool Above(uint64_t seq) const { return runs_.empty() || seq > runs_.back().last(); }
-  // An event at (segment, payload offset, size), in the record starting at
-  // record. seq must be Above().
-  void Add(uint64_t seq, uint32_t segment, uint32_t record, uint32_t offset, uint32_t size);
+  // Where an event lies: its segment, the record holding it, its op in the
+  // record, its payload.
+  struct Loc {
+    uint32_t segment;
+    uint32_t record;  // offset of the record
+    uint32_t op;      // offset of the append op
+    uint32_t offset;  // of the payload
+    uint32_t size;    // of the payload
+  };
+  // seq must be Above().
+  void Add(uint64_t seq, const Loc& loc);
   // A later location of seq, which may lie at or below seqs already added
   // (a compaction copy). Kept aside until Settle.
-  void Patch(uint64_t seq, uint32_t segment, uint32_t record, uint32_t offset, uint32_t size);
+  void Patch(uint64_t seq, const Loc& loc);
   // Puts the patches in place (a later patch wins over an earlier one and
   // over Add), dropping those with seqs <= truncated.
   void Settle(uint64_t truncated);
@@ -73,8 +87,7 @@ class StreamIndex {
   }
 
  private:
-  static bool Extend(std::vector<EventRun>* runs, uint64_t seq, uint32_t segment, uint32_t record,
-                     uint32_t offset, uint32_t size);
+  static void Put(std::vector<EventRun>* runs, uint64_t seq, const Loc& loc);
 
   std::vector<EventRun> runs_;     // sorted by seq, disjoint
   std::vector<EventRun> patches_;  // in log order

@@ -570,13 +570,26 @@ OpReader::OpReader(std::string_view body) : rest_(body) {
   rest_.remove_prefix(4);
 }
 
+OpReader OpReader::Ops(std::string_view ops) {
+  OpReader r;
+  r.rest_ = ops;
+  r.until_end_ = true;
+  return r;
+}
+
+size_t AppendOpHeaderSize(size_t name_size, uint64_t seq, size_t payload_size) {
+  return 1 + VarintLength(name_size) + name_size + VarintLength(seq) + VarintLength(payload_size);
+}
+
 bool OpReader::Next(OpView* op) {
   if (!status_.ok()) return false;
-  if (remaining_ == 0) {
+  if (until_end_) {
+    if (rest_.empty()) return false;
+  } else if (remaining_ == 0) {
     if (!rest_.empty()) status_ = Status::Corruption("bytes after the last op of a record");
     return false;
   }
-  --remaining_;
+  if (!until_end_) --remaining_;
   auto bad = [this](const char* what) {
     status_ = Status::Corruption(std::string("malformed op: ") + what);
     return false;

@@ -148,14 +148,24 @@ struct OpView {
 class OpReader {
  public:
   explicit OpReader(std::string_view body);
+  // Reads ops up to the end of ops, which holds whole ops from within a
+  // body (no op count): the index reads a stretch of a record this way.
+  static OpReader Ops(std::string_view ops);
   // False at the end or on a malformed op (then status() says which).
   bool Next(OpView* op);
   const Status& status() const { return status_; }
 
  private:
+  OpReader() = default;
+
   std::string_view rest_;
   uint32_t remaining_ = 0;
+  bool until_end_ = false;
   Status status_;
 };
+
+// Bytes of an append op before its payload: tag, name length, name, seq,
+// payload length.
+size_t AppendOpHeaderSize(size_t name_size, uint64_t seq, size_t payload_size);
 
 }  // namespace sx::store

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "host/store/cid.h"
+#include "host/store/coding.h"
 #include "host/store/log_format.h"
 #include "host/store/log_record.h"
 
@@ -20,6 +21,15 @@ namespace {
 // them is at most this, up to kMaxReadSpan bytes per pread.
 constexpr uint64_t kReadGapBytes = 4096;
 constexpr uint64_t kMaxReadSpan = 4u << 20;
+
+// Where an append written at buffer offsets (record, payload at) lies once
+// the buffer is written at base of segment.
+StreamIndex::Loc EventLoc(uint32_t segment, uint64_t base, size_t record, std::string_view name,
+                          uint64_t seq, size_t at, uint32_t size) {
+  size_t op = at - AppendOpHeaderSize(name.size(), seq, size);
+  return StreamIndex::Loc{segment, static_cast<uint32_t>(base + record),
+                          static_cast<uint32_t>(base + op), static_cast<uint32_t>(base + at), size};
+}
 
 // The live-byte cost of a run's events (OpCost of each).
 uint64_t RunCost(size_t name_size, const EventRun& r) {
@@ -476,16 +486,19 @@ Status Store::ReplayOps(uint32_t number, uint64_t body_offset, bool compaction,
         }
         st.hwm = std::max(st.hwm, op.seq);
         if (op.seq <= st.truncated) continue;
-        auto record = static_cast<uint32_t>(body_offset - kRecordHeaderSize);
-        auto offset = static_cast<uint32_t>(body_offset + (op.value.data() - body.data()));
-        auto size = static_cast<uint32_t>(op.value.size());
+        auto at = [&](std::string_view part) {
+          return static_cast<uint32_t>(body_offset + (part.data() - body.data()));
+        };
+        StreamIndex::Loc loc{number, static_cast<uint32_t>(body_offset - kRecordHeaderSize),
+                             at(op.name) - static_cast<uint32_t>(1 + VarintLength(op.name.size())),
+                             at(op.value), static_cast<uint32_t>(op.value.size())};
         // A compaction copy may come after newer events of its stream, and
         // beside its original if the original's segment was not yet deleted
         // at a crash: it is patched in, the later location winning.
         if (st.events.Above(op.seq)) {
-          st.events.Add(op.seq, number, record, offset, size);
+          st.events.Add(op.seq, loc);
         } else {
-          st.events.Patch(op.seq, number, record, offset, size);
+          st.events.Patch(op.seq, loc);
         }
         break;
       }
@@ -737,8 +750,7 @@ void Store::Apply(const std::vector<Pending>& pending, uint32_t segment, uint64_
         auto it = streams_.find(name);
         if (it == streams_.end()) it = streams_.emplace(name, StreamState()).first;
         StreamState& st = it->second;
-        st.events.Add(p.seq, segment, static_cast<uint32_t>(base + p.record),
-                      static_cast<uint32_t>(base + p.offset), p.size);
+        st.events.Add(p.seq, EventLoc(segment, base, p.record, name, p.seq, p.offset, p.size));
         st.hwm = p.seq;
         AddLive(segment, OpCost(name.size(), p.size));
         ++stats_.appends;
@@ -794,8 +806,8 @@ Status Store::Append(const std::string& stream, uint64_t seq, const std::string&
   s = WriteRecords(write_buf_, false, &segment, &base);
   if (!s.ok()) return s.WithContext("append to stream " + Quote(stream));
   if (it == streams_.end()) it = streams_.emplace(stream, StreamState()).first;
-  it->second.events.Add(seq, segment, static_cast<uint32_t>(base), static_cast<uint32_t>(base + at),
-                        static_cast<uint32_t>(payload.size()));
+  it->second.events.Add(
+      seq, EventLoc(segment, base, 0, stream, seq, at, static_cast<uint32_t>(payload.size())));
   it->second.hwm = seq;
   AddLive(segment, OpCost(stream.size(), payload.size()));
   ++stats_.appends;

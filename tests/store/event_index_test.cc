@@ -25,14 +25,14 @@ class Fixture {
   }
 
   void Add(uint64_t seq, uint32_t segment, uint32_t size) {
-    uint32_t record = Next(segment, size);
-    index_.Add(seq, segment, record, record + 20, size);
-    model_[seq] = Loc{segment, record + 20};
+    StreamIndex::Loc loc = Next(segment, size);
+    index_.Add(seq, loc);
+    model_[seq] = Loc{segment, loc.offset};
   }
   void Patch(uint64_t seq, uint32_t segment, uint32_t size) {
-    uint32_t record = Next(segment, size);
-    index_.Patch(seq, segment, record, record + 20, size);
-    patched_[seq] = Loc{segment, record + 20};
+    StreamIndex::Loc loc = Next(segment, size);
+    index_.Patch(seq, loc);
+    patched_[seq] = Loc{segment, loc.offset};
   }
   void Settle(uint64_t truncated) {
     index_.Settle(truncated);
@@ -79,15 +79,21 @@ class Fixture {
   std::map<uint64_t, Loc> patched_;  // applied at the next Settle
 
  private:
-  uint32_t Next(uint32_t segment, uint32_t size) {
+  // The next event's place in segment: in a new record (other streams'
+  // records may lie between), or now and then in the same record as the
+  // last one (a batch).
+  StreamIndex::Loc Next(uint32_t segment, uint32_t size) {
     uint32_t& at = ends_[segment];
+    uint32_t& record = records_[segment];
     if (at == 0) at = 32;
-    uint32_t record = at + Pick(0, 1) * 40;  // other streams' records between
-    at = record + 20 + size;
-    return record;
+    if (record == 0 || Pick(0, 3) != 0) record = at + Pick(0, 1) * 40;
+    uint32_t op = std::max(at, record + 13);
+    at = op + 10 + size;
+    return StreamIndex::Loc{segment, record, op, op + 10, size};
   }
   std::mt19937 rng_;
   std::map<uint32_t, uint32_t> ends_;
+  std::map<uint32_t, uint32_t> records_;
 };
 
 TEST(StreamIndex, DenseAppendsInOneSegmentTakeFewRuns) {
