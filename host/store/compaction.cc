@@ -36,6 +36,7 @@ constexpr uint64_t kMinDeadBytesToSeal = 4096;
 Status CheckRecordBody(const RecordView& rec) {
   switch (rec.type) {
     case kSegmentEndRecord:
+    case kExtentRecord:
       return Status::OK();
     case kRetiredRecord: {
       std::vector<SegmentRange> ranges;
@@ -122,7 +123,10 @@ Status Store::CompactSegment(uint32_t number) {
       image, number,
       [&](const RecordView& rec) -> Status {
         // An older retired record is superseded by the one written below.
-        if (rec.type == kSegmentEndRecord || rec.type == kRetiredRecord) return Status::OK();
+        if (rec.type == kSegmentEndRecord || rec.type == kRetiredRecord ||
+            rec.type == kExtentRecord) {
+          return Status::OK();
+        }
         if (rec.type == kBlobRecord) {
           uint64_t size;
           std::string_view cid;

@@ -315,7 +315,8 @@ Status Store::Recover() {
   if (!s.ok()) return s;
   if (segments_.empty()) {
     if (options_.read_only) return Status::OK();
-    s = CreateSegment(std::max<uint32_t>(marker_.newest_segment, 0) + 1, options_.segment_bytes);
+    s = CreateSegment(std::max<uint32_t>(marker_.newest_segment, 0) + 1,
+                      std::min(kInitialSegmentBytes, options_.segment_bytes));
     if (!s.ok()) return s;
   }
   if (!options_.read_only &&
@@ -351,7 +352,10 @@ Status Store::ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan) {
       },
       scan);
   if (!s.ok()) return s;
-  seg->capacity = size;
+  // A growing segment larger than its log says (a crash between growing it
+  // and logging that) is taken at the logged size: records go past it only
+  // after the next growth is logged.
+  seg->capacity = scan->version >= kFirstGrowingVersion ? std::min(size, scan->capacity) : size;
   seg->end = scan->valid_end;
   seg->version = scan->version;
   seg->sealed = scan->end == SegmentScan::End::kSealed;
@@ -426,6 +430,7 @@ Status Store::CutTornTail(uint32_t number, Segment* seg, const SegmentScan& scan
 Status Store::ReplayRecord(uint32_t number, const RecordView& rec) {
   switch (rec.type) {
     case kSegmentEndRecord:
+    case kExtentRecord:  // the scan took the size
       return Status::OK();
     case kRetiredRecord: {
       // Each retired record lists everything retired so far; their union
@@ -612,9 +617,43 @@ Status Store::SealSegment(uint32_t number, Segment* seg) {
   return Status::OK();
 }
 
+bool Store::Fits(const Segment& seg, uint64_t need) const {
+  // A segment that may still grow keeps room for the extent record.
+  uint64_t reserve = kSegmentEndRecordSize + (Growable(seg) ? kExtentRecordSize : 0);
+  return seg.end + need + reserve <= seg.capacity;
+}
+
+bool Store::Growable(const Segment& seg) const {
+  return seg.version >= kFirstGrowingVersion && !seg.sealed &&
+         seg.capacity < options_.segment_bytes;
+}
+
+Status Store::GrowSegment(uint32_t number, Segment* seg, uint64_t need) {
+  uint64_t capacity = seg->capacity;
+  uint64_t want = seg->end + kExtentRecordSize + need + kSegmentEndRecordSize + kExtentRecordSize;
+  while (capacity < want && capacity < options_.segment_bytes) capacity *= 2;
+  capacity = std::min(capacity, options_.segment_bytes);
+  // Zeros first (written, so that fdatasync stays cheap), then the extent
+  // record, synced in every mode before any record lies past the old size:
+  // a file cut back below a logged size is then always seen.
+  Status s = seg->file->Preallocate(capacity, options_.sync != SyncMode::kNever);
+  if (!s.ok()) return s.WithContext("grow segment " + SegmentFileName(number));
+  std::string rec;
+  RecordBuilder b(&rec);
+  b.AddExtent(capacity);
+  s = seg->file->WriteAt(seg->end, rec);
+  if (s.ok()) s = seg->file->Sync();
+  ++syncs_;
+  if (!s.ok()) return SetStickyError(s.WithContext("grow segment " + SegmentFileName(number)));
+  seg->end += rec.size();
+  seg->capacity = capacity;
+  return Status::OK();
+}
+
 Status Store::RollSegment(uint64_t need) {
   uint64_t capacity =
-      std::max<uint64_t>(options_.segment_bytes, kSegmentHeaderSize + need + kSegmentEndRecordSize);
+      std::max<uint64_t>(std::min(kInitialSegmentBytes, options_.segment_bytes),
+                         kSegmentHeaderSize + need + kSegmentEndRecordSize + kExtentRecordSize);
   if (capacity > kMaxSegmentBytes) return Status::InvalidArgument("commit too large for a segment");
   uint32_t next = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
   if (lock_) {
@@ -655,8 +694,11 @@ Status Store::WriteRecords(const std::string& buf, bool force_sync, uint32_t* se
   Status s = CheckWritable();
   if (!s.ok()) return s;
   auto it = segments_.find(active_);
-  if (it == segments_.end() || it->second.sealed ||
-      it->second.end + buf.size() + kSegmentEndRecordSize > it->second.capacity) {
+  if (it != segments_.end() && !Fits(it->second, buf.size()) && Growable(it->second)) {
+    s = GrowSegment(active_, &it->second, buf.size());
+    if (!s.ok()) return s;  // sticky if the extent record failed; else a later write retries
+  }
+  if (it == segments_.end() || it->second.sealed || !Fits(it->second, buf.size())) {
     s = RollSegment(buf.size());
     if (!s.ok()) return s;
     it = segments_.find(active_);

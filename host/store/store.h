@@ -73,6 +73,7 @@ struct Options {
   SyncMode sync = SyncMode::kAlways;
   int batch_ms = 10;   // kBatch: the flusher syncs at most this far behind
   Env* env = nullptr;  // nullptr: Env::Default()
+  // A segment starts at 1 MiB (or this, if smaller) and doubles up to this.
   uint64_t segment_bytes = 64ull << 20;
   // A missing or empty directory becomes a new store; otherwise it is
   // NotFound ("is not an sx store"). A directory holding other files is
@@ -109,15 +110,15 @@ class Store {
     uint64_t kv_keys = 0;
     uint64_t blobs = 0;
     uint64_t segments = 0;
-    uint64_t bytes_on_disk = 0;         // segment files (preallocated size) and blobs
-    uint64_t bytes_used = 0;            // record bytes in segments
-    uint64_t bytes_live = 0;            // estimate of bytes that compaction would keep
-    uint64_t index_bytes = 0;           // estimate of the in-memory index
-    uint64_t appends = 0;               // since open
-    uint64_t commits = 0;               // record groups written since open
-    uint64_t syncs = 0;                 // fdatasync/fsync calls since open
-    uint64_t records_read = 0;          // payload or value reads since open
-    uint64_t compactions = 0;           // segments compacted since open
+    uint64_t bytes_on_disk = 0;  // segment files (their preallocated size, as logged) and blobs
+    uint64_t bytes_used = 0;     // record bytes in segments
+    uint64_t bytes_live = 0;     // estimate of bytes that compaction would keep
+    uint64_t index_bytes = 0;    // estimate of the in-memory index
+    uint64_t appends = 0;        // since open
+    uint64_t commits = 0;        // record groups written since open
+    uint64_t syncs = 0;          // fdatasync/fsync calls since open
+    uint64_t records_read = 0;   // payload or value reads since open
+    uint64_t compactions = 0;    // segments compacted since open
     uint64_t recovered_torn_bytes = 0;  // cut off at open
   };
 
@@ -193,7 +194,7 @@ class Store {
   };
   struct Segment {
     std::shared_ptr<File> file;
-    uint64_t capacity = 0;  // file size
+    uint64_t capacity = 0;  // file size (as logged, for a growing segment)
     uint64_t end = 0;       // offset just past the last record
     uint64_t live = 0;      // OpCost sum of the live ops in it
     uint32_t version = 0;   // of its header
@@ -227,6 +228,11 @@ class Store {
   Status CreateSegment(uint32_t number, uint64_t capacity);
   Status SealSegment(uint32_t number, Segment* seg);
   Status RollSegment(uint64_t need);
+  // Whether need more bytes of records fit in seg; whether seg may grow
+  // (version 4, below the segment size); growing it to fit them if it can.
+  bool Fits(const Segment& seg, uint64_t need) const;
+  bool Growable(const Segment& seg) const;
+  Status GrowSegment(uint32_t number, Segment* seg, uint64_t need);
   // Writes buf (whole records) to the active segment in one write, syncing
   // per the sync mode or when force_sync. *segment and *base say where.
   Status WriteRecords(const std::string& buf, bool force_sync, uint32_t* segment, uint64_t* base);
