@@ -1272,6 +1272,8 @@ Store::Stats Store::GetStats() const {
     uint64_t size = 0;
     if (env_->FileSize(BlobPath(cid), &size).ok()) st.bytes_on_disk += size;
   }
+  // The runs and names as held, plus a hash-table node's overhead per entry.
+  for (const auto& [key, loc] : kv_) st.index_bytes += key.size();
   st.index_bytes +=
       streams_.size() * (sizeof(StreamState) + 64) + kv_.size() * (sizeof(ValueLoc) + 64);
   return st;
