@@ -81,8 +81,9 @@ inline constexpr char kMarkerMagic[8] = {'s', 'x', 's', 't', 'o', 'r', 'e', 'M'}
 inline constexpr size_t kMarkerSize = 48;
 inline constexpr size_t kStoreIdSize = 16;
 inline constexpr uint32_t kFirstMarkedVersion = 3;  // stores from this version on have one
-// Segments from this version on start at kInitialSegmentBytes (or the
-// segment size, if smaller) and double, up to the segment size.
+// Segments from this version on start at Options::initial_segment_bytes
+// (this by default; or the segment size, if smaller) and double, up to the
+// segment size.
 inline constexpr uint32_t kFirstGrowingVersion = 4;
 inline constexpr uint64_t kInitialSegmentBytes = 1u << 20;
 

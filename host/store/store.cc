@@ -125,6 +125,9 @@ Status Store::Open(const Options& options, const std::string& dir, std::unique_p
   if (options.segment_bytes < kMinSegmentBytes || options.segment_bytes > kMaxSegmentBytes) {
     return Status::InvalidArgument("segment_bytes must be between 4 KiB and 4 GiB");
   }
+  if (options.initial_segment_bytes < kMinSegmentBytes) {
+    return Status::InvalidArgument("initial_segment_bytes must be at least 4 KiB");
+  }
   if (options.sync == SyncMode::kBatch && options.batch_ms <= 0) {
     return Status::InvalidArgument("batch_ms must be positive");
   }
@@ -316,7 +319,7 @@ Status Store::Recover() {
   if (segments_.empty()) {
     if (options_.read_only) return Status::OK();
     s = CreateSegment(std::max<uint32_t>(marker_.newest_segment, 0) + 1,
-                      std::min(kInitialSegmentBytes, options_.segment_bytes));
+                      std::min(options_.initial_segment_bytes, options_.segment_bytes));
     if (!s.ok()) return s;
   }
   if (!options_.read_only &&
@@ -652,7 +655,7 @@ Status Store::GrowSegment(uint32_t number, Segment* seg, uint64_t need) {
 
 Status Store::RollSegment(uint64_t need) {
   uint64_t capacity =
-      std::max<uint64_t>(std::min(kInitialSegmentBytes, options_.segment_bytes),
+      std::max<uint64_t>(std::min(options_.initial_segment_bytes, options_.segment_bytes),
                          kSegmentHeaderSize + need + kSegmentEndRecordSize + kExtentRecordSize);
   if (capacity > kMaxSegmentBytes) return Status::InvalidArgument("commit too large for a segment");
   uint32_t next = segments_.empty() ? 1 : segments_.rbegin()->first + 1;

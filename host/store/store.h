@@ -51,6 +51,7 @@
 
 #include "host/store/env.h"
 #include "host/store/event_index.h"
+#include "host/store/log_format.h"
 #include "host/store/segment_chain.h"
 #include "host/store/status.h"
 #include "host/store/write_batch.h"
@@ -73,8 +74,10 @@ struct Options {
   SyncMode sync = SyncMode::kAlways;
   int batch_ms = 10;   // kBatch: the flusher syncs at most this far behind
   Env* env = nullptr;  // nullptr: Env::Default()
-  // A segment starts at 1 MiB (or this, if smaller) and doubles up to this.
+  // A segment starts at initial_segment_bytes (or segment_bytes, if
+  // smaller) and doubles up to segment_bytes.
   uint64_t segment_bytes = 64ull << 20;
+  uint64_t initial_segment_bytes = log::kInitialSegmentBytes;
   // A missing or empty directory becomes a new store; otherwise it is
   // NotFound ("is not an sx store"). A directory holding other files is
   // never taken for a store (InvalidArgument), whatever this says.
