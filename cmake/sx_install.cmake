@@ -6,7 +6,7 @@
 #
 # A program links only the objects it uses: an embedder of the interpreter
 # and the durable store pulls in neither the REPL nor libedit. What every
-# consumer needs beside libsx.a (Boost.Context, fmt, threads) is carried by
+# consumer needs beside libsx.a (Boost.Context, fmt, libcrypto, threads) is carried by
 # sx::sx and by sx.pc's Libs and Requires. docs/embedding.md shows both, and
 # scripts/embed_test.sh (ctest: embed.install) builds an example against an
 # installed copy.
@@ -30,7 +30,8 @@ target_include_directories(sx_embed INTERFACE
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 target_compile_features(sx_embed INTERFACE cxx_std_20)
 target_link_libraries(sx_embed INTERFACE
-  $<LINK_ONLY:Boost::context> $<LINK_ONLY:fmt::fmt> $<LINK_ONLY:Threads::Threads>)
+  $<LINK_ONLY:Boost::context> $<LINK_ONLY:fmt::fmt> $<LINK_ONLY:OpenSSL::Crypto>
+  $<LINK_ONLY:Threads::Threads>)
 # A library built with sanitizers needs their runtimes in every program that
 # links it.
 if(SX_SANITIZE)

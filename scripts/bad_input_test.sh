@@ -209,8 +209,8 @@ flip_byte() {  # flip_byte FILE OFFSET
 }
 
 # --- truncation ----------------------------------------------------------------------
-# A segment keeps the size it was created with (its header records it), so
-# any cut is damage, in the newest segment too and inside its zero padding.
+# A segment keeps the size its header and extent records give, so any cut
+# is damage, in the newest segment too and inside its zero padding.
 for i in "${!SEGS[@]}"; do
   seg=${SEGS[$i]}
   end=$(seg_end "$seg")

@@ -426,8 +426,9 @@ else
   bad "$CHECK" "setup: $STEP_FAILED"
 fi
 
-# A segment file keeps the size it was created with, so a crash never makes
-# one shorter: a file cut mid-record is damage, not a torn tail.
+# A segment file never gets shorter than its header and extent records say,
+# so a crash never makes one shorter: a file cut mid-record is damage, not a
+# torn tail.
 D=$WORK/torn-cut
 CHECK="a segment file cut short is reported by verify and refused on open, naming the file"
 if torn_setup "$D"; then
@@ -437,7 +438,7 @@ if torn_setup "$D"; then
   vrc=$?
   run "$D" '(seqs "s")'
   if [ "$vrc" -eq 1 ] && [[ "$vout" == *"$seg offset $((off + bytes / 2)): the file is"* ]] &&
-     [ "$RC" -eq 1 ] && [[ "$ERR" == *"cannot open the store at"*"$seg"*"it was created with"* ]]; then
+     [ "$RC" -eq 1 ] && [[ "$ERR" == *"cannot open the store at"*"$seg"*"its end was cut off"* ]]; then
     ok "$CHECK"
   else
     bad "$CHECK" "verify (exit $vrc): $vout" "open: $OUT (exit $RC) $ERR"

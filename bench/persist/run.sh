@@ -4,6 +4,10 @@
 #
 #   bench/persist/run.sh [SIZE...]            (default: 100000 1000000 3000000)
 #
+# 10000000 works too (the peak memory should stay flat: the store's index
+# holds a run per 16 KiB of log, not an entry per event); it needs about
+# 3 GB free under $TMPDIR for the store and the SQLite file, removed after.
+#
 # For each SIZE, builds a stream of SIZE events plus TAIL more (default 2500)
 # with a snapshot every EVERY events (default 10000) — sync mode batch — and
 # the same events as JSON rows of one SQLite table (sqlite_fold.py). Then

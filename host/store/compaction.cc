@@ -36,6 +36,7 @@ constexpr uint64_t kMinDeadBytesToSeal = 4096;
 Status CheckRecordBody(const RecordView& rec) {
   switch (rec.type) {
     case kSegmentEndRecord:
+    case kExtentRecord:
       return Status::OK();
     case kRetiredRecord: {
       std::vector<SegmentRange> ranges;
@@ -97,6 +98,7 @@ Status Store::CompactSegment(uint32_t number) {
     uint64_t seq;
     size_t offset;  // of the value in out
     uint32_t size;
+    size_t record;  // where the record holding it starts in out
   };
   std::string out;
   RecordBuilder b(&out);
@@ -106,8 +108,11 @@ Status Store::CompactSegment(uint32_t number) {
   std::vector<std::string_view> blobs;  // cids whose current record is in this segment
   std::unordered_set<std::string_view> blobs_seen;
   bool older_exists = segments_.begin()->first < number;
+  size_t record = 0;
   auto open_record = [&] {
-    if (!b.open()) b.Begin(kCompactionRecord);
+    if (b.open()) return;
+    record = out.size();
+    b.Begin(kCompactionRecord);
   };
   auto maybe_close = [&] {
     if (b.body_size() >= kCompactionRecordBytes) b.Finish();
@@ -118,7 +123,10 @@ Status Store::CompactSegment(uint32_t number) {
       image, number,
       [&](const RecordView& rec) -> Status {
         // An older retired record is superseded by the one written below.
-        if (rec.type == kSegmentEndRecord || rec.type == kRetiredRecord) return Status::OK();
+        if (rec.type == kSegmentEndRecord || rec.type == kRetiredRecord ||
+            rec.type == kExtentRecord) {
+          return Status::OK();
+        }
         if (rec.type == kBlobRecord) {
           uint64_t size;
           std::string_view cid;
@@ -141,18 +149,18 @@ Status Store::CompactSegment(uint32_t number) {
               touched.push_back(op.name);
               auto it = streams_.find(op.name);
               if (it == streams_.end()) break;
-              const auto& events = it->second.events;
-              auto e =
-                  std::lower_bound(events.begin(), events.end(), op.seq,
-                                   [](const EventLoc& loc, uint64_t seq) { return loc.seq < seq; });
-              if (e == events.end() || e->seq != op.seq || e->segment != number ||
-                  e->offset != value_offset) {
+              // Still stored here: its run lies in this segment around it
+              // (a segment holds one append of a seq at most; an empty
+              // payload may lie at the run's very end).
+              const EventRun* run = it->second.events.Find(op.seq);
+              if (run == nullptr || run->segment != number || value_offset < run->begin ||
+                  value_offset > run->end) {
                 break;
               }
               open_record();
               size_t at = b.AddAppend(op.name, op.seq, op.value);
-              moves.push_back(
-                  Move{kAppendOp, op.name, op.seq, at, static_cast<uint32_t>(op.value.size())});
+              moves.push_back(Move{kAppendOp, op.name, op.seq, at,
+                                   static_cast<uint32_t>(op.value.size()), record});
               maybe_close();
               break;
             }
@@ -165,7 +173,7 @@ Status Store::CompactSegment(uint32_t number) {
               open_record();
               size_t at = b.AddKvPut(op.name, op.value);
               moves.push_back(
-                  Move{kKvPutOp, op.name, 0, at, static_cast<uint32_t>(op.value.size())});
+                  Move{kKvPutOp, op.name, 0, at, static_cast<uint32_t>(op.value.size()), record});
               maybe_close();
               break;
             }
@@ -218,19 +226,23 @@ Status Store::CompactSegment(uint32_t number) {
     blob_records_.find(cid)->second.segment = segment;
     AddLive(segment, OpCost(cid.size(), 8));
   }
+  std::vector<StreamState*> patched;
   for (const Move& m : moves) {
     auto loc_offset = static_cast<uint32_t>(base + m.offset);
     if (m.tag == kAppendOp) {
-      auto& events = streams_.find(m.name)->second.events;
-      auto e = std::lower_bound(events.begin(), events.end(), m.seq,
-                                [](const EventLoc& loc, uint64_t seq) { return loc.seq < seq; });
-      e->segment = segment;
-      e->offset = loc_offset;
+      StreamState& st = streams_.find(m.name)->second;
+      if (!st.events.has_patches()) patched.push_back(&st);
+      StreamIndex::Loc loc{
+          segment, static_cast<uint32_t>(base + m.record),
+          static_cast<uint32_t>(base + m.offset - AppendOpHeaderSize(m.name.size(), m.seq, m.size)),
+          loc_offset, m.size};
+      st.events.Patch(m.seq, loc);
     } else {
       kv_.find(m.name)->second = ValueLoc{segment, loc_offset, m.size};
     }
     AddLive(segment, OpCost(m.name.size(), m.size));
   }
+  for (StreamState* st : patched) st->events.Settle(st->truncated);
   compact_candidates_.erase(number);
   ++stats_.compactions;
   s = env_->DeleteFile(SegmentPath(number));
@@ -365,12 +377,25 @@ Status Store::Verify(const std::function<void(const std::string&)>& report) {
     std::string what = "stream \"" + EscapeBytes(name, 64) + "\"";
     uint64_t prev = st.truncated;
     if (st.truncated > st.hwm) problem(what + ": truncated beyond its hwm");
-    for (const EventLoc& e : st.events) {
-      if (e.seq <= prev || e.seq > st.hwm) {
-        problem(what + ": seq " + std::to_string(e.seq) + " out of order or above the hwm");
+    for (const EventRun& r : st.events.runs()) {
+      std::string seqs =
+          what + " seqs " + std::to_string(r.first) + ".." + std::to_string(r.last());
+      if (r.count == 0 || r.first <= prev || r.last() > st.hwm) {
+        problem(seqs + ": out of order or above the hwm");
       }
-      prev = e.seq;
-      check_loc(what + " seq " + std::to_string(e.seq), e.segment, e.offset, e.size);
+      prev = r.last();
+      auto it = segments_.find(r.segment);
+      if (it == segments_.end() || r.begin >= r.end || r.end > it->second.end) {
+        problem(seqs + ": location outside the log");
+        continue;
+      }
+      Status s = ReadValue(r.segment, r.begin, r.end - r.begin, &buf);
+      // Every event of the run is there (ScanRun says which is not).
+      if (s.ok()) {
+        s = ScanRun(buf, r.begin, name, r, 0,
+                    [](uint64_t, std::string_view, uint64_t) { return true; });
+      }
+      if (!s.ok()) problem(seqs + ": " + s.ToString());
     }
   }
   for (const auto& [key, loc] : kv_) {

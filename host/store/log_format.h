@@ -9,6 +9,9 @@
 //     magic[8] | version u32 | flags u32 | segment number u64 |
 //     capacity u32 (the file's size when created; 0 in version 1) |
 //     crc32c u32 (of the 28 bytes before it)
+//   A version-4 segment starts small and grows: each growth is an extent
+//   record holding the file's new size, synced before any record past the
+//   old size is written.
 //   record:
 //     crc32c u32 (of length, type and body) | length u32 (of body) | type u8 | body
 //   batch / compaction body:
@@ -27,7 +30,7 @@
 namespace sx::store::log {
 
 inline constexpr char kSegmentMagic[8] = {'s', 'x', 's', 't', 'o', 'r', 'e', '\n'};
-inline constexpr uint32_t kFormatVersion = 3;          // written in every new segment
+inline constexpr uint32_t kFormatVersion = 4;          // written in every new segment
 inline constexpr uint32_t kOldestReadableVersion = 1;  // read; never written
 inline constexpr size_t kSegmentHeaderSize = 32;
 
@@ -40,7 +43,8 @@ enum RecordType : uint8_t {
   kSegmentEndRecord = 3,  // seals a segment; body: segment number u64
   kRetiredRecord = 4,     // every segment compaction deleted; body: (first u64 | last u64)+
   kBlobRecord = 5,        // a blob file was published; body: size u64 | cid
-  kMaxRecordType = kBlobRecord,
+  kExtentRecord = 6,      // the segment file was grown (version 4); body: its new size u64
+  kMaxRecordType = kExtentRecord,
 };
 
 enum OpTag : uint8_t {
@@ -56,6 +60,8 @@ inline constexpr size_t kSegmentEndBodySize = 8;
 inline constexpr size_t kSegmentEndRecordSize = kRecordHeaderSize + kSegmentEndBodySize;
 inline constexpr size_t kRetiredRangeSize = 16;  // first u64, last u64: an inclusive range
 inline constexpr size_t kMinBlobBodySize = 9;    // size u64 and at least one cid byte
+inline constexpr size_t kExtentBodySize = 8;
+inline constexpr size_t kExtentRecordSize = kRecordHeaderSize + kExtentBodySize;
 
 // Limits. Offsets inside a segment are 32-bit, so a segment is < 4 GiB.
 inline constexpr uint64_t kMaxRecordBodyBytes = 1ull << 30;
@@ -75,5 +81,10 @@ inline constexpr char kMarkerMagic[8] = {'s', 'x', 's', 't', 'o', 'r', 'e', 'M'}
 inline constexpr size_t kMarkerSize = 48;
 inline constexpr size_t kStoreIdSize = 16;
 inline constexpr uint32_t kFirstMarkedVersion = 3;  // stores from this version on have one
+// Segments from this version on start at Options::initial_segment_bytes
+// (this by default; or the segment size, if smaller) and double, up to the
+// segment size.
+inline constexpr uint32_t kFirstGrowingVersion = 4;
+inline constexpr uint64_t kInitialSegmentBytes = 1u << 20;
 
 }  // namespace sx::store::log

@@ -30,9 +30,9 @@ bool ParseSegmentFileName(std::string_view name, uint32_t* number) {
   return true;
 }
 
-std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity) {
+std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity, uint32_t version) {
   std::string h(kSegmentMagic, sizeof(kSegmentMagic));
-  PutFixed32(&h, kFormatVersion);
+  PutFixed32(&h, version);
   PutFixed32(&h, 0);  // flags
   PutFixed64(&h, number);
   PutFixed32(&h, capacity);
@@ -147,6 +147,14 @@ void RecordBuilder::AddBlob(std::string_view cid, uint64_t size) {
   Finish();
 }
 
+void RecordBuilder::AddExtent(uint64_t file_size) {
+  Begin(kExtentRecord);
+  PutFixed64(buf_, file_size);
+  Finish();
+}
+
+uint64_t DecodeExtent(std::string_view body) { return DecodeFixed64(body.data()); }
+
 size_t RecordBuilder::Finish() {
   char* rec = buf_->data() + start_;
   RecordType type = static_cast<RecordType>(rec[8]);
@@ -231,6 +239,7 @@ uint32_t PlausibleHeaderAt(std::string_view image, uint64_t pos) {
   if ((type == kBatchRecord || type == kCompactionRecord) && len < 4) return 0;
   if (type == kRetiredRecord && len % kRetiredRangeSize != 0) return 0;
   if (type == kBlobRecord && len < kMinBlobBodySize) return 0;
+  if (type == kExtentRecord && len != kExtentBodySize) return 0;
   return len;
 }
 
@@ -432,6 +441,28 @@ void ClassifyTail(std::string_view rest, uint64_t base, SegmentScan* scan) {
   }
 }
 
+// A version-2 or 3 file was created at its full size and never changes size
+// after, so a different size means bytes were cut off (or added) behind the
+// store's back: records past the cut may be lost, which no torn write can
+// cause. A version-4 file grows, each growth logged (and synced) before a
+// record lies past the old size, so it must be at least the size its header
+// and extent records give; a larger one is a growth whose extent record a
+// crash kept from the log, harmless: nothing was written there.
+void CheckFileSize(uint64_t size, SegmentScan* scan) {
+  if (scan->version < 2 || size == scan->capacity) return;
+  if (scan->version >= kFirstGrowingVersion && size > scan->capacity) return;
+  scan->end = SegmentScan::End::kCorrupt;
+  scan->bad_offset = std::min<uint64_t>(size, scan->capacity);
+  if (scan->version >= kFirstGrowingVersion) {
+    scan->reason = "the file is " + std::to_string(size) + " bytes, not the " +
+                   std::to_string(scan->capacity) + " its log says it has: its end was cut off";
+    return;
+  }
+  scan->reason = "the file is " + std::to_string(size) + " bytes, not the " +
+                 std::to_string(scan->capacity) + " it was created with" +
+                 (size < scan->capacity ? ": its end was cut off" : "");
+}
+
 // The records after a valid header, up to where the segment ends.
 Status ScanRecords(std::string_view image, uint32_t number,
                    const std::function<Status(const RecordView&)>& fn, SegmentScan* scan) {
@@ -442,6 +473,9 @@ Status ScanRecords(std::string_view image, uint32_t number,
     RecordView rec{pos, static_cast<RecordType>(image[pos + 8]),
                    image.substr(pos + kRecordHeaderSize, len - kRecordHeaderSize)};
     if (rec.type == kSegmentEndRecord && DecodeFixed64(rec.body.data()) != number) break;
+    if (rec.type == kExtentRecord) {
+      scan->capacity = std::max(scan->capacity, DecodeExtent(rec.body));
+    }
     Status s = fn(rec);
     if (!s.ok()) return s;
     pos += len;
@@ -464,16 +498,7 @@ Status ScanSegment(std::string_view image, uint32_t number,
   if (!ParseSegmentHeader(image, number, scan)) return Status::OK();
   Status s = ScanRecords(image, number, fn, scan);
   if (!s.ok()) return s;
-  // The file was created at its full size and never changes size after, so
-  // a different size means bytes were cut off (or added) behind the store's
-  // back: records past the cut may be lost, which no torn write can cause.
-  if (whole_file && scan->version >= 2 && image.size() != scan->capacity) {
-    scan->end = SegmentScan::End::kCorrupt;
-    scan->bad_offset = std::min<uint64_t>(image.size(), scan->capacity);
-    scan->reason = "the file is " + std::to_string(image.size()) + " bytes, not the " +
-                   std::to_string(scan->capacity) + " it was created with" +
-                   (image.size() < scan->capacity ? ": its end was cut off" : "");
-  }
+  if (whole_file) CheckFileSize(image.size(), scan);
   return Status::OK();
 }
 
@@ -510,6 +535,9 @@ Status ScanSegmentFile(File* file, uint64_t size, uint32_t number,
     if (at.size() != kRecordHeaderSize + len || ValidRecordAt(at, 0) == 0) break;
     RecordView rec{pos, static_cast<RecordType>(at[8]), at.substr(kRecordHeaderSize)};
     if (rec.type == kSegmentEndRecord && DecodeFixed64(rec.body.data()) != number) break;
+    if (rec.type == kExtentRecord) {
+      scan->capacity = std::max(scan->capacity, DecodeExtent(rec.body));
+    }
     s = fn(rec);
     if (!s.ok()) return s;
     pos += kRecordHeaderSize + len;
@@ -531,13 +559,7 @@ Status ScanSegmentFile(File* file, uint64_t size, uint32_t number,
     if (!s.ok()) return s;
     ClassifyTail(buf, pos, scan);
   }
-  if (scan->version >= 2 && size != scan->capacity) {
-    scan->end = SegmentScan::End::kCorrupt;
-    scan->bad_offset = std::min<uint64_t>(size, scan->capacity);
-    scan->reason = "the file is " + std::to_string(size) + " bytes, not the " +
-                   std::to_string(scan->capacity) + " it was created with" +
-                   (size < scan->capacity ? ": its end was cut off" : "");
-  }
+  CheckFileSize(size, scan);
   return Status::OK();
 }
 
@@ -570,13 +592,26 @@ OpReader::OpReader(std::string_view body) : rest_(body) {
   rest_.remove_prefix(4);
 }
 
+OpReader OpReader::Ops(std::string_view ops) {
+  OpReader r;
+  r.rest_ = ops;
+  r.until_end_ = true;
+  return r;
+}
+
+size_t AppendOpHeaderSize(size_t name_size, uint64_t seq, size_t payload_size) {
+  return 1 + VarintLength(name_size) + name_size + VarintLength(seq) + VarintLength(payload_size);
+}
+
 bool OpReader::Next(OpView* op) {
   if (!status_.ok()) return false;
-  if (remaining_ == 0) {
+  if (until_end_) {
+    if (rest_.empty()) return false;
+  } else if (remaining_ == 0) {
     if (!rest_.empty()) status_ = Status::Corruption("bytes after the last op of a record");
     return false;
   }
-  --remaining_;
+  if (!until_end_) --remaining_;
   auto bad = [this](const char* what) {
     status_ = Status::Corruption(std::string("malformed op: ") + what);
     return false;

@@ -22,8 +22,10 @@ namespace sx::store {
 
 std::string SegmentFileName(uint32_t number);  // "0000000001.seg"
 bool ParseSegmentFileName(std::string_view name, uint32_t* number);
-// A version-2 header for segment number, whose file is capacity bytes long.
-std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity);
+// A header for segment number, whose file is capacity bytes long when
+// created (version: for tests that write older stores).
+std::string EncodeSegmentHeader(uint32_t number, uint32_t capacity,
+                                uint32_t version = log::kFormatVersion);
 
 // The store marker (file STORE): which store this is and the newest
 // segment it has created. Rewritten (write-temp, sync, rename, sync dir)
@@ -70,6 +72,7 @@ class RecordBuilder {
   // ranges: sorted, disjoint, at least one.
   void AddRetired(const std::vector<SegmentRange>& ranges);
   void AddBlob(std::string_view cid, uint64_t size);
+  void AddExtent(uint64_t file_size);
 
   uint32_t op_count() const { return op_count_; }
   size_t body_size() const { return buf_->size() - start_ - log::kRecordHeaderSize; }
@@ -106,8 +109,10 @@ struct SegmentScan {
     kCorrupt,   // an invalid record with a valid one after it, or a bad header
   };
   End end = End::kClean;
-  uint32_t version = 0;      // from the header; 0 if the header is bad
-  uint64_t capacity = 0;     // from a version-2 header; 0 otherwise
+  uint32_t version = 0;  // from the header; 0 if the header is bad
+  // The size the file must have: from a version-2 or later header, raised
+  // by extent records (version 4); 0 in version 1.
+  uint64_t capacity = 0;
   uint64_t valid_end = 0;    // offset just past the last valid record
   uint64_t garbage_end = 0;  // kTornTail: offset just past the last nonzero byte
   uint64_t bad_offset = 0;   // kCorrupt: where
@@ -116,10 +121,11 @@ struct SegmentScan {
 
 // Calls fn for every valid record in order. Stops early if fn fails and
 // returns that status; otherwise OK, with the way the segment ends in *scan.
-// image is the whole file, and a version-2 file whose size is not the
-// capacity in its header is corrupt (kCorrupt, after the records were
-// passed to fn), unless whole_file is false: then image is only a prefix
-// holding the records (compaction reads no more).
+// image is the whole file, and a version-2 or 3 file whose size is not the
+// capacity in its header, or a version-4 file smaller than its header or
+// extent records say, is corrupt (kCorrupt, after the records were passed
+// to fn), unless whole_file is false: then image is only a prefix holding
+// the records (compaction reads no more).
 Status ScanSegment(std::string_view image, uint32_t number,
                    const std::function<Status(const RecordView&)>& fn, SegmentScan* scan,
                    bool whole_file = true);
@@ -136,6 +142,8 @@ Status ScanSegmentFile(File* file, uint64_t size, uint32_t number,
 // wants ranges of valid numbers (>= 1), sorted and disjoint.
 bool DecodeRetired(std::string_view body, std::vector<SegmentRange>* ranges);
 bool DecodeBlob(std::string_view body, uint64_t* size, std::string_view* cid);
+// The new file size an extent record holds.
+uint64_t DecodeExtent(std::string_view body);
 
 struct OpView {
   log::OpTag tag;
@@ -148,14 +156,24 @@ struct OpView {
 class OpReader {
  public:
   explicit OpReader(std::string_view body);
+  // Reads ops up to the end of ops, which holds whole ops from within a
+  // body (no op count): the index reads a stretch of a record this way.
+  static OpReader Ops(std::string_view ops);
   // False at the end or on a malformed op (then status() says which).
   bool Next(OpView* op);
   const Status& status() const { return status_; }
 
  private:
+  OpReader() = default;
+
   std::string_view rest_;
   uint32_t remaining_ = 0;
+  bool until_end_ = false;
   Status status_;
 };
+
+// Bytes of an append op before its payload: tag, name length, name, seq,
+// payload length.
+size_t AppendOpHeaderSize(size_t name_size, uint64_t seq, size_t payload_size);
 
 }  // namespace sx::store

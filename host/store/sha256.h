@@ -1,4 +1,6 @@
-// SHA-256 (FIPS 180-4), used to name blobs by content.
+// SHA-256 (FIPS 180-4), used to name blobs by content. A thin wrapper over
+// OpenSSL's libcrypto (EVP), so the store hashes with a maintained, tested
+// implementation.
 #pragma once
 
 #include <array>
@@ -7,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+struct evp_md_ctx_st;  // EVP_MD_CTX, from <openssl/evp.h>
+
 namespace sx::store {
 
 class Sha256 {
@@ -14,6 +18,10 @@ class Sha256 {
   using Digest = std::array<uint8_t, 32>;
 
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
   void Update(const void* data, size_t n);
   void Update(std::string_view s) { Update(s.data(), s.size()); }
   Digest Finish();  // the object must not be used again afterwards
@@ -22,12 +30,7 @@ class Sha256 {
   static std::string Hex(const Digest& d);
 
  private:
-  void Compress(const uint8_t* block);
-
-  std::array<uint32_t, 8> state_;
-  uint8_t buffer_[64];
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
+  evp_md_ctx_st* ctx_;
 };
 
 }  // namespace sx::store

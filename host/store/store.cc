@@ -7,6 +7,7 @@
 #include <random>
 
 #include "host/store/cid.h"
+#include "host/store/coding.h"
 #include "host/store/log_format.h"
 #include "host/store/log_record.h"
 
@@ -16,10 +17,24 @@ using namespace log;  // NOLINT: the format constants
 
 namespace {
 
-// Reads of adjacent payloads are merged into one pread when the gap between
+// Reads of adjacent runs are merged into one pread when the gap between
 // them is at most this, up to kMaxReadSpan bytes per pread.
 constexpr uint64_t kReadGapBytes = 4096;
 constexpr uint64_t kMaxReadSpan = 4u << 20;
+
+// Where an append written at buffer offsets (record, payload at) lies once
+// the buffer is written at base of segment.
+StreamIndex::Loc EventLoc(uint32_t segment, uint64_t base, size_t record, std::string_view name,
+                          uint64_t seq, size_t at, uint32_t size) {
+  size_t op = at - AppendOpHeaderSize(name.size(), seq, size);
+  return StreamIndex::Loc{segment, static_cast<uint32_t>(base + record),
+                          static_cast<uint32_t>(base + op), static_cast<uint32_t>(base + at), size};
+}
+
+// The live-byte cost of a run's events (OpCost of each).
+uint64_t RunCost(size_t name_size, const EventRun& r) {
+  return uint64_t{r.count} * OpCost(name_size, 0) + r.bytes;
+}
 
 std::string Quote(std::string_view name) {
   std::string out = "\"";
@@ -109,6 +124,9 @@ Status Store::Open(const Options& options, const std::string& dir, std::unique_p
   out->reset();
   if (options.segment_bytes < kMinSegmentBytes || options.segment_bytes > kMaxSegmentBytes) {
     return Status::InvalidArgument("segment_bytes must be between 4 KiB and 4 GiB");
+  }
+  if (options.initial_segment_bytes < kMinSegmentBytes) {
+    return Status::InvalidArgument("initial_segment_bytes must be at least 4 KiB");
   }
   if (options.sync == SyncMode::kBatch && options.batch_ms <= 0) {
     return Status::InvalidArgument("batch_ms must be positive");
@@ -300,7 +318,8 @@ Status Store::Recover() {
   if (!s.ok()) return s;
   if (segments_.empty()) {
     if (options_.read_only) return Status::OK();
-    s = CreateSegment(std::max<uint32_t>(marker_.newest_segment, 0) + 1, options_.segment_bytes);
+    s = CreateSegment(std::max<uint32_t>(marker_.newest_segment, 0) + 1,
+                      std::min(options_.initial_segment_bytes, options_.segment_bytes));
     if (!s.ok()) return s;
   }
   if (!options_.read_only &&
@@ -336,7 +355,10 @@ Status Store::ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan) {
       },
       scan);
   if (!s.ok()) return s;
-  seg->capacity = size;
+  // A growing segment larger than its log says (a crash between growing it
+  // and logging that) is taken at the logged size: records go past it only
+  // after the next growth is logged.
+  seg->capacity = scan->version >= kFirstGrowingVersion ? std::min(size, scan->capacity) : size;
   seg->end = scan->valid_end;
   seg->version = scan->version;
   seg->sealed = scan->end == SegmentScan::End::kSealed;
@@ -411,6 +433,7 @@ Status Store::CutTornTail(uint32_t number, Segment* seg, const SegmentScan& scan
 Status Store::ReplayRecord(uint32_t number, const RecordView& rec) {
   switch (rec.type) {
     case kSegmentEndRecord:
+    case kExtentRecord:  // the scan took the size
       return Status::OK();
     case kRetiredRecord: {
       // Each retired record lists everything retired so far; their union
@@ -471,10 +494,20 @@ Status Store::ReplayOps(uint32_t number, uint64_t body_offset, bool compaction,
         }
         st.hwm = std::max(st.hwm, op.seq);
         if (op.seq <= st.truncated) continue;
-        if (!st.events.empty() && st.events.back().seq >= op.seq) needs_sort_.insert(&st);
-        st.events.push_back(EventLoc{
-            op.seq, number, static_cast<uint32_t>(body_offset + (op.value.data() - body.data())),
-            static_cast<uint32_t>(op.value.size())});
+        auto at = [&](std::string_view part) {
+          return static_cast<uint32_t>(body_offset + (part.data() - body.data()));
+        };
+        StreamIndex::Loc loc{number, static_cast<uint32_t>(body_offset - kRecordHeaderSize),
+                             at(op.name) - static_cast<uint32_t>(1 + VarintLength(op.name.size())),
+                             at(op.value), static_cast<uint32_t>(op.value.size())};
+        // A compaction copy may come after newer events of its stream, and
+        // beside its original if the original's segment was not yet deleted
+        // at a crash: it is patched in, the later location winning.
+        if (st.events.Above(op.seq)) {
+          st.events.Add(op.seq, loc);
+        } else {
+          st.events.Patch(op.seq, loc);
+        }
         break;
       }
       case kTruncateOp:
@@ -483,7 +516,7 @@ Status Store::ReplayOps(uint32_t number, uint64_t body_offset, bool compaction,
         if (op.tag == kStreamMetaOp) st.hwm = std::max(st.hwm, op.seq);
         if (through > st.truncated) {
           st.truncated = through;
-          while (!st.events.empty() && st.events.front().seq <= through) st.events.pop_front();
+          st.events.DropThrough(through, {});
         }
         break;
       }
@@ -496,21 +529,11 @@ Status Store::ReplayOps(uint32_t number, uint64_t body_offset, bool compaction,
 }
 
 void Store::FinishRecovery() {
-  for (StreamState* st : needs_sort_) {
-    // Compaction copies sit later in the log than newer events of the same
-    // stream; a copy and its original may both exist if the original's
-    // segment was not yet deleted at the crash. Keep one of each seq.
-    std::stable_sort(st->events.begin(), st->events.end(),
-                     [](const EventLoc& a, const EventLoc& b) { return a.seq < b.seq; });
-    auto last = std::unique(st->events.rbegin(), st->events.rend(),
-                            [](const EventLoc& a, const EventLoc& b) { return a.seq == b.seq; });
-    st->events.erase(st->events.begin(), last.base());
-  }
-  needs_sort_.clear();
   for (auto& [name, st] : streams_) {
-    while (!st.events.empty() && st.events.front().seq <= st.truncated) st.events.pop_front();
-    for (const EventLoc& e : st.events) AddLive(e.segment, OpCost(name.size(), e.size));
-    st.events.shrink_to_fit();
+    st.events.Settle(st.truncated);
+    st.events.DropThrough(st.truncated, {});
+    for (const EventRun& r : st.events.runs()) AddLive(r.segment, RunCost(name.size(), r));
+    st.events.ShrinkToFit();
   }
   for (const auto& [key, loc] : kv_) AddLive(loc.segment, OpCost(key.size(), loc.size));
   for (const auto& [cid, rec] : blob_records_) AddLive(rec.segment, OpCost(cid.size(), 8));
@@ -597,9 +620,43 @@ Status Store::SealSegment(uint32_t number, Segment* seg) {
   return Status::OK();
 }
 
+bool Store::Fits(const Segment& seg, uint64_t need) const {
+  // A segment that may still grow keeps room for the extent record.
+  uint64_t reserve = kSegmentEndRecordSize + (Growable(seg) ? kExtentRecordSize : 0);
+  return seg.end + need + reserve <= seg.capacity;
+}
+
+bool Store::Growable(const Segment& seg) const {
+  return seg.version >= kFirstGrowingVersion && !seg.sealed &&
+         seg.capacity < options_.segment_bytes;
+}
+
+Status Store::GrowSegment(uint32_t number, Segment* seg, uint64_t need) {
+  uint64_t capacity = seg->capacity;
+  uint64_t want = seg->end + kExtentRecordSize + need + kSegmentEndRecordSize + kExtentRecordSize;
+  while (capacity < want && capacity < options_.segment_bytes) capacity *= 2;
+  capacity = std::min(capacity, options_.segment_bytes);
+  // Zeros first (written, so that fdatasync stays cheap), then the extent
+  // record, synced in every mode before any record lies past the old size:
+  // a file cut back below a logged size is then always seen.
+  Status s = seg->file->Preallocate(capacity, options_.sync != SyncMode::kNever);
+  if (!s.ok()) return s.WithContext("grow segment " + SegmentFileName(number));
+  std::string rec;
+  RecordBuilder b(&rec);
+  b.AddExtent(capacity);
+  s = seg->file->WriteAt(seg->end, rec);
+  if (s.ok()) s = seg->file->Sync();
+  ++syncs_;
+  if (!s.ok()) return SetStickyError(s.WithContext("grow segment " + SegmentFileName(number)));
+  seg->end += rec.size();
+  seg->capacity = capacity;
+  return Status::OK();
+}
+
 Status Store::RollSegment(uint64_t need) {
   uint64_t capacity =
-      std::max<uint64_t>(options_.segment_bytes, kSegmentHeaderSize + need + kSegmentEndRecordSize);
+      std::max<uint64_t>(std::min(options_.initial_segment_bytes, options_.segment_bytes),
+                         kSegmentHeaderSize + need + kSegmentEndRecordSize + kExtentRecordSize);
   if (capacity > kMaxSegmentBytes) return Status::InvalidArgument("commit too large for a segment");
   uint32_t next = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
   if (lock_) {
@@ -640,8 +697,11 @@ Status Store::WriteRecords(const std::string& buf, bool force_sync, uint32_t* se
   Status s = CheckWritable();
   if (!s.ok()) return s;
   auto it = segments_.find(active_);
-  if (it == segments_.end() || it->second.sealed ||
-      it->second.end + buf.size() + kSegmentEndRecordSize > it->second.capacity) {
+  if (it != segments_.end() && !Fits(it->second, buf.size()) && Growable(it->second)) {
+    s = GrowSegment(active_, &it->second, buf.size());
+    if (!s.ok()) return s;  // sticky if the extent record failed; else a later write retries
+  }
+  if (it == segments_.end() || it->second.sealed || !Fits(it->second, buf.size())) {
     s = RollSegment(buf.size());
     if (!s.ok()) return s;
     it = segments_.find(active_);
@@ -698,6 +758,7 @@ struct Store::Pending {
   uint64_t seq;
   size_t offset;  // of the payload or value in the write buffer
   uint32_t size;
+  size_t record = 0;  // where its record starts in the write buffer
 };
 
 void Store::AddLive(uint32_t segment, uint64_t cost) {
@@ -718,11 +779,8 @@ void Store::SubLive(uint32_t segment, uint64_t cost) {
 void Store::DropEvents(const std::string& name, StreamState* st, uint64_t through) {
   if (through <= st->truncated) return;
   st->truncated = through;
-  while (!st->events.empty() && st->events.front().seq <= through) {
-    const EventLoc& e = st->events.front();
-    SubLive(e.segment, OpCost(name.size(), e.size));
-    st->events.pop_front();
-  }
+  st->events.DropThrough(through,
+                         [&](const EventRun& r) { SubLive(r.segment, RunCost(name.size(), r)); });
 }
 
 void Store::KillValue(const std::string& key, const ValueLoc& loc) {
@@ -737,8 +795,7 @@ void Store::Apply(const std::vector<Pending>& pending, uint32_t segment, uint64_
         auto it = streams_.find(name);
         if (it == streams_.end()) it = streams_.emplace(name, StreamState()).first;
         StreamState& st = it->second;
-        st.events.push_back(
-            EventLoc{p.seq, segment, static_cast<uint32_t>(base + p.offset), p.size});
+        st.events.Add(p.seq, EventLoc(segment, base, p.record, name, p.seq, p.offset, p.size));
         st.hwm = p.seq;
         AddLive(segment, OpCost(name.size(), p.size));
         ++stats_.appends;
@@ -794,8 +851,8 @@ Status Store::Append(const std::string& stream, uint64_t seq, const std::string&
   s = WriteRecords(write_buf_, false, &segment, &base);
   if (!s.ok()) return s.WithContext("append to stream " + Quote(stream));
   if (it == streams_.end()) it = streams_.emplace(stream, StreamState()).first;
-  it->second.events.push_back(EventLoc{seq, segment, static_cast<uint32_t>(base + at),
-                                       static_cast<uint32_t>(payload.size())});
+  it->second.events.Add(
+      seq, EventLoc(segment, base, 0, stream, seq, at, static_cast<uint32_t>(payload.size())));
   it->second.hwm = seq;
   AddLive(segment, OpCost(stream.size(), payload.size()));
   ++stats_.appends;
@@ -904,6 +961,7 @@ void Store::CommitGroup(std::span<const WriteBatch* const> batches, std::vector<
   for (size_t i = 0; i < batches.size(); ++i) {
     v.Mark();
     size_t pending_mark = pending.size();
+    size_t record = write_buf_.size();
     b.Begin(kBatchRecord);
     Status s;
     for (const WriteBatch::Op& op : batches[i]->ops()) {
@@ -931,8 +989,8 @@ void Store::CommitGroup(std::span<const WriteBatch* const> batches, std::vector<
           }
           v.SetHwm(name, op.seq);
           size_t at = b.AddAppend(name, op.seq, *op.value);
-          pending.push_back(
-              Pending{kAppendOp, &name, op.seq, at, static_cast<uint32_t>(op.value->size())});
+          pending.push_back(Pending{kAppendOp, &name, op.seq, at,
+                                    static_cast<uint32_t>(op.value->size()), record});
           break;
         }
         case WriteBatch::OpKind::kKvPut:
@@ -1058,36 +1116,38 @@ Status Store::Read(const std::string& stream, uint64_t from_seq, size_t limit,
                    std::vector<Event>* out) {
   out->clear();
   auto sit = streams_.find(stream);
-  if (sit == streams_.end()) return Status::OK();
-  const std::deque<EventLoc>& events = sit->second.events;
-  auto first = std::lower_bound(events.begin(), events.end(), from_seq,
-                                [](const EventLoc& e, uint64_t seq) { return e.seq < seq; });
-  size_t n = std::min<size_t>(limit, static_cast<size_t>(events.end() - first));
-  out->reserve(n);
+  if (sit == streams_.end() || limit == 0) return Status::OK();
+  const std::vector<EventRun>& runs = sit->second.events.runs();
+  size_t i = sit->second.events.Lower(from_seq);
   std::string buf;
-  size_t i = 0;
-  while (i < n) {
-    // Events written together lie together: read a run of them at once.
-    const EventLoc& head = first[i];
-    uint64_t start = head.offset;
-    uint64_t end = start + head.size;
-    size_t j = i;
-    while (j + 1 < n) {
-      const EventLoc& next = first[j + 1];
-      if (next.segment != head.segment || next.offset < end || next.offset - end > kReadGapBytes ||
-          next.offset + next.size - start > kMaxReadSpan) {
+  while (i < runs.size() && out->size() < limit) {
+    // Runs written together lie together: read as many as are wanted at once.
+    const EventRun& head = runs[i];
+    uint64_t start = head.begin;
+    uint64_t end = head.end;
+    uint64_t planned = head.last() - std::max(head.first, from_seq) + 1;
+    size_t j = i + 1;
+    while (j < runs.size() && planned < limit - out->size()) {
+      const EventRun& next = runs[j];
+      uint64_t next_end = std::max<uint64_t>(end, next.end);
+      if (next.segment != head.segment || next.begin < start || next.begin > end + kReadGapBytes ||
+          next_end - start > kMaxReadSpan) {
         break;
       }
-      end = next.offset + next.size;
+      end = next_end;
+      planned += next.count;
       ++j;
     }
     Status s = ReadValue(head.segment, start, static_cast<uint32_t>(end - start), &buf);
-    if (!s.ok()) return s.WithContext("read stream " + Quote(stream));
-    for (size_t k = i; k <= j; ++k) {
-      const EventLoc& e = first[k];
-      out->push_back(Event{e.seq, buf.substr(e.offset - start, e.size)});
+    for (size_t k = i; s.ok() && k < j && out->size() < limit; ++k) {
+      s = ScanRun(buf, start, stream, runs[k], from_seq,
+                  [&](uint64_t seq, std::string_view payload, uint64_t) {
+                    out->push_back(Event{seq, std::string(payload)});
+                    return out->size() < limit;
+                  });
     }
-    i = j + 1;
+    if (!s.ok()) return s.WithContext("read stream " + Quote(stream));
+    i = j;
   }
   return Status::OK();
 }
@@ -1101,7 +1161,7 @@ uint64_t Store::FirstSeq(const std::string& stream) const {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return 1;
   const StreamState& st = it->second;
-  return st.events.empty() ? st.hwm + 1 : st.events.front().seq;
+  return st.events.empty() ? st.hwm + 1 : st.events.first_seq();
 }
 
 std::vector<std::string> Store::Streams() const {
@@ -1201,7 +1261,11 @@ Store::Stats Store::GetStats() const {
   st.bytes_on_disk = 0;
   st.bytes_used = 0;
   st.bytes_live = 0;
-  for (const auto& [name, s] : streams_) st.events_live += s.events.size();
+  st.index_bytes = 0;
+  for (const auto& [name, s] : streams_) {
+    st.events_live += s.events.events();
+    st.index_bytes += s.events.MemoryBytes() + name.size();
+  }
   for (const auto& [number, seg] : segments_) {
     st.bytes_on_disk += seg.capacity;
     st.bytes_used += seg.end;
@@ -1211,9 +1275,10 @@ Store::Stats Store::GetStats() const {
     uint64_t size = 0;
     if (env_->FileSize(BlobPath(cid), &size).ok()) st.bytes_on_disk += size;
   }
-  st.index_bytes = st.events_live * sizeof(EventLoc) +
-                   streams_.size() * (sizeof(StreamState) + 64) +
-                   kv_.size() * (sizeof(ValueLoc) + 64);
+  // The runs and names as held, plus a hash-table node's overhead per entry.
+  for (const auto& [key, loc] : kv_) st.index_bytes += key.size();
+  st.index_bytes +=
+      streams_.size() * (sizeof(StreamState) + 64) + kv_.size() * (sizeof(ValueLoc) + 64);
   return st;
 }
 

@@ -13,9 +13,9 @@
 // the kernel (write) before it returns, so killing the process never loses
 // an acknowledged op; with SyncMode::kAlways it is also on stable storage
 // (fdatasync), with kBatch it will be within batch_ms, with kNever when the
-// OS decides. Payloads are not kept in memory: the index holds, per event,
-// its seq and where its payload lies (20 bytes), and per key the location of
-// the latest value.
+// OS decides. Payloads are not kept in memory: the index holds, per stream,
+// runs of events that lie together in the log (StreamIndex, 28 bytes per
+// run of up to 16 KiB of log), and per key the location of the latest value.
 //
 // Ownership and threading. The caller owns the Store; it owns its files, the
 // directory lock (flock on DIR and on DIR/LOCK, so a second opener gets
@@ -35,7 +35,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -51,6 +50,8 @@
 #include <vector>
 
 #include "host/store/env.h"
+#include "host/store/event_index.h"
+#include "host/store/log_format.h"
 #include "host/store/segment_chain.h"
 #include "host/store/status.h"
 #include "host/store/write_batch.h"
@@ -73,7 +74,10 @@ struct Options {
   SyncMode sync = SyncMode::kAlways;
   int batch_ms = 10;   // kBatch: the flusher syncs at most this far behind
   Env* env = nullptr;  // nullptr: Env::Default()
+  // A segment starts at initial_segment_bytes (or segment_bytes, if
+  // smaller) and doubles up to segment_bytes.
   uint64_t segment_bytes = 64ull << 20;
+  uint64_t initial_segment_bytes = log::kInitialSegmentBytes;
   // A missing or empty directory becomes a new store; otherwise it is
   // NotFound ("is not an sx store"). A directory holding other files is
   // never taken for a store (InvalidArgument), whatever this says.
@@ -109,15 +113,15 @@ class Store {
     uint64_t kv_keys = 0;
     uint64_t blobs = 0;
     uint64_t segments = 0;
-    uint64_t bytes_on_disk = 0;         // segment files (preallocated size) and blobs
-    uint64_t bytes_used = 0;            // record bytes in segments
-    uint64_t bytes_live = 0;            // estimate of bytes that compaction would keep
-    uint64_t index_bytes = 0;           // estimate of the in-memory index
-    uint64_t appends = 0;               // since open
-    uint64_t commits = 0;               // record groups written since open
-    uint64_t syncs = 0;                 // fdatasync/fsync calls since open
-    uint64_t records_read = 0;          // payload or value reads since open
-    uint64_t compactions = 0;           // segments compacted since open
+    uint64_t bytes_on_disk = 0;  // segment files (their preallocated size, as logged) and blobs
+    uint64_t bytes_used = 0;     // record bytes in segments
+    uint64_t bytes_live = 0;     // estimate of bytes that compaction would keep
+    uint64_t index_bytes = 0;    // estimate of the in-memory index
+    uint64_t appends = 0;        // since open
+    uint64_t commits = 0;        // record groups written since open
+    uint64_t syncs = 0;          // fdatasync/fsync calls since open
+    uint64_t records_read = 0;   // payload or value reads since open
+    uint64_t compactions = 0;    // segments compacted since open
     uint64_t recovered_torn_bytes = 0;  // cut off at open
   };
 
@@ -181,13 +185,6 @@ class Store {
   const std::string& dir() const { return dir_; }
 
  private:
-  // Where a stored event's payload lies. Packed: 20 bytes per event.
-  struct __attribute__((packed)) EventLoc {
-    uint64_t seq;
-    uint32_t segment;
-    uint32_t offset;
-    uint32_t size;
-  };
   struct ValueLoc {
     uint32_t segment;
     uint32_t offset;
@@ -196,11 +193,11 @@ class Store {
   struct StreamState {
     uint64_t hwm = 0;
     uint64_t truncated = 0;  // events with seq <= this are gone
-    std::deque<EventLoc> events;
+    StreamIndex events;      // where the stored ones lie
   };
   struct Segment {
     std::shared_ptr<File> file;
-    uint64_t capacity = 0;  // file size
+    uint64_t capacity = 0;  // file size (as logged, for a growing segment)
     uint64_t end = 0;       // offset just past the last record
     uint64_t live = 0;      // OpCost sum of the live ops in it
     uint32_t version = 0;   // of its header
@@ -234,6 +231,11 @@ class Store {
   Status CreateSegment(uint32_t number, uint64_t capacity);
   Status SealSegment(uint32_t number, Segment* seg);
   Status RollSegment(uint64_t need);
+  // Whether need more bytes of records fit in seg; whether seg may grow
+  // (version 4, below the segment size); growing it to fit them if it can.
+  bool Fits(const Segment& seg, uint64_t need) const;
+  bool Growable(const Segment& seg) const;
+  Status GrowSegment(uint32_t number, Segment* seg, uint64_t need);
   // Writes buf (whole records) to the active segment in one write, syncing
   // per the sync mode or when force_sync. *segment and *base say where.
   Status WriteRecords(const std::string& buf, bool force_sync, uint32_t* segment, uint64_t* base);
@@ -266,9 +268,8 @@ class Store {
 
   NameMap<StreamState> streams_;
   NameMap<ValueLoc> kv_;
-  std::unordered_set<StreamState*> needs_sort_;  // recovery only
-  std::unordered_set<std::string> blobs_;        // cids with a file in blobs/
-  NameMap<BlobRecordLoc> blob_records_;          // cids the log records
+  std::unordered_set<std::string> blobs_;  // cids with a file in blobs/
+  NameMap<BlobRecordLoc> blob_records_;    // cids the log records
   std::map<uint32_t, Segment> segments_;
   SegmentSet retired_;   // segments compaction deleted, per the retired records
   uint32_t active_ = 0;  // number of the segment being written; 0 = none yet

@@ -60,6 +60,8 @@ const char* RecordTypeName(log::RecordType type) {
       return "retired";
     case log::kBlobRecord:
       return "blob";
+    case log::kExtentRecord:
+      return "extent";
     default:
       return "unknown";
   }
@@ -135,6 +137,11 @@ Status RecordFields(const RecordView& rec, bool json, std::string* out) {
       }
     }
     if (json) out->push_back(']');
+    return Status::OK();
+  }
+  if (rec.type == log::kExtentRecord) {
+    out->assign(json ? ",\"file_size\":" : "file-size=")
+        .append(std::to_string(DecodeExtent(rec.body)));
     return Status::OK();
   }
   uint64_t size;

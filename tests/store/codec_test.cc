@@ -190,8 +190,9 @@ TEST(LogRecord, BuilderOutputScansBackWithEveryOp) {
 }
 
 // A segment image: header, the records a builder adds, zeros up to size.
-std::string Segment(uint32_t number, size_t size, const std::function<void(RecordBuilder*)>& add) {
-  std::string image = EncodeSegmentHeader(number, static_cast<uint32_t>(size));
+std::string Segment(uint32_t number, size_t size, const std::function<void(RecordBuilder*)>& add,
+                    uint32_t version = log::kFormatVersion) {
+  std::string image = EncodeSegmentHeader(number, static_cast<uint32_t>(size), version);
   RecordBuilder b(&image);
   add(&b);
   image.resize(size);
@@ -204,8 +205,51 @@ void AddOneAppend(RecordBuilder* b) {
   b->Finish();
 }
 
-TEST(LogRecord, AFileOfAnotherSizeThanItsCapacityIsCorruptAfterItsRecords) {
-  std::string image = Segment(3, 4096, AddOneAppend);
+TEST(LogRecord, AGrowingSegmentMustBeAsLargeAsItsExtentRecordsSay) {
+  // Created at 4096, grown to 8192 (the extent record), then written past 4096.
+  std::string image = EncodeSegmentHeader(3, 4096);
+  RecordBuilder b(&image);
+  AddOneAppend(&b);
+  b.AddExtent(8192);
+  b.Begin(log::kBatchRecord);
+  b.AddAppend("s", 2, std::string(5000, 'p'));  // past the first 4096 bytes
+  b.Finish();
+  image.resize(8192);
+  auto scan_of = [](const std::string& file, int* records) {
+    SegmentScan scan;
+    *records = 0;
+    EXPECT_TRUE(ScanSegment(
+                    file, 3,
+                    [&](const RecordView&) {
+                      ++*records;
+                      return Status::OK();
+                    },
+                    &scan)
+                    .ok());
+    return scan;
+  };
+  int records;
+  SegmentScan scan = scan_of(image, &records);
+  EXPECT_EQ(scan.end, SegmentScan::End::kClean);
+  EXPECT_EQ(scan.capacity, 8192u);
+  EXPECT_EQ(records, 3) << "the extent record is passed on like any other";
+  // Cut back to the size it was created with: the records past it are gone.
+  scan = scan_of(image.substr(0, 4096), &records);
+  EXPECT_EQ(scan.end, SegmentScan::End::kCorrupt);
+  EXPECT_EQ(scan.bad_offset, 4096u);
+  EXPECT_NE(scan.reason.find("the file is 4096 bytes, not the 8192 its log says it has: its end "
+                             "was cut off"),
+            std::string::npos)
+      << scan.reason;
+  // Larger than logged: a growth whose extent record a crash kept out.
+  std::string larger = image;
+  larger.resize(16384);
+  scan = scan_of(larger, &records);
+  EXPECT_EQ(scan.end, SegmentScan::End::kClean) << scan.reason;
+}
+
+TEST(LogRecord, AVersionThreeFileOfAnotherSizeThanItsCapacityIsCorruptAfterItsRecords) {
+  std::string image = Segment(3, 4096, AddOneAppend, 3);
   for (size_t size : {size_t{100}, size_t{4095}, size_t{4097}}) {
     std::string cut = image;
     cut.resize(size);

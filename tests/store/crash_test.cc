@@ -11,6 +11,7 @@
 
 #include "host/store/cid.h"
 #include "host/store/fault_env.h"
+#include "host/store/log_record.h"
 #include "host/store/mem_env.h"
 #include "host/store/store.h"
 #include "tests/store/model.h"
@@ -123,14 +124,33 @@ void ExpectRecovered(MemEnv* env, const Options& options, const Model& acked,
   ASSERT_TRUE(store->Append(name, store->LastSeq(name) + 1, "x").ok()) << context;
 }
 
+// Whether a segment file of /db was grown past the size it was created at.
+bool AnySegmentGrown(MemEnv* env, uint64_t initial) {
+  std::vector<std::string> names;
+  uint32_t number;
+  if (!env->ListDir("/db", &names).ok()) return false;
+  for (const std::string& name : names) {
+    uint64_t size = 0;
+    if (ParseSegmentFileName(name, &number) && env->FileSize("/db/" + name, &size).ok() &&
+        size > initial) {
+      return true;
+    }
+  }
+  return false;
+}
+
 TEST(Crash, PowerCutAtAnyPointKeepsEveryAcknowledgedOp) {
-  int fired = 0, compactions = 0, inflight_differs = 0;
+  int fired = 0, compactions = 0, inflight_differs = 0, grown = 0;
   for (int seq = 0; seq < kSequences; ++seq) {
     OpGenerator gen(1000 + seq);
     MemEnv mem;
     FaultEnv fault(&mem);
     Options o = testing::MemOptions(&fault);
     o.compact_live_ratio = 0.6;
+    if (seq % 2 == 1) {
+      o.segment_bytes = 8192;  // created at 4096, grown once, then rolled
+      o.initial_segment_bytes = 4096;
+    }
     Model model;
     std::vector<Model> inflight;
     Blobs blobs;
@@ -148,6 +168,7 @@ TEST(Crash, PowerCutAtAnyPointKeepsEveryAcknowledgedOp) {
       compactions += store->GetStats().compactions > 0;
       inflight_differs += !SameObservable(model, inflight.back());
     }
+    grown += seq % 2 == 1 && AnySegmentGrown(&mem, 4096);
     mem.DropUnsynced();
     ExpectRecovered(&mem, o, model, inflight, blobs, "sequence " + std::to_string(seq));
     if (::testing::Test::HasFatalFailure()) return;
@@ -156,8 +177,11 @@ TEST(Crash, PowerCutAtAnyPointKeepsEveryAcknowledgedOp) {
   EXPECT_GT(fired, kSequences / 2);
   EXPECT_GT(compactions, kSequences / 10);
   EXPECT_GT(inflight_differs, kSequences / 4);
-  std::printf("power cuts inside the run: %d/%d, with compaction: %d, op in flight: %d\n", fired,
-              kSequences, compactions, inflight_differs);
+  EXPECT_GT(grown, kSequences / 10);
+  std::printf(
+      "power cuts inside the run: %d/%d, with compaction: %d, op in flight: %d, segment grown: "
+      "%d\n",
+      fired, kSequences, compactions, inflight_differs, grown);
 }
 
 TEST(Crash, TransientFaultsLeaveAConsistentStore) {
@@ -169,6 +193,10 @@ TEST(Crash, TransientFaultsLeaveAConsistentStore) {
     MemEnv mem;
     FaultEnv fault(&mem);
     Options o = testing::MemOptions(&fault);
+    if (seq % 2 == 1) {
+      o.segment_bytes = 8192;  // created at 4096, grown once, then rolled
+      o.initial_segment_bytes = 4096;
+    }
     Model model;
     std::vector<Model> inflight;
     Blobs blobs;

@@ -201,6 +201,132 @@ TEST(StoreMarker, AVersionTwoStoreOpensAndGetsItsMarker) {
   EXPECT_TRUE(TryOpen(&env).IsCorruption());
 }
 
+// ---------------------------------------------------------------- growing segments
+
+uint64_t FileSize(MemEnv* env, uint32_t n) {
+  uint64_t size = 0;
+  EXPECT_TRUE(env->FileSize(Seg(n), &size).ok());
+  return size;
+}
+
+Options GrowingOptions(MemEnv* env) {
+  Options o = MemOptions(env, SyncMode::kNever);  // the memory filesystem copies a file per sync
+  o.segment_bytes = 8u << 20;
+  return o;
+}
+
+void AppendKiB(Store* store, uint64_t kib) {
+  for (uint64_t i = 0; i < kib / 10; ++i) {
+    ASSERT_TRUE(store->Append("s", store->LastSeq("s") + 1, std::string(10 << 10, 'g')).ok());
+  }
+}
+
+void ExpectVerifies(Store* store) {
+  std::vector<std::string> problems;
+  EXPECT_TRUE(store->Verify([&](const std::string& p) { problems.push_back(p); }).ok())
+      << (problems.empty() ? "" : problems[0]);
+}
+
+TEST(StoreGrowth, ASmallStoreIsASmallFileThatDoublesUpToTheSegmentSize) {
+  MemEnv env;
+  Options o = GrowingOptions(&env);
+  auto store = OpenOrDie(o, kDir);
+  for (uint64_t seq = 1; seq <= 12; ++seq) ASSERT_TRUE(store->Append("s", seq, "twelve").ok());
+  EXPECT_EQ(FileSize(&env, 1), 1u << 20);
+  EXPECT_EQ(store->GetStats().bytes_on_disk, 1u << 20);
+  AppendKiB(store.get(), 3000);
+  EXPECT_EQ(FileSize(&env, 1), 4u << 20) << "1 MiB, 2, then 4";
+  EXPECT_EQ(store->GetStats().segments, 1u);
+  AppendKiB(store.get(), 6000);
+  EXPECT_EQ(FileSize(&env, 1), 8u << 20) << "no larger than the segment size";
+  EXPECT_EQ(FileSize(&env, 2), 1u << 20) << "the next segment starts small again";
+  uint64_t hwm = store->LastSeq("s");
+  store.reset();
+  store = OpenOrDie(o, kDir);
+  std::vector<Event> events;
+  ASSERT_TRUE(store->Read("s", 0, SIZE_MAX, &events).ok());
+  EXPECT_EQ(events.size(), hwm);
+  ExpectVerifies(store.get());
+}
+
+TEST(StoreGrowth, AGrownSegmentCutBackToASizeItHadIsCorruption) {
+  MemEnv env;
+  Options o = GrowingOptions(&env);
+  {
+    auto store = OpenOrDie(o, kDir);
+    AppendKiB(store.get(), 1500);
+  }
+  ASSERT_EQ(FileSize(&env, 1), 2u << 20);
+  std::string image;
+  ASSERT_TRUE(env.GetContents(Seg(1), &image).ok());
+  ASSERT_TRUE(env.SetContents(Seg(1), image.substr(0, 1u << 20)).ok());
+  Status s = TryOpen(&env, o);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("the file is 1048576 bytes, not the 2097152 its log says it has"),
+            std::string::npos)
+      << s.message();
+}
+
+TEST(StoreGrowth, AGrowthACrashKeptOutOfTheLogIsTakenAtTheLoggedSize) {
+  MemEnv env;
+  Options o = GrowingOptions(&env);
+  {
+    auto store = OpenOrDie(o, kDir);
+    AppendKiB(store.get(), 500);
+  }
+  // The file was grown, and the crash came before its extent record.
+  std::string image;
+  ASSERT_TRUE(env.GetContents(Seg(1), &image).ok());
+  image.resize(2u << 20);
+  ASSERT_TRUE(env.SetContents(Seg(1), image).ok());
+  {
+    auto store = OpenOrDie(o, kDir);
+    EXPECT_EQ(store->GetStats().bytes_on_disk, 1u << 20) << "the size the log gives";
+    ExpectVerifies(store.get());
+    AppendKiB(store.get(), 1000);  // past 1 MiB: the growth is logged first
+    EXPECT_EQ(store->GetStats().segments, 1u);
+  }
+  ASSERT_TRUE(env.GetContents(Seg(1), &image).ok());
+  SegmentScan scan;
+  ASSERT_TRUE(ScanSegment(
+                  image, 1, [](const RecordView&) { return Status::OK(); }, &scan)
+                  .ok());
+  EXPECT_EQ(scan.capacity, 2u << 20);
+  ASSERT_TRUE(env.SetContents(Seg(1), image.substr(0, 1u << 20)).ok());
+  EXPECT_TRUE(TryOpen(&env, o).IsCorruption()) << "a cut below the logged size shows";
+}
+
+TEST(StoreGrowth, AVersionThreeStoreKeepsItsSegmentsAndNewOnesGrow) {
+  MemEnv env;
+  MakeStore(&env, 10, 200);  // 4096-byte segments, made at full size
+  uint32_t newest = SegmentNumbers(&env).back();
+  for (uint32_t n : SegmentNumbers(&env)) {
+    std::string image;
+    ASSERT_TRUE(env.GetContents(Seg(n), &image).ok());
+    EncodeFixed32(image.data() + 8, 3);
+    EncodeFixed32(image.data() + 28, crc32c::Value(image.data(), 28));
+    ASSERT_TRUE(env.SetContents(Seg(n), image).ok());
+  }
+  std::string data;
+  ASSERT_TRUE(env.GetContents(MarkerPath(), &data).ok());
+  StoreMarker m;
+  ASSERT_TRUE(DecodeStoreMarker(data, &m).ok());
+  m.version = 3;
+  ASSERT_TRUE(env.SetContents(MarkerPath(), EncodeStoreMarker(m)).ok());
+  Options o = GrowingOptions(&env);
+  auto store = OpenOrDie(o, kDir);
+  EXPECT_EQ(store->LastSeq("s"), 10u);
+  AppendKiB(store.get(), 20);
+  EXPECT_EQ(FileSize(&env, newest), 4096u) << "a version-3 segment never grows";
+  uint32_t next = SegmentNumbers(&env).back();
+  ASSERT_GT(next, newest);
+  EXPECT_EQ(FileSize(&env, next), 1u << 20);
+  store.reset();
+  store = OpenOrDie(o, kDir);
+  EXPECT_EQ(store->LastSeq("s"), 12u);
+  ExpectVerifies(store.get());
+}
+
 // ---------------------------------------------------------------- the tail
 
 // The newest segment and where its last record lies: [start, end).

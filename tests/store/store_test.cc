@@ -113,6 +113,70 @@ TEST_F(StoreTest, EventsSurviveReopenAcrossManySegments) {
   EXPECT_EQ(store_->GetStats().events_live, 500u);
 }
 
+// The index keeps runs of events; every event is found from any seq, in
+// big batches, between other streams' records, after truncation, compaction
+// and reopening.
+TEST_F(StoreTest, EveryEventIsFoundFromAnySeqThroughBatchesCompactionAndReopen) {
+  options_.segment_bytes = 256 << 10;
+  Reopen();
+  auto payload = [](const std::string& stream, uint64_t seq) {
+    return stream + ":" + std::to_string(seq) + std::string(seq % 61, 'p');
+  };
+  uint64_t a = 0, b = 0;
+  for (int round = 0; round < 12; ++round) {
+    WriteBatch batch;  // one record of many appends, the other stream between
+    for (int i = 0; i < 300; ++i) {
+      ++a;
+      batch.Append("a", a, payload("a", a));
+      if (i % 7 == 0) {
+        ++b;
+        batch.Append("b", b, payload("b", b));
+      }
+    }
+    ASSERT_TRUE(store_->Commit(batch).ok());
+    for (int i = 0; i < 40; ++i) {
+      ++a;
+      ++b;
+      ASSERT_TRUE(store_->Append("a", a, payload("a", a)).ok());
+      ASSERT_TRUE(store_->Append("b", b, payload("b", b)).ok());
+    }
+  }
+  uint64_t truncated = 0;
+  auto check = [&](const std::string& when) {
+    for (const auto& [name, hwm] : {std::pair<std::string, uint64_t>{"a", a}, {"b", b}}) {
+      uint64_t first = name == "a" ? truncated + 1 : 1;
+      EXPECT_EQ(store_->FirstSeq(name), first) << when;
+      for (uint64_t seq = first; seq <= hwm; seq += 13) {
+        std::vector<Event> out;
+        ASSERT_TRUE(store_->Read(name, seq, 3, &out).ok()) << when;
+        ASSERT_EQ(out.size(), std::min<uint64_t>(3, hwm - seq + 1)) << when << " " << seq;
+        for (size_t k = 0; k < out.size(); ++k) {
+          EXPECT_EQ(out[k].seq, seq + k) << when;
+          EXPECT_EQ(out[k].payload, payload(name, seq + k)) << when;
+        }
+      }
+      EXPECT_EQ(ReadAll(name).size(), hwm - first + 1) << when;
+    }
+    EXPECT_EQ(store_->GetStats().events_live, a - truncated + b) << when;
+    std::vector<std::string> problems;
+    EXPECT_TRUE(store_->Verify([&](const std::string& p) { problems.push_back(p); }).ok())
+        << when << ": " << (problems.empty() ? "" : problems[0]);
+  };
+  check("written");
+  // Far fewer bytes than a location per event would take.
+  EXPECT_LT(store_->GetStats().index_bytes, (a + b) * 4) << store_->GetStats().index_bytes;
+  Reopen();
+  check("reopened");
+  truncated = a * 2 / 3;
+  ASSERT_TRUE(store_->TruncateThrough("a", truncated).ok());
+  check("truncated");
+  ASSERT_TRUE(store_->Compact().ok());
+  EXPECT_GT(store_->GetStats().compactions, 0u);
+  check("compacted");
+  Reopen();
+  check("compacted and reopened");
+}
+
 TEST_F(StoreTest, TruncateThroughDropsOldEventsButKeepsHwmAndCatalog) {
   for (uint64_t i = 1; i <= 10; ++i) ASSERT_TRUE(store_->Append("s", i, "x").ok());
   ASSERT_TRUE(store_->TruncateThrough("s", 4).ok());
