@@ -34,6 +34,8 @@ options:
   --data-dir DIR      where persist/* ops keep their data
                       (default: $SX_PERSIST_DIR, else ./persist-data)
   --sync MODE         always (default), batch or never; also $SX_PERSIST_SYNC
+  --read-only         open the store without its lock, beside a running writer;
+                      write ops fail (also $SX_PERSIST_READ_ONLY=1)
   --repl              start the REPL even when stdin is not a terminal
   -v, --verbose       sx test: list passing tests too (more: sx test --help)
   -h, --help          show this help
@@ -41,6 +43,7 @@ options:
 
 environment:
   SX_PERSIST_DIR, SX_PERSIST_SYNC   defaults for --data-dir and --sync
+  SX_PERSIST_READ_ONLY=1            as --read-only
   SX_PERSIST_SEGMENT_BYTES          size of new store log segments (default 64 MiB;
                                     small values are for tests)
   SX_PATH                           extra directories searched by (import name)
@@ -97,6 +100,8 @@ int main(int argc, char** argv) {
         return Usage("--sync: unknown mode \"" + *v + "\" (use always, batch or never)");
       }
       opts.sync = *v;
+    } else if (a == "--read-only") {
+      opts.read_only = true;
     } else if (a == "--repl") {
       force_repl = true;
     } else if (a == "-v" || a == "--verbose") {

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "host/ops/follow_ops.h"
 #include "host/ops/persist_ops.h"
 #include "host/ops/stdlib_modules.h"
 #include "sx/world.h"
@@ -20,6 +21,9 @@ void ApplyEnvironment(HostOptions* opts) {
   }
   if (const char* b = std::getenv("SX_PERSIST_SEGMENT_BYTES"); b != nullptr && *b != '\0') {
     opts->segment_bytes = b;
+  }
+  if (const char* r = std::getenv("SX_PERSIST_READ_ONLY"); r != nullptr && std::string(r) == "1") {
+    opts->read_only = true;
   }
 }
 
@@ -59,8 +63,10 @@ Host::Host(HostOptions opts) : opts_(std::move(opts)), in_(std::make_unique<Inte
   AddSearchPaths(*in_);
   DefineTestNatives(*in_);
   DefineScriptArgs(*in_, opts_.script_args);
-  persist_ = std::make_unique<PersistService>(opts_.data_dir, opts_.sync, opts_.segment_bytes);
+  persist_ = std::make_unique<PersistService>(opts_.data_dir, opts_.sync, opts_.segment_bytes,
+                                              opts_.read_only);
   persist_->Install(*in_);
+  InstallFollowOps(*in_, persist_.get());
   PersistService* service = persist_.get();
   // The world a script meets (include/sx/world.h): clocks, files, streams,
   // exit, JSON and format, with the sys module's functions bound.

@@ -877,6 +877,15 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
 }
 
 store::Store* PersistService::OpenStore(std::string* error) {
+  if (store_ && read_only_) {
+    // A reader beside a writer: every op sees the writer's latest commits.
+    bool changed;
+    store::Status s = store::RefreshStore(&store_, &changed);
+    if (!s.ok()) {
+      *error = "cannot follow the store at " + data_dir_ + ": " + s.ToString();
+      return nullptr;
+    }
+  }
   if (store_) return store_.get();
   store::Options opts;
   opts.read_only = read_only_;

@@ -1157,6 +1157,11 @@ std::string Store::ActiveSegmentPath() const {
   return segments_.empty() ? std::string() : SegmentPath(segments_.rbegin()->first);
 }
 
+uint64_t Store::LogPosition() const {
+  if (segments_.empty()) return 0;
+  return static_cast<uint64_t>(segments_.rbegin()->first) << 32 | segments_.rbegin()->second.end;
+}
+
 // The new records of one segment, from where the last look stopped.
 Status Store::RefreshSegment(uint32_t number, Segment* seg, bool* changed) {
   uint64_t end;

@@ -192,6 +192,10 @@ class Store {
   // The segment the writer appends to, as far as this store knows (a
   // follower waits for it to change); empty if there is none yet.
   std::string ActiveSegmentPath() const;
+  // Where the log this store has read or written ends, as one number that
+  // rises with every commit: the newest segment's number << 32 | the
+  // offset past its last record. 0 for a store without segments.
+  uint64_t LogPosition() const;
 
   const std::string& dir() const { return dir_; }
   const Options& options() const { return options_; }
