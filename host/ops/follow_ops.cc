@@ -36,7 +36,13 @@ IoResult Wait(Interpreter& in, PersistService* service, std::unique_ptr<store::L
   std::string error;
   store::Store* st = service->OpenStore(&error);  // a reader: refreshed here
   if (st == nullptr) return Fail(in, error);
-  if (!service->read_only()) return IoResult::Served(in.Int(int64_t(st->LogPosition())));
+  auto answer = [&](store::Store* s) {
+    std::pair<std::string, Value> entries[] = {
+        {"position", in.Int(static_cast<int64_t>(s->LogPosition()))},
+        {"blocking", in.Bool(service->read_only())}};
+    return IoResult::Served(in.Dict(entries));
+  };
+  if (!service->read_only()) return answer(st);
   if (!*watcher) *watcher = std::make_unique<store::LogWatcher>(service->data_dir());
   while (true) {
     // Armed before the look: a commit landing after it still wakes us.
@@ -47,7 +53,7 @@ IoResult Wait(Interpreter& in, PersistService* service, std::unique_ptr<store::L
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - std::chrono::steady_clock::now())
                     .count();
-    if (!have_token || now_pos != token || left <= 0) return IoResult::Served(in.Int(now_pos));
+    if (!have_token || now_pos != token || left <= 0) return answer(st);
     (*watcher)->Wait(static_cast<int>(left));
   }
 }

@@ -3,14 +3,15 @@
 //
 //   (perform {:op "persist/wait" :args (list token timeout-ms)})
 //
-// token is a log position this op returned before (nil: none). The answer
-// is the store's log position now, an integer that rises with every commit
-// the process can see; it differs from token as soon as anything was
-// committed after token was taken. In a read-only process (a reader beside
-// a writer) the op blocks until then, for at most timeout-ms (0 to 60000),
-// woken by inotify on the store directory and its active segment. In the
-// writer's own process nothing outside it commits, so the op never blocks:
-// the caller sleeps as a task instead (the persist library does).
+// token is a :position this op answered before (nil: none). The answer is
+// {:position p :blocking b}: p is the store's log position now, an integer
+// that rises with every commit the process can see, so it differs from
+// token as soon as anything was committed after token was taken. In a
+// read-only process (a reader beside a writer) the op blocks until then, for
+// at most timeout-ms (0 to 60000), woken by inotify on the store directory
+// and its active segment; :blocking is true. In the writer's own process
+// nothing outside it commits, so the op never blocks (:blocking false): the
+// caller sleeps as a task instead (the persist library does).
 #pragma once
 
 #include "sx/sx.h"
