@@ -625,7 +625,7 @@ Status CheckSegmentHeaderOf(File* file, uint32_t number, uint32_t* version) {
 Status ScanWholeRecordsFrom(File* file, uint64_t from, uint32_t number,
                             const std::function<Status(const RecordView&)>& fn, uint64_t* end,
                             bool* sealed) {
-  constexpr uint64_t kWindow = 64u << 10;
+  constexpr uint64_t kWindow = 16u << 10;
   *end = from;
   *sealed = false;
   uint64_t size;

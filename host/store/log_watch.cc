@@ -26,9 +26,12 @@ LogWatcher::~LogWatcher() {
 }
 
 void LogWatcher::Arm(const std::string& file) {
-  if (fd_ < 0 || file == file_) return;
-  if (file_wd_ >= 0) inotify_rm_watch(fd_, file_wd_);
-  file_wd_ = file.empty() ? -1 : inotify_add_watch(fd_, file.c_str(), IN_MODIFY);
+  if (fd_ < 0) return;
+  if (file != file_ && file_wd_ >= 0) inotify_rm_watch(fd_, file_wd_);
+  // One-shot: the kernel drops the watch at the first write, so a writer
+  // appending fast pays for one event per look of the reader, not for one
+  // per write. Each Arm sets it again.
+  file_wd_ = file.empty() ? -1 : inotify_add_watch(fd_, file.c_str(), IN_MODIFY | IN_ONESHOT);
   file_ = file_wd_ >= 0 ? file : std::string();
 }
 
@@ -41,7 +44,10 @@ bool LogWatcher::Wait(int timeout_ms) {
   pollfd p{fd_, POLLIN, 0};
   int n = poll(&p, 1, timeout_ms);
   if (n <= 0) return false;
-  // Drain every queued event: one look at the store covers them all.
+  // A writer appending fast makes an event per write: let a few more come,
+  // so that the reader looks once per kCoalesceMs at most, not once per
+  // write (it would take a core from the writer), then drain them all.
+  std::this_thread::sleep_for(std::chrono::milliseconds(kCoalesceMs));
   alignas(inotify_event) char buf[4096];
   while (read(fd_, buf, sizeof(buf)) > 0) {
   }

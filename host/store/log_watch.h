@@ -16,13 +16,15 @@ namespace sx::store {
 class LogWatcher {
  public:
   static constexpr int kFallbackPollMs = 10;
+  static constexpr int kCoalesceMs = 5;
 
   explicit LogWatcher(std::string dir);
   ~LogWatcher();
   LogWatcher(const LogWatcher&) = delete;
   LogWatcher& operator=(const LogWatcher&) = delete;
 
-  // Watches file (the active segment) from now on, and the directory.
+  // Watches file (the active segment) for its next write, and the
+  // directory. Call it before every look at the store.
   void Arm(const std::string& file);
   // Returns once something was written to what Arm named, or after
   // timeout_ms (at most). True if it was woken by a change; false on
