@@ -3,6 +3,7 @@
 // stdlib table built into the library.
 #include <string>
 
+#include "host/ops/follow_ops.h"
 #include "host/ops/persist_ops.h"
 #include "host/ops/stdlib_modules.h"
 #include "sx/persist.h"
@@ -64,6 +65,7 @@ std::unique_ptr<DurableStore> DurableStore::OpenLazily(const StoreOptions& optio
 
 void DurableStore::Attach(Interpreter& in) {
   service_->Install(in);
+  host::InstallFollowOps(in, service_.get());
   in.SetModuleLoader(FindStdlibModule);
 }
 

@@ -183,11 +183,12 @@ class Store {
   // with a live writer. Refresh reads the records committed since the last
   // Open or Refresh: the new tail of the active segment, following the
   // writer's segment rolls. It never passes a record that is not whole, so
-  // what the index shows is always a prefix of the log at a record
-  // boundary. *changed says whether anything new was read. InvalidArgument
-  // for a writable store; Aborted-like failures (the writer's compaction
-  // took a segment before it could be opened, a new store) come back as
-  // NotFound or Corruption: then RefreshStore opens the store afresh.
+  // the index always shows a prefix of the log at a record boundary.
+  // *changed says whether anything new was read. InvalidArgument for a
+  // writable store. NotFound or Corruption when the log can no longer be
+  // followed from here (compaction deleted the segment to read next before
+  // it was opened; the store had no segment at Open): RefreshStore then
+  // opens the store afresh.
   Status Refresh(bool* changed);
   // The segment the writer appends to, as far as this store knows (a
   // follower waits for it to change); empty if there is none yet.
