@@ -247,4 +247,16 @@ else
   bad "$CHECK" "first line: $first" "$(head -c 300 "$WORK/tail.err")"
 fi
 
+# --- 4. what a read-only process may not do ------------------------------------------------------
+check "a write op in a --read-only process is an error naming the op" 1 \
+  'persist/append-next: stream "s": InvalidArgument: append to stream "s": store is opened read-only' -- \
+  "$SX" --read-only --data-dir "$D" -e '(perform {:op "persist/append-next" :args (list "s" "t" 0 1)})'
+ro_env() { SX_PERSIST_READ_ONLY=1 "$SX" --data-dir "$D" -e "$1"; }
+check "SX_PERSIST_READ_ONLY=1 is --read-only" 1 'persist/kv-put: key "k": InvalidArgument' -- \
+  ro_env '(perform {:op "persist/kv-put" :args (list "k" 1)})'
+check "a read-only process reads beside nothing and names what it cannot open" 1 \
+  "persist/read: cannot open the store at $WORK/none" -- \
+  "$SX" --read-only --data-dir "$WORK/none" -e '(perform {:op "persist/read" :args (list "s")})'
+if [ -e "$WORK/none" ]; then bad "a read-only process creates no store" "$WORK/none exists"; else ok "a read-only process creates no store"; fi
+
 summary
