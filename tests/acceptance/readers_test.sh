@@ -124,7 +124,19 @@ for round in $(seq 1 "$ROUNDS"); do
   start $victim
 done
 pause
-sleep 1  # let the readers catch up before the end
+[ -n "${LIVE[writer]:-}" ] && stop writer
+# Let the readers catch up (a reader started last has the whole stream to
+# read) before they are stopped: up to 60 s for each to print the last seq.
+last_seq=$("$SX" --read-only --data-dir "$D" -e '(perform {:op "persist/last-seq" :args (list "s")})')
+for _ in $(seq 1 600); do
+  behind=0
+  for r in r1 r2 r3 r4; do
+    out=$(awk -v r=$r '$1 == r {f=$2} END {print f}' "$WORK/incarnations")
+    grep -q "^saw $last_seq $last_seq \.$" "$out.out" || behind=1
+  done
+  [ $behind -eq 0 ] && break
+  sleep 0.1
+done
 for role in "${!LIVE[@]}"; do stop "$role"; done
 
 CHECK="no process died on its own (a reader never failed on a roll, compaction or torn record)"
