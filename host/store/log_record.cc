@@ -646,8 +646,9 @@ Status ScanWholeRecordsFrom(File* file, uint64_t from, uint32_t number,
       // Either no record (zeros, a partial header) or one longer than the
       // window: read exactly the declared record and look again.
       uint32_t declared = DecodeFixed32(buf.data() + (pos - buf_off) + 4);
-      if (declared == 0 || declared > kMaxRecordBodyBytes ||
-          declared > size - pos - kRecordHeaderSize ||
+      uint8_t type = static_cast<uint8_t>(buf[pos - buf_off + 8]);
+      if (type == kZeroType || type > kMaxRecordType || declared == 0 ||
+          declared > kMaxRecordBodyBytes || declared > size - pos - kRecordHeaderSize ||
           pos + kRecordHeaderSize + declared <= buf_off + buf.size()) {
         break;
       }
