@@ -7,7 +7,9 @@
 # 1. One writer appends to stream "s" (and churns other data so that its
 #    small segments roll and compact) while four --read-only readers follow
 #    "s" with persist/follow. Each round kills the writer or a reader with
-#    kill -9 at a random moment and starts it again. Afterwards the store is
+#    kill -9 at a random moment and starts it again. Two readers follow with
+#    persist/follow (blocking in persist/wait), two with persist/subscribe
+#    on the backend (a task that polls with task sleeps). Afterwards the store is
 #    opened as a writer (recovery) and every event any reader saw must be
 #    there, with the same content; each reader incarnation saw seqs 1, 2,
 #    3, ... in order, with no duplicates and no gaps.
@@ -80,6 +82,16 @@ READER='
   (fn (e) (println "saw" (persist/event-seq e) (get (persist/event-data e) :n) "."))
   {:wait-ms 200})'
 
+# The same through persist/subscribe on the backend: a task follows, the
+# main task sleeps (so the follower polls with task sleeps, never blocking).
+SUBSCRIBER='
+(import persist)
+(define b (persist/durable-backend))
+(persist/subscribe b "s"
+  (fn (bk s e) (println "saw" (persist/event-seq e) (get (persist/event-data e) :n) "."))
+  {:after 0})
+(let loop () (sleep 1000) (loop))'
+
 wait_for() {
   for _ in $(seq 1 200); do
     grep -q "$2" "$1" 2>/dev/null && return 0
@@ -94,6 +106,8 @@ start() {  # start ROLE: writer or rN
   local out=$WORK/$1.$INCARNATION
   if [ "$1" = writer ]; then
     "${LINEBUF[@]}" "$SX" --data-dir "$D" -e "$WRITER" >"$out.out" 2>"$out.err" &
+  elif [ "$1" = r3 ] || [ "$1" = r4 ]; then
+    "${LINEBUF[@]}" "$SX" --read-only --data-dir "$D" -e "$SUBSCRIBER" >"$out.out" 2>"$out.err" &
   else
     "${LINEBUF[@]}" "$SX" --read-only --data-dir "$D" -e "$READER" >"$out.out" 2>"$out.err" &
   fi
