@@ -167,6 +167,26 @@ TEST(StoreReader, ReopensWhenCompactionTookTheSegmentItWasToReadNext) {
   EXPECT_EQ(Seqs(reader.get(), "a"), Range(111, 121));
 }
 
+TEST(StoreReader, AReaderOpenedBeforeTheFirstSegmentCatchesUpWhenItAppears) {
+  MemEnv env;
+  ASSERT_TRUE(env.CreateDir("/s").ok());
+  StoreMarker m;
+  m.id = std::string(log::kStoreIdSize, 'i');
+  ASSERT_TRUE(env.SetContents("/s/STORE", EncodeStoreMarker(m)).ok());  // a writer's first step
+  auto reader = OpenOrDie(ReaderOptions(&env), "/s");
+  EXPECT_EQ(reader->ActiveSegmentPath(), "");
+  EXPECT_EQ(reader->LogPosition(), 0u);
+  bool changed = true;
+  ASSERT_TRUE(RefreshStore(&reader, &changed).ok());
+  EXPECT_FALSE(changed);
+  auto writer = OpenOrDie(MemOptions(&env), "/s");
+  ASSERT_TRUE(writer->Append("a", 1, "x").ok());
+  ASSERT_TRUE(RefreshStore(&reader, &changed).ok());
+  EXPECT_TRUE(changed);
+  EXPECT_EQ(Seqs(reader.get(), "a"), Range(1, 1));
+  EXPECT_GT(reader->LogPosition(), 0u);
+}
+
 TEST(StoreReader, ManyReadersAtOnceAndAWriterThatRestarts) {
   MemEnv env;
   auto writer = OpenOrDie(MemOptions(&env), "/s");
