@@ -124,6 +124,14 @@ class Backend {
   // without busy-polling where they can (a wake-up from the writer, LISTEN),
   // and poll in bounded steps otherwise.
   virtual Status WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* position) = 0;
+  // True when commits made outside this process can move the position (a
+  // reader beside another process's writer, a server shared by many hosts),
+  // so blocking in WaitForCommit is worth it; false when only this process
+  // commits, and a wait could only end by its timeout.
+  virtual bool SeesOtherWriters() const { return false; }
+  // Reads what other processes committed since the last call, so the reads
+  // after it see it. Engines that always read the latest do nothing.
+  virtual Status CatchUp() { return Status::OK(); }
 };
 
 }  // namespace sx::backend

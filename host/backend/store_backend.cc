@@ -137,18 +137,40 @@ Status StoreBackend::GetStats(Stats* out) {
 }
 
 Status StoreBackend::CommitPosition(uint64_t* position) {
-  *position = position_.load();
+  *position = store_->options().read_only ? store_->LogPosition() : position_.load();
   return Status::OK();
 }
 
+Status StoreBackend::CatchUp() {
+  if (!store_->options().read_only) return Status::OK();
+  bool changed;
+  return store::RefreshStore(&store_, &changed);
+}
+
 Status StoreBackend::WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* position) {
-  constexpr auto kStep = std::chrono::milliseconds(5);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (position_ <= seen && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(kStep);
+  auto left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now())
+        .count();
+  };
+  if (!store_->options().read_only) {
+    constexpr auto kStep = std::chrono::milliseconds(5);
+    while (position_ <= seen && left() > 0) std::this_thread::sleep_for(kStep);
+    *position = position_.load();
+    return Status::OK();
   }
-  *position = position_.load();
-  return Status::OK();
+  if (!watcher_) watcher_ = std::make_unique<store::LogWatcher>(store_->dir());
+  while (true) {
+    // Armed before the look: a commit landing after it still wakes the wait.
+    watcher_->Arm(store_->ActiveSegmentPath());
+    Status s = CatchUp();
+    if (!s.ok()) return s;
+    *position = store_->LogPosition();
+    int64_t ms = left();
+    if (*position > seen || ms <= 0) return Status::OK();
+    watcher_->Wait(static_cast<int>(ms));
+  }
 }
 
 }  // namespace sx::backend

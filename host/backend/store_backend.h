@@ -4,14 +4,21 @@
 // into the Backend's shapes (stats as named counters, the commit position).
 // The store's guarantees and threading rules are the Backend's (backend.h).
 //
-// Commit position. The adapter counts the commits it made that changed
-// something (a group with an accepted, non-empty batch, or a new blob); the
-// count starts at 0 when the store is opened. So a follower in this process
-// sees every commit; commits of another process on the same directory are
-// not seen (a writer holds the lock, so there are none while this one
-// writes). WaitForCommit returns at once when the position has passed
-// `seen`; otherwise it polls the position every 5 ms until it has or the
-// timeout has gone by.
+// Commit position. A writable store counts the commits it made that
+// changed something (a group with an accepted, non-empty batch, or a new
+// blob); the count starts at 0 when the store is opened. A writer holds the
+// lock, so no other process commits while it writes, and WaitForCommit
+// polls the count every 5 ms until it has passed `seen` or the timeout has
+// gone by.
+//
+// A read-only store beside another process's writer (docs/persist.md,
+// "Readers and followers") takes the log's end as its position
+// (Store::LogPosition), which rises with every commit of the writer.
+// CatchUp reads the writer's new records (store::RefreshStore, which opens
+// the store afresh when compaction left it behind). WaitForCommit arms a
+// LogWatcher on the active segment, catches up, and sleeps on inotify until
+// the writer writes, so it wakes within milliseconds of a commit without
+// polling the files.
 #pragma once
 
 #include <atomic>
@@ -21,6 +28,7 @@
 #include <vector>
 
 #include "host/backend/backend.h"
+#include "host/store/log_watch.h"
 #include "host/store/store.h"
 
 namespace sx::backend {
@@ -59,6 +67,8 @@ class StoreBackend final : public Backend {
 
   Status CommitPosition(uint64_t* position) override;
   Status WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* position) override;
+  bool SeesOtherWriters() const override { return store_->options().read_only; }
+  Status CatchUp() override;
 
   store::Store* store() { return store_.get(); }
 
@@ -67,6 +77,7 @@ class StoreBackend final : public Backend {
 
   std::unique_ptr<store::Store> store_;
   std::atomic<uint64_t> position_{0};
+  std::unique_ptr<store::LogWatcher> watcher_;  // a reader's, made on its first wait
 };
 
 }  // namespace sx::backend

@@ -4,6 +4,7 @@
 //   sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
 //   sx [OPTIONS] test [FLAGS] PATH...  run SX test files (test_runner.cc)
 //   sx store stats|dump|verify|compact DIR
+//   sx store tail DIR STREAM [--from N] [--follow] [--json]   (store_tail.cc)
 //   sx [OPTIONS]                  the REPL (or read forms from a pipe)
 //
 // Exit status: 0 success, 1 an SX error (or failed tests), 2 bad usage.
@@ -17,6 +18,7 @@
 
 #include "host/cli/repl.h"
 #include "host/cli/setup.h"
+#include "host/cli/store_tail.h"
 #include "host/cli/test_runner.h"
 #include "host/store/tools.h"
 #include "sx/persist.h"
@@ -28,6 +30,7 @@ constexpr const char* kUsage = R"(usage: sx [OPTIONS] FILE [ARGS...]   run a scr
        sx [OPTIONS] test PATH...     run SX test files (folders: every *.sx);
                                      flags: `sx test --help`
        sx store stats|dump|verify|compact DIR [--json]
+       sx store tail DIR STREAM [--from N] [--follow] [--json]
        sx [OPTIONS]                  start the REPL (reads forms from a pipe)
 
 options:
@@ -35,6 +38,8 @@ options:
   --data-dir DIR      where persist/* ops keep their data
                       (default: $SX_PERSIST_DIR, else ./persist-data)
   --sync MODE         always (default), batch or never; also $SX_PERSIST_SYNC
+  --read-only         open the store without its lock, beside a running writer;
+                      write ops fail (also $SX_PERSIST_READ_ONLY=1)
   --repl              start the REPL even when stdin is not a terminal
   -v, --verbose       sx test: list passing tests too (more: sx test --help)
   -h, --help          show this help
@@ -42,6 +47,7 @@ options:
 
 environment:
   SX_PERSIST_DIR, SX_PERSIST_SYNC   defaults for --data-dir and --sync
+  SX_PERSIST_READ_ONLY=1            as --read-only
   SX_PERSIST_SEGMENT_BYTES          size of new store log segments (default 64 MiB;
                                     small values are for tests)
   SX_PATH                           extra directories searched by (import name)
@@ -98,6 +104,8 @@ int main(int argc, char** argv) {
         return Usage("--sync: unknown mode \"" + *v + "\" (use always, batch or never)");
       }
       opts.sync = *v;
+    } else if (a == "--read-only") {
+      opts.read_only = true;
     } else if (a == "--repl") {
       force_repl = true;
     } else if (a == "-v" || a == "--verbose") {
@@ -115,6 +123,9 @@ int main(int argc, char** argv) {
 
   if (!rest.empty() && rest[0] == "store" && !have_expr) {
     std::vector<std::string> tool_args(rest.begin() + 1, rest.end());
+    if (!tool_args.empty() && tool_args[0] == "tail") {
+      return sx::host::StoreTail({tool_args.begin() + 1, tool_args.end()}, std::cout, std::cerr);
+    }
     return sx::store::RunStoreTool(tool_args, std::cout, std::cerr);
   }
   if (!rest.empty() && rest[0] == "test" && !have_expr) {

@@ -21,6 +21,9 @@ void ApplyEnvironment(HostOptions* opts) {
   if (const char* b = std::getenv("SX_PERSIST_SEGMENT_BYTES"); b != nullptr && *b != '\0') {
     opts->segment_bytes = b;
   }
+  if (const char* r = std::getenv("SX_PERSIST_READ_ONLY"); r != nullptr && std::string(r) == "1") {
+    opts->read_only = true;
+  }
 }
 
 namespace {
@@ -59,7 +62,8 @@ Host::Host(HostOptions opts) : opts_(std::move(opts)), in_(std::make_unique<Inte
   AddSearchPaths(*in_);
   DefineTestNatives(*in_);
   DefineScriptArgs(*in_, opts_.script_args);
-  persist_ = std::make_unique<PersistService>(opts_.data_dir, opts_.sync, opts_.segment_bytes);
+  persist_ = std::make_unique<PersistService>(opts_.data_dir, opts_.sync, opts_.segment_bytes,
+                                              opts_.read_only);
   persist_->Install(*in_);
   PersistService* service = persist_.get();
   // The world a script meets (include/sx/world.h): clocks, files, streams,

@@ -24,6 +24,7 @@ struct HostOptions {
   std::string data_dir;         // --data-dir, $SX_PERSIST_DIR, or ./persist-data
   std::string sync = "always";  // --sync, $SX_PERSIST_SYNC: always | batch | never
   std::string segment_bytes;    // $SX_PERSIST_SEGMENT_BYTES; empty: the store's default
+  bool read_only = false;       // --read-only, $SX_PERSIST_READ_ONLY=1: a reader beside a writer
   std::vector<std::string> script_args;
   // Serves (exit code). Unset: close the store and end the process with
   // that status. A host that must outlive a script's exit (a test runner)
@@ -32,7 +33,7 @@ struct HostOptions {
 };
 
 // Fills defaults from the environment ($SX_PERSIST_DIR, $SX_PERSIST_SYNC,
-// $SX_PERSIST_SEGMENT_BYTES).
+// $SX_PERSIST_SEGMENT_BYTES, $SX_PERSIST_READ_ONLY).
 void ApplyEnvironment(HostOptions* opts);
 
 // Owns what an interpreter's host side needs beyond the interpreter: the

@@ -481,6 +481,32 @@ void PlanOps(OpCall& c) {
   c.answer = StringList(c.in, names);
 }
 
+// The longest persist/wait may block.
+constexpr int64_t kMaxWaitMs = 60000;
+
+// {:position p :blocking b}. Blocks only where another process can commit
+// (Backend::SeesOtherWriters): in a writer's own process no commit can come
+// while the host waits, so it answers at once and the caller sleeps as a task.
+void PlanWait(OpCall& c) {
+  const Value& token = c.args[0];
+  if (!token.IsNil() && !token.IsInt())
+    c.Fail("token must be nil or an integer, got " + token.Brief());
+  int64_t timeout = c.Int(1);
+  if (timeout < 0 || timeout > kMaxWaitMs) {
+    c.Fail("timeout-ms must be an integer from 0 to 60000, got " + c.args[1].Brief());
+  }
+  uint64_t position = 0;
+  c.Check(c.b->CommitPosition(&position));
+  bool blocking = c.b->SeesOtherWriters();
+  if (blocking && token.IsInt() && token.AsInt() >= 0 &&
+      position == static_cast<uint64_t>(token.AsInt()) && timeout > 0) {
+    c.Check(c.b->WaitForCommit(position, static_cast<int>(timeout), &position));
+  }
+  std::pair<std::string, Value> e[] = {{"position", c.Int64(position)},
+                                       {"blocking", c.in.Bool(blocking)}};
+  c.answer = c.in.Dict(e);
+}
+
 void PlanBlobCid(OpCall& c) { c.answer = c.in.String(store::CidForBytes(c.Str(0))); }
 
 // --- the table ---------------------------------------------------------------------------
@@ -534,6 +560,8 @@ const OpSpec kOps[] = {
   {"persist/stats", R, {}, "the engine's counters, as a dict", PlanStats, nullptr},
   {"persist/compact", WA, {}, "nil, dead space reclaimed", PlanCompact, nullptr},
   {"persist/ops", P, {}, "the names of every op served", PlanOps, nullptr},
+  {"persist/wait", R, {{"token", A}, {"timeout-ms", I}},
+   "{:position p :blocking b}; blocks until p passes token where others commit", PlanWait, nullptr},
   {"blob/cid", P, {{"bytes", S}}, "the cid blob/put would give the bytes, without storing them",
    PlanBlobCid, nullptr},
 };

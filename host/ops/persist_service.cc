@@ -244,6 +244,14 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
 }
 
 backend::Backend* PersistService::OpenBackend(std::string* error) {
+  if (backend_ && read_only_) {
+    // A reader beside a writer: every op sees the writer's latest commits.
+    Status s = backend_->CatchUp();
+    if (!s.ok()) {
+      *error = "cannot follow the store at " + location_ + ": " + s.ToString();
+      return nullptr;
+    }
+  }
   if (backend_) return backend_.get();
   backend::OpenOptions opts;
   opts.read_only = read_only_;

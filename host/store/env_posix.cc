@@ -196,6 +196,12 @@ class PosixEnv final : public Env {
     }
     int fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) return PosixError("open " + path, errno);
+    // No readahead on files opened to read: a reader beside a live writer
+    // reads the segment's tail again and again, and the kernel's readahead
+    // past it would fill and lock the very pages the writer appends to next
+    // (it slowed a fast writer five times). The store's own reads are either
+    // of one record or of large windows, which need no readahead.
+    if (mode == OpenMode::kReadOnly) ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
     *out = std::make_unique<PosixFile>(path, fd);
     return Status::OK();
   }

@@ -645,4 +645,68 @@ bool OpReader::Next(OpView* op) {
   return true;
 }
 
+Status CheckSegmentHeaderOf(File* file, uint32_t number, uint32_t* version) {
+  std::string buf;
+  Status s = file->ReadAt(0, kSegmentHeaderSize, &buf);
+  if (!s.ok()) return s;
+  SegmentScan scan;
+  if (!ParseSegmentHeader(buf, number, &scan)) {
+    return Status::Corruption(SegmentFileName(number) + ": " + scan.reason);
+  }
+  *version = scan.version;
+  return Status::OK();
+}
+
+Status ScanWholeRecordsFrom(File* file, uint64_t from, uint32_t number,
+                            const std::function<Status(const RecordView&)>& fn, uint64_t* end,
+                            bool* sealed) {
+  constexpr uint64_t kWindow = 16u << 10;
+  *end = from;
+  *sealed = false;
+  uint64_t size;
+  Status s = file->Size(&size);
+  if (!s.ok()) return s;
+  std::string buf;  // the file's bytes [buf_off, buf_off + buf.size())
+  uint64_t buf_off = 0;
+  uint64_t pos = from;
+  while (pos + kRecordHeaderSize <= size) {
+    if (pos < buf_off || pos + kRecordHeaderSize > buf_off + buf.size()) {
+      buf_off = pos;
+      s = file->ReadAt(pos, static_cast<size_t>(std::min<uint64_t>(kWindow, size - pos)), &buf);
+      if (!s.ok()) return s;
+      if (buf.size() < kRecordHeaderSize) break;  // the file shrank under us
+    }
+    uint32_t len = PlausibleHeaderAt(std::string_view(buf), pos - buf_off);
+    if (len == 0) {
+      // Either no record (zeros, a partial header) or one longer than the
+      // window: read exactly the declared record and look again.
+      uint32_t declared = DecodeFixed32(buf.data() + (pos - buf_off) + 4);
+      uint8_t type = static_cast<uint8_t>(buf[pos - buf_off + 8]);
+      if (type == kZeroType || type > kMaxRecordType || declared == 0 ||
+          declared > kMaxRecordBodyBytes || declared > size - pos - kRecordHeaderSize ||
+          pos + kRecordHeaderSize + declared <= buf_off + buf.size()) {
+        break;
+      }
+      buf_off = pos;
+      s = file->ReadAt(pos, kRecordHeaderSize + declared, &buf);
+      if (!s.ok()) return s;
+      continue;
+    }
+    size_t whole = ValidRecordAt(std::string_view(buf), pos - buf_off);
+    if (whole == 0) break;  // not finished yet, or damage: stop before it either way
+    std::string_view at = std::string_view(buf).substr(pos - buf_off, whole);
+    RecordView rec{pos, static_cast<RecordType>(at[8]), at.substr(kRecordHeaderSize)};
+    if (rec.type == kSegmentEndRecord && DecodeFixed64(rec.body.data()) != number) break;
+    s = fn(rec);
+    if (!s.ok()) return s;
+    pos += whole;
+    *end = pos;
+    if (rec.type == kSegmentEndRecord) {
+      *sealed = true;
+      break;
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace sx::store

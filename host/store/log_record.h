@@ -138,6 +138,19 @@ Status ScanSegment(std::string_view image, uint32_t number,
 Status ScanSegmentFile(File* file, uint64_t size, uint32_t number,
                        const std::function<Status(const RecordView&)>& fn, SegmentScan* scan);
 
+// For readers beside a live writer (Store::Refresh). Checks that file
+// starts with the valid header of segment number.
+Status CheckSegmentHeaderOf(File* file, uint32_t number, uint32_t* version);
+// Calls fn for each whole, valid record from offset from on, stopping
+// without error at the first bytes that are not one: zeros, a record the
+// writer has not finished writing, or damage (a reader cannot tell these
+// apart, and need not: it reads that spot again later). *end is the offset
+// just past the last record passed to fn; *sealed is set if that was the
+// segment-end record of segment number.
+Status ScanWholeRecordsFrom(File* file, uint64_t from, uint32_t number,
+                            const std::function<Status(const RecordView&)>& fn, uint64_t* end,
+                            bool* sealed);
+
 // Bodies of retired and blob records; false if malformed. DecodeRetired
 // wants ranges of valid numbers (>= 1), sorted and disjoint.
 bool DecodeRetired(std::string_view body, std::vector<SegmentRange>* ranges);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <random>
+#include <thread>
 
 #include "host/store/cid.h"
 #include "host/store/coding.h"
@@ -121,6 +122,23 @@ std::string Store::BlobPath(const std::string& cid) const {
 }
 
 Status Store::Open(const Options& options, const std::string& dir, std::unique_ptr<Store>* out) {
+  Status s = OpenOnce(options, dir, out);
+  if (!options.read_only || options.lock_read_only) return s;
+  // A reader beside a live writer may list a segment that compaction
+  // deletes before it is opened, or read the marker just before the writer
+  // publishes a new segment. The writer moves on in microseconds: look again.
+  Env* env = options.env ? options.env : Env::Default();
+  for (int attempt = 1;
+       attempt <= 6 && !s.ok() && !s.IsInvalidArgument() && !s.IsLocked() && env->DirExists(dir);
+       ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 << attempt));
+    s = OpenOnce(options, dir, out);
+  }
+  return s;
+}
+
+Status Store::OpenOnce(const Options& options, const std::string& dir,
+                       std::unique_ptr<Store>* out) {
   out->reset();
   if (options.segment_bytes < kMinSegmentBytes || options.segment_bytes > kMaxSegmentBytes) {
     return Status::InvalidArgument("segment_bytes must be between 4 KiB and 4 GiB");
@@ -526,6 +544,16 @@ Status Store::ReplayOps(uint32_t number, uint64_t body_offset, bool compaction,
   }
   if (!reader.status().ok()) return reader.status();
   return Status::OK();
+}
+
+// Compaction copies sit later in the log than newer events of the same
+// stream, and beside their originals if a crash came before the original's
+// segment was deleted: Settle puts each patch in place, the later location
+// winning.
+void Store::SortReplayedStreams() {
+  for (auto& [name, st] : streams_) {
+    if (st.events.has_patches()) st.events.Settle(st.truncated);
+  }
 }
 
 void Store::FinishRecovery() {
@@ -1187,6 +1215,109 @@ std::vector<std::string> Store::KvKeys() const {
   for (const auto& [key, loc] : kv_) keys.push_back(key);
   std::sort(keys.begin(), keys.end());
   return keys;
+}
+
+// ---------------------------------------------------------------- readers
+
+std::string Store::ActiveSegmentPath() const {
+  return segments_.empty() ? std::string() : SegmentPath(segments_.rbegin()->first);
+}
+
+uint64_t Store::LogPosition() const {
+  if (segments_.empty()) return 0;
+  return static_cast<uint64_t>(segments_.rbegin()->first) << 32 | segments_.rbegin()->second.end;
+}
+
+// The new records of one segment, from where the last look stopped.
+Status Store::RefreshSegment(uint32_t number, Segment* seg, bool* changed) {
+  uint64_t end;
+  bool sealed;
+  Status s = ScanWholeRecordsFrom(
+      seg->file.get(), seg->end, number,
+      [&](const RecordView& rec) { return ReplayRecord(number, rec); }, &end, &sealed);
+  if (!s.ok()) return s.WithContext("read " + SegmentFileName(number));
+  if (end != seg->end) *changed = true;
+  seg->end = end;
+  seg->sealed = seg->sealed || sealed;
+  uint64_t size;
+  if (seg->file->Size(&size).ok()) seg->capacity = size;
+  return Status::OK();
+}
+
+// A segment that compaction retired had its live records copied forward
+// before the retired record was written; once nothing in the index points
+// into it, its file (deleted by the writer, held open here) is let go.
+void Store::CloseRetiredSegments() {
+  std::set<uint32_t> retired;
+  for (const auto& [number, seg] : segments_) {
+    if (retired_.Contains(number) && number != segments_.rbegin()->first) retired.insert(number);
+  }
+  if (retired.empty()) return;
+  for (const auto& [name, st] : streams_) {
+    for (const EventRun& r : st.events.runs()) retired.erase(r.segment);
+  }
+  for (const auto& [key, loc] : kv_) retired.erase(loc.segment);
+  for (uint32_t n : retired) segments_.erase(n);
+}
+
+Status Store::Refresh(bool* changed) {
+  *changed = false;
+  if (!options_.read_only) return Status::InvalidArgument("refresh: the store is writable");
+  if (segments_.empty()) {
+    // Opened before the writer made its first segment: start over.
+    std::vector<std::string> names;
+    Status s = env_->ListDir(dir_, &names);
+    if (!s.ok()) return s;
+    for (const std::string& name : names) {
+      uint32_t n;
+      if (ParseSegmentFileName(name, &n)) return Status::NotFound("the store has a first segment");
+    }
+    return Status::OK();
+  }
+  while (true) {
+    auto it = segments_.rbegin();
+    uint32_t number = it->first;
+    Segment& seg = it->second;
+    if (!seg.sealed) {
+      Status s = RefreshSegment(number, &seg, changed);
+      if (!s.ok()) return s;
+      if (!seg.sealed) break;
+    }
+    // The writer rolled: its successor was published before this seal.
+    std::unique_ptr<File> file;
+    Status s = env_->OpenFile(SegmentPath(number + 1), OpenMode::kReadOnly, &file);
+    if (!s.ok()) {
+      // Gone already: compaction retired it (its records were copied on).
+      return s.WithContext("follow the log into " + SegmentFileName(number + 1));
+    }
+    Segment next;
+    s = CheckSegmentHeaderOf(file.get(), number + 1, &next.version);
+    if (!s.ok()) return s;
+    next.file = std::move(file);
+    next.end = kSegmentHeaderSize;
+    segments_.emplace(number + 1, std::move(next));
+    active_ = number + 1;
+    *changed = true;
+  }
+  if (*changed) {
+    SortReplayedStreams();
+    CloseRetiredSegments();
+  }
+  return Status::OK();
+}
+
+Status RefreshStore(std::unique_ptr<Store>* store, bool* changed) {
+  Status s = (*store)->Refresh(changed);
+  if (s.ok() || s.IsInvalidArgument()) return s;
+  // The log moved on past where this store can follow it: open it afresh.
+  std::unique_ptr<Store> fresh;
+  Options options = (*store)->options();
+  std::string dir = (*store)->dir();
+  s = Store::Open(options, dir, &fresh);
+  if (!s.ok()) return s;
+  *store = std::move(fresh);
+  *changed = true;
+  return Status::OK();
 }
 
 // ---------------------------------------------------------------- blobs

@@ -182,7 +182,28 @@ class Store {
   // Corruption if there was any problem.
   Status Verify(const std::function<void(const std::string&)>& report);
 
+  // Readers beside a writer (docs/persist.md, "Readers and followers"). A
+  // store opened read_only (without lock_read_only) shares the directory
+  // with a live writer. Refresh reads the records committed since the last
+  // Open or Refresh: the new tail of the active segment, following the
+  // writer's segment rolls. It never passes a record that is not whole, so
+  // the index always shows a prefix of the log at a record boundary.
+  // *changed says whether anything new was read. InvalidArgument for a
+  // writable store. NotFound or Corruption when the log can no longer be
+  // followed from here (compaction deleted the segment to read next before
+  // it was opened; the store had no segment at Open): RefreshStore then
+  // opens the store afresh.
+  Status Refresh(bool* changed);
+  // The segment the writer appends to, as far as this store knows (a
+  // follower waits for it to change); empty if there is none yet.
+  std::string ActiveSegmentPath() const;
+  // Where the log this store has read or written ends, as one number that
+  // rises with every commit: the newest segment's number << 32 | the
+  // offset past its last record. 0 for a store without segments.
+  uint64_t LogPosition() const;
+
   const std::string& dir() const { return dir_; }
+  const Options& options() const { return options_; }
 
  private:
   struct ValueLoc {
@@ -211,6 +232,8 @@ class Store {
   class Validator;
 
   Store(const Options& options, std::string dir);
+  static Status OpenOnce(const Options& options, const std::string& dir,
+                         std::unique_ptr<Store>* out);
 
   Status Recover();
   Status ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan);
@@ -221,6 +244,9 @@ class Store {
   Status CutTornTail(uint32_t number, Segment* seg, const SegmentScan& scan);
   Status Problem(bool torn_tail, uint32_t segment, uint64_t offset, const std::string& what);
   void FinishRecovery();
+  void SortReplayedStreams();
+  Status RefreshSegment(uint32_t number, Segment* seg, bool* changed);
+  void CloseRetiredSegments();
   Status LoadBlobs();
 
   Status ReadMarker(const std::vector<std::string>& names, bool* present);
@@ -291,5 +317,10 @@ class Store {
   mutable Stats stats_;
   std::atomic<uint64_t> syncs_{0};
 };
+
+// For a read-only store: Refresh, or, when the log can no longer be
+// followed from where the store stands, open it afresh with the same
+// options (a reader that fell behind a compaction). *store is replaced then.
+Status RefreshStore(std::unique_ptr<Store>* store, bool* changed);
 
 }  // namespace sx::store
