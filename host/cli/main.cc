@@ -3,7 +3,7 @@
 //   sx [OPTIONS] FILE [ARGS...]   run a script
 //   sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
 //   sx [OPTIONS] test [FLAGS] PATH...  run SX test files (test_runner.cc)
-//   sx store stats|dump|verify|compact DIR
+//   sx store stats|dump|verify|compact|backup|salvage|export|import DIR ...
 //   sx [OPTIONS]                  the REPL (or read forms from a pipe)
 //
 // Exit status: 0 success, 1 an SX error (or failed tests), 2 bad usage.
@@ -19,6 +19,7 @@
 #include "host/cli/setup.h"
 #include "host/cli/test_runner.h"
 #include "host/store/tools.h"
+#include "host/tools/export.h"
 
 namespace {
 
@@ -26,7 +27,10 @@ constexpr const char* kUsage = R"(usage: sx [OPTIONS] FILE [ARGS...]   run a scr
        sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
        sx [OPTIONS] test PATH...     run SX test files (folders: every *.sx);
                                      flags: `sx test --help`
-       sx store stats|dump|verify|compact DIR [--json]
+       sx store stats|dump|verify|compact|backup|salvage DIR [--json]
+       sx store export DIR [--stream S]... [--kv]
+       sx store import DIR FILE|-   (or --from rose-ash SRC)
+                                     each: `sx store CMD --help`
        sx [OPTIONS]                  start the REPL (reads forms from a pipe)
 
 options:
@@ -114,7 +118,7 @@ int main(int argc, char** argv) {
 
   if (!rest.empty() && rest[0] == "store" && !have_expr) {
     std::vector<std::string> tool_args(rest.begin() + 1, rest.end());
-    return sx::store::RunStoreTool(tool_args, std::cout, std::cerr);
+    return sx::tools::RunStoreCommand(tool_args, std::cout, std::cerr);
   }
   if (!rest.empty() && rest[0] == "test" && !have_expr) {
     return sx::host::TestCommand(std::vector<std::string>(rest.begin() + 1, rest.end()), opts,
