@@ -33,6 +33,7 @@
 
 #include "host/ops/value_codec.h"
 #include "host/store/cid.h"
+#include "host/store/rose_ash.h"
 
 namespace sx::host {
 
@@ -910,6 +911,10 @@ store::Store* PersistService::OpenStore(std::string* error) {
                    note.ToString().c_str());
     }
   };
+  if (store::LooksLikeRoseAshDir(opts.env ? opts.env : store::Env::Default(), data_dir_)) {
+    *error = "cannot open the store at " + data_dir_ + ": " + store::RoseAshHint(data_dir_);
+    return nullptr;
+  }
   store::Status s = store::Store::Open(opts, data_dir_, &store_);
   if (!s.ok()) {
     *error = "cannot open the store at " + data_dir_ + ": " + s.ToString();
