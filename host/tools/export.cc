@@ -340,6 +340,13 @@ class Importer {
   bool KeepLastSeq(const std::string& stream, uint64_t last_seq, const std::string& where) {
     uint64_t& last = Last(stream);
     if (last_seq <= last) return true;
+    if (last > 0) {
+      // Only a stream holding no event can keep a last seq above its events.
+      err_ << "store import: note: " << where << ": stream " << Quote(stream) << " counts seq "
+           << last_seq << " but its last event is seq " << last << "; its last seq is " << last
+           << "\n";
+      return true;
+    }
     if (!Append(stream, last_seq, std::string(), where)) return false;
     --report_->events;
     batch_.TruncateThrough(stream, last_seq);
