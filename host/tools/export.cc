@@ -23,9 +23,11 @@
 
 #include "host/ops/utf8_check.h"
 #include "host/ops/value_codec.h"
+#include "host/ops/value_format.h"
 #include "host/store/progress.h"
 #include "host/store/rose_ash.h"
 #include "host/store/store.h"
+#include "host/tools/value_json.h"
 #include "sx/sx.h"
 
 namespace sx::tools {
@@ -34,237 +36,30 @@ namespace {
 constexpr char kFormatName[] = "sx-store-export";
 constexpr int kFormatVersion = 1;
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-// ---------------------------------------------------------------- bytes
-
-std::string Hex(std::string_view s) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size() * 2);
-  for (unsigned char c : s) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool Unhex(std::string_view hex, std::string* out) {
-  if (hex.size() % 2 != 0) return false;
-  out->clear();
-  out->reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = HexDigit(hex[i]), lo = HexDigit(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out->push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return true;
-}
-
-// Bytes: a JSON string when they are UTF-8, else {"hex": "..."}.
-void WriteBytes(Writer& w, std::string_view s) {
-  size_t bad;
-  if (host::ValidUtf8(s, &bad)) {
-    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-    return;
-  }
-  std::string hex = Hex(s);
-  w.StartObject();
-  w.Key("hex");
-  w.String(hex.data(), static_cast<rapidjson::SizeType>(hex.size()));
-  w.EndObject();
-}
-
-bool ReadBytes(const rapidjson::Value& j, std::string* out) {
-  if (j.IsString()) {
-    out->assign(j.GetString(), j.GetStringLength());
-    return true;
-  }
-  if (!j.IsObject() || j.MemberCount() != 1) return false;
-  auto it = j.FindMember("hex");
-  if (it == j.MemberEnd() || !it->value.IsString()) return false;
-  return Unhex(std::string_view(it->value.GetString(), it->value.GetStringLength()), out);
-}
-
-// ---------------------------------------------------------------- values
-
-// Shortest text that reads back as the same double; nan, inf, -inf.
-std::string FloatText(double d) {
-  if (std::isnan(d)) return "nan";
-  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), d);
-  return std::string(buf, r.ptr);
-}
-
-bool ParseFloat(std::string_view s, double* d) {
-  if (s == "nan") {
-    *d = std::nan("");
-    return true;
-  }
-  if (s == "inf" || s == "-inf") {
-    *d = s[0] == '-' ? -HUGE_VAL : HUGE_VAL;
-    return true;
-  }
-  auto r = std::from_chars(s.data(), s.data() + s.size(), *d);
-  return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
-void Tagged(Writer& w, const char* tag, std::string_view bytes) {
-  w.StartObject();
-  w.Key(tag);
-  WriteBytes(w, bytes);
-  w.EndObject();
-}
-
-// False for a value with no stored form (never in a store).
-bool WriteValue(Writer& w, const Value& v) {
-  if (v.IsNil()) {
-    w.Null();
-  } else if (v.IsBool()) {
-    w.Bool(v.AsBool());
-  } else if (v.IsInt()) {
-    w.Int64(v.AsInt());
-  } else if (v.IsFloat()) {
-    std::string text = FloatText(v.AsDouble());
-    w.StartObject();
-    w.Key("float");
-    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
-    w.EndObject();
-  } else if (v.IsString()) {
-    WriteBytes(w, v.AsString());
-  } else if (v.IsKeyword()) {
-    Tagged(w, "keyword", v.AsString());
-  } else if (v.IsSymbol()) {
-    Tagged(w, "symbol", v.AsString());
-  } else if (v.IsList()) {
-    w.StartArray();
-    for (const Value& item : v.Items()) {
-      if (!WriteValue(w, item)) return false;
-    }
-    w.EndArray();
-  } else if (v.IsDict()) {
-    auto entries = v.Entries();
-    bool utf8 = true;
-    size_t bad;
-    for (const auto& [key, value] : entries) utf8 = utf8 && host::ValidUtf8(key, &bad);
-    w.StartObject();
-    w.Key("dict");
-    if (utf8) {
-      w.StartObject();
-      for (const auto& [key, value] : entries) {
-        w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-        if (!WriteValue(w, value)) return false;
-      }
-      w.EndObject();
-    } else {
-      w.StartArray();
-      for (const auto& [key, value] : entries) {
-        w.StartArray();
-        WriteBytes(w, key);
-        if (!WriteValue(w, value)) return false;
-        w.EndArray();
-      }
-      w.EndArray();
-    }
-    w.EndObject();
-  } else {
-    return false;
-  }
-  return true;
-}
-
-bool ReadValue(Interpreter& in, const rapidjson::Value& j, Value* out, std::string* error) {
-  if (j.IsNull()) {
-    *out = in.Nil();
-  } else if (j.IsBool()) {
-    *out = in.Bool(j.GetBool());
-  } else if (j.IsInt64()) {
-    *out = in.Int(j.GetInt64());
-  } else if (j.IsNumber()) {
-    *error = "a number that is not a 64-bit integer (floats are written {\"float\": \"...\"})";
-    return false;
-  } else if (j.IsString()) {
-    *out = in.String(std::string_view(j.GetString(), j.GetStringLength()));
-  } else if (j.IsArray()) {
-    std::vector<Value> items;
-    items.reserve(j.Size());
-    for (const auto& e : j.GetArray()) {
-      items.emplace_back();
-      if (!ReadValue(in, e, &items.back(), error)) return false;
-    }
-    *out = in.List(items);
-  } else if (j.IsObject() && j.MemberCount() == 1) {
-    const auto& m = *j.MemberBegin();
-    std::string_view tag(m.name.GetString(), m.name.GetStringLength());
-    std::string bytes;
-    if (tag == "hex") {
-      if (!ReadBytes(j, &bytes)) {
-        *error = "a bad {\"hex\": ...} string";
-        return false;
-      }
-      *out = in.String(bytes);
-    } else if (tag == "float") {
-      double d;
-      if (!m.value.IsString() ||
-          !ParseFloat(std::string_view(m.value.GetString(), m.value.GetStringLength()), &d)) {
-        *error = "a bad {\"float\": ...}";
-        return false;
-      }
-      *out = in.Float(d);
-    } else if (tag == "keyword" || tag == "symbol") {
-      if (!ReadBytes(m.value, &bytes)) {
-        *error = "a bad {\"" + std::string(tag) + "\": ...} name";
-        return false;
-      }
-      *out = tag == "keyword" ? in.Keyword(bytes) : in.Symbol(bytes);
-    } else if (tag == "dict") {
-      std::vector<std::pair<std::string, Value>> entries;
-      if (m.value.IsObject()) {
-        for (const auto& e : m.value.GetObject()) {
-          entries.emplace_back(std::string(e.name.GetString(), e.name.GetStringLength()), Value());
-          if (!ReadValue(in, e.value, &entries.back().second, error)) return false;
-        }
-      } else if (m.value.IsArray()) {
-        for (const auto& pair : m.value.GetArray()) {
-          entries.emplace_back();
-          if (!pair.IsArray() || pair.Size() != 2 || !ReadBytes(pair[0], &entries.back().first)) {
-            *error = "a dict entry that is not [key, value]";
-            return false;
-          }
-          if (!ReadValue(in, pair[1], &entries.back().second, error)) return false;
-        }
-      } else {
-        *error = "a bad {\"dict\": ...}";
-        return false;
-      }
-      *out = in.Dict(entries);
-    } else {
-      *error = "an object with the unknown tag \"" + std::string(tag) + "\"";
-      return false;
-    }
-  } else {
-    *error = "an object that is not a tagged value";
-    return false;
-  }
-  return true;
-}
+using Writer = JsonWriter;
 
 // A stored payload or value, as the members "value" (decoded) or "raw"
-// (hex of bytes that are no stored value, kept as they are).
-void WriteStored(Interpreter& in, Writer& w, std::string_view bytes) {
-  Value v;
-  std::string error;
-  if (host::DecodeValue(in, bytes, &v, &error)) {
-    w.Key("value");
-    if (WriteValue(w, v)) return;
+// (hex of bytes that are no stored value, kept as they are). The binary
+// encoding is turned into JSON directly; the text form of older stores is
+// decoded and encoded in binary first.
+void WriteStored(Interpreter& in, Writer& w, std::string_view bytes, rapidjson::StringBuffer* tmp) {
+  std::string binary;
+  if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) != host::value_format::kBinaryV1 &&
+      static_cast<uint8_t>(bytes[0]) >= host::value_format::kFirstTextByte) {
+    Value v;
+    std::string error;
+    if (host::DecodeValue(in, bytes, &v, &error) && host::EncodeValue(in, v, &binary, &error)) {
+      bytes = binary;
+    }
+  }
+  if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == host::value_format::kBinaryV1) {
+    tmp->Clear();
+    Writer vw(*tmp);
+    if (BinaryToJson(bytes.substr(1), vw)) {
+      w.Key("value");
+      w.RawValue(tmp->GetString(), tmp->GetSize(), rapidjson::kObjectType);
+      return;
+    }
   }
   std::string hex = Hex(bytes);
   w.Key("raw");
@@ -446,6 +241,7 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
     return 1;
   }
   Interpreter in;
+  rapidjson::StringBuffer tmp;
   LineWriter line(out);
   line.Start();
   line.w().Key("format");
@@ -493,7 +289,7 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
         WriteBytes(line.w(), name);
         line.w().Key("seq");
         line.w().Uint64(e.seq);
-        WriteStored(in, line.w(), e.payload);
+        WriteStored(in, line.w(), e.payload, &tmp);
         line.Finish();
       }
       done += events.size();
@@ -514,7 +310,7 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
       line.w().String("kv");
       line.w().Key("key");
       WriteBytes(line.w(), key);
-      WriteStored(in, line.w(), value);
+      WriteStored(in, line.w(), value, &tmp);
       line.Finish();
     }
   }
@@ -547,9 +343,8 @@ bool StoredBytes(Interpreter& in, const rapidjson::Value& line, std::string* out
     *error = "no \"value\"";
     return false;
   }
-  Value v;
-  if (!ReadValue(in, value->value, &v, error)) return false;
-  return Encode(in, v, out, error);
+  out->clear();
+  return JsonToBinary(value->value, in.GetLimits().max_read_depth, out, error);
 }
 
 // A seq: 1 to 2^63-1 (a first_seq may be one more: a full stream holding none).

@@ -149,6 +149,7 @@ TEST_F(ExportTest, EveryValueRoundTripsAndASecondExportIsByteIdentical) {
     Value back;
     std::string error;
     ASSERT_TRUE(host::DecodeValue(in_, events[i].payload, &back, &error)) << error;
+    EXPECT_EQ(events[i].payload, Encode(values[i])) << "import writes the codec's own bytes";
     EXPECT_EQ(Encode(back), Encode(values[i]));
     EXPECT_EQ(back.TypeName(), values[i].TypeName());
     if (values[i].IsFloat()) {
@@ -166,6 +167,11 @@ TEST_F(ExportTest, EveryValueRoundTripsAndASecondExportIsByteIdentical) {
   EXPECT_EQ(copy->FirstSeq("gone"), 10u);
   EXPECT_EQ(copy->LastSeq(std::string("a/b\0c\xff", 6)), 5u);
   EXPECT_TRUE(copy->KvHas(std::string("\0k\xfe", 3)));
+  // A value in the old text form exports as its binary twin does.
+  EXPECT_NE(first.find("{\"kind\":\"event\",\"stream\":\"text\",\"seq\":1,\"value\":{\"dict\":"
+                       "{\"a\":[1,{\"float\":\"2.5\"},\"x\"]}}}"),
+            std::string::npos)
+      << first;
 }
 
 TEST_F(ExportTest, StreamAndKvSelection) {
