@@ -41,8 +41,9 @@ using Writer = JsonWriter;
 // A stored payload or value, as the members "value" (decoded) or "raw"
 // (hex of bytes that are no stored value, kept as they are). The binary
 // encoding is turned into JSON directly; the text form of older stores is
-// decoded and encoded in binary first.
-void WriteStored(Interpreter& in, Writer& w, std::string_view bytes, rapidjson::StringBuffer* tmp) {
+// decoded and encoded in binary first. With fast, false when the line must
+// be written again without (BinaryToJsonFast).
+bool WriteStored(Interpreter& in, Writer& w, std::string_view bytes, bool fast) {
   std::string binary;
   if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) != host::value_format::kBinaryV1 &&
       static_cast<uint8_t>(bytes[0]) >= host::value_format::kFirstTextByte) {
@@ -53,17 +54,13 @@ void WriteStored(Interpreter& in, Writer& w, std::string_view bytes, rapidjson::
     }
   }
   if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == host::value_format::kBinaryV1) {
-    tmp->Clear();
-    Writer vw(*tmp);
-    if (BinaryToJson(bytes.substr(1), vw)) {
-      w.Key("value");
-      w.RawValue(tmp->GetString(), tmp->GetSize(), rapidjson::kObjectType);
-      return;
-    }
+    if (fast) return BinaryToJsonFast(bytes.substr(1), w, "value");
+    if (BinaryToJson(bytes.substr(1), w, "value")) return true;
   }
   std::string hex = Hex(bytes);
   w.Key("raw");
   w.String(hex.data(), static_cast<rapidjson::SizeType>(hex.size()));
+  return true;
 }
 
 class LineWriter {
@@ -241,7 +238,6 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
     return 1;
   }
   Interpreter in;
-  rapidjson::StringBuffer tmp;
   LineWriter line(out);
   line.Start();
   line.w().Key("format");
@@ -282,14 +278,16 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
       }
       if (events.empty()) break;
       for (const store::Event& e : events) {
-        line.Start();
-        line.w().Key("kind");
-        line.w().String("event");
-        line.w().Key("stream");
-        WriteBytes(line.w(), name);
-        line.w().Key("seq");
-        line.w().Uint64(e.seq);
-        WriteStored(in, line.w(), e.payload, &tmp);
+        for (bool fast : {true, false}) {
+          line.Start();
+          line.w().Key("kind");
+          line.w().String("event");
+          line.w().Key("stream");
+          WriteBytes(line.w(), name);
+          line.w().Key("seq");
+          line.w().Uint64(e.seq);
+          if (WriteStored(in, line.w(), e.payload, fast)) break;
+        }
         line.Finish();
       }
       done += events.size();
@@ -305,12 +303,14 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
         err << "store export: key " << Importer::Quote(key) << ": " << s.ToString() << "\n";
         return 1;
       }
-      line.Start();
-      line.w().Key("kind");
-      line.w().String("kv");
-      line.w().Key("key");
-      WriteBytes(line.w(), key);
-      WriteStored(in, line.w(), value, &tmp);
+      for (bool fast : {true, false}) {
+        line.Start();
+        line.w().Key("kind");
+        line.w().String("kv");
+        line.w().Key("key");
+        WriteBytes(line.w(), key);
+        if (WriteStored(in, line.w(), value, fast)) break;
+      }
       line.Finish();
     }
   }

@@ -113,107 +113,138 @@ void Tagged(JsonWriter* w, const char* tag, std::string_view bytes) {
   w->EndObject();
 }
 
-// Reads one value from *rest, writing it to w (or, with w null, only
-// stepping over it). False on damage.
-bool Walk(std::string_view* rest, JsonWriter* w) {
-  if (rest->empty()) return false;
-  auto tag = static_cast<uint8_t>((*rest)[0]);
-  rest->remove_prefix(1);
-  std::string_view s;
-  uint64_t n = 0;
-  switch (tag) {
-    case vf::kNil:
-      if (w) w->Null();
-      return true;
-    case vf::kFalse:
-    case vf::kTrue:
-      if (w) w->Bool(tag == vf::kTrue);
-      return true;
-    case vf::kEmptyList:
-      if (w) {
-        w->StartArray();
-        w->EndArray();
-      }
-      return true;
-    case vf::kInt:
-      if (!store::GetVarint64(rest, &n)) return false;
-      if (w) w->Int64(UnZigZag(n));
-      return true;
-    case vf::kFloat: {
-      if (rest->size() < 8) return false;
-      uint64_t bits = store::DecodeFixed64(rest->data());
-      rest->remove_prefix(8);
-      if (w) {
-        double d;
-        std::memcpy(&d, &bits, 8);
-        std::string text = FloatText(d);
-        w->StartObject();
-        w->Key("float");
-        w->String(text.data(), Len(text));
-        w->EndObject();
-      }
-      return true;
-    }
-    case vf::kString:
-      if (!store::GetLengthPrefixed(rest, &s)) return false;
-      if (w) WriteBytes(*w, s);
-      return true;
-    case vf::kSymbol:
-    case vf::kKeyword:
-      if (!store::GetLengthPrefixed(rest, &s)) return false;
-      if (w) Tagged(w, tag == vf::kSymbol ? "symbol" : "keyword", s);
-      return true;
-    case vf::kList:
-      if (!store::GetVarint64(rest, &n) || n == 0 || n > rest->size()) return false;
-      if (w) w->StartArray();
-      for (uint64_t i = 0; i < n; ++i) {
-        if (!Walk(rest, w)) return false;
-      }
-      if (w) w->EndArray();
-      return true;
-    case vf::kDict: {
-      if (!store::GetVarint64(rest, &n) || n > rest->size()) return false;
-      // Object form only when every key is UTF-8: look at the keys first.
-      bool utf8 = true;
-      if (w) {
-        std::string_view probe = *rest;
-        size_t bad;
-        for (uint64_t i = 0; i < n; ++i) {
-          if (!store::GetLengthPrefixed(&probe, &s) || !Walk(&probe, nullptr)) return false;
-          utf8 = utf8 && host::ValidUtf8(s, &bad);
-        }
-        w->StartObject();
-        w->Key("dict");
-        if (utf8) {
-          w->StartObject();
-        } else {
+// Two passes over one value: the first (w null) checks the bytes and notes,
+// per dict in the order met, whether every key is UTF-8 (the object form)
+// or not (the pair-list form); the second writes, taking those notes in the
+// same order. Both recurse once per level of nesting.
+class Transcoder {
+ public:
+  bool Check(std::string_view body) {
+    utf8_keys_.clear();
+    return Walk(&body, nullptr) && body.empty();
+  }
+  void Write(std::string_view body, JsonWriter& w) {
+    next_ = 0;
+    Walk(&body, &w);
+  }
+  // One pass, taking every dict's keys for UTF-8: false on damage or on a
+  // key that is not, leaving w part-written.
+  bool WriteOptimistic(std::string_view body, JsonWriter& w) {
+    optimistic_ = true;
+    bool ok = Walk(&body, &w) && body.empty();
+    optimistic_ = false;
+    return ok;
+  }
+
+ private:
+  bool Walk(std::string_view* rest, JsonWriter* w) {
+    if (rest->empty()) return false;
+    auto tag = static_cast<uint8_t>((*rest)[0]);
+    rest->remove_prefix(1);
+    std::string_view s;
+    uint64_t n = 0;
+    switch (tag) {
+      case vf::kNil:
+        if (w) w->Null();
+        return true;
+      case vf::kFalse:
+      case vf::kTrue:
+        if (w) w->Bool(tag == vf::kTrue);
+        return true;
+      case vf::kEmptyList:
+        if (w) {
           w->StartArray();
-        }
-      }
-      for (uint64_t i = 0; i < n; ++i) {
-        if (!store::GetLengthPrefixed(rest, &s)) return false;
-        if (w && utf8) w->Key(s.data(), Len(s));
-        if (w && !utf8) {
-          w->StartArray();
-          WriteBytes(*w, s);
-        }
-        if (!Walk(rest, w)) return false;
-        if (w && !utf8) w->EndArray();
-      }
-      if (w) {
-        if (utf8) {
-          w->EndObject();
-        } else {
           w->EndArray();
         }
-        w->EndObject();
+        return true;
+      case vf::kInt:
+        if (!store::GetVarint64(rest, &n)) return false;
+        if (w) w->Int64(UnZigZag(n));
+        return true;
+      case vf::kFloat: {
+        if (rest->size() < 8) return false;
+        uint64_t bits = store::DecodeFixed64(rest->data());
+        rest->remove_prefix(8);
+        if (w) {
+          double d;
+          std::memcpy(&d, &bits, 8);
+          std::string text = FloatText(d);
+          w->StartObject();
+          w->Key("float");
+          w->String(text.data(), Len(text));
+          w->EndObject();
+        }
+        return true;
       }
-      return true;
+      case vf::kString:
+        if (!store::GetLengthPrefixed(rest, &s)) return false;
+        if (w) WriteBytes(*w, s);
+        return true;
+      case vf::kSymbol:
+      case vf::kKeyword:
+        if (!store::GetLengthPrefixed(rest, &s)) return false;
+        if (w) Tagged(w, tag == vf::kSymbol ? "symbol" : "keyword", s);
+        return true;
+      case vf::kList:
+        if (!store::GetVarint64(rest, &n) || n == 0 || n > rest->size()) return false;
+        if (w) w->StartArray();
+        for (uint64_t i = 0; i < n; ++i) {
+          if (!Walk(rest, w)) return false;
+        }
+        if (w) w->EndArray();
+        return true;
+      case vf::kDict: {
+        if (!store::GetVarint64(rest, &n) || n > rest->size()) return false;
+        size_t note = 0;
+        bool utf8 = true;
+        if (w) {
+          utf8 = optimistic_ || utf8_keys_[next_++];
+          w->StartObject();
+          w->Key("dict");
+          if (utf8) {
+            w->StartObject();
+          } else {
+            w->StartArray();
+          }
+        } else {
+          note = utf8_keys_.size();
+          utf8_keys_.push_back(true);
+        }
+        size_t bad;
+        for (uint64_t i = 0; i < n; ++i) {
+          if (!store::GetLengthPrefixed(rest, &s)) return false;
+          if (!w) {
+            if (utf8_keys_[note] && !host::ValidUtf8(s, &bad)) utf8_keys_[note] = false;
+          } else if (optimistic_ && !host::ValidUtf8(s, &bad)) {
+            return false;
+          } else if (utf8) {
+            w->Key(s.data(), Len(s));
+          } else {
+            w->StartArray();
+            WriteBytes(*w, s);
+          }
+          if (!Walk(rest, w)) return false;
+          if (w && !utf8) w->EndArray();
+        }
+        if (w) {
+          if (utf8) {
+            w->EndObject();
+          } else {
+            w->EndArray();
+          }
+          w->EndObject();
+        }
+        return true;
+      }
+      default:
+        return false;
     }
-    default:
-      return false;
   }
-}
+
+  std::vector<bool> utf8_keys_;
+  size_t next_ = 0;
+  bool optimistic_ = false;
+};
 
 void PutBytes(std::string* out, uint8_t tag, std::string_view bytes) {
   out->push_back(static_cast<char>(tag));
@@ -330,7 +361,19 @@ class Encoder {
 
 }  // namespace
 
-bool BinaryToJson(std::string_view body, JsonWriter& w) { return Walk(&body, &w) && body.empty(); }
+bool BinaryToJsonFast(std::string_view body, JsonWriter& w, const char* key) {
+  thread_local Transcoder t;
+  if (key != nullptr) w.Key(key);
+  return t.WriteOptimistic(body, w);
+}
+
+bool BinaryToJson(std::string_view body, JsonWriter& w, const char* key) {
+  thread_local Transcoder t;
+  if (!t.Check(body)) return false;
+  if (key != nullptr) w.Key(key);
+  t.Write(body, w);
+  return true;
+}
 
 bool JsonToBinary(const rapidjson::Value& j, size_t max_depth, std::string* out,
                   std::string* error) {

@@ -19,9 +19,14 @@ namespace sx::tools {
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // Writes the value encoded in binary version 1 (bytes after the version
-// byte) as JSON. False for bytes that are not one whole valid value; what
-// was written to w is then garbage.
-bool BinaryToJson(std::string_view body, JsonWriter& w);
+// byte) as JSON. False, with nothing written, for bytes that are not one
+// whole valid value (they are checked first). With key, the value is an
+// object member: the key is written first, when the bytes check out.
+bool BinaryToJson(std::string_view body, JsonWriter& w, const char* key = nullptr);
+// As BinaryToJson in one pass, for the common case: false on damage or on a
+// dict key that is not UTF-8, with w part-written (start the line again
+// and call BinaryToJson).
+bool BinaryToJsonFast(std::string_view body, JsonWriter& w, const char* key = nullptr);
 
 // Appends the canonical binary encoding (version byte included) of the
 // JSON form j to *out: the bytes host::EncodeValue gives for the same value
