@@ -63,25 +63,37 @@ bool WriteStored(Interpreter& in, Writer& w, std::string_view bytes, bool fast) 
   return true;
 }
 
+// Lines gather in one buffer, written out a megabyte at a time. Start
+// again before Finish drops the line begun.
 class LineWriter {
  public:
   explicit LineWriter(std::ostream& out) : out_(out), w_(buf_) {}
+  ~LineWriter() { Flush(); }
   Writer& w() { return w_; }
   void Start() {
-    buf_.Clear();
+    if (open_) buf_.Pop(buf_.GetSize() - mark_);
+    mark_ = buf_.GetSize();
+    open_ = true;
     w_.Reset(buf_);
     w_.StartObject();
   }
   void Finish() {
     w_.EndObject();
+    buf_.Put('\n');
+    open_ = false;
+    if (buf_.GetSize() >= (1u << 20)) Flush();
+  }
+  void Flush() {
     out_.write(buf_.GetString(), static_cast<std::streamsize>(buf_.GetSize()));
-    out_.put('\n');
+    buf_.Clear();
   }
 
  private:
   std::ostream& out_;
   rapidjson::StringBuffer buf_;
   Writer w_;
+  size_t mark_ = 0;
+  bool open_ = false;
 };
 
 // ---------------------------------------------------------------- import
@@ -314,6 +326,7 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
       line.Finish();
     }
   }
+  line.Flush();
   out.flush();
   if (!out) {
     err << "store export: cannot write the output\n";

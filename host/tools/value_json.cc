@@ -85,12 +85,15 @@ uint64_t ZigZag(int64_t n) {
 int64_t UnZigZag(uint64_t z) { return static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1); }
 
 // Shortest text that reads back as the same double; nan, inf, -inf.
-std::string FloatText(double d) {
-  if (std::isnan(d)) return "nan";
-  if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), d);
-  return std::string(buf, r.ptr);
+// Writes into buf (32 bytes at least); returns the length.
+size_t FloatText(double d, char* buf) {
+  const char* special = std::isnan(d) ? "nan" : std::isinf(d) ? (d > 0 ? "inf" : "-inf") : nullptr;
+  if (special != nullptr) {
+    size_t n = std::strlen(special);
+    std::memcpy(buf, special, n);
+    return n;
+  }
+  return static_cast<size_t>(std::to_chars(buf, buf + 32, d).ptr - buf);
 }
 
 bool ParseFloat(std::string_view s, double* d) {
@@ -168,10 +171,11 @@ class Transcoder {
         if (w) {
           double d;
           std::memcpy(&d, &bits, 8);
-          std::string text = FloatText(d);
+          char text[32];
+          size_t len = FloatText(d, text);
           w->StartObject();
           w->Key("float");
-          w->String(text.data(), Len(text));
+          w->String(text, static_cast<rapidjson::SizeType>(len));
           w->EndObject();
         }
         return true;
