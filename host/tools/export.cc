@@ -15,11 +15,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "host/ops/utf8_check.h"
 #include "host/ops/value_codec.h"
@@ -244,7 +246,15 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
   so.read_only = true;
   so.create_if_missing = false;
   std::unique_ptr<store::Store> st;
-  store::Status s = store::Store::Open(so, dir, &st);
+  // A read-only open beside a running writer can meet the record the
+  // writer is writing, which reads as damage in mid-log: such an open is
+  // tried again (real damage stays, and is reported after the last try).
+  store::Status s;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    s = store::Store::Open(so, dir, &st);
+    if (!s.IsCorruption()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   if (!s.ok()) {
     err << "store export: " << s.ToString() << "\n";
     return 1;

@@ -28,7 +28,9 @@ struct ExportOptions {
 };
 
 // Writes the store at dir to out. Opens the store read-only and without the
-// writer's lock, as a reader does.
+// writer's lock, as a reader does, so a running writer may go on: an open
+// that meets the record the writer is writing (which reads as damage) is
+// tried again, up to ten times.
 int ExportStore(const std::string& dir, const ExportOptions& options, std::ostream& out,
                 std::ostream& err);
 

@@ -332,6 +332,32 @@ TEST_F(ExportTest, BackupBesideARunningWriterVerifiesAndHoldsAPrefix) {
   }
 }
 
+TEST_F(ExportTest, ExportBesideARunningWriterGivesAPrefixThatImports) {
+  std::string src = Path("live");
+  auto writer = Open(src, 16 << 10);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> written{0};
+  std::thread t([&] {
+    for (uint64_t seq = 1; !stop; ++seq) {
+      ASSERT_TRUE(writer->Append("s", seq, Encode(in_.Int(static_cast<int64_t>(seq)))).ok());
+      written = seq;
+    }
+  });
+  while (written < 1000) std::this_thread::yield();
+  std::ostringstream out, err;
+  int rc = ExportStore(src, ExportOptions(), out, err);
+  stop = true;
+  t.join();
+  ASSERT_EQ(rc, 0) << err.str();
+  ASSERT_EQ(Import(Path("copy"), out.str(), nullptr), 0);
+  auto copy = Open(Path("copy"));
+  uint64_t n = copy->LastSeq("s");
+  EXPECT_GE(n, 1000u);
+  std::vector<store::Event> events;
+  ASSERT_TRUE(copy->Read("s", 1, n + 1, &events).ok());
+  EXPECT_EQ(events.size(), n) << "no gaps";
+}
+
 TEST_F(ExportTest, SalvageKeepsEveryRecordBeforeAndAfterAFlippedByte) {
   std::string src = Path("bad");
   std::vector<uint64_t> offsets;
