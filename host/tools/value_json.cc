@@ -38,6 +38,17 @@ int HexDigit(char c) {
 
 rapidjson::SizeType Len(std::string_view s) { return static_cast<rapidjson::SizeType>(s.size()); }
 
+// UTF-8: short ASCII (most names and keys) answered inline.
+bool Utf8(std::string_view s) {
+  if (s.size() <= 32) {
+    unsigned char any = 0;
+    for (char c : s) any |= static_cast<unsigned char>(c);
+    if (any < 0x80) return true;
+  }
+  size_t bad;
+  return host::ValidUtf8(s, &bad);
+}
+
 }  // namespace
 
 bool Unhex(std::string_view hex, std::string* out) {
@@ -53,8 +64,7 @@ bool Unhex(std::string_view hex, std::string* out) {
 }
 
 void WriteBytes(JsonWriter& w, std::string_view s) {
-  size_t bad;
-  if (host::ValidUtf8(s, &bad)) {
+  if (Utf8(s)) {
     w.String(s.data(), Len(s));
     return;
   }
@@ -214,12 +224,11 @@ class Transcoder {
           note = utf8_keys_.size();
           utf8_keys_.push_back(true);
         }
-        size_t bad;
         for (uint64_t i = 0; i < n; ++i) {
           if (!store::GetLengthPrefixed(rest, &s)) return false;
           if (!w) {
-            if (utf8_keys_[note] && !host::ValidUtf8(s, &bad)) utf8_keys_[note] = false;
-          } else if (optimistic_ && !host::ValidUtf8(s, &bad)) {
+            if (utf8_keys_[note] && !Utf8(s)) utf8_keys_[note] = false;
+          } else if (optimistic_ && !Utf8(s)) {
             return false;
           } else if (utf8) {
             w->Key(s.data(), Len(s));
