@@ -73,10 +73,22 @@ class Rebuild {
       bytes = 0;
       return s;
     };
+    // After damage, a gap in a stream's seqs is most likely events lost in
+    // it (seqs need only rise, so it may also be seqs never appended).
+    bool damaged = !report_->lost.empty();
     for (auto& [name, st] : streams_) {
       uint64_t last = 0;
+      size_t gaps = 0;
       for (auto& [seq, payload] : st.events) {
         if (seq <= st.truncated) continue;
+        if (damaged && last > 0 && seq > last + 1 && gaps++ < 20) {
+          std::string line = "stream \"";
+          line.append(EscapeBytes(name, 64, true)).append("\": no event at seq ");
+          line.append(std::to_string(last + 1));
+          if (seq - 1 > last + 1) line.append("-").append(std::to_string(seq - 1));
+          line.append(" (lost in the damage, or never appended)");
+          report_->lost.push_back(std::move(line));
+        }
         bytes += payload.size() + name.size();
         batch.Append(name, seq, std::move(payload));
         ++report_->events;
@@ -85,6 +97,10 @@ class Rebuild {
           Status s = flush();
           if (!s.ok()) return s;
         }
+      }
+      if (gaps > 20) {
+        report_->lost.push_back("stream \"" + EscapeBytes(name, 64, true) + "\": and " +
+                                std::to_string(gaps - 20) + " more gaps");
       }
       if (last == 0 && st.hwm > 0) {
         // Every event truncated: the stream keeps its last seq.

@@ -385,6 +385,8 @@ TEST_F(ExportTest, SalvageKeepsEveryRecordBeforeAndAfterAFlippedByte) {
   EXPECT_EQ(store::RunStoreTool({"verify", src}, out, err), 1);
   ASSERT_EQ(store::RunStoreTool({"salvage", src, Path("saved")}, out, err), 0) << err.str();
   EXPECT_NE(out.str().find("lost: 0000000001.seg offset"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("lost: stream \"s\": no event at seq 50 "), std::string::npos)
+      << out.str();
   auto saved = Open(Path("saved"));
   std::vector<store::Event> events;
   ASSERT_TRUE(saved->Read("s", 1, 1000, &events).ok());
