@@ -3,8 +3,8 @@
 //   sx [OPTIONS] FILE [ARGS...]   run a script
 //   sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
 //   sx [OPTIONS] test [FLAGS] PATH...  run SX test files (test_runner.cc)
-//   sx store stats|dump|verify|compact DIR
-//   sx store tail DIR STREAM [--from N] [--follow] [--json]   (store_tail.cc)
+//   sx store stats|dump|verify|compact|backup|salvage|export|import DIR ...
+//   sx store tail DIR STREAM [--from N] [--follow] [--json]
 //   sx [OPTIONS]                  the REPL (or read forms from a pipe)
 //
 // Exit status: 0 success, 1 an SX error (or failed tests), 2 bad usage.
@@ -18,9 +18,9 @@
 
 #include "host/cli/repl.h"
 #include "host/cli/setup.h"
-#include "host/cli/store_tail.h"
 #include "host/cli/test_runner.h"
 #include "host/store/tools.h"
+#include "host/tools/export.h"
 #include "sx/persist.h"
 
 namespace {
@@ -29,8 +29,11 @@ constexpr const char* kUsage = R"(usage: sx [OPTIONS] FILE [ARGS...]   run a scr
        sx [OPTIONS] -e EXPR          evaluate EXPR and print its value
        sx [OPTIONS] test PATH...     run SX test files (folders: every *.sx);
                                      flags: `sx test --help`
-       sx store stats|dump|verify|compact DIR [--json]
+       sx store stats|dump|verify|compact|backup|salvage DIR [--json]
+       sx store export DIR [--stream S]... [--kv]
+       sx store import DIR FILE|-   (or --from rose-ash SRC)
        sx store tail DIR STREAM [--from N] [--follow] [--json]
+                                     each: `sx store CMD --help`
        sx [OPTIONS]                  start the REPL (reads forms from a pipe)
 
 options:
@@ -123,10 +126,7 @@ int main(int argc, char** argv) {
 
   if (!rest.empty() && rest[0] == "store" && !have_expr) {
     std::vector<std::string> tool_args(rest.begin() + 1, rest.end());
-    if (!tool_args.empty() && tool_args[0] == "tail") {
-      return sx::host::StoreTail({tool_args.begin() + 1, tool_args.end()}, std::cout, std::cerr);
-    }
-    return sx::store::RunStoreTool(tool_args, std::cout, std::cerr);
+    return sx::tools::RunStoreCommand(tool_args, std::cout, std::cerr);
   }
   if (!rest.empty() && rest[0] == "test" && !have_expr) {
     return sx::host::TestCommand(std::vector<std::string>(rest.begin() + 1, rest.end()), opts,

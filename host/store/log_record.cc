@@ -491,6 +491,14 @@ Status ScanRecords(std::string_view image, uint32_t number,
 
 }  // namespace
 
+size_t ValidRecordLengthAt(std::string_view image, uint64_t pos) {
+  return ValidRecordAt(image, pos);
+}
+
+bool FindNextValidRecord(std::string_view image, uint64_t from, uint64_t* found) {
+  return AnyValidRecordAfter(image, from, found);
+}
+
 Status ScanSegment(std::string_view image, uint32_t number,
                    const std::function<Status(const RecordView&)>& fn, SegmentScan* scan,
                    bool whole_file) {

@@ -150,6 +150,13 @@ Status CheckSegmentHeaderOf(File* file, uint32_t number, uint32_t* version);
 Status ScanWholeRecordsFrom(File* file, uint64_t from, uint32_t number,
                             const std::function<Status(const RecordView&)>& fn, uint64_t* end,
                             bool* sealed);
+// Length (header included) of the valid record at pos in a segment image:
+// a plausible header and a matching checksum. 0 if there is none.
+size_t ValidRecordLengthAt(std::string_view image, uint64_t pos);
+// The first offset >= from holding a valid record, searching damaged bytes
+// as recovery does (zero runs skipped, implausible starts refused before
+// the checksum). False if there is none. Salvage resumes there.
+bool FindNextValidRecord(std::string_view image, uint64_t from, uint64_t* found);
 
 // Bodies of retired and blob records; false if malformed. DecodeRetired
 // wants ranges of valid numbers (>= 1), sorted and disjoint.

@@ -3,23 +3,30 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <iostream>
 #include <memory>
 
+#include "host/store/backup.h"
 #include "host/store/coding.h"
 #include "host/store/log_format.h"
 #include "host/store/log_record.h"
+#include "host/store/progress.h"
+#include "host/store/rose_ash.h"
 #include "host/store/store.h"
 
 namespace sx::store {
 namespace {
 
-constexpr char kUsage[] =
-    "usage: sx store stats DIR\n"
-    "       sx store dump DIR [--json]\n"
-    "       sx store verify DIR\n"
-    "       sx store compact DIR\n"
+constexpr char kExitCodes[] =
     "exit: 0 ok, 1 damaged / not a store / failed, 2 bad usage,\n"
     "      3 verify found a torn tail only, 4 a running writer holds the store\n";
+
+struct Flags {
+  bool json = false;
+  bool progress = false;  // a progress line on stderr (a terminal)
+  bool human = false;     // sizes as KiB, MiB... (stdout a terminal)
+};
 
 // JSON string body: valid UTF-8 kept, control characters and bytes that are
 // not UTF-8 written as \u00NN.
@@ -252,6 +259,10 @@ int Dump(Env* env, const std::string& dir, bool json, std::ostream& out, std::os
 int OpenForTool(Env* env, const std::string& dir, const char* tool, bool writable,
                 std::ostream& err, std::unique_ptr<Store>* store, size_t* damage,
                 std::vector<std::string>* torn) {
+  if (LooksLikeRoseAshDir(env, dir)) {
+    err << "store " << tool << ": " << RoseAshHint(dir) << "\n";
+    return kExitProblem;
+  }
   Options options;
   options.env = env;
   options.create_if_missing = false;
@@ -281,22 +292,94 @@ int OpenForTool(Env* env, const std::string& dir, const char* tool, bool writabl
   return 0;
 }
 
-int Stats(Env* env, const std::string& dir, std::ostream& out, std::ostream& err) {
+// Sizes: bytes when piped, "64.0 MiB" on a terminal.
+std::string Size(uint64_t n, bool human) {
+  if (!human || n < 1024) return std::to_string(n) + (human ? " B" : "");
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(n);
+  int u = -1;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f %s", v, units[u]);
+  return buf;
+}
+
+struct StreamLine {
+  std::string name;
+  uint64_t events = 0, first = 0, last = 0, bytes = 0;
+};
+
+// Per stream: events, first and last seq, payload bytes (read through the
+// index, a chunk at a time).
+Status StreamLines(Store* store, std::vector<StreamLine>* lines) {
+  std::vector<Event> events;
+  for (const std::string& name : store->Streams()) {
+    StreamLine l;
+    l.name = name;
+    l.first = store->FirstSeq(name);
+    l.last = store->LastSeq(name);
+    for (uint64_t from = l.first; from <= l.last;) {
+      events.clear();
+      Status s = store->Read(name, from, 4096, &events);
+      if (!s.ok()) return s;
+      if (events.empty()) break;
+      for (const Event& e : events) l.bytes += e.payload.size();
+      l.events += events.size();
+      from = events.back().seq + 1;
+    }
+    if (l.events == 0) l.first = 0;
+    lines->push_back(std::move(l));
+  }
+  return Status::OK();
+}
+
+int Stats(Env* env, const std::string& dir, const Flags& f, std::ostream& out, std::ostream& err) {
   std::unique_ptr<Store> store;
   size_t damage = 0;
   std::vector<std::string> torn;
   if (int rc = OpenForTool(env, dir, "stats", false, err, &store, &damage, &torn)) return rc;
   Store::Stats st = store->GetStats();
-  out << "format version: " << log::kFormatVersion << "\n"
-      << "streams: " << st.streams << "\n"
-      << "events live: " << st.events_live << "\n"
-      << "kv keys: " << st.kv_keys << "\n"
-      << "blobs: " << st.blobs << "\n"
-      << "segments: " << st.segments << "\n"
-      << "bytes on disk: " << st.bytes_on_disk << "\n"
-      << "bytes used: " << st.bytes_used << "\n"
-      << "bytes live (estimate): " << st.bytes_live << "\n"
-      << "index bytes (estimate): " << st.index_bytes << "\n";
+  std::vector<StreamLine> lines;
+  Status s = StreamLines(store.get(), &lines);
+  if (!s.ok()) {
+    err << "store stats: " << s.ToString() << "\n";
+    return kExitProblem;
+  }
+  if (f.json) {
+    out << "{\"format_version\":" << log::kFormatVersion << ",\"streams\":" << st.streams
+        << ",\"events_live\":" << st.events_live << ",\"kv_keys\":" << st.kv_keys
+        << ",\"blobs\":" << st.blobs << ",\"segments\":" << st.segments
+        << ",\"bytes_on_disk\":" << st.bytes_on_disk << ",\"bytes_used\":" << st.bytes_used
+        << ",\"bytes_live\":" << st.bytes_live << ",\"index_bytes\":" << st.index_bytes
+        << ",\"damaged\":" << (damage > 0 ? "true" : "false") << ",\"per_stream\":[";
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const StreamLine& l = lines[i];
+      out << (i ? "," : "") << "{\"stream\":" << JsonString(l.name) << ",\"events\":" << l.events
+          << ",\"first_seq\":" << l.first << ",\"last_seq\":" << l.last << ",\"bytes\":" << l.bytes
+          << "}";
+    }
+    out << "]}\n";
+  } else {
+    out << "format version: " << log::kFormatVersion << "\n"
+        << "streams: " << st.streams << "\n"
+        << "events live: " << st.events_live << "\n"
+        << "kv keys: " << st.kv_keys << "\n"
+        << "blobs: " << st.blobs << "\n"
+        << "segments: " << st.segments << "\n"
+        << "bytes on disk: " << Size(st.bytes_on_disk, f.human) << "\n"
+        << "bytes used: " << Size(st.bytes_used, f.human) << "\n"
+        << "bytes live (estimate): " << Size(st.bytes_live, f.human) << "\n"
+        << "index bytes (estimate): " << Size(st.index_bytes, f.human) << "\n";
+    for (const StreamLine& l : lines) {
+      out << "stream " << Text(l.name) << ": " << l.events << " events";
+      if (l.events > 0) out << ", seq " << l.first << "-" << l.last;
+      out << ", last seq " << l.last << ", " << Size(l.bytes, f.human) << (f.human ? "" : " bytes")
+          << "\n";
+    }
+  }
   for (const std::string& t : torn) {
     err << "store stats: " << t << " (cut off when the store is next opened for writing)\n";
   }
@@ -309,44 +392,213 @@ int Stats(Env* env, const std::string& dir, std::ostream& out, std::ostream& err
   return 0;
 }
 
-int Verify(Env* env, const std::string& dir, std::ostream& out, std::ostream& err) {
+int Verify(Env* env, const std::string& dir, const Flags& f, std::ostream& out, std::ostream& err) {
   std::unique_ptr<Store> store;
   size_t damage = 0;
   std::vector<std::string> torn;
   if (int rc = OpenForTool(env, dir, "verify", false, err, &store, &damage, &torn)) return rc;
-  Status s = store->Verify([&](const std::string& what) { out << what << "\n"; });
+  Progress progress(err, "verify: checking", 0, f.progress);
+  progress.Update(0);
+  std::vector<std::string> problems;
+  Status s = store->Verify([&](const std::string& what) {
+    problems.push_back(what);
+    if (!f.json) out << what << "\n";
+  });
+  progress.Done();
   Store::Stats st = store->GetStats();
+  const char* result = !s.ok() || damage > 0 ? "failed" : !torn.empty() ? "torn-tail" : "ok";
+  if (f.json) {
+    out << "{\"result\":\"" << result << "\",\"problems\":[";
+    for (size_t i = 0; i < problems.size(); ++i) out << (i ? "," : "") << JsonString(problems[i]);
+    out << "],\"torn\":[";
+    for (size_t i = 0; i < torn.size(); ++i) out << (i ? "," : "") << JsonString(torn[i]);
+    out << "],\"segments\":" << st.segments << ",\"streams\":" << st.streams
+        << ",\"events\":" << st.events_live << ",\"kv_keys\":" << st.kv_keys
+        << ",\"blobs\":" << st.blobs << "}\n";
+  }
   if (!s.ok() || damage > 0) {
-    out << "FAILED: " << (s.ok() ? "recovery problems" : s.message()) << "\n";
+    if (!f.json) out << "FAILED: " << (s.ok() ? "recovery problems" : s.message()) << "\n";
     return kExitProblem;
   }
   if (!torn.empty()) {
-    out << "TORN TAIL: the store is consistent, but opening it for writing cuts off "
-        << st.recovered_torn_bytes << " bytes of incomplete record (a write that was never "
-        << "acknowledged, if the writer used sync always)\n";
+    if (!f.json) {
+      out << "TORN TAIL: the store is consistent, but opening it for writing cuts off "
+          << st.recovered_torn_bytes << " bytes of incomplete record (a write that was never "
+          << "acknowledged, if the writer used sync always)\n";
+    }
     return kExitTornTail;
   }
-  out << "ok: " << st.segments << " segments, " << st.streams << " streams, " << st.events_live
-      << " events, " << st.kv_keys << " keys, " << st.blobs << " blobs\n";
+  if (!f.json) {
+    out << "ok: " << st.segments << " segments, " << st.streams << " streams, " << st.events_live
+        << " events, " << st.kv_keys << " keys, " << st.blobs << " blobs\n";
+  }
   return 0;
 }
 
-int Compact(Env* env, const std::string& dir, std::ostream& out, std::ostream& err) {
+// Append ops in the log, live or dead.
+uint64_t EventRecords(Env* env, const std::string& dir) {
+  std::vector<std::string> names;
+  if (!env->ListDir(dir, &names).ok()) return 0;
+  uint64_t n = 0;
+  std::string image;
+  for (const std::string& name : names) {
+    uint32_t number;
+    if (!ParseSegmentFileName(name, &number) ||
+        !ReadFileToString(env, dir + "/" + name, &image).ok())
+      continue;
+    SegmentScan scan;
+    ScanSegment(
+        image, number,
+        [&](const RecordView& rec) {
+          if (rec.type == log::kBatchRecord || rec.type == log::kCompactionRecord) {
+            OpReader reader(rec.body);
+            OpView op;
+            while (reader.Next(&op)) n += op.tag == log::kAppendOp;
+          }
+          return Status::OK();
+        },
+        &scan)
+        .IgnoreError();
+  }
+  return n;
+}
+
+int Compact(Env* env, const std::string& dir, const Flags& f, std::ostream& out,
+            std::ostream& err) {
   std::unique_ptr<Store> store;
   if (int rc = OpenForTool(env, dir, "compact", true, err, &store)) return rc;
-  uint64_t before = store->GetStats().bytes_on_disk;
-  bool tty = ::isatty(STDERR_FILENO) == 1;
+  Store::Stats before = store->GetStats();
+  uint64_t records_before = EventRecords(env, dir);
+  Progress progress(err, "compact: segment", 0, f.progress);
   Status s = store->Compact([&](size_t done, size_t total) {
-    if (tty) err << "\rcompacting segment " << done << "/" << total << std::flush;
+    progress.set_total(total);
+    progress.Update(done);
   });
-  if (tty) err << "\n";
+  progress.Done();
   if (!s.ok()) {
     err << "store compact: " << s.ToString() << "\n";
     return kExitProblem;
   }
-  uint64_t after = store->GetStats().bytes_on_disk;
-  out << "compacted: " << before << " -> " << after << " bytes on disk\n";
+  Store::Stats after = store->GetStats();
+  uint64_t records_after = EventRecords(env, dir);
+  uint64_t dropped = records_before > records_after ? records_before - records_after : 0;
+  if (f.json) {
+    out << "{\"segments_before\":" << before.segments << ",\"segments_after\":" << after.segments
+        << ",\"event_records_before\":" << records_before
+        << ",\"event_records_after\":" << records_after << ",\"events_dropped\":" << dropped
+        << ",\"events_live\":" << after.events_live
+        << ",\"bytes_used_before\":" << before.bytes_used
+        << ",\"bytes_used_after\":" << after.bytes_used
+        << ",\"bytes_on_disk_before\":" << before.bytes_on_disk
+        << ",\"bytes_on_disk_after\":" << after.bytes_on_disk << "}\n";
+  } else {
+    out << "compacted: " << dropped << " dead event records dropped (" << after.events_live
+        << " events live); segments " << before.segments << " -> " << after.segments
+        << "; bytes used " << Size(before.bytes_used, f.human) << " -> "
+        << Size(after.bytes_used, f.human) << "; bytes on disk "
+        << Size(before.bytes_on_disk, f.human) << " -> " << Size(after.bytes_on_disk, f.human)
+        << "\n";
+  }
   return 0;
+}
+
+int Backup(Env* env, const std::string& dir, const std::string& to, const Flags& f,
+           std::ostream& out, std::ostream& err) {
+  BackupReport r;
+  Progress progress(err, "backup: segment", 0, f.progress);
+  Status s = BackupStore(env, dir, to, &r, [&](uint64_t done, uint64_t total) {
+    progress.set_total(total);
+    progress.Update(done);
+  });
+  progress.Done();
+  if (f.json) {
+    out << "{\"ok\":" << (s.ok() ? "true" : "false") << ",\"segments_linked\":" << r.segments_linked
+        << ",\"segments_copied\":" << r.segments_copied << ",\"bytes_copied\":" << r.bytes_copied
+        << ",\"blobs\":" << r.blobs << ",\"attempts\":" << r.attempts
+        << ",\"error\":" << JsonString(s.ok() ? "" : s.ToString()) << "}\n";
+  }
+  if (!s.ok()) {
+    err << "store backup: " << s.ToString() << "\n";
+    for (const std::string& p : r.verify_problems) err << "  " << p << "\n";
+    return kExitProblem;
+  }
+  if (!f.json) {
+    out << "backup: " << to << " verified: " << r.segments_linked << " segments linked, "
+        << r.segments_copied << " copied (" << Size(r.bytes_copied, f.human) << "), " << r.blobs
+        << " blobs\n";
+  }
+  return 0;
+}
+
+int Salvage(Env* env, const std::string& dir, const std::string& to, const Flags& f,
+            std::ostream& out, std::ostream& err) {
+  SalvageReport r;
+  Progress progress(err, "salvage: segment", 0, f.progress);
+  Status s = SalvageStore(env, dir, to, &r, [&](uint64_t done, uint64_t total) {
+    progress.set_total(total);
+    progress.Update(done);
+  });
+  progress.Done();
+  if (f.json) {
+    out << "{\"ok\":" << (s.ok() ? "true" : "false") << ",\"records_kept\":" << r.records_kept
+        << ",\"events\":" << r.events << ",\"kv\":" << r.kv << ",\"blobs\":" << r.blobs
+        << ",\"bytes_lost\":" << r.bytes_lost << ",\"lost\":[";
+    for (size_t i = 0; i < r.lost.size(); ++i) out << (i ? "," : "") << JsonString(r.lost[i]);
+    out << "],\"error\":" << JsonString(s.ok() ? "" : s.ToString()) << "}\n";
+  } else {
+    for (const std::string& l : r.lost) out << "lost: " << l << "\n";
+    if (s.ok()) {
+      out << "salvaged into " << to << ": " << r.records_kept << " records kept, " << r.events
+          << " events, " << r.kv << " kv pairs, " << r.blobs << " blobs; "
+          << Size(r.bytes_lost, f.human) << (f.human ? "" : " bytes") << " of damage skipped\n";
+    }
+  }
+  if (!s.ok()) {
+    err << "store salvage: " << s.ToString() << "\n";
+    return kExitProblem;
+  }
+  return 0;
+}
+
+struct Command {
+  const char* name;
+  const char* usage;
+  const char* help;
+  bool takes_out;  // a second directory
+};
+
+constexpr Command kCommands[] = {
+    {"stats", "sx store stats DIR [--json]",
+     "Counts and sizes, and a line per stream (events, first and last seq, payload bytes).\n"
+     "Sizes are human on a terminal, bytes otherwise.\n",
+     false},
+    {"dump", "sx store dump DIR [--json]", "Every record of every segment, in log order.\n", false},
+    {"verify", "sx store verify DIR [--json]",
+     "Checksums, framing, index invariants and blob hashes; each problem with file and offset.\n"
+     "exit 3: only a torn tail.\n",
+     false},
+    {"compact", "sx store compact DIR [--json]",
+     "Reclaims dead space; reports the dead event records dropped and bytes before and after.\n",
+     false},
+    {"backup", "sx store backup DIR OUT [--json]",
+     "A consistent copy of DIR in the new directory OUT, a running writer or not (no lock taken):\n"
+     "sealed segments hard-linked, the committed prefix of the newest copied, the marker and\n"
+     "the blobs. OUT is then opened and verified.\n",
+     true},
+    {"salvage", "sx store salvage DIR OUT [--json]",
+     "Copies every record of a damaged store DIR that still checks out into the new store OUT\n"
+     "(records before and after damage alike) and reports what it could not save.\n",
+     true},
+};
+
+void Usage(std::ostream& err) {
+  err << "usage:";
+  for (const Command& c : kCommands) err << (&c == kCommands ? " " : "       ") << c.usage << "\n";
+  err << "       sx store export DIR [--stream S]... [--kv]\n"
+      << "       sx store import DIR FILE|-  |  sx store import DIR --from rose-ash SRC\n"
+      << "       sx store tail DIR STREAM [--from N] [--follow] [--json]\n"
+      << "       sx store CMD --help\n"
+      << kExitCodes;
 }
 
 }  // namespace
@@ -355,33 +607,50 @@ int RunStoreTool(const std::vector<std::string>& args_in, std::ostream& out, std
                  Env* env) {
   std::vector<std::string> args = args_in;
   if (!args.empty() && args[0] == "store") args.erase(args.begin());
+  bool real = env == nullptr;
   if (env == nullptr) env = Env::Default();
-  if (args.size() < 2) {
-    err << kUsage;
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    Usage(args.empty() ? err : out);
+    return args.empty() ? 2 : 0;
+  }
+  const Command* cmd = nullptr;
+  for (const Command& c : kCommands) {
+    if (args[0] == c.name) cmd = &c;
+  }
+  if (cmd == nullptr) {
+    Usage(err);
     return 2;
   }
-  const std::string& cmd = args[0];
-  const std::string& dir = args[1];
-  if (cmd == "dump") {
-    bool json = false;
-    for (size_t i = 2; i < args.size(); ++i) {
-      if (args[i] != "--json") {
-        err << kUsage;
-        return 2;
-      }
-      json = true;
+  Flags f;
+  std::vector<std::string> words;
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      out << "usage: " << cmd->usage << "\n" << cmd->help << kExitCodes;
+      return 0;
+    } else if (args[i] == "--json") {
+      f.json = true;
+    } else if (args[i].size() > 1 && args[i][0] == '-') {
+      err << "usage: " << cmd->usage << "\n";
+      return 2;
+    } else {
+      words.push_back(args[i]);
     }
-    return Dump(env, dir, json, out, err);
   }
-  if (args.size() != 2) {
-    err << kUsage;
+  if (words.size() != (cmd->takes_out ? 2u : 1u)) {
+    err << "usage: " << cmd->usage << "\n";
     return 2;
   }
-  if (cmd == "stats") return Stats(env, dir, out, err);
-  if (cmd == "verify") return Verify(env, dir, out, err);
-  if (cmd == "compact") return Compact(env, dir, out, err);
-  err << kUsage;
-  return 2;
+  // Progress and human sizes only for a person at a terminal.
+  f.progress = real && ::isatty(STDERR_FILENO) == 1;
+  f.human = real && !f.json && &out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
+  const std::string& dir = words[0];
+  std::string name = cmd->name;
+  if (name == "dump") return Dump(env, dir, f.json, out, err);
+  if (name == "stats") return Stats(env, dir, f, out, err);
+  if (name == "verify") return Verify(env, dir, f, out, err);
+  if (name == "compact") return Compact(env, dir, f, out, err);
+  if (name == "backup") return Backup(env, dir, words[1], f, out, err);
+  return Salvage(env, dir, words[1], f, out, err);
 }
 
 }  // namespace sx::store

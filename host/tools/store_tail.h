@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-namespace sx::host {
+namespace sx::tools {
 
 // args: the words after "store tail".
 int StoreTail(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
-}  // namespace sx::host
+}  // namespace sx::tools

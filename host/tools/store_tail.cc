@@ -1,5 +1,5 @@
 // store_tail.cc — `sx store tail`.
-#include "host/cli/store_tail.h"
+#include "host/tools/store_tail.h"
 
 #include <cstdlib>
 #include <memory>
@@ -9,12 +9,17 @@
 #include "host/ops/value_codec.h"
 #include "sx/sx.h"
 
-namespace sx::host {
+namespace sx::tools {
 
 namespace {
 
 constexpr const char* kTailUsage =
     "usage: sx store tail DIR STREAM [--from N] [--follow] [--json]\n";
+constexpr const char* kTailHelp =
+    "Prints the stream's events, one a line (SEQ<TAB>value, or a JSON object with --json),\n"
+    "from seq N (default: the first stored). The store is opened read-only, beside a running\n"
+    "writer; --follow then waits for new events until killed or the output is closed.\n"
+    "exit: 0 ok, 1 cannot open or read the store, 2 bad usage\n";
 constexpr size_t kBatch = 1000;
 constexpr int kWaitMs = 1000;
 
@@ -31,7 +36,7 @@ class Printer {
  public:
   Printer(std::string stream, bool json, std::ostream& out)
       : stream_(std::move(stream)), json_(json), out_(out) {
-    DefineJsonNatives(in_);
+    host::DefineJsonNatives(in_);
     writer_ = in_.Global("json-write");
     std::pair<std::string, Value> o[] = {{"keywords", in_.String("string")},
                                          {"big-ints", in_.String("string")}};
@@ -43,7 +48,7 @@ class Printer {
   // False when the value cannot be decoded.
   bool Print(const backend::Event& e, std::string* error) {
     Value v;
-    if (!DecodeValue(in_, e.payload, &v, error)) return false;
+    if (!host::DecodeValue(in_, e.payload, &v, error)) return false;
     if (!json_) {
       out_ << e.seq << '\t' << v.Inspect() << '\n';
       return true;
@@ -77,7 +82,10 @@ int StoreTail(const std::vector<std::string>& args, std::ostream& out, std::ostr
   bool follow = false, json = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--follow" || a == "-f") {
+    if (a == "--help" || a == "-h") {
+      out << kTailUsage << kTailHelp;
+      return 0;
+    } else if (a == "--follow" || a == "-f") {
       follow = true;
     } else if (a == "--json") {
       json = true;
@@ -141,4 +149,4 @@ int StoreTail(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
 }
 
-}  // namespace sx::host
+}  // namespace sx::tools
