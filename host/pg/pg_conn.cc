@@ -132,7 +132,8 @@ Status Conn::Connect(const std::string& url) {
     return Status::IOError(where_ + ": cannot connect: " + why);
   }
   // Server notices ("schema already exists, skipping") are not for our users.
-  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
   return Status::OK();
 }
 

@@ -63,10 +63,11 @@ class PgTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
-  // Ends every session of this test but the admin one.
+  // Ends every session of this test but the admin one, and waits until they
+  // are gone.
   void TerminateSessions() {
     ASSERT_TRUE(admin_
-                    .Exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    .Exec("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                           "WHERE application_name = '" +
                           schema_ + "' AND pid <> pg_backend_pid()")
                     .ok());
