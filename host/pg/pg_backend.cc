@@ -245,6 +245,7 @@ class PgBackend final : public backend::Backend {
     for (int i = 0; i < 5; ++i) out->emplace_back(names[i], rows.Int8(0, i));
     out->emplace_back("commits", stats_commits_);
     out->emplace_back("commit-retries", stats_retries_);
+    out->emplace_back("commit-read-backs", stats_read_backs_);
     out->emplace_back("schema-version", LatestSchemaVersion());
     return Status::OK();
   }
@@ -307,6 +308,7 @@ class PgBackend final : public backend::Backend {
   std::mt19937_64 rng_;
   uint64_t stats_commits_ = 0;
   uint64_t stats_retries_ = 0;
+  uint64_t stats_read_backs_ = 0;
 };
 
 Status PgBackend::Migrate() {
@@ -417,7 +419,33 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     return st;
   };
 
-  s = conn_.Exec("BEGIN");
+  // One round trip: BEGIN and the locks, streams first, then keys.
+  std::vector<const std::string*> s_hashes, s_names, k_hashes, k_names;
+  std::map<std::string, const std::string*> stream_by_hash, key_by_hash;
+  for (const auto& [name, h] : stream_hash) {
+    s_names.push_back(&name);
+    s_hashes.push_back(&h);
+    stream_by_hash[h] = &name;
+  }
+  for (const auto& [name, h] : key_hash) {
+    k_names.push_back(&name);
+    k_hashes.push_back(&h);
+    key_by_hash[h] = &name;
+  }
+  Rows stream_rows, key_rows;
+  std::vector<Conn::Step> lock;
+  lock.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
+  if (!s_hashes.empty()) {
+    lock.push_back(Conn::Step{"lock_streams",
+                              kLockStreams,
+                              {ByteaArrayParam(s_hashes), ByteaArrayParam(s_names)},
+                              &stream_rows});
+  }
+  if (!k_hashes.empty()) {
+    lock.push_back(Conn::Step{
+        "lock_keys", kLockKeys, {ByteaArrayParam(k_hashes), ByteaArrayParam(k_names)}, &key_rows});
+  }
+  s = conn_.Pipeline(&lock);
   if (!s.ok()) return fail(s);
 
   struct StreamState {
@@ -426,42 +454,17 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     uint64_t upto = 0;  // truncated through, this group
   };
   std::map<std::string, StreamState> streams;  // by name
-  if (!stream_hash.empty()) {
-    std::vector<const std::string*> hashes, names;
-    std::map<std::string, const std::string*> by_hash;
-    for (const auto& [name, h] : stream_hash) {
-      names.push_back(&name);
-      hashes.push_back(&h);
-      by_hash[h] = &name;
-    }
-    Rows rows;
-    s = conn_.Run("lock_streams", kLockStreams, {ByteaArrayParam(hashes), ByteaArrayParam(names)},
-                  &rows);
-    if (!s.ok()) return fail(s);
-    for (int r = 0; r < rows.size(); ++r) {
-      auto it = by_hash.find(rows.Bytes(r, 0));
-      if (it == by_hash.end()) continue;
-      streams[*it->second] =
-          StreamState{rows.Int8(r, 1), static_cast<uint64_t>(rows.Int8(r, 2)), 0};
-    }
+  for (int r = 0; r < stream_rows.size(); ++r) {
+    auto it = stream_by_hash.find(stream_rows.Bytes(r, 0));
+    if (it == stream_by_hash.end()) continue;
+    streams[*it->second] =
+        StreamState{stream_rows.Int8(r, 1), static_cast<uint64_t>(stream_rows.Int8(r, 2)), 0};
   }
   std::map<std::string, std::optional<std::string>> keys;  // by name: value or absent
-  if (!key_hash.empty()) {
-    std::vector<const std::string*> hashes, names;
-    std::map<std::string, const std::string*> by_hash;
-    for (const auto& [name, h] : key_hash) {
-      names.push_back(&name);
-      hashes.push_back(&h);
-      by_hash[h] = &name;
-    }
-    Rows rows;
-    s = conn_.Run("lock_keys", kLockKeys, {ByteaArrayParam(hashes), ByteaArrayParam(names)}, &rows);
-    if (!s.ok()) return fail(s);
-    for (int r = 0; r < rows.size(); ++r) {
-      auto it = by_hash.find(rows.Bytes(r, 0));
-      if (it == by_hash.end()) continue;
-      keys[*it->second] = rows.IsNull(r, 1) ? std::nullopt : std::optional(rows.Bytes(r, 1));
-    }
+  for (int r = 0; r < key_rows.size(); ++r) {
+    auto it = key_by_hash.find(key_rows.Bytes(r, 0));
+    if (it == key_by_hash.end()) continue;
+    keys[*it->second] = key_rows.IsNull(r, 1) ? std::nullopt : std::optional(key_rows.Bytes(r, 1));
   }
   if (streams.size() != stream_hash.size() || keys.size() != key_hash.size()) {
     return fail(Status::Corruption(conn_.where() + ": locking returned fewer rows than asked"));
@@ -584,16 +587,22 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     uint64_t r = rng_();
     std::memcpy(&token[i], &r, 8);
   }
-  s = conn_.Run("write", kWrite,
-                {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
-                 Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val), Int8ArrayParam(tr_id),
-                 Int8ArrayParam(tr_upto), ByteaArrayParam(put_hash), ByteaArrayParam(put_value),
-                 ByteaArrayParam(del_hash), ByteaParam(token)},
-                nullptr);
-  if (!s.ok()) return fail(s);
-
-  // COMMIT, then the wake-up for followers in its own implicit transaction.
-  s = conn_.ExecThen("COMMIT", "SELECT pg_notify(" + conn_.QuoteLiteral(Channel()) + ", '')");
+  // One round trip: the writes, COMMIT, and the wake-up for followers in an
+  // implicit transaction of its own after the COMMIT.
+  std::vector<Conn::Step> commit;
+  commit.push_back(
+      Conn::Step{"write",
+                 kWrite,
+                 {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
+                  Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val), Int8ArrayParam(tr_id),
+                  Int8ArrayParam(tr_upto), ByteaArrayParam(put_hash), ByteaArrayParam(put_value),
+                  ByteaArrayParam(del_hash), ByteaParam(token)},
+                 nullptr});
+  commit.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
+  commit.push_back(
+      Conn::Step{"notify", "SELECT pg_notify($1, '')", {TextParam(Channel())}, nullptr});
+  s = conn_.Pipeline(&commit);
+  if (!s.ok() && !conn_.broken()) return fail(s);  // rolled back (or to roll back)
   bool lost = !s.ok() && conn_.broken();
   if (s.ok() && opt_.test_hook && opt_.test_hook("committed")) {
     conn_.Close();
@@ -601,6 +610,7 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   }
   if (lost) {
     // The answer is lost: the token's row exists exactly when COMMIT won.
+    ++stats_read_backs_;
     bool committed = false;
     Status rb = ReadBack(token, &committed);
     if (!rb.ok()) {
@@ -612,11 +622,6 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     }
     if (!committed) return s.ok() ? Status::IOError("commit answer lost; not committed") : s;
     s = Status::OK();
-  }
-  if (!s.ok()) {
-    // COMMIT answered with an error (serialization, a check): rolled back.
-    *retry = Retryable(conn_.sqlstate());
-    return s;
   }
   ++stats_commits_;
   return Status::OK();

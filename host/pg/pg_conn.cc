@@ -156,15 +156,6 @@ std::string Conn::QuoteIdent(std::string_view name) const {
   return out + "\"";
 }
 
-std::string Conn::QuoteLiteral(std::string_view text) const {
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
 Status Conn::Fail(std::string_view what, PGresult* r) {
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   sqlstate_ = state ? state : "";
@@ -209,6 +200,84 @@ Status Conn::Run(const char* name, const char* sql, const std::vector<Param>& pa
   return Status::OK();
 }
 
+Status Conn::Pipeline(std::vector<Step>* steps) {
+  sqlstate_.clear();
+  if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
+  if (!PQenterPipelineMode(conn_)) return Fail("entering pipeline mode", nullptr);
+  // What was sent, in order: a prepare (step index, true) or an execution.
+  std::vector<std::pair<size_t, bool>> sent;
+  Status s;
+  for (size_t i = 0; i < steps->size() && s.ok(); ++i) {
+    Step& st = (*steps)[i];
+    std::vector<Oid> types;
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const Param& p : st.params) {
+      types.push_back(p.type);
+      values.push_back(p.null ? nullptr : p.bytes.data());
+      lengths.push_back(static_cast<int>(p.bytes.size()));
+      formats.push_back(1);
+    }
+    int n = static_cast<int>(st.params.size());
+    if (!prepared_.count(st.name)) {
+      if (!PQsendPrepare(conn_, st.name, st.sql, n, types.data())) {
+        s = Fail(std::string("preparing ") + st.name, nullptr);
+        break;
+      }
+      sent.emplace_back(i, true);
+    }
+    if (!PQsendQueryPrepared(conn_, st.name, n, values.data(), lengths.data(), formats.data(), 1)) {
+      s = Fail(st.name, nullptr);
+      break;
+    }
+    sent.emplace_back(i, false);
+  }
+  if (s.ok() && !PQpipelineSync(conn_)) s = Fail("pipeline sync", nullptr);
+  if (!s.ok()) {
+    PQexitPipelineMode(conn_);
+    return s;
+  }
+  for (const auto& [i, is_prepare] : sent) {
+    Step& st = (*steps)[i];
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) {
+      if (s.ok()) s = Fail(st.name, nullptr);
+      break;
+    }
+    ExecStatusType rs = PQresultStatus(r);
+    if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
+      if (is_prepare) {
+        prepared_.insert(st.name);
+        PQclear(r);
+      } else if (st.out) {
+        *st.out = Rows(r);
+      } else {
+        PQclear(r);
+      }
+    } else if (rs == PGRES_PIPELINE_ABORTED) {
+      PQclear(r);
+    } else if (s.ok()) {
+      s = Fail(is_prepare ? std::string("preparing ") + st.name : std::string(st.name), r);
+    } else {
+      PQclear(r);
+    }
+    if (broken()) break;
+    // Each statement's results end with a null.
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  }
+  if (!broken()) {
+    // The sync's own result.
+    while (PGresult* r = PQgetResult(conn_)) {
+      bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+      PQclear(r);
+      if (sync) break;
+    }
+    PQexitPipelineMode(conn_);
+  }
+  if (s.ok() && broken()) s = Fail("pipeline", nullptr);
+  return s;
+}
+
 Status Conn::Exec(const std::string& sql) {
   sqlstate_.clear();
   if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
@@ -223,31 +292,6 @@ Status Conn::Exec(const std::string& sql) {
     }
   }
   if (s.ok() && broken()) s = Fail(sql, nullptr);
-  return s;
-}
-
-}  // namespace sx::pg
-
-namespace sx::pg {
-
-Status Conn::ExecThen(const std::string& first, const std::string& then) {
-  sqlstate_.clear();
-  if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
-  if (!PQsendQuery(conn_, (first + "; " + then).c_str())) return Fail(first, nullptr);
-  Status s;
-  bool answered = false;
-  for (int i = 0; PGresult* r = PQgetResult(conn_); ++i) {
-    ExecStatusType st = PQresultStatus(r);
-    if (i == 0) {
-      answered = true;
-      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        s = Fail(first, r);
-        continue;
-      }
-    }
-    PQclear(r);
-  }
-  if (!answered) s = Fail(first, nullptr);
   return s;
 }
 

@@ -76,11 +76,19 @@ class Conn {
   // A statement, prepared under `name` on first use on this connection.
   Status Run(const char* name, const char* sql, const std::vector<Param>& params,
              Rows* out = nullptr);
+  // Statements sent together in pipeline mode: one round trip for all of
+  // them. Each is prepared under its name on first use, like Run. The status
+  // is the first failure's; the statements after it did not run.
+  struct Step {
+    const char* name;
+    const char* sql;
+    std::vector<Param> params;
+    Rows* out = nullptr;
+  };
+  Status Pipeline(std::vector<Step>* steps);
+
   // A plain statement (or several separated by ';'), no parameters.
   Status Exec(const std::string& sql);
-  // `first`, then `then` in the same round trip as a statement of its own;
-  // the status is `first`'s (a failure of `then` is ignored).
-  Status ExecThen(const std::string& first, const std::string& then);
 
   // True when the last failure lost the connection (a retry needs Reconnect).
   bool broken() const;
@@ -92,8 +100,6 @@ class Conn {
   PGconn* raw() { return conn_; }
   // "\"name\"" with quotes doubled, for identifiers in SQL text.
   std::string QuoteIdent(std::string_view name) const;
-  // "'text'" with quotes doubled, for string literals in SQL text.
-  std::string QuoteLiteral(std::string_view text) const;
 
  private:
   Status Fail(std::string_view what, PGresult* r);

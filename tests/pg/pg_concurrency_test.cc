@@ -32,14 +32,17 @@ struct Ack {
   bool operator==(const Ack& o) const = default;
 };
 
-uint64_t Retries(backend::Backend* db) {
+uint64_t Stat(backend::Backend* db, const std::string& name) {
   backend::Stats stats;
   EXPECT_TRUE(db->GetStats(&stats).ok());
   for (const auto& [n, v] : stats) {
-    if (n == "commit-retries") return v;
+    if (n == name) return v;
   }
+  ADD_FAILURE() << "no stat " << name;
   return 0;
 }
+
+uint64_t Retries(backend::Backend* db) { return Stat(db, "commit-retries"); }
 
 // One writer: `rounds` appends with append-expect to the shared streams,
 // every third one a batch across two of them in an order of its own (which
@@ -273,6 +276,7 @@ TEST_F(PgFaults, ALostCommitAnswerIsDecidedByReadingBack) {
   EXPECT_FALSE(lose);                   // the answer was dropped
   EXPECT_TRUE(s.ok()) << s.ToString();  // ... and found committed: no false error
   EXPECT_EQ(Retries(db.get()), 0u);     // ... and not written twice
+  EXPECT_EQ(Stat(db.get(), "commit-read-backs"), 1u);
   std::vector<Event> events;
   ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
   ASSERT_EQ(events.size(), 1u);
