@@ -80,7 +80,7 @@ start() {
   local tries=0
   while :; do
     port=$(free_port)
-    echo "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c max_connections=200" >"$dir/opts"
+    echo "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c max_connections=200 -c max_wal_size=128MB -c min_wal_size=32MB" >"$dir/opts"
     if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/opts")" \
       start >/dev/null 2>&1; then
       break
