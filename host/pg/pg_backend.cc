@@ -8,7 +8,6 @@
 #include <limits>
 #include <map>
 #include <optional>
-#include <random>
 #include <thread>
 
 #include "host/pg/migrations.h"
@@ -115,7 +114,7 @@ const char kWrite[] =
     "  kput AS (UPDATE kv AS k SET value = u.v "
     "    FROM unnest($8::bytea[], $9::bytea[]) AS u(h, v) WHERE k.key_hash = u.h), "
     "  kdel AS (DELETE FROM kv WHERE key_hash = ANY($10::bytea[])) "
-    "INSERT INTO commits (token) VALUES ($11)";
+    "INSERT INTO commits DEFAULT VALUES";
 
 // The followers' position: the newest commit below the oldest running xid.
 const char kPosition[] =
@@ -124,10 +123,7 @@ const char kPosition[] =
 
 class PgBackend final : public backend::Backend {
  public:
-  explicit PgBackend(PgOptions options) : opt_(std::move(options)) {
-    std::random_device rd;
-    rng_.seed((static_cast<uint64_t>(rd()) << 32) ^ rd());
-  }
+  explicit PgBackend(PgOptions options) : opt_(std::move(options)) {}
 
   Status Open() {
     Status s = conn_.Connect(opt_.url);
@@ -224,7 +220,7 @@ class PgBackend final : public backend::Backend {
   Status Sync() override { return Status::OK(); }
 
   // Drops the rows that stood for absent keys and commit rows older than a
-  // day but the newest (their tokens only matter right after a lost answer);
+  // day but the newest (the position needs only the newest);
   // the server's autovacuum reclaims the space.
   Status Compact() override {
     Status s = Query("compact_kv", "DELETE FROM kv WHERE value IS NULL", {}, nullptr);
@@ -305,14 +301,14 @@ class PgBackend final : public backend::Backend {
   // One try at the group; *retry says whether running it again may succeed.
   Status TryCommitGroup(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
                         std::vector<Status>* results, bool* retry);
-  // Decides a COMMIT whose answer was lost, by its token: *committed or not.
-  Status ReadBack(const std::string& token, bool* committed);
+  // Decides a COMMIT whose answer was lost, by the server's record of the
+  // transaction (pg_xact_status): *committed or not.
+  Status ReadBack(int64_t xid, bool* committed);
   std::string Channel() const { return "sx_commits:" + opt_.schema; }
 
   PgOptions opt_;
   Conn conn_;
   bool listening_ = false;
-  std::mt19937_64 rng_;
   uint64_t stats_commits_ = 0;
   uint64_t stats_retries_ = 0;
   uint64_t stats_read_backs_ = 0;
@@ -440,9 +436,12 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     k_hashes.push_back(&h);
     key_by_hash[h] = &name;
   }
-  Rows stream_rows, key_rows;
+  Rows stream_rows, key_rows, xid_rows;
   std::vector<Conn::Step> lock;
   lock.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
+  // The transaction's id, known before COMMIT is sent: should the answer to
+  // COMMIT be lost, the server tells what became of it.
+  lock.push_back(Conn::Step{"xid", "SELECT pg_current_xact_id()::text::int8", {}, &xid_rows});
   if (!s_hashes.empty()) {
     lock.push_back(Conn::Step{
         "insert_streams", kInsertStreams, {ByteaArrayParam(s_hashes), ByteaArrayParam(s_names)}});
@@ -474,7 +473,8 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     if (it == key_by_hash.end()) continue;
     keys[*it->second] = key_rows.IsNull(r, 1) ? std::nullopt : std::optional(key_rows.Bytes(r, 1));
   }
-  if (streams.size() != stream_hash.size() || keys.size() != key_hash.size()) {
+  if (xid_rows.size() != 1 || streams.size() != stream_hash.size() ||
+      keys.size() != key_hash.size()) {
     return fail(Status::Corruption(conn_.where() + ": locking returned fewer rows than asked"));
   }
   std::map<std::string, std::optional<std::string>> keys_before = keys;
@@ -590,11 +590,6 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     s = conn_.Exec("ROLLBACK");  // only lock rows were made; drop them
     return s.ok() ? s : fail(s);
   }
-  std::string token(16, '\0');
-  for (size_t i = 0; i < token.size(); i += 8) {
-    uint64_t r = rng_();
-    std::memcpy(&token[i], &r, 8);
-  }
   // One round trip: the writes, COMMIT, and the wake-up for followers in an
   // implicit transaction of its own after the COMMIT.
   std::vector<Conn::Step> commit;
@@ -604,7 +599,7 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
                  {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
                   Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val), Int8ArrayParam(tr_id),
                   Int8ArrayParam(tr_upto), ByteaArrayParam(put_hash), ByteaArrayParam(put_value),
-                  ByteaArrayParam(del_hash), ByteaParam(token)},
+                  ByteaArrayParam(del_hash)},
                  nullptr});
   commit.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
   // At most one wake-up per kNotifyEveryMs from this process: every notify
@@ -616,7 +611,12 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     commit.push_back(
         Conn::Step{"notify", "SELECT pg_notify($1, '')", {TextParam(Channel())}, nullptr});
   }
-  s = conn_.Pipeline(&commit);
+  if (opt_.test_hook && opt_.test_hook("commit")) {
+    conn_.Close();  // as if the connection broke while COMMIT was on its way
+    s = Status::IOError(conn_.where() + ": connection closed before COMMIT");
+  } else {
+    s = conn_.Pipeline(&commit);
+  }
   if (!s.ok() && !conn_.broken()) return fail(s);  // rolled back (or to roll back)
   bool lost = !s.ok() && conn_.broken();
   if (s.ok() && opt_.test_hook && opt_.test_hook("committed")) {
@@ -624,10 +624,10 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     lost = true;
   }
   if (lost) {
-    // The answer is lost: the token's row exists exactly when COMMIT won.
+    // The answer is lost: the server knows whether the transaction committed.
     ++stats_read_backs_;
     bool committed = false;
-    Status rb = ReadBack(token, &committed);
+    Status rb = ReadBack(xid_rows.Int8(0, 0), &committed);
     if (!rb.ok()) {
       *retry = false;
       return Status::IOError(conn_.where() +
@@ -642,7 +642,7 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   return Status::OK();
 }
 
-Status PgBackend::ReadBack(const std::string& token, bool* committed) {
+Status PgBackend::ReadBack(int64_t xid, bool* committed) {
   Clock::time_point give_up = Clock::now() + std::chrono::milliseconds(opt_.retry_ms);
   int backoff_ms = 10;
   for (;;) {
@@ -650,14 +650,24 @@ Status PgBackend::ReadBack(const std::string& token, bool* committed) {
     if (s.ok()) s = AfterConnect();
     Rows rows;
     if (s.ok()) {
-      s = conn_.Run("read_back", "SELECT 1 FROM commits WHERE token = $1", {ByteaParam(token)},
-                    &rows);
+      s = conn_.Run("read_back", "SELECT pg_xact_status($1::text::xid8)",
+                    {TextParam(std::to_string(xid))}, &rows);
     }
-    if (s.ok()) {
-      *committed = rows.size() > 0;
-      return s;
+    // "in progress": the old session has not ended yet; look again.
+    std::string status = s.ok() && rows.size() && !rows.IsNull(0, 0) ? rows.Bytes(0, 0) : "";
+    if (status == "committed" || status == "aborted") {
+      *committed = status == "committed";
+      return Status::OK();
     }
-    if (Clock::now() >= give_up) return s;
+    if (s.ok() && status != "in progress") {
+      return Status::IOError(conn_.where() + ": transaction " + std::to_string(xid) +
+                             " has no status on the server");
+    }
+    if (Clock::now() >= give_up) {
+      return s.ok() ? Status::IOError(conn_.where() + ": transaction " + std::to_string(xid) +
+                                      " is still in progress")
+                    : s;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, 500);
   }

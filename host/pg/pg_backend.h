@@ -12,7 +12,8 @@
 // - Acknowledged = COMMIT returned OK (synchronous_commit as the server sets
 //   it). A connection lost before COMMIT rolls the group back; the backend
 //   reconnects and runs it again. A connection lost during COMMIT is decided
-//   by reading back the group's commit token: present means committed.
+//   by asking the server what became of the transaction (pg_xact_status of
+//   its xid, fetched before COMMIT was sent).
 // - Followers: CommitPosition is the xid of the newest commit below the
 //   oldest transaction still running, so no commit below it can appear later.
 #pragma once
@@ -33,8 +34,10 @@ struct PgOptions {
   std::string schema = "sx";  // created on first use, with its tables
   int retry_ms = 15000;       // how long a write keeps reconnecting
   // Tests only: called at named steps of a commit ("locked": rows locked,
-  // before the writes; "committed": COMMIT answered). Returning true at
-  // "committed" makes the backend act as if the answer was lost.
+  // before the writes; "commit": before the writes and COMMIT are sent;
+  // "committed": COMMIT answered). Returning true at "commit" drops the
+  // connection instead of sending them; at "committed" the backend acts as
+  // if the answer was lost.
   std::function<bool(const char* step)> test_hook;
 };
 

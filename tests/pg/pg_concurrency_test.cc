@@ -285,6 +285,35 @@ TEST_F(PgFaults, ALostCommitAnswerIsDecidedByReadingBack) {
   EXPECT_TRUE(Append(db.get(), "s", 2, "two").ok());
 }
 
+TEST_F(PgFaults, AConnectionLostBeforeCommitIsFoundAbortedAndRunAgain) {
+  bool drop = false;
+  PgOptions o = Options();
+  o.test_hook = [&](const char* step) {
+    bool now = drop && std::string(step) == "commit";
+    if (now) drop = false;
+    return now;
+  };
+  std::unique_ptr<backend::Backend> db;
+  Open(&db, o);
+  ASSERT_TRUE(Append(db.get(), "s", 1, "one").ok());
+  drop = true;
+  WriteBatch b;
+  b.AppendExpect("s", 1, 2, "two");
+  b.KvCas("k", std::nullopt, "v");
+  Status s = db->Commit(b);
+  EXPECT_FALSE(drop);
+  EXPECT_TRUE(s.ok()) << s.ToString();  // not a false conflict
+  EXPECT_EQ(Stat(db.get(), "commit-read-backs"), 1u);
+  EXPECT_EQ(Retries(db.get()), 1u);  // found aborted, run again
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].payload, "two");
+  std::string v;
+  ASSERT_TRUE(db_->KvGet("k", &v).ok());
+  EXPECT_EQ(v, "v");
+}
+
 TEST_F(PgFaults, ReadsReconnectAfterTheSessionIsEnded) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());
   TerminateSessions();

@@ -43,10 +43,8 @@ CREATE TABLE blob_chunks (
   PRIMARY KEY (cid, n)
 );
 
--- One row per write transaction: its xid (the followers' position) and a
--- token chosen by the client, read back when a COMMIT's answer is lost.
+-- One row per write transaction: its xid, the followers' position.
 CREATE TABLE commits (
-  xid   xid8        PRIMARY KEY DEFAULT pg_current_xact_id(),
-  token bytea       NOT NULL UNIQUE,
-  at    timestamptz NOT NULL DEFAULT now()
+  xid xid8        PRIMARY KEY DEFAULT pg_current_xact_id(),
+  at  timestamptz NOT NULL DEFAULT now()
 );
