@@ -14,6 +14,7 @@
 #include "host/pg/pg_conn.h"
 #include "host/store/cid.h"
 #include "host/store/log_format.h"
+#include "host/store/log_record.h"
 #include "host/store/sha256.h"
 
 namespace sx::pg {
@@ -34,23 +35,13 @@ std::string HashOf(const std::string& name) {
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
 
-// A name for messages: printable bytes as they are, others as \xNN, at most
-// 60 bytes of it.
+// A name for messages, escaped and cut as the embedded store does it, so
+// both engines give the same messages.
 std::string Quote(const std::string& name) {
   std::string out = "\"";
-  for (size_t i = 0; i < name.size() && i < 60; ++i) {
-    unsigned char c = static_cast<unsigned char>(name[i]);
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  if (name.size() > 60) out += "...";
-  return out + "\"";
+  out += store::EscapeBytes(name, 64);
+  out += '"';
+  return out;
 }
 
 Status CheckBatch(const WriteBatch& batch) {
