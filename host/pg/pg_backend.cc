@@ -44,17 +44,20 @@ std::string Quote(const std::string& name) {
   return out;
 }
 
+// The embedded store's limits, with its messages.
 Status CheckBatch(const WriteBatch& batch) {
   for (const WriteBatch::Op& op : batch.ops()) {
+    bool is_key = op.kind == WriteBatch::OpKind::kKvPut ||
+                  op.kind == WriteBatch::OpKind::kKvDelete || op.kind == WriteBatch::OpKind::kKvCas;
     if (op.name.size() > store::log::kMaxNameBytes) {
-      return Status::InvalidArgument("name is " + std::to_string(op.name.size()) +
-                                     " bytes, more than the limit of " +
-                                     std::to_string(store::log::kMaxNameBytes));
+      return Status::InvalidArgument(
+          std::string(is_key ? "key" : "stream name") + " is " + std::to_string(op.name.size()) +
+          " bytes, more than the limit of " + std::to_string(store::log::kMaxNameBytes));
     }
     if (op.value && op.value->size() > store::log::kMaxValueBytes) {
-      return Status::InvalidArgument("value is " + std::to_string(op.value->size()) +
-                                     " bytes, more than the limit of " +
-                                     std::to_string(store::log::kMaxValueBytes));
+      return Status::InvalidArgument(
+          std::string(is_key ? "value" : "payload") + " is " + std::to_string(op.value->size()) +
+          " bytes, more than the limit of " + std::to_string(store::log::kMaxValueBytes));
     }
     if (op.seq > kMaxSeq || op.expected_seq > kMaxSeq) {
       return Status::InvalidArgument("seq " + std::to_string(std::max(op.seq, op.expected_seq)) +

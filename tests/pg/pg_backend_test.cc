@@ -298,6 +298,24 @@ TEST_F(PgBackend, NamesOfAnyBytesNulAnd64KiB) {
   EXPECT_EQ(keys, (std::vector<std::string>{big, nul_a}));
 }
 
+TEST_F(PgBackend, OversizeNamesAndSeqsAreRefusedAndTheRestOfTheGroupCommits) {
+  std::string huge((1u << 20) + 1, 'n');  // the embedded store's limit is 1 MiB
+  WriteBatch too_long, too_high, fine;
+  too_long.Append(huge, 1, "x");
+  too_high.Append("s", uint64_t{1} << 63, "x");
+  fine.Append("s", 1, "ok");
+  const WriteBatch* group[] = {&too_long, &fine, &too_high};
+  std::vector<Status> results;
+  db_->CommitGroup(group, &results);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].IsInvalidArgument()) << results[0].ToString();
+  EXPECT_EQ(results[0].message(), "stream name is 1048577 bytes, more than the limit of 1048576");
+  EXPECT_TRUE(results[1].ok()) << results[1].ToString();
+  EXPECT_TRUE(results[2].IsInvalidArgument()) << results[2].ToString();
+  EXPECT_EQ(Seqs(db_.get(), "s"), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(Last(db_.get(), huge), 0u);
+}
+
 TEST_F(PgBackend, BlobsAreContentAddressedChunkedAndStoredOnce) {
   std::string small = "hello";
   std::string large(3 * (1u << 20) + 12345, '\0');
