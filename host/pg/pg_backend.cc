@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 
 #include "host/pg/migrations.h"
 #include "host/pg/pg_conn.h"
@@ -28,6 +29,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kBlobChunkBytes = 1u << 20;
 constexpr int kNotifyEveryMs = 2;
+constexpr size_t kMaxKnownStreams = 100000;
 constexpr uint64_t kMaxSeq = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
 std::string HashOf(const std::string& name) {
@@ -108,6 +110,14 @@ const char kWrite[] =
     "  kput AS (UPDATE kv AS k SET value = u.v "
     "    FROM unnest($8::bytea[], $9::bytea[]) AS u(h, v) WHERE k.key_hash = u.h), "
     "  kdel AS (DELETE FROM kv WHERE key_hash = ANY($10::bytea[])) "
+    "INSERT INTO commits DEFAULT VALUES";
+
+// The same for a group of appends only (the common case), with less to plan.
+const char kWriteAppends[] =
+    "WITH ins AS (INSERT INTO events (stream_id, seq, payload) "
+    "    SELECT * FROM unnest($1::int8[], $2::int8[], $3::bytea[])), "
+    "  hwm AS (UPDATE streams AS s SET hwm = greatest(s.hwm, u.hwm) "
+    "    FROM unnest($4::int8[], $5::int8[]) AS u(id, hwm) WHERE s.id = u.id) "
     "INSERT INTO commits DEFAULT VALUES";
 
 // The followers' position: the newest commit below the oldest running xid.
@@ -307,6 +317,7 @@ class PgBackend final : public backend::Backend {
   uint64_t stats_retries_ = 0;
   uint64_t stats_read_backs_ = 0;
   Clock::time_point last_notify_;
+  std::unordered_set<std::string> known_streams_;  // name hashes with a row
 };
 
 Status PgBackend::Migrate() {
@@ -436,9 +447,14 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   // The transaction's id, known before COMMIT is sent: should the answer to
   // COMMIT be lost, the server tells what became of it.
   lock.push_back(Conn::Step{"xid", "SELECT pg_current_xact_id()::text::int8", {}, &xid_rows});
-  if (!s_hashes.empty()) {
+  // Stream rows are never deleted: once seen, a stream needs no insert.
+  bool all_known = std::all_of(s_hashes.begin(), s_hashes.end(),
+                               [&](const std::string* h) { return known_streams_.count(*h); });
+  if (!s_hashes.empty() && !all_known) {
     lock.push_back(Conn::Step{
         "insert_streams", kInsertStreams, {ByteaArrayParam(s_hashes), ByteaArrayParam(s_names)}});
+  }
+  if (!s_hashes.empty()) {
     lock.push_back(
         Conn::Step{"lock_streams", kLockStreams, {ByteaArrayParam(s_hashes)}, &stream_rows});
   }
@@ -469,8 +485,15 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   }
   if (xid_rows.size() != 1 || streams.size() != stream_hash.size() ||
       keys.size() != key_hash.size()) {
-    return fail(Status::Corruption(conn_.where() + ": locking returned fewer rows than asked"));
+    // Rows deleted behind this process's back: forget what it knew, try again.
+    bool knew = !known_streams_.empty();
+    known_streams_.clear();
+    Status st =
+        fail(Status::Corruption(conn_.where() + ": locking returned fewer rows than asked"));
+    *retry = knew;
+    return st;
   }
+
   std::map<std::string, std::optional<std::string>> keys_before = keys;
   std::map<std::string, uint64_t> hwm_before;
   for (const auto& [name, st] : streams) hwm_before[name] = st.hwm;
@@ -587,14 +610,23 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   // One round trip: the writes, COMMIT, and the wake-up for followers in an
   // implicit transaction of its own after the COMMIT.
   std::vector<Conn::Step> commit;
-  commit.push_back(
-      Conn::Step{"write",
-                 kWrite,
-                 {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
-                  Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val), Int8ArrayParam(tr_id),
-                  Int8ArrayParam(tr_upto), ByteaArrayParam(put_hash), ByteaArrayParam(put_value),
-                  ByteaArrayParam(del_hash)},
-                 nullptr});
+  if (tr_id.empty() && put_hash.empty() && del_hash.empty()) {
+    commit.push_back(
+        Conn::Step{"write_appends",
+                   kWriteAppends,
+                   {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
+                    Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val)},
+                   nullptr});
+  } else {
+    commit.push_back(
+        Conn::Step{"write",
+                   kWrite,
+                   {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
+                    Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val), Int8ArrayParam(tr_id),
+                    Int8ArrayParam(tr_upto), ByteaArrayParam(put_hash), ByteaArrayParam(put_value),
+                    ByteaArrayParam(del_hash)},
+                   nullptr});
+  }
   commit.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
   // At most one wake-up per kNotifyEveryMs from this process: every notify
   // takes a server-wide lock at its commit, and a follower woken by one
@@ -633,6 +665,9 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     s = Status::OK();
   }
   ++stats_commits_;
+  // Committed: every stream of the group has its row for good.
+  if (known_streams_.size() > kMaxKnownStreams) known_streams_.clear();
+  for (const auto& [name, h] : stream_hash) known_streams_.insert(h);
   return Status::OK();
 }
 

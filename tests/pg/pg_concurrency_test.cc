@@ -314,6 +314,16 @@ TEST_F(PgFaults, AConnectionLostBeforeCommitIsFoundAbortedAndRunAgain) {
   EXPECT_EQ(v, "v");
 }
 
+TEST_F(PgFaults, StreamRowsDeletedBehindItsBackAreMadeAgain) {
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());  // the backend now knows "s" has a row
+  ASSERT_TRUE(
+      admin_.Exec("DELETE FROM " + schema_ + ".events; DELETE FROM " + schema_ + ".streams").ok());
+  Status s = Append(db_.get(), "s", 1, "again");
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Last(db_.get(), "s"), 1u);
+  EXPECT_EQ(Retries(db_.get()), 1u);
+}
+
 TEST_F(PgFaults, ReadsReconnectAfterTheSessionIsEnded) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());
   TerminateSessions();
