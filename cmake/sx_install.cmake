@@ -1,12 +1,12 @@
 # The installed package: one static library, libsx.a, holding the
 # interpreter, the store, the stdlib and the host's ops (the objects of
-# sx_interp, sx_store, sx_backend, sx_stdlib and sx_host), the public headers
+# sx_interp, sx_store, sx_backend, sx_pg, sx_stdlib and sx_host), the public headers
 # include/sx/*.h, the `sx` command, a CMake package (find_package(sx) gives
 # the imported target sx::sx) and a pkg-config file (sx.pc).
 #
 # A program links only the objects it uses: an embedder of the interpreter
 # and the durable store pulls in neither the REPL nor libedit. What every
-# consumer needs beside libsx.a (Boost.Context, fmt, libcrypto, threads) is carried by
+# consumer needs beside libsx.a (Boost.Context, fmt, libcrypto, libpq, threads) is carried by
 # sx::sx and by sx.pc's Libs and Requires. docs/embedding.md shows both, and
 # scripts/embed_test.sh (ctest: embed.install) builds an example against an
 # installed copy.
@@ -17,6 +17,7 @@ add_library(sx_embed STATIC
   $<TARGET_OBJECTS:sx_interp>
   $<TARGET_OBJECTS:sx_store>
   $<TARGET_OBJECTS:sx_backend>
+  $<TARGET_OBJECTS:sx_pg>
   $<TARGET_OBJECTS:sx_stdlib>
   $<TARGET_OBJECTS:sx_host>)
 add_library(sx::sx ALIAS sx_embed)
@@ -31,7 +32,7 @@ target_include_directories(sx_embed INTERFACE
 target_compile_features(sx_embed INTERFACE cxx_std_20)
 target_link_libraries(sx_embed INTERFACE
   $<LINK_ONLY:Boost::context> $<LINK_ONLY:fmt::fmt> $<LINK_ONLY:OpenSSL::Crypto>
-  $<LINK_ONLY:Threads::Threads>)
+  $<LINK_ONLY:Threads::Threads> $<LINK_ONLY:pq>)
 # A library built with sanitizers needs their runtimes in every program that
 # links it.
 if(SX_SANITIZE)

@@ -1,16 +1,80 @@
 // open.cc — from a location to an engine.
 #include "host/backend/open.h"
 
+#include <cctype>
+
+#include "host/backend/read_only.h"
 #include "host/backend/store_backend.h"
+#include "host/pg/pg_backend.h"
 #include "host/store/env.h"
 #include "host/store/rose_ash.h"
 
 namespace sx::backend {
 
+bool IsPostgresUrl(const std::string& location) {
+  return location.starts_with("postgres://") || location.starts_with("postgresql://");
+}
+
+namespace {
+
+// Takes the parameter "schema=NAME" out of the URL's query (libpq refuses
+// parameters it does not know) and returns NAME, or "" when there is none.
+std::string TakeSchema(std::string* url) {
+  size_t q = url->find('?');
+  if (q == std::string::npos) return "";
+  std::string kept, schema;
+  size_t at = q + 1;
+  while (at <= url->size()) {
+    size_t amp = url->find('&', at);
+    if (amp == std::string::npos) amp = url->size();
+    std::string param = url->substr(at, amp - at);
+    if (param.starts_with("schema=")) {
+      schema = param.substr(7);
+    } else if (!param.empty()) {
+      kept += (kept.empty() ? "" : "&") + param;
+    }
+    at = amp + 1;
+  }
+  url->resize(q);
+  if (!kept.empty()) *url += "?" + kept;
+  return schema;
+}
+
+bool IsSchemaName(const std::string& s) {
+  if (s.empty() || s.size() > 63 || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status OpenPostgresUrl(std::string url, const OpenOptions& options, std::unique_ptr<Backend>* out) {
+  pg::PgOptions pg;
+  std::string schema = TakeSchema(&url);
+  if (!schema.empty()) {
+    if (!IsSchemaName(schema)) {
+      return Status::InvalidArgument("schema \"" + schema +
+                                     "\": use lower-case letters, digits and _ (at most 63)");
+    }
+    pg.schema = schema;
+  }
+  pg.url = url;
+  std::unique_ptr<Backend> b;
+  Status s = pg::OpenPostgres(pg, &b);
+  if (!s.ok()) return s;
+  if (options.read_only) b = MakeReadOnly(std::move(b));
+  *out = std::move(b);
+  return Status::OK();
+}
+
+}  // namespace
+
 Status OpenBackend(const std::string& location, const OpenOptions& options,
                    std::unique_ptr<Backend>* out) {
-  // An engine reached by URL is matched here, by scheme, before the
-  // directory case below.
+  if (IsPostgresUrl(location)) return OpenPostgresUrl(location, options, out);
   // A data directory of the reference host is not an empty store: opening
   // it as one would hide its data. `sx store import --from rose-ash` reads it.
   if (store::LooksLikeRoseAshDir(store::Env::Default(), location)) {

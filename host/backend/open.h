@@ -19,12 +19,17 @@ struct OpenOptions {
   std::function<void(const store::RecoveryNote&)> on_recovery_problem;
 };
 
-// Opens the engine `location` names. Today every location is the directory
-// of an embedded store (created if missing, unless read_only). An engine
-// reached by URL is recognised here by its scheme ("postgres://...") before
-// the directory case, so nothing above this function changes when one is
-// added.
+// Opens the engine `location` names: a URL postgres://... or
+// postgresql://... names a PostgreSQL database (host/pg/; the libpq URL,
+// plus an optional query parameter schema=NAME, default "sx", so several
+// stores can share a database; sync and segment_bytes do not apply, and
+// read_only wraps it in MakeReadOnly); anything else is the directory of an
+// embedded store (created if missing, unless read_only). Nothing above this
+// function knows which engine it got.
 Status OpenBackend(const std::string& location, const OpenOptions& options,
                    std::unique_ptr<Backend>* out);
+
+// True when location names a PostgreSQL database rather than a directory.
+bool IsPostgresUrl(const std::string& location);
 
 }  // namespace sx::backend

@@ -1,0 +1,17 @@
+# Writes OUT: a C++ table of the migrations in SRC (NNN_name.sql, applied in
+# order, NNN the schema version they bring), so they are part of the binary.
+file(GLOB files RELATIVE ${SRC} ${SRC}/*.sql)
+list(SORT files)
+set(body "// Generated from host/pg/sql/*.sql by host/pg/embed_sql.cmake. Do not edit.\n")
+string(APPEND body "#include \"host/pg/migrations.h\"\n\nnamespace sx::pg {\n\nnamespace {\n\n")
+string(APPEND body "const Migration kMigrations[] = {\n")
+foreach(f ${files})
+  file(READ ${SRC}/${f} text)
+  string(REGEX MATCH "^[0-9]+" version ${f})
+  math(EXPR version "${version} + 0")
+  string(APPEND body "    {${version}, \"${f}\", R\"SXSQL(${text})SXSQL\"},\n")
+endforeach()
+string(APPEND body "    {0, nullptr, nullptr},\n};\n\n}  // namespace\n\n")
+string(APPEND body "const Migration* Migrations() { return kMigrations; }\n\n}  // namespace sx::pg\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

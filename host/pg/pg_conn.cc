@@ -1,0 +1,298 @@
+#include "host/pg/pg_conn.h"
+
+#include <endian.h>
+
+#include <cstring>
+
+namespace sx::pg {
+
+namespace {
+
+void PutBe32(std::string* out, uint32_t v) {
+  v = htobe32(v);
+  out->append(reinterpret_cast<const char*>(&v), 4);
+}
+
+void PutBe64(std::string* out, uint64_t v) {
+  v = htobe64(v);
+  out->append(reinterpret_cast<const char*>(&v), 8);
+}
+
+// The binary array format of array_send: ndim, has-nulls flag, element type,
+// then (length, lower bound) per dimension and (length, bytes) per element.
+std::string ArrayHeader(Oid elem, size_t n, bool has_nulls) {
+  std::string out;
+  PutBe32(&out, n == 0 ? 0 : 1);
+  PutBe32(&out, has_nulls ? 1 : 0);
+  PutBe32(&out, elem);
+  if (n > 0) {
+    PutBe32(&out, static_cast<uint32_t>(n));
+    PutBe32(&out, 1);
+  }
+  return out;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Param Int8Param(int64_t v) {
+  Param p{kInt8Oid, {}, false};
+  PutBe64(&p.bytes, static_cast<uint64_t>(v));
+  return p;
+}
+
+Param ByteaParam(std::string_view bytes) { return Param{kByteaOid, std::string(bytes), false}; }
+
+Param TextParam(std::string_view text) { return Param{kTextOid, std::string(text), false}; }
+
+Param ByteaArrayParam(const std::vector<const std::string*>& elems) {
+  bool has_nulls = false;
+  size_t total = 0;
+  for (const std::string* e : elems) {
+    has_nulls |= e == nullptr;
+    total += 4 + (e ? e->size() : 0);
+  }
+  Param p{kByteaArrayOid, ArrayHeader(kByteaOid, elems.size(), has_nulls), false};
+  p.bytes.reserve(p.bytes.size() + total);
+  for (const std::string* e : elems) {
+    if (e == nullptr) {
+      PutBe32(&p.bytes, 0xffffffffu);
+    } else {
+      PutBe32(&p.bytes, static_cast<uint32_t>(e->size()));
+      p.bytes.append(*e);
+    }
+  }
+  return p;
+}
+
+Param Int8ArrayParam(const std::vector<int64_t>& elems) {
+  Param p{kInt8ArrayOid, ArrayHeader(kInt8Oid, elems.size(), false), false};
+  for (int64_t v : elems) {
+    PutBe32(&p.bytes, 8);
+    PutBe64(&p.bytes, static_cast<uint64_t>(v));
+  }
+  return p;
+}
+
+std::string Rows::Bytes(int row, int col) const {
+  return std::string(PQgetvalue(r_.get(), row, col), PQgetlength(r_.get(), row, col));
+}
+
+int64_t Rows::Int8(int row, int col) const {
+  uint64_t v = 0;
+  if (PQgetlength(r_.get(), row, col) == 8) std::memcpy(&v, PQgetvalue(r_.get(), row, col), 8);
+  return static_cast<int64_t>(be64toh(v));
+}
+
+bool Rows::Bool(int row, int col) const { return PQgetvalue(r_.get(), row, col)[0] != 0; }
+
+Conn::~Conn() { Close(); }
+
+std::string Conn::Redact(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (opts == nullptr) {
+    if (err) PQfreemem(err);
+    return "(an unparsable connection string)";
+  }
+  std::string user, host, port, db;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (!o->val) continue;
+    std::string_view k = o->keyword;
+    if (k == "user") user = o->val;
+    if (k == "host" || (k == "hostaddr" && host.empty())) host = o->val;
+    if (k == "port") port = o->val;
+    if (k == "dbname") db = o->val;
+  }
+  PQconninfoFree(opts);
+  std::string out = "postgresql://";
+  if (!user.empty()) out += user + "@";
+  out += host;
+  if (!port.empty()) out += ":" + port;
+  out += "/" + db;
+  return out;
+}
+
+Status Conn::Connect(const std::string& url) {
+  Close();
+  url_ = url;
+  where_ = "postgres " + Redact(url);
+  // connect_timeout bounds a dead host; the URL's own values come later and win.
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* vals[] = {"10", "sx", url.c_str(), nullptr};
+  conn_ = PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
+  if (conn_ == nullptr) return Status::IOError(where_ + ": out of memory opening a connection");
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    std::string why = Trim(PQerrorMessage(conn_));
+    Close();
+    return Status::IOError(where_ + ": cannot connect: " + why);
+  }
+  // Server notices ("schema already exists, skipping") are not for our users.
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
+  return Status::OK();
+}
+
+Status Conn::Reconnect() { return Connect(url_); }
+
+void Conn::Close() {
+  if (conn_) PQfinish(conn_);
+  conn_ = nullptr;
+  prepared_.clear();
+}
+
+bool Conn::broken() const { return conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK; }
+
+std::string Conn::QuoteIdent(std::string_view name) const {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+Status Conn::Fail(std::string_view what, PGresult* r) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  sqlstate_ = state ? state : "";
+  std::string msg = Trim(r ? PQresultErrorMessage(r) : "");
+  if (msg.empty() && conn_) msg = Trim(PQerrorMessage(conn_));
+  if (r) PQclear(r);
+  if (broken()) {
+    sqlstate_.clear();
+    return Status::IOError(where_ + ": connection lost during " + std::string(what) + ": " + msg);
+  }
+  return Status::IOError(where_ + ": " + std::string(what) + " failed: " + msg);
+}
+
+Status Conn::Run(const char* name, const char* sql, const std::vector<Param>& params, Rows* out) {
+  sqlstate_.clear();
+  if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
+  std::vector<Oid> types;
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  for (const Param& p : params) {
+    types.push_back(p.type);
+    values.push_back(p.null ? nullptr : p.bytes.data());
+    lengths.push_back(static_cast<int>(p.bytes.size()));
+    formats.push_back(1);
+  }
+  int n = static_cast<int>(params.size());
+  if (!prepared_.count(name)) {
+    PGresult* r = PQprepare(conn_, name, sql, n, types.data());
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return Fail(std::string("preparing ") + name, r);
+    PQclear(r);
+    prepared_.insert(name);
+  }
+  PGresult* r =
+      PQexecPrepared(conn_, name, n, values.data(), lengths.data(), formats.data(), /*binary=*/1);
+  ExecStatusType st = PQresultStatus(r);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Fail(name, r);
+  if (out) {
+    *out = Rows(r);
+  } else {
+    PQclear(r);
+  }
+  return Status::OK();
+}
+
+Status Conn::Pipeline(std::vector<Step>* steps) {
+  sqlstate_.clear();
+  if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
+  if (!PQenterPipelineMode(conn_)) return Fail("entering pipeline mode", nullptr);
+  // What was sent, in order: a prepare (step index, true) or an execution.
+  std::vector<std::pair<size_t, bool>> sent;
+  Status s;
+  for (size_t i = 0; i < steps->size() && s.ok(); ++i) {
+    Step& st = (*steps)[i];
+    std::vector<Oid> types;
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const Param& p : st.params) {
+      types.push_back(p.type);
+      values.push_back(p.null ? nullptr : p.bytes.data());
+      lengths.push_back(static_cast<int>(p.bytes.size()));
+      formats.push_back(1);
+    }
+    int n = static_cast<int>(st.params.size());
+    if (!prepared_.count(st.name)) {
+      if (!PQsendPrepare(conn_, st.name, st.sql, n, types.data())) {
+        s = Fail(std::string("preparing ") + st.name, nullptr);
+        break;
+      }
+      sent.emplace_back(i, true);
+    }
+    if (!PQsendQueryPrepared(conn_, st.name, n, values.data(), lengths.data(), formats.data(), 1)) {
+      s = Fail(st.name, nullptr);
+      break;
+    }
+    sent.emplace_back(i, false);
+  }
+  if (s.ok() && !PQpipelineSync(conn_)) s = Fail("pipeline sync", nullptr);
+  if (!s.ok()) {
+    PQexitPipelineMode(conn_);
+    return s;
+  }
+  for (const auto& [i, is_prepare] : sent) {
+    Step& st = (*steps)[i];
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) {
+      if (s.ok()) s = Fail(st.name, nullptr);
+      break;
+    }
+    ExecStatusType rs = PQresultStatus(r);
+    if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
+      if (is_prepare) {
+        prepared_.insert(st.name);
+        PQclear(r);
+      } else if (st.out) {
+        *st.out = Rows(r);
+      } else {
+        PQclear(r);
+      }
+    } else if (rs == PGRES_PIPELINE_ABORTED) {
+      PQclear(r);
+    } else if (s.ok()) {
+      s = Fail(is_prepare ? std::string("preparing ") + st.name : std::string(st.name), r);
+    } else {
+      PQclear(r);
+    }
+    if (broken()) break;
+    // Each statement's results end with a null.
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+  }
+  if (!broken()) {
+    // The sync's own result.
+    while (PGresult* r = PQgetResult(conn_)) {
+      bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+      PQclear(r);
+      if (sync) break;
+    }
+    PQexitPipelineMode(conn_);
+  }
+  if (s.ok() && broken()) s = Fail("pipeline", nullptr);
+  return s;
+}
+
+Status Conn::Exec(const std::string& sql) {
+  sqlstate_.clear();
+  if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
+  if (!PQsendQuery(conn_, sql.c_str())) return Fail(sql, nullptr);
+  Status s;
+  while (PGresult* r = PQgetResult(conn_)) {
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && s.ok()) {
+      s = Fail(sql.substr(0, sql.find_first_of(" \n;")), r);
+    } else {
+      PQclear(r);
+    }
+  }
+  if (s.ok() && broken()) s = Fail(sql, nullptr);
+  return s;
+}
+
+}  // namespace sx::pg

@@ -1,0 +1,114 @@
+// pg_conn.h — a small C++ layer over one libpq connection: connect with
+// messages that name the server (never the password), prepared statements
+// with binary parameters and results, and the error class of a failure.
+//
+// A Conn is used by one thread at a time. Every statement is prepared once
+// per connection (by name) and run with binary parameters; results come back
+// in binary. A lost connection is reported as IOError with broken() true;
+// Reconnect() opens a fresh session and forgets the prepared statements.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "host/store/status.h"
+
+namespace sx::pg {
+
+using Status = store::Status;
+
+// Type oids of the parameters this layer builds (pg_type.dat).
+inline constexpr Oid kByteaOid = 17;
+inline constexpr Oid kInt8Oid = 20;
+inline constexpr Oid kTextOid = 25;
+inline constexpr Oid kByteaArrayOid = 1001;
+inline constexpr Oid kInt8ArrayOid = 1016;
+
+// One statement parameter in binary format.
+struct Param {
+  Oid type = 0;
+  std::string bytes;
+  bool null = false;
+};
+Param Int8Param(int64_t v);
+Param ByteaParam(std::string_view bytes);
+Param TextParam(std::string_view text);
+// One-dimensional arrays; a null element pointer is SQL NULL.
+Param ByteaArrayParam(const std::vector<const std::string*>& elems);
+Param Int8ArrayParam(const std::vector<int64_t>& elems);
+
+// A query's rows, read in binary.
+class Rows {
+ public:
+  Rows() = default;
+  explicit Rows(PGresult* r) : r_(r, &PQclear) {}
+  int size() const { return r_ ? PQntuples(r_.get()) : 0; }
+  bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col); }
+  std::string Bytes(int row, int col) const;
+  int64_t Int8(int row, int col) const;  // int8 or xid8 columns
+  bool Bool(int row, int col) const;
+
+ private:
+  std::unique_ptr<PGresult, void (*)(PGresult*)> r_{nullptr, &PQclear};
+};
+
+class Conn {
+ public:
+  Conn() = default;
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // "postgresql://user@host:port/db": the URL without its password, for messages.
+  static std::string Redact(const std::string& url);
+
+  // Opens a session; IOError naming the redacted URL and the server's reason.
+  Status Connect(const std::string& url);
+  Status Reconnect();
+  void Close();
+
+  // A statement, prepared under `name` on first use on this connection.
+  Status Run(const char* name, const char* sql, const std::vector<Param>& params,
+             Rows* out = nullptr);
+  // Statements sent together in pipeline mode: one round trip for all of
+  // them. Each is prepared under its name on first use, like Run. The status
+  // is the first failure's; the statements after it did not run.
+  struct Step {
+    const char* name;
+    const char* sql;
+    std::vector<Param> params;
+    Rows* out = nullptr;
+  };
+  Status Pipeline(std::vector<Step>* steps);
+
+  // A plain statement (or several separated by ';'), no parameters.
+  Status Exec(const std::string& sql);
+
+  // True when the last failure lost the connection (a retry needs Reconnect).
+  bool broken() const;
+  // SQLSTATE of the last failed statement ("" if none or the connection broke).
+  const std::string& sqlstate() const { return sqlstate_; }
+  // The backend process id of this session (for pg_terminate_backend).
+  int server_pid() const { return conn_ ? PQbackendPID(conn_) : 0; }
+  const std::string& where() const { return where_; }
+  PGconn* raw() { return conn_; }
+  // "\"name\"" with quotes doubled, for identifiers in SQL text.
+  std::string QuoteIdent(std::string_view name) const;
+
+ private:
+  Status Fail(std::string_view what, PGresult* r);
+
+  PGconn* conn_ = nullptr;
+  std::string url_;
+  std::string where_;  // "postgres <redacted url>"
+  std::string sqlstate_;
+  std::set<std::string> prepared_;
+};
+
+}  // namespace sx::pg

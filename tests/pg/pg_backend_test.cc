@@ -1,0 +1,408 @@
+// Every Backend method of the PostgreSQL backend against a real server, with
+// the answers the embedded store gives.
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host/store/cid.h"
+#include "tests/pg/pg_fixture.h"
+
+namespace sx::pg {
+namespace {
+
+using backend::Event;
+using store::WriteBatch;
+
+std::vector<uint64_t> Seqs(backend::Backend* db, const std::string& stream, uint64_t from = 1,
+                           size_t limit = 1000) {
+  std::vector<Event> events;
+  EXPECT_TRUE(db->Read(stream, from, limit, &events).ok());
+  std::vector<uint64_t> seqs;
+  for (const Event& e : events) seqs.push_back(e.seq);
+  return seqs;
+}
+
+uint64_t Stat(backend::Backend* db, const std::string& name) {
+  backend::Stats stats;
+  EXPECT_TRUE(db->GetStats(&stats).ok());
+  for (const auto& [n, v] : stats) {
+    if (n == name) return v;
+  }
+  ADD_FAILURE() << "no stat " << name;
+  return 0;
+}
+
+using PgBackend = PgTest;
+
+TEST_F(PgBackend, OpenCreatesTheSchemaOnceAndReopens) {
+  EXPECT_STREQ(db_->kind(), "postgres");
+  std::unique_ptr<backend::Backend> again;
+  Open(&again);
+  Rows rows;
+  ASSERT_TRUE(
+      admin_
+          .Run("versions",
+               ("SELECT count(*)::int8, max(version)::int8 FROM " + schema_ + ".schema_version")
+                   .c_str(),
+               {}, &rows)
+          .ok());
+  EXPECT_EQ(rows.Int8(0, 0), LatestSchemaVersion());  // one row per migration, applied once
+  EXPECT_EQ(rows.Int8(0, 1), LatestSchemaVersion());
+  ASSERT_TRUE(Append(again.get(), "s", 1, "x").ok());
+  EXPECT_EQ(Last(db_.get(), "s"), 1u);
+}
+
+TEST_F(PgBackend, ASchemaFromANewerVersionIsRefused) {
+  ASSERT_TRUE(admin_.Exec("INSERT INTO " + schema_ + ".schema_version VALUES (999)").ok());
+  std::unique_ptr<backend::Backend> db;
+  Status s = OpenPostgres(Options(), &db);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("version 999, newer"), std::string::npos) << s.ToString();
+}
+
+TEST_F(PgBackend, ConnectionErrorsNameTheServerWithoutThePassword) {
+  // The same server with a wrong password.
+  std::string url = base_url_;
+  size_t colon = url.find(':', url.find("://") + 3), at = url.find('@');
+  ASSERT_NE(at, std::string::npos);
+  std::string password = url.substr(colon + 1, at - colon - 1);
+  ASSERT_FALSE(password.empty());
+  std::string wrong = url.substr(0, colon + 1) + "not-the-password" + url.substr(at);
+  PgOptions o = Options();
+  o.url = wrong;
+  std::unique_ptr<backend::Backend> db;
+  Status s = OpenPostgres(o, &db);
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.message().find(Conn::Redact(base_url_)), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("password authentication failed"), std::string::npos) << s.ToString();
+  EXPECT_EQ(s.message().find("not-the-password"), std::string::npos) << s.ToString();
+  // No server on a port: the cause is the refused connection.
+  o.url = "postgresql://sx:secret@127.0.0.1:1/nothing";
+  s = OpenPostgres(o, &db);
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.message().find("postgres postgresql://sx@127.0.0.1:1/nothing: cannot connect"),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(s.message().find("secret"), std::string::npos) << s.ToString();
+}
+
+TEST_F(PgBackend, AppendsAreReadBackInOrder) {
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    ASSERT_TRUE(Append(db_.get(), "orders", seq, "e" + std::to_string(seq)).ok());
+  }
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("orders", 2, 2, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].seq, 2u);
+  EXPECT_EQ(events[0].payload, "e2");
+  EXPECT_EQ(events[1].payload, "e3");
+  EXPECT_EQ(Seqs(db_.get(), "orders", 4), (std::vector<uint64_t>{4, 5}));
+  EXPECT_EQ(Seqs(db_.get(), "orders", 1, 0), (std::vector<uint64_t>{}));
+  EXPECT_EQ(Last(db_.get(), "orders"), 5u);
+  uint64_t first = 0;
+  ASSERT_TRUE(db_->FirstSeq("orders", &first).ok());
+  EXPECT_EQ(first, 1u);
+  // A stream never appended to.
+  EXPECT_EQ(Last(db_.get(), "none"), 0u);
+  ASSERT_TRUE(db_->FirstSeq("none", &first).ok());
+  EXPECT_EQ(first, 1u);
+  EXPECT_TRUE(Seqs(db_.get(), "none").empty());
+}
+
+TEST_F(PgBackend, AnAppendAtOrBelowTheHighWaterMarkIsAConflict) {
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "a").ok());
+  ASSERT_TRUE(Append(db_.get(), "s", 7, "gap").ok());  // seqs may skip ahead
+  Status s = Append(db_.get(), "s", 7, "again");
+  ASSERT_TRUE(s.IsConflict()) << s.ToString();
+  EXPECT_EQ(s.expected(), 8u);
+  EXPECT_EQ(s.actual(), 7u);
+  EXPECT_EQ(s.message(), "append to stream \"s\": seq 7 is not above the high-water mark 7");
+  WriteBatch b;
+  b.AppendExpect("s", 6, 8, "x");
+  s = db_->Commit(b);
+  ASSERT_TRUE(s.IsConflict()) << s.ToString();
+  EXPECT_EQ(s.expected(), 6u);
+  EXPECT_EQ(s.actual(), 7u);
+  EXPECT_EQ(Seqs(db_.get(), "s"), (std::vector<uint64_t>{1, 7}));
+}
+
+TEST_F(PgBackend, ABatchIsAllOrNothingAndSeesItsEarlierOps) {
+  WriteBatch ok;
+  ok.Append("a", 1, "a1");
+  ok.AppendExpect("a", 1, 2, "a2");  // sees the append before it
+  ok.KvPut("k", "v");
+  ok.KvCas("k", "v", "w");
+  ASSERT_TRUE(db_->Commit(ok).ok());
+  WriteBatch bad;
+  bad.Append("b", 1, "b1");
+  bad.KvPut("k", "lost");
+  bad.AppendExpect("a", 5, 3, "a3");  // refuses the whole batch
+  Status s = db_->Commit(bad);
+  EXPECT_TRUE(s.IsConflict()) << s.ToString();
+  EXPECT_EQ(Seqs(db_.get(), "a"), (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(Last(db_.get(), "b"), 0u);
+  std::string v;
+  ASSERT_TRUE(db_->KvGet("k", &v).ok());
+  EXPECT_EQ(v, "w");
+  std::vector<std::string> streams;
+  ASSERT_TRUE(db_->Streams(&streams).ok());
+  EXPECT_EQ(streams, (std::vector<std::string>{"a"}));  // "b" was never appended to
+}
+
+TEST_F(PgBackend, AGroupChecksEachBatchAgainstTheOnesAcceptedBeforeIt) {
+  WriteBatch b0, b1, b2, b3, b4;
+  b0.Append("s", 1, "first");
+  b1.Append("s", 1, "duplicate");  // conflicts with b0
+  b2.AppendExpect("s", 1, 2, "second");
+  b3.KvCas("k", std::nullopt, "v1");
+  b4.KvCas("k", std::nullopt, "v2");  // b3 made it present
+  const WriteBatch* group[] = {&b0, &b1, &b2, &b3, &b4};
+  std::vector<Status> results;
+  db_->CommitGroup(group, &results);
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_TRUE(results[1].IsConflict()) << results[1].ToString();
+  EXPECT_EQ(results[1].actual(), 1u);
+  EXPECT_TRUE(results[2].ok()) << results[2].ToString();
+  EXPECT_TRUE(results[3].ok()) << results[3].ToString();
+  EXPECT_TRUE(results[4].IsConflict()) << results[4].ToString();
+  EXPECT_EQ(results[4].message(), "kv-cas on key \"k\": the key is present");
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].payload, "first");
+  EXPECT_EQ(events[1].payload, "second");
+  std::string v;
+  ASSERT_TRUE(db_->KvGet("k", &v).ok());
+  EXPECT_EQ(v, "v1");
+  // A group of conflicts only changes nothing.
+  const WriteBatch* again[] = {&b1, &b4};
+  db_->CommitGroup(again, &results);
+  EXPECT_TRUE(results[0].IsConflict());
+  EXPECT_TRUE(results[1].IsConflict());
+  EXPECT_EQ(Last(db_.get(), "s"), 2u);
+}
+
+TEST_F(PgBackend, KvPutGetHasKeysDeleteAndCas) {
+  WriteBatch b;
+  b.KvPut("b", "2");
+  b.KvPut("a", "1");
+  b.KvPut(std::string("a\0z", 3), "nul");
+  ASSERT_TRUE(db_->Commit(b).ok());
+  std::string v;
+  ASSERT_TRUE(db_->KvGet("a", &v).ok());
+  EXPECT_EQ(v, "1");
+  EXPECT_TRUE(db_->KvGet("zz", &v).IsNotFound());
+  bool has = false;
+  ASSERT_TRUE(db_->KvHas("b", &has).ok());
+  EXPECT_TRUE(has);
+  ASSERT_TRUE(db_->KvHas("zz", &has).ok());
+  EXPECT_FALSE(has);
+  std::vector<std::string> keys;
+  ASSERT_TRUE(db_->KvKeys(&keys).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"a", std::string("a\0z", 3), "b"}));
+  WriteBatch cas;
+  cas.KvCas("a", "wrong", "x");
+  Status s = db_->Commit(cas);
+  EXPECT_TRUE(s.IsConflict());
+  EXPECT_EQ(s.message(), "kv-cas on key \"a\": the value differs from the expected one");
+  WriteBatch cas_absent;
+  cas_absent.KvCas("new", "x", "y");
+  s = db_->Commit(cas_absent);
+  EXPECT_EQ(s.message(), "kv-cas on key \"new\": the key is absent");
+  WriteBatch del;
+  del.KvDelete("a");
+  del.KvCas("b", "2", std::nullopt);  // CAS to absent deletes
+  del.KvDelete("never");
+  ASSERT_TRUE(db_->Commit(del).ok());
+  ASSERT_TRUE(db_->KvKeys(&keys).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{std::string("a\0z", 3)}));
+  ASSERT_TRUE(db_->KvHas("a", &has).ok());
+  EXPECT_FALSE(has);
+  // A refused CAS on an absent key leaves no row behind.
+  Rows rows;
+  ASSERT_TRUE(
+      admin_.Run("kvrows", ("SELECT count(*)::int8 FROM " + schema_ + ".kv").c_str(), {}, &rows)
+          .ok());
+  EXPECT_EQ(rows.Int8(0, 0), 1);
+}
+
+TEST_F(PgBackend, TruncateThroughDropsEventsAndSeqsKeepRising) {
+  for (uint64_t seq = 1; seq <= 5; ++seq) ASSERT_TRUE(Append(db_.get(), "t", seq, "x").ok());
+  WriteBatch tr;
+  tr.TruncateThrough("t", 3);
+  ASSERT_TRUE(db_->Commit(tr).ok());
+  EXPECT_EQ(Seqs(db_.get(), "t"), (std::vector<uint64_t>{4, 5}));
+  uint64_t first = 0;
+  ASSERT_TRUE(db_->FirstSeq("t", &first).ok());
+  EXPECT_EQ(first, 4u);
+  EXPECT_TRUE(Append(db_.get(), "t", 3, "reused").IsConflict());
+  // Through more than the hwm drops everything stored; the hwm stays.
+  WriteBatch all;
+  all.TruncateThrough("t", 100);
+  all.Append("t", 6, "after");  // appended after the truncation: kept
+  ASSERT_TRUE(db_->Commit(all).ok());
+  EXPECT_EQ(Seqs(db_.get(), "t"), (std::vector<uint64_t>{6}));
+  EXPECT_EQ(Last(db_.get(), "t"), 6u);
+  WriteBatch drop_all;
+  drop_all.Append("t", 7, "x");
+  drop_all.TruncateThrough("t", 7);  // appended before it: dropped
+  ASSERT_TRUE(db_->Commit(drop_all).ok());
+  EXPECT_TRUE(Seqs(db_.get(), "t").empty());
+  ASSERT_TRUE(db_->FirstSeq("t", &first).ok());
+  EXPECT_EQ(first, 8u);
+  std::vector<std::string> streams;
+  ASSERT_TRUE(db_->Streams(&streams).ok());
+  EXPECT_EQ(streams, (std::vector<std::string>{"t"}));
+  // A truncation of a stream never appended to changes nothing.
+  WriteBatch none;
+  none.TruncateThrough("none", 5);
+  ASSERT_TRUE(db_->Commit(none).ok());
+  ASSERT_TRUE(db_->Streams(&streams).ok());
+  EXPECT_EQ(streams, (std::vector<std::string>{"t"}));
+}
+
+TEST_F(PgBackend, NamesOfAnyBytesNulAnd64KiB) {
+  std::string nul_a("s\0a", 3), nul_b("s\0b", 3);
+  std::string big(64 * 1024, 'n');
+  big[100] = '\0';
+  std::string big2 = big;
+  big2.back() = 'm';  // differs only in its last byte
+  ASSERT_TRUE(Append(db_.get(), nul_a, 1, "A").ok());
+  ASSERT_TRUE(Append(db_.get(), nul_b, 1, "B").ok());
+  ASSERT_TRUE(Append(db_.get(), big, 1, "big").ok());
+  ASSERT_TRUE(Append(db_.get(), big2, 1, "big2").ok());
+  ASSERT_TRUE(Append(db_.get(), big2, 2, "big2'").ok());
+  EXPECT_EQ(Last(db_.get(), nul_a), 1u);
+  EXPECT_EQ(Last(db_.get(), big), 1u);
+  EXPECT_EQ(Last(db_.get(), big2), 2u);
+  EXPECT_EQ(Last(db_.get(), "s"), 0u);
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read(nul_b, 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].payload, "B");
+  std::vector<std::string> streams;
+  ASSERT_TRUE(db_->Streams(&streams).ok());
+  EXPECT_EQ(streams, (std::vector<std::string>{big2, big, nul_a, nul_b}));
+  WriteBatch kv;
+  kv.KvPut(big, std::string("v\0v", 3));
+  kv.KvPut(nul_a, "a");
+  ASSERT_TRUE(db_->Commit(kv).ok());
+  std::string v;
+  ASSERT_TRUE(db_->KvGet(big, &v).ok());
+  EXPECT_EQ(v, std::string("v\0v", 3));
+  EXPECT_TRUE(db_->KvGet(big2, &v).IsNotFound());
+  std::vector<std::string> keys;
+  ASSERT_TRUE(db_->KvKeys(&keys).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{big, nul_a}));
+}
+
+TEST_F(PgBackend, OversizeNamesAndSeqsAreRefusedAndTheRestOfTheGroupCommits) {
+  std::string huge((1u << 20) + 1, 'n');  // the embedded store's limit is 1 MiB
+  WriteBatch too_long, too_high, fine;
+  too_long.Append(huge, 1, "x");
+  too_high.Append("s", uint64_t{1} << 63, "x");
+  fine.Append("s", 1, "ok");
+  const WriteBatch* group[] = {&too_long, &fine, &too_high};
+  std::vector<Status> results;
+  db_->CommitGroup(group, &results);
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].IsInvalidArgument()) << results[0].ToString();
+  EXPECT_EQ(results[0].message(), "stream name is 1048577 bytes, more than the limit of 1048576");
+  EXPECT_TRUE(results[1].ok()) << results[1].ToString();
+  EXPECT_TRUE(results[2].IsInvalidArgument()) << results[2].ToString();
+  EXPECT_EQ(Seqs(db_.get(), "s"), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(Last(db_.get(), huge), 0u);
+}
+
+TEST_F(PgBackend, BlobsAreContentAddressedChunkedAndStoredOnce) {
+  std::string small = "hello";
+  std::string large(3 * (1u << 20) + 12345, '\0');
+  for (size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>(i * 7 + (i >> 11));
+  std::string cid, cid2, cid3;
+  ASSERT_TRUE(db_->BlobPut(small, &cid).ok());
+  EXPECT_EQ(cid, store::CidForBytes(small));
+  ASSERT_TRUE(db_->BlobPut(small, &cid2).ok());
+  EXPECT_EQ(cid2, cid);
+  ASSERT_TRUE(db_->BlobPut(large, &cid3).ok());
+  std::string back;
+  ASSERT_TRUE(db_->BlobGet(cid, &back).ok());
+  EXPECT_EQ(back, small);
+  ASSERT_TRUE(db_->BlobGet(cid3, &back).ok());
+  EXPECT_EQ(back, large);
+  std::string empty_cid;
+  ASSERT_TRUE(db_->BlobPut("", &empty_cid).ok());
+  ASSERT_TRUE(db_->BlobGet(empty_cid, &back).ok());
+  EXPECT_EQ(back, "");
+  EXPECT_EQ(Stat(db_.get(), "blobs"), 3u);
+  Rows rows;
+  ASSERT_TRUE(admin_
+                  .Run("chunks", ("SELECT count(*)::int8 FROM " + schema_ + ".blob_chunks").c_str(),
+                       {}, &rows)
+                  .ok());
+  EXPECT_EQ(rows.Int8(0, 0), 1 + 4 + 1);  // 1 MiB chunks
+  bool has = false;
+  ASSERT_TRUE(db_->BlobHas(cid3, &has).ok());
+  EXPECT_TRUE(has);
+  std::string absent = store::CidForBytes("absent");
+  ASSERT_TRUE(db_->BlobHas(absent, &has).ok());
+  EXPECT_FALSE(has);
+  EXPECT_TRUE(db_->BlobGet(absent, &back).IsNotFound());
+  EXPECT_TRUE(db_->BlobGet("not-a-cid", &back).IsInvalidArgument());
+  // A damaged chunk is found by the hash check.
+  ASSERT_TRUE(
+      admin_.Exec("UPDATE " + schema_ + ".blob_chunks SET bytes = 'x' WHERE cid = '" + cid + "'")
+          .ok());
+  EXPECT_TRUE(db_->BlobGet(cid, &back).IsCorruption());
+}
+
+TEST_F(PgBackend, StatsSyncAndCompact) {
+  ASSERT_TRUE(Append(db_.get(), "a", 1, "x").ok());
+  ASSERT_TRUE(Append(db_.get(), "a", 2, "y").ok());
+  ASSERT_TRUE(Append(db_.get(), "b", 1, "z").ok());
+  WriteBatch kv;
+  kv.KvPut("k", "v");
+  ASSERT_TRUE(db_->Commit(kv).ok());
+  EXPECT_EQ(Stat(db_.get(), "events"), 3u);
+  EXPECT_EQ(Stat(db_.get(), "streams"), 2u);
+  EXPECT_EQ(Stat(db_.get(), "kv-keys"), 1u);
+  EXPECT_EQ(Stat(db_.get(), "commits"), 4u);
+  EXPECT_EQ(Stat(db_.get(), "schema-version"), static_cast<uint64_t>(LatestSchemaVersion()));
+  EXPECT_TRUE(db_->Sync().ok());
+  EXPECT_TRUE(db_->Compact().ok());
+  EXPECT_EQ(Stat(db_.get(), "events"), 3u);
+}
+
+TEST_F(PgBackend, CommitPositionRisesAndWaitForCommitWakesOnAnotherWriter) {
+  uint64_t p0 = 0, p1 = 0, p2 = 0;
+  ASSERT_TRUE(db_->CommitPosition(&p0).ok());
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());
+  // The position passes the commit once every older transaction of the
+  // server (other tests run beside this one) has ended.
+  ASSERT_TRUE(db_->WaitForCommit(p0, 60000, &p1).ok());
+  EXPECT_GT(p1, p0);
+  // Nothing new: a zero timeout answers at once with the same position.
+  ASSERT_TRUE(db_->WaitForCommit(p1, 0, &p2).ok());
+  EXPECT_EQ(p2, p1);
+  // A commit by another backend (another process, on another host) wakes it.
+  std::unique_ptr<backend::Backend> other;
+  Open(&other);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_TRUE(Append(other.get(), "s", 2, "y").ok());
+  });
+  ASSERT_TRUE(db_->WaitForCommit(p1, 60000, &p2).ok());
+  writer.join();
+  EXPECT_GT(p2, p1);
+  std::vector<CommittedEvent> events;
+  uint64_t pos = 0;
+  ASSERT_TRUE(ReadCommitted(db_.get(), p1, 100, &events, &pos).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].seq, 2u);
+  EXPECT_EQ(events[0].payload, "y");
+  EXPECT_EQ(pos, p2);
+}
+
+}  // namespace
+}  // namespace sx::pg

@@ -1,0 +1,338 @@
+// Many writers (threads and processes, each with its own connection, as
+// hosts would be) on the same streams, followers across all streams, and
+// sessions ended in the middle of a group.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "tests/pg/pg_fixture.h"
+
+namespace sx::pg {
+namespace {
+
+using backend::Event;
+using store::WriteBatch;
+
+struct Ack {
+  std::string stream;
+  uint64_t seq;
+  std::string payload;
+  bool operator<(const Ack& o) const {
+    return std::tie(stream, seq, payload) < std::tie(o.stream, o.seq, o.payload);
+  }
+  bool operator==(const Ack& o) const = default;
+};
+
+uint64_t Stat(backend::Backend* db, const std::string& name) {
+  backend::Stats stats;
+  EXPECT_TRUE(db->GetStats(&stats).ok());
+  for (const auto& [n, v] : stats) {
+    if (n == name) return v;
+  }
+  ADD_FAILURE() << "no stat " << name;
+  return 0;
+}
+
+uint64_t Retries(backend::Backend* db) { return Stat(db, "commit-retries"); }
+
+// One writer: `rounds` appends with append-expect to the shared streams,
+// every third one a batch across two of them in an order of its own (which
+// would deadlock without the fixed lock order). Conflicts are retried with
+// the new last seq. Returns the acknowledged events.
+std::vector<Ack> Write(backend::Backend* db, int id, int rounds, int nstreams) {
+  std::vector<Ack> acks;
+  for (int r = 0; r < rounds; ++r) {
+    std::string a = "shared-" + std::to_string((id + r) % nstreams);
+    std::string b = "shared-" + std::to_string((id + r + 1) % nstreams);
+    bool two = r % 3 == 2;
+    if (id % 2) std::swap(a, b);
+    for (;;) {
+      uint64_t la = 0, lb = 0;
+      EXPECT_TRUE(db->LastSeq(a, &la).ok());
+      EXPECT_TRUE(db->LastSeq(b, &lb).ok());
+      std::string p = "w" + std::to_string(id) + "r" + std::to_string(r);
+      WriteBatch batch;
+      batch.AppendExpect(a, la, la + 1, p + "a");
+      if (two) batch.AppendExpect(b, lb, lb + 1, p + "b");
+      Status s = db->Commit(batch);
+      if (s.IsConflict()) continue;
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      if (!s.ok()) return acks;
+      acks.push_back(Ack{a, la + 1, p + "a"});
+      if (two) acks.push_back(Ack{b, lb + 1, p + "b"});
+      break;
+    }
+  }
+  return acks;
+}
+
+// Every stream holds seqs 1..hwm, each exactly once, and its events are
+// exactly the acknowledged ones.
+void CheckDense(backend::Backend* db, const std::vector<Ack>& acks, int nstreams) {
+  std::set<Ack> want(acks.begin(), acks.end());
+  EXPECT_EQ(want.size(), acks.size()) << "an event was acknowledged twice";
+  std::set<Ack> got;
+  for (int i = 0; i < nstreams; ++i) {
+    std::string s = "shared-" + std::to_string(i);
+    std::vector<Event> events;
+    ASSERT_TRUE(db->Read(s, 1, 1u << 20, &events).ok());
+    uint64_t last = 0;
+    ASSERT_TRUE(db->LastSeq(s, &last).ok());
+    EXPECT_EQ(events.size(), last) << s;
+    for (size_t k = 0; k < events.size(); ++k) {
+      EXPECT_EQ(events[k].seq, k + 1) << s;
+      got.insert(Ack{s, events[k].seq, events[k].payload});
+    }
+  }
+  EXPECT_EQ(got.size(), want.size());
+  EXPECT_TRUE(got == want) << "stored events differ from the acknowledged ones";
+}
+
+using PgConcurrency = PgTest;
+
+TEST_F(PgConcurrency, EightThreadsAppendingWithExpectLeaveDenseSeqsAndNeverDeadlock) {
+  constexpr int kWriters = 8, kRounds = 30, kStreams = 3;
+  std::vector<std::unique_ptr<backend::Backend>> dbs(kWriters);
+  for (auto& db : dbs) Open(&db);
+  std::vector<std::vector<Ack>> acks(kWriters);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] { acks[i] = Write(dbs[i].get(), i, kRounds, kStreams); });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<Ack> all;
+  for (int i = 0; i < kWriters; ++i) {
+    EXPECT_EQ(acks[i].size(), static_cast<size_t>(kRounds + kRounds / 3)) << "writer " << i;
+    all.insert(all.end(), acks[i].begin(), acks[i].end());
+    EXPECT_EQ(Retries(dbs[i].get()), 0u) << "writer " << i << " had to rerun a group";
+  }
+  CheckDense(db_.get(), all, kStreams);
+}
+
+TEST_F(PgConcurrency, SixProcessesAppendingWithExpectLeaveDenseSeqs) {
+  constexpr int kProcs = 6, kRounds = 25, kStreams = 3;
+  std::string dir = ::testing::TempDir();
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kProcs; ++i) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // The child: its own connection, its acks to a file, then _exit (the
+      // parent's connections are left alone).
+      std::unique_ptr<backend::Backend> db;
+      if (!OpenPostgres(Options(), &db).ok()) _exit(2);
+      std::vector<Ack> acks = Write(db.get(), i, kRounds, kStreams);
+      std::ofstream out(dir + "/" + schema_ + "." + std::to_string(i));
+      for (const Ack& a : acks) out << a.stream << ' ' << a.seq << ' ' << a.payload << '\n';
+      out.close();
+      _exit(acks.size() == static_cast<size_t>(kRounds + kRounds / 3) && out ? 0 : 1);
+    }
+    pids.push_back(pid);
+  }
+  std::vector<Ack> all;
+  for (int i = 0; i < kProcs; ++i) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pids[i], &status, 0), pids[i]);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "process " << i;
+    std::string path = dir + "/" + schema_ + "." + std::to_string(i);
+    std::ifstream in(path);
+    Ack a;
+    while (in >> a.stream >> a.seq >> a.payload) all.push_back(a);
+    std::remove(path.c_str());
+  }
+  EXPECT_EQ(all.size(), static_cast<size_t>(kProcs * (kRounds + kRounds / 3)));
+  CheckDense(db_.get(), all, kStreams);
+}
+
+TEST_F(PgConcurrency, AFollowerAcross16WritersSeesEveryCommitOnceInAStableOrder) {
+  constexpr int kWriters = 16, kEvents = 25;
+  std::vector<std::unique_ptr<backend::Backend>> dbs(kWriters);
+  for (auto& db : dbs) Open(&db);
+  std::unique_ptr<backend::Backend> follower;
+  Open(&follower);
+  uint64_t start = 0;
+  ASSERT_TRUE(follower->CommitPosition(&start).ok());
+  std::atomic<int> running{kWriters};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      for (int k = 1; k <= kEvents; ++k) {
+        // Half the writers share a stream: their commits interleave.
+        std::string s = i % 2 ? "own-" + std::to_string(i) : "shared";
+        std::string p = std::to_string(i) + ":" + std::to_string(k);
+        if (i % 2) {
+          EXPECT_TRUE(Append(dbs[i].get(), s, k, p).ok());
+        } else {
+          for (;;) {
+            uint64_t last = 0;
+            ASSERT_TRUE(dbs[i]->LastSeq(s, &last).ok());
+            Status st = Append(dbs[i].get(), s, last + 1, p);
+            if (!st.IsConflict()) {
+              EXPECT_TRUE(st.ok()) << st.ToString();
+              break;
+            }
+          }
+        }
+      }
+      --running;
+    });
+  }
+  // Follow while they write: small reads, waiting for commits between them.
+  std::vector<CommittedEvent> seen;
+  uint64_t pos = start;
+  for (;;) {
+    bool done = running.load() == 0;
+    std::vector<CommittedEvent> batch;
+    ASSERT_TRUE(ReadCommitted(follower.get(), pos, 7, &batch, &pos).ok());
+    seen.insert(seen.end(), batch.begin(), batch.end());
+    if (done && batch.empty()) break;
+    if (batch.empty()) {
+      uint64_t now = 0;
+      ASSERT_TRUE(follower->WaitForCommit(pos, 200, &now).ok());
+    }
+  }
+  for (auto& t : threads) t.join();
+  // Every event exactly once.
+  std::set<std::string> payloads;
+  for (const CommittedEvent& e : seen) {
+    EXPECT_TRUE(payloads.insert(e.payload).second) << "seen twice: " << e.payload;
+  }
+  EXPECT_EQ(payloads.size(), static_cast<size_t>(kWriters * kEvents));
+  // A follower starting later, reading in one go, sees the same order.
+  std::vector<CommittedEvent> again;
+  ASSERT_TRUE(ReadCommitted(db_.get(), start, 1u << 20, &again, &pos).ok());
+  ASSERT_EQ(again.size(), seen.size());
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(again[i].payload, seen[i].payload) << "at " << i;
+    EXPECT_EQ(again[i].position, seen[i].position) << "at " << i;
+  }
+  // Within a stream the order is the seq order.
+  std::map<std::string, uint64_t> last;
+  for (const CommittedEvent& e : seen) {
+    EXPECT_GT(e.seq, last[e.stream]) << e.stream;
+    last[e.stream] = e.seq;
+  }
+}
+
+using PgFaults = PgTest;
+
+TEST_F(PgFaults, ASessionEndedInTheMiddleOfAGroupRunsItAgainExactlyOnce) {
+  bool armed = false, fired = false;
+  PgOptions o = Options();
+  o.test_hook = [&](const char* step) {
+    if (std::string(step) == "locked" && armed && !fired) {
+      fired = true;
+      TerminateSessions();  // the server ends the session holding the locks
+    }
+    return false;
+  };
+  std::unique_ptr<backend::Backend> db;
+  Open(&db, o);
+  ASSERT_TRUE(Append(db.get(), "s", 1, "before").ok());
+  armed = true;
+  WriteBatch b0, b1;
+  b0.Append("s", 2, "two");
+  b0.KvPut("k", "v");
+  b1.AppendExpect("s", 2, 3, "three");
+  const WriteBatch* group[] = {&b0, &b1};
+  std::vector<Status> results;
+  db->CommitGroup(group, &results);
+  EXPECT_TRUE(fired);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_TRUE(results[1].ok()) << results[1].ToString();
+  EXPECT_GE(Retries(db.get()), 1u);
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[1].payload, "two");
+  EXPECT_EQ(events[2].payload, "three");
+  EXPECT_EQ(Last(db_.get(), "s"), 3u);
+  // The backend goes on with its new session.
+  EXPECT_TRUE(Append(db.get(), "s", 4, "four").ok());
+}
+
+TEST_F(PgFaults, ALostCommitAnswerIsDecidedByReadingBack) {
+  bool lose = false;
+  PgOptions o = Options();
+  o.test_hook = [&](const char* step) {
+    bool now = lose && std::string(step) == "committed";
+    if (now) lose = false;
+    return now;
+  };
+  std::unique_ptr<backend::Backend> db;
+  Open(&db, o);
+  lose = true;
+  Status s = Append(db.get(), "s", 1, "once");
+  EXPECT_FALSE(lose);                   // the answer was dropped
+  EXPECT_TRUE(s.ok()) << s.ToString();  // ... and found committed: no false error
+  EXPECT_EQ(Retries(db.get()), 0u);     // ... and not written twice
+  EXPECT_EQ(Stat(db.get(), "commit-read-backs"), 1u);
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].payload, "once");
+  EXPECT_TRUE(Append(db.get(), "s", 1, "once").IsConflict());
+  EXPECT_TRUE(Append(db.get(), "s", 2, "two").ok());
+}
+
+TEST_F(PgFaults, AConnectionLostBeforeCommitIsFoundAbortedAndRunAgain) {
+  bool drop = false;
+  PgOptions o = Options();
+  o.test_hook = [&](const char* step) {
+    bool now = drop && std::string(step) == "commit";
+    if (now) drop = false;
+    return now;
+  };
+  std::unique_ptr<backend::Backend> db;
+  Open(&db, o);
+  ASSERT_TRUE(Append(db.get(), "s", 1, "one").ok());
+  drop = true;
+  WriteBatch b;
+  b.AppendExpect("s", 1, 2, "two");
+  b.KvCas("k", std::nullopt, "v");
+  Status s = db->Commit(b);
+  EXPECT_FALSE(drop);
+  EXPECT_TRUE(s.ok()) << s.ToString();  // not a false conflict
+  EXPECT_EQ(Stat(db.get(), "commit-read-backs"), 1u);
+  EXPECT_EQ(Retries(db.get()), 1u);  // found aborted, run again
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].payload, "two");
+  std::string v;
+  ASSERT_TRUE(db_->KvGet("k", &v).ok());
+  EXPECT_EQ(v, "v");
+}
+
+TEST_F(PgFaults, StreamRowsDeletedBehindItsBackAreMadeAgain) {
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());  // the backend now knows "s" has a row
+  ASSERT_TRUE(
+      admin_.Exec("DELETE FROM " + schema_ + ".events; DELETE FROM " + schema_ + ".streams").ok());
+  Status s = Append(db_.get(), "s", 1, "again");
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Last(db_.get(), "s"), 1u);
+  EXPECT_EQ(Retries(db_.get()), 1u);
+}
+
+TEST_F(PgFaults, ReadsReconnectAfterTheSessionIsEnded) {
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());
+  TerminateSessions();
+  EXPECT_EQ(Last(db_.get(), "s"), 1u);
+  TerminateSessions();
+  uint64_t pos = 0;
+  EXPECT_TRUE(db_->WaitForCommit(0, 0, &pos).ok());
+  EXPECT_GT(pos, 0u);
+}
+
+}  // namespace
+}  // namespace sx::pg

@@ -1,0 +1,94 @@
+// pg_fixture.h — what the PostgreSQL tests share: the server's URL from
+// SX_PG_URL (scripts/pg_server.sh starts one; scripts/test and CI do that),
+// a schema of the test's own, dropped afterwards, and small helpers.
+//
+// A test FAILS when SX_PG_URL is unset: the PostgreSQL suites never skip.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "host/pg/pg_backend.h"
+#include "host/pg/pg_conn.h"
+
+namespace sx::pg {
+
+class PgTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* url = std::getenv("SX_PG_URL");
+    ASSERT_TRUE(url != nullptr && *url != '\0')
+        << "SX_PG_URL is unset: the PostgreSQL tests need a server. Start one with\n"
+           "  eval \"$(scripts/pg_server.sh start)\"\n(scripts/test and .ci/run do this)";
+    base_url_ = url;
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    schema_ = "t";
+    for (char c : std::string(info->name())) {
+      schema_ +=
+          static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_');
+    }
+    schema_ = schema_.substr(0, 40) + "_" + std::to_string(getpid());
+    // Sessions are named after the schema, so a test can end its own ones.
+    url_ = base_url_ + (base_url_.find('?') == std::string::npos ? "?" : "&") +
+           "application_name=" + schema_;
+    ASSERT_TRUE(admin_.Connect(base_url_).ok());
+    DropSchema();
+    Open(&db_);
+  }
+
+  void TearDown() override {
+    db_.reset();
+    if (!admin_.broken()) DropSchema();
+  }
+
+  void DropSchema() {
+    ASSERT_TRUE(admin_.Exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE").ok());
+  }
+
+  PgOptions Options() const {
+    PgOptions o;
+    o.url = url_;
+    o.schema = schema_;
+    return o;
+  }
+
+  void Open(std::unique_ptr<backend::Backend>* out, PgOptions o = {}) {
+    if (o.url.empty()) o = Options();
+    Status s = OpenPostgres(o, out);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  // Ends every session of this test but the admin one, and waits until they
+  // are gone.
+  void TerminateSessions() {
+    ASSERT_TRUE(admin_
+                    .Exec("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                          "WHERE application_name = '" +
+                          schema_ + "' AND pid <> pg_backend_pid()")
+                    .ok());
+  }
+
+  std::string base_url_, url_, schema_;
+  Conn admin_;
+  std::unique_ptr<backend::Backend> db_;
+};
+
+inline Status Append(backend::Backend* db, const std::string& stream, uint64_t seq,
+                     const std::string& payload) {
+  store::WriteBatch b;
+  b.Append(stream, seq, payload);
+  return db->Commit(b);
+}
+
+inline uint64_t Last(backend::Backend* db, const std::string& stream) {
+  uint64_t seq = 0;
+  EXPECT_TRUE(db->LastSeq(stream, &seq).ok());
+  return seq;
+}
+
+}  // namespace sx::pg
