@@ -15,6 +15,17 @@ bool IsPostgresUrl(const std::string& location) {
   return location.starts_with("postgres://") || location.starts_with("postgresql://");
 }
 
+std::string LocationForMessages(const std::string& location) {
+  if (!IsPostgresUrl(location)) return location;
+  size_t start = location.find("://") + 3;
+  size_t at = location.find('@', start);
+  size_t slash = location.find('/', start);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return location;
+  size_t colon = location.find(':', start);
+  if (colon == std::string::npos || colon > at) return location;
+  return location.substr(0, colon) + location.substr(at);
+}
+
 namespace {
 
 // Takes the parameter "schema=NAME" out of the URL's query (libpq refuses

@@ -31,5 +31,7 @@ Status OpenBackend(const std::string& location, const OpenOptions& options,
 
 // True when location names a PostgreSQL database rather than a directory.
 bool IsPostgresUrl(const std::string& location);
+// location as messages may show it: a URL without its password.
+std::string LocationForMessages(const std::string& location);
 
 }  // namespace sx::backend

@@ -39,7 +39,9 @@ constexpr const char* kUsage = R"(usage: sx [OPTIONS] FILE [ARGS...]   run a scr
 options:
   -e, --eval EXPR     evaluate EXPR, print the result as `inspect` would
   --data-dir DIR      where persist/* ops keep their data
-                      (default: $SX_PERSIST_DIR, else ./persist-data)
+                      (default: $SX_PERSIST_URL, else $SX_PERSIST_DIR, else ./persist-data)
+  --store LOCATION    a store directory as --data-dir, or a PostgreSQL URL
+                      postgres://USER@HOST:PORT/DB[?schema=NAME] (docs/postgres.md)
   --sync MODE         always (default), batch or never; also $SX_PERSIST_SYNC
   --read-only         open the store without its lock, beside a running writer;
                       write ops fail (also $SX_PERSIST_READ_ONLY=1)
@@ -49,6 +51,7 @@ options:
   --version           show the version
 
 environment:
+  SX_PERSIST_URL                    default for --store (wins over SX_PERSIST_DIR)
   SX_PERSIST_DIR, SX_PERSIST_SYNC   defaults for --data-dir and --sync
   SX_PERSIST_READ_ONLY=1            as --read-only
   SX_PERSIST_SEGMENT_BYTES          size of new store log segments (default 64 MiB;
@@ -96,9 +99,9 @@ int main(int argc, char** argv) {
       if (v == nullptr) return Usage(a + " needs an expression");
       expr = *v;
       have_expr = true;
-    } else if (a == "--data-dir") {
-      const std::string* v = value("--data-dir");
-      if (v == nullptr) return Usage("--data-dir needs a directory");
+    } else if (a == "--data-dir" || a == "--store") {
+      const std::string* v = value(a.c_str());
+      if (v == nullptr) return Usage(a + " needs a directory" + (a == "--store" ? " or a URL" : ""));
       opts.data_dir = *v;
     } else if (a == "--sync") {
       const std::string* v = value("--sync");

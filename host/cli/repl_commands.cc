@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "host/backend/open.h"
 #include "host/cli/repl.h"
 #include "host/ops/format.h"
 #include "host/ops/persist_ops.h"
@@ -186,15 +187,22 @@ void Repl::CmdEnv(const std::string& arg) {
 void Repl::CmdStore(const std::string&) {
   PersistService* persist = host_.persist();
   std::error_code ec;
-  std::filesystem::path dir = std::filesystem::absolute(persist->data_dir(), ec).lexically_normal();
+  bool url = backend::IsPostgresUrl(persist->data_dir());
+  std::filesystem::path dir =
+      url ? std::filesystem::path()
+          : std::filesystem::absolute(persist->data_dir(), ec).lexically_normal();
   auto row = [&](const char* label, const std::string& value) {
     char head[16];
     std::snprintf(head, sizeof head, "%-10s", label);
     Out(Paint(kBold, head, color_out_) + value + "\n");
   };
-  row("data dir", dir.string());
-  row("sync", persist->sync_mode());
-  if (!persist->is_open() && !std::filesystem::exists(dir, ec)) {
+  if (url) {
+    row("store", backend::LocationForMessages(persist->data_dir()));
+  } else {
+    row("data dir", dir.string());
+    row("sync", persist->sync_mode());
+  }
+  if (!url && !persist->is_open() && !std::filesystem::exists(dir, ec)) {
     row("store", "not created yet (the first persist op creates it)");
     return;
   }

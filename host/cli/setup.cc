@@ -12,8 +12,11 @@ namespace sx::host {
 
 void ApplyEnvironment(HostOptions* opts) {
   if (opts->data_dir.empty()) {
+    const char* u = std::getenv("SX_PERSIST_URL");
     const char* d = std::getenv("SX_PERSIST_DIR");
-    opts->data_dir = (d != nullptr && *d != '\0') ? d : "./persist-data";
+    opts->data_dir = (u != nullptr && *u != '\0')   ? u
+                     : (d != nullptr && *d != '\0') ? d
+                                                    : "./persist-data";
   }
   if (const char* s = std::getenv("SX_PERSIST_SYNC"); s != nullptr && *s != '\0') {
     opts->sync = s;

@@ -248,7 +248,8 @@ backend::Backend* PersistService::OpenBackend(std::string* error) {
     // A reader beside a writer: every op sees the writer's latest commits.
     Status s = backend_->CatchUp();
     if (!s.ok()) {
-      *error = "cannot follow the store at " + location_ + ": " + s.ToString();
+      *error = "cannot follow the store at " + backend::LocationForMessages(location_) + ": " +
+               s.ToString();
       return nullptr;
     }
   }
@@ -285,7 +286,8 @@ backend::Backend* PersistService::OpenBackend(std::string* error) {
   };
   Status s = backend::OpenBackend(location_, opts, &backend_);
   if (!s.ok()) {
-    *error = "cannot open the store at " + location_ + ": " + s.ToString();
+    *error = "cannot open the store at " + backend::LocationForMessages(location_) + ": " +
+             s.ToString();
     backend_.reset();
     return nullptr;
   }

@@ -25,6 +25,7 @@ TEST_F(PgRestart, AnImmediateStopAndRestartLoseNothingAcknowledged) {
   constexpr uint64_t kEvents = 400;
   std::atomic<uint64_t> acked{0};
   std::vector<uint64_t> failed;  // not acknowledged: may or may not be stored
+  std::string last_failure;
   std::thread writer([&] {
     std::unique_ptr<backend::Backend> db;
     Open(&db);
@@ -38,6 +39,7 @@ TEST_F(PgRestart, AnImmediateStopAndRestartLoseNothingAcknowledged) {
         return;
       } else {
         failed.push_back(seq);  // server down past retry_ms: try again
+        last_failure = s.ToString();
       }
     }
   });
@@ -47,7 +49,8 @@ TEST_F(PgRestart, AnImmediateStopAndRestartLoseNothingAcknowledged) {
   uint64_t at_restart = acked.load();
   writer.join();
   EXPECT_LT(at_restart, kEvents) << "the writer finished before the restart; nothing was tested";
-  EXPECT_TRUE(failed.empty()) << failed.size() << " appends failed past the retry time";
+  EXPECT_TRUE(failed.empty()) << failed.size() << " appends failed past the retry time; the last: "
+                              << last_failure;
   ASSERT_TRUE(admin_.Reconnect().ok());
   std::unique_ptr<backend::Backend> db;
   Open(&db);
