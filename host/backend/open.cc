@@ -6,6 +6,7 @@
 #include "host/backend/read_only.h"
 #include "host/backend/store_backend.h"
 #include "host/pg/pg_backend.h"
+#include "host/pg/pg_conn.h"
 #include "host/store/env.h"
 #include "host/store/rose_ash.h"
 
@@ -82,6 +83,18 @@ Status OpenPostgresUrl(std::string url, const OpenOptions& options, std::unique_
 }
 
 }  // namespace
+
+Status DropPostgresSchema(const std::string& url) {
+  std::string plain = url;
+  std::string schema = TakeSchema(&plain);
+  if (!IsPostgresUrl(url) || !IsSchemaName(schema)) {
+    return Status::InvalidArgument("drop schema: the URL names no schema");
+  }
+  pg::Conn conn;
+  Status s = conn.Connect(plain);
+  if (s.ok()) s = conn.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  return s;
+}
 
 Status OpenBackend(const std::string& location, const OpenOptions& options,
                    std::unique_ptr<Backend>* out) {

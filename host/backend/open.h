@@ -31,6 +31,9 @@ Status OpenBackend(const std::string& location, const OpenOptions& options,
 
 // True when location names a PostgreSQL database rather than a directory.
 bool IsPostgresUrl(const std::string& location);
+// Drops the PostgreSQL schema that url names with schema=NAME, and all it
+// holds (a test's scratch store). InvalidArgument when url names none.
+Status DropPostgresSchema(const std::string& url);
 // location as messages may show it: a URL without its password.
 std::string LocationForMessages(const std::string& location);
 

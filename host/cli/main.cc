@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
       have_expr = true;
     } else if (a == "--data-dir" || a == "--store") {
       const std::string* v = value(a.c_str());
-      if (v == nullptr) return Usage(a + " needs a directory" + (a == "--store" ? " or a URL" : ""));
+      if (v == nullptr)
+        return Usage(a + " needs a directory" + (a == "--store" ? " or a URL" : ""));
       opts.data_dir = *v;
     } else if (a == "--sync") {
       const std::string* v = value("--sync");

@@ -21,7 +21,7 @@ namespace sx::host {
 class PersistService;
 
 struct HostOptions {
-  std::string data_dir;         // --data-dir/--store, $SX_PERSIST_URL, $SX_PERSIST_DIR, or ./persist-data
+  std::string data_dir;  // --data-dir/--store, $SX_PERSIST_URL, $SX_PERSIST_DIR, or ./persist-data
   std::string sync = "always";  // --sync, $SX_PERSIST_SYNC: always | batch | never
   std::string segment_bytes;    // $SX_PERSIST_SEGMENT_BYTES; empty: the store's default
   bool read_only = false;       // --read-only, $SX_PERSIST_READ_ONLY=1: a reader beside a writer

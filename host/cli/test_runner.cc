@@ -1,7 +1,10 @@
 // test_runner.cc — discovery, isolation and reporting for `sx test`.
 #include "host/cli/test_runner.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "host/backend/open.h"
 #include "sx/persist.h"
 
 namespace sx::host {
@@ -30,6 +34,9 @@ flags (before or after `test`):
   --shared-store      give every file the same store: --data-dir DIR, else
                       $SX_PERSIST_DIR, else one temporary directory for the run
   --data-dir DIR      the shared store's directory (only with --shared-store)
+  --store LOCATION    as --data-dir; or a PostgreSQL URL: each file then gets a
+                      fresh schema in that database, dropped after it (with
+                      --shared-store, every file uses the URL as given)
   --sync MODE         always (default), batch or never; also $SX_PERSIST_SYNC
   --junit FILE        also write the results as JUnit XML to FILE
   -h, --help          show this help
@@ -155,7 +162,7 @@ void RunFile(const TestOptions& opts, const std::string& file, Suite* suite) {
   Clock::time_point start = Clock::now();
   suite->file = file;
   HostOptions host = opts.host;
-  std::string temp_dir;
+  std::string temp_dir, schema_url;
   if (!opts.shared_store) {
     temp_dir = MakeTempDir();
     if (temp_dir.empty()) {
@@ -165,6 +172,17 @@ void RunFile(const TestOptions& opts, const std::string& file, Suite* suite) {
       return;
     }
     host.data_dir = temp_dir + "/data";
+    if (!opts.store_url.empty()) {
+      std::string schema = "sxtest_" + std::to_string(getpid()) + "_";
+      for (char c : fs::path(temp_dir).filename().string()) {
+        schema += std::isalnum(static_cast<unsigned char>(c))
+                      ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
+                      : '_';
+      }
+      schema_url = opts.store_url + (opts.store_url.find('?') == std::string::npos ? "?" : "&") +
+                   "schema=" + schema;
+      host.data_dir = schema_url;
+    }
   }
   {
     Host h(host);
@@ -215,6 +233,10 @@ void RunFile(const TestOptions& opts, const std::string& file, Suite* suite) {
   if (!temp_dir.empty()) {
     std::error_code ec;
     fs::remove_all(temp_dir, ec);
+  }
+  if (!schema_url.empty()) {
+    backend::Status s = backend::DropPostgresSchema(schema_url);
+    if (!s.ok()) std::cerr << "sx test: " << file << ": " << s.ToString() << "\n";
   }
   suite->seconds = Seconds(start);
 }
@@ -360,6 +382,14 @@ int TestCommand(const std::vector<std::string>& args, const HostOptions& host, b
     } else if (a == "--data-dir") {
       if (i + 1 >= args.size()) return usage("--data-dir needs a directory");
       t.host.data_dir = args[++i];
+    } else if (a == "--store") {
+      if (i + 1 >= args.size()) return usage("--store needs a directory or a URL");
+      std::string loc = args[++i];
+      if (backend::IsPostgresUrl(loc)) {
+        t.store_url = loc;
+      } else {
+        t.host.data_dir = loc;
+      }
     } else if (a == "--sync") {
       if (i + 1 >= args.size()) return usage("--sync needs a mode (always, batch, never)");
       t.host.sync = args[++i];
@@ -380,7 +410,10 @@ int TestCommand(const std::vector<std::string>& args, const HostOptions& host, b
   if (SyncMode mode; !ParseSyncMode(t.host.sync, &mode)) {
     return usage("unknown sync mode \"" + t.host.sync + "\" (use always, batch or never)");
   }
-  if (!t.shared_store) {
+  if (t.shared_store && !t.store_url.empty()) {
+    t.host.data_dir = t.store_url;
+    t.store_url.clear();
+  } else if (!t.shared_store) {
     t.host.data_dir.clear();
   } else if (t.host.data_dir.empty()) {
     if (const char* d = std::getenv("SX_PERSIST_DIR"); d != nullptr && *d != '\0')

@@ -23,7 +23,10 @@ struct TestOptions {
   bool verbose = false;            // print every passing test too
   bool shared_store = false;       // one store for every file
   std::string junit;               // write JUnit XML here (empty: none)
-  HostOptions host;                // data_dir: the shared store's (with shared_store)
+  // A PostgreSQL URL: each file gets a fresh schema in that database,
+  // dropped after it (with shared_store: the URL as given, for every file).
+  std::string store_url;
+  HostOptions host;  // data_dir: the shared store's (with shared_store)
 };
 
 // Returns the process exit status: 0 when every test passed.

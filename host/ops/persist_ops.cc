@@ -465,7 +465,8 @@ void PlanStats(OpCall& c) {
   backend::Stats stats;
   c.Check(c.b->GetStats(&stats));
   std::vector<std::pair<std::string, Value>> e;
-  e.reserve(stats.size());
+  e.reserve(stats.size() + 1);
+  e.emplace_back("engine", c.in.String(c.b->kind()));
   for (const auto& [name, n] : stats) e.emplace_back(name, c.Int64(n));
   c.answer = c.in.Dict(e);
 }

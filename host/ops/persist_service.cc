@@ -286,8 +286,8 @@ backend::Backend* PersistService::OpenBackend(std::string* error) {
   };
   Status s = backend::OpenBackend(location_, opts, &backend_);
   if (!s.ok()) {
-    *error = "cannot open the store at " + backend::LocationForMessages(location_) + ": " +
-             s.ToString();
+    *error =
+        "cannot open the store at " + backend::LocationForMessages(location_) + ": " + s.ToString();
     backend_.reset();
     return nullptr;
   }

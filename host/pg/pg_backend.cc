@@ -156,6 +156,7 @@ class PgBackend final : public backend::Backend {
     for (int i = 0; i < rows.size(); ++i) {
       out->push_back(Event{static_cast<uint64_t>(rows.Int8(i, 0)), rows.Bytes(i, 1)});
     }
+    stats_records_read_ += out->size();
     return Status::OK();
   }
 
@@ -250,6 +251,8 @@ class PgBackend final : public backend::Backend {
     out->clear();
     const char* names[] = {"events", "streams", "kv-keys", "blobs", "blob-bytes"};
     for (int i = 0; i < 5; ++i) out->emplace_back(names[i], rows.Int8(0, i));
+    out->emplace_back("appends", stats_appends_);
+    out->emplace_back("records-read", stats_records_read_);
     out->emplace_back("commits", stats_commits_);
     out->emplace_back("commit-retries", stats_retries_);
     out->emplace_back("commit-read-backs", stats_read_backs_);
@@ -314,6 +317,8 @@ class PgBackend final : public backend::Backend {
   PgOptions opt_;
   Conn conn_;
   bool listening_ = false;
+  uint64_t stats_appends_ = 0;       // by this process, as the other engines count them
+  uint64_t stats_records_read_ = 0;  // event rows Read returned to this process
   uint64_t stats_commits_ = 0;
   uint64_t stats_retries_ = 0;
   uint64_t stats_read_backs_ = 0;
@@ -388,7 +393,15 @@ void PgBackend::CommitGroup(std::span<const WriteBatch* const> batches,
     Status s = TryCommitGroup(batches, valid, &attempt, &retry);
     if (s.ok()) {
       for (size_t i = 0; i < batches.size(); ++i) {
-        if (valid[i]) (*results)[i] = attempt[i];
+        if (!valid[i]) continue;
+        (*results)[i] = attempt[i];
+        if (!attempt[i].ok()) continue;
+        for (const WriteBatch::Op& op : batches[i]->ops()) {
+          if (op.kind == WriteBatch::OpKind::kAppend ||
+              op.kind == WriteBatch::OpKind::kAppendExpect) {
+            ++stats_appends_;
+          }
+        }
       }
       return;
     }

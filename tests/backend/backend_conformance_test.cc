@@ -26,6 +26,7 @@ class BackendTest : public ::testing::TestWithParam<Engine> {
   }
   void TearDown() override {
     b_.reset();
+    if (GetParam().remove) GetParam().remove(scratch_);
     std::filesystem::remove_all(scratch_);
   }
 

@@ -49,8 +49,8 @@ TEST_F(PgRestart, AnImmediateStopAndRestartLoseNothingAcknowledged) {
   uint64_t at_restart = acked.load();
   writer.join();
   EXPECT_LT(at_restart, kEvents) << "the writer finished before the restart; nothing was tested";
-  EXPECT_TRUE(failed.empty()) << failed.size() << " appends failed past the retry time; the last: "
-                              << last_failure;
+  EXPECT_TRUE(failed.empty()) << failed.size()
+                              << " appends failed past the retry time; the last: " << last_failure;
   ASSERT_TRUE(admin_.Reconnect().ok());
   std::unique_ptr<backend::Backend> db;
   Open(&db);
