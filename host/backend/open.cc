@@ -107,6 +107,7 @@ Status OpenBackend(const std::string& location, const OpenOptions& options,
   store::Options opts;
   opts.sync = options.sync;
   opts.read_only = options.read_only;
+  opts.auto_compact = options.auto_compact;
   if (options.segment_bytes != 0) opts.segment_bytes = options.segment_bytes;
   opts.on_recovery_problem = options.on_recovery_problem;
   return StoreBackend::Open(opts, location, out);

@@ -15,6 +15,7 @@ struct OpenOptions {
   store::SyncMode sync = store::SyncMode::kAlways;
   bool read_only = false;
   uint64_t segment_bytes = 0;  // the embedded store's log segments; 0: its default
+  bool auto_compact = true;    // the embedded store compacts as it goes (off: bulk loads)
   // Told what recovery met while opening the embedded store (a torn tail cut off).
   std::function<void(const store::RecoveryNote&)> on_recovery_problem;
 };

@@ -2,9 +2,11 @@
 // `sx store` subcommand is host/store/tools.cc's.
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
+#include "host/backend/open.h"
 #include "host/store/tools.h"
 #include "host/tools/export.h"
 #include "host/tools/store_tail.h"
@@ -13,19 +15,21 @@ namespace sx::tools {
 namespace {
 
 constexpr char kExportHelp[] =
-    "usage: sx store export DIR [--stream S]... [--kv]\n"
+    "usage: sx store export DIR|URL [--stream S]... [--kv]\n"
     "Writes the live events (what persist/read returns) and the kv pairs of the store\n"
-    "DIR to standard output as JSON Lines (docs/storage-format.md, \"Export format\").\n"
+    "DIR (or the PostgreSQL database URL names) to standard output as JSON Lines\n"
+    "(docs/storage-format.md, \"Export format\").\n"
     "  --stream S   only stream S (repeatable); with --stream, kv pairs only with --kv\n"
     "  --kv         the kv pairs (alone: only them)\n"
     "The store is read as a reader reads it: a running writer may go on.\n"
     "exit: 0 ok, 1 failed, 2 bad usage\n";
 
 constexpr char kImportHelp[] =
-    "usage: sx store import DIR FILE|- [--json]\n"
+    "usage: sx store import DIR|URL FILE|- [--json]\n"
     "       sx store import DIR --from rose-ash SRC [--json]\n"
     "Reads an export (FILE, or - for standard input) into the store DIR, created if\n"
-    "missing. A seq at or below its stream's last seq is refused, naming the line;\n"
+    "missing, or into the PostgreSQL database URL names. A seq at or below its stream's last seq "
+    "is refused, naming the line;\n"
     "what came before it stays imported. --from rose-ash reads the data directory SRC\n"
     "of the reference host (streams/<hex>.log and .seq, kv/<hex>, blobs/).\n"
     "exit: 0 ok, 1 failed, 2 bad usage\n";
@@ -37,12 +41,48 @@ int Usage(const char* help, std::ostream& err) {
 
 bool IsHelp(const std::string& a) { return a == "--help" || a == "-h"; }
 
+// `sx store stats URL [--json]`: the counters of a PostgreSQL store.
+int StatsOfUrl(const std::string& url, bool json, std::ostream& out, std::ostream& err) {
+  backend::OpenOptions options;
+  options.read_only = true;
+  std::unique_ptr<backend::Backend> b;
+  backend::Stats stats;
+  backend::Status s = backend::OpenBackend(url, options, &b);
+  if (s.ok()) s = b->GetStats(&stats);
+  if (!s.ok()) {
+    err << "store stats: " << s.ToString() << "\n";
+    return 1;
+  }
+  if (json) out << "{\"engine\":\"" << b->kind() << "\"";
+  if (!json) out << "engine: " << b->kind() << "\n";
+  for (const auto& [name, n] : stats) {
+    if (json) {
+      out << ",\"" << name << "\":" << n;
+    } else {
+      out << name << ": " << n << "\n";
+    }
+  }
+  if (json) out << "}\n";
+  return 0;
+}
+
 }  // namespace
 
 int RunStoreCommand(const std::vector<std::string>& args_in, std::ostream& out, std::ostream& err) {
   std::vector<std::string> args = args_in;
   if (!args.empty() && args[0] == "store") args.erase(args.begin());
   bool tty = ::isatty(STDERR_FILENO) == 1;
+  if (args.size() >= 2 && backend::IsPostgresUrl(args[1]) && args[0] != "export" &&
+      args[0] != "import" && args[0] != "tail") {
+    if (args[0] == "stats") {
+      bool json = std::find(args.begin(), args.end(), "--json") != args.end();
+      return StatsOfUrl(args[1], json, out, err);
+    }
+    err << "store " << args[0]
+        << ": works on a store directory; a PostgreSQL store is kept by the server (its "
+           "backups, its checks): sx store stats, tail, export and import take its URL\n";
+    return 2;
+  }
   if (!args.empty() && args[0] == "tail") {
     return StoreTail({args.begin() + 1, args.end()}, out, err);
   }

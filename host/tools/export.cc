@@ -23,6 +23,7 @@
 #include <memory>
 #include <thread>
 
+#include "host/backend/open.h"
 #include "host/ops/utf8_check.h"
 #include "host/ops/value_codec.h"
 #include "host/ops/value_format.h"
@@ -113,10 +114,10 @@ class Importer {
               "directory\n";
       return 1;
     }
-    store::Options options;
+    backend::OpenOptions options;
     options.sync = store::SyncMode::kNever;  // one sync at the end
     options.auto_compact = false;
-    store::Status s = store::Store::Open(options, dir, &store_);
+    store::Status s = backend::OpenBackend(dir, options, &store_);
     if (!s.ok()) {
       err_ << "store import: " << ShortStatus(s) << "\n";
       return 1;
@@ -192,11 +193,13 @@ class Importer {
   int Finish(bool ok) {
     ok = Flush() && ok;
     store::Status s = store_->Sync();
+    std::vector<std::string> streams;
+    if (s.ok()) s = store_->Streams(&streams);
     if (!s.ok()) {
       err_ << "store import: " << ShortStatus(s) << "\n";
       return 1;
     }
-    report_->streams = store_->Streams().size();
+    report_->streams = streams.size();
     return ok ? 0 : 1;
   }
 
@@ -207,7 +210,13 @@ class Importer {
  private:
   uint64_t& Last(const std::string& stream) {
     auto it = last_.find(stream);
-    if (it == last_.end()) it = last_.emplace(stream, store_->LastSeq(stream)).first;
+    if (it == last_.end()) {
+      uint64_t seq = 0;
+      store::Status s = store_->LastSeq(stream, &seq);
+      if (!s.ok())
+        err_ << "store import: stream " << Quote(stream) << ": " << ShortStatus(s) << "\n";
+      it = last_.emplace(stream, seq).first;
+    }
     return it->second;
   }
 
@@ -221,7 +230,7 @@ class Importer {
   std::ostream& err_;
   ImportReport* report_;
   Interpreter in_;
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<backend::Backend> store_;
   store::WriteBatch batch_;
   size_t pending_bytes_ = 0;
   std::map<std::string, uint64_t> last_;
@@ -242,16 +251,15 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
     err << "store export: " << store::RoseAshHint(dir) << "\n";
     return 1;
   }
-  store::Options so;
-  so.read_only = true;
-  so.create_if_missing = false;
-  std::unique_ptr<store::Store> st;
+  backend::OpenOptions so;
+  so.read_only = true;  // and so never created
+  std::unique_ptr<backend::Backend> st;
   // A read-only open beside a running writer can meet the record the
   // writer is writing, which reads as damage in mid-log: such an open is
   // tried again (real damage stays, and is reported after the last try).
   store::Status s;
   for (int attempt = 0; attempt < 10; ++attempt) {
-    s = store::Store::Open(so, dir, &st);
+    s = backend::OpenBackend(dir, so, &st);
     if (!s.IsCorruption()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -269,13 +277,35 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
   line.Finish();
 
   std::vector<std::string> streams;
-  if (options.events) streams = options.streams.empty() ? st->Streams() : options.streams;
+  if (options.events) {
+    streams = options.streams;
+    if (streams.empty()) s = st->Streams(&streams);
+  }
+  backend::Stats stats;
+  if (s.ok()) s = st->GetStats(&stats);
+  if (!s.ok()) {
+    err << "store export: " << s.ToString() << "\n";
+    return 1;
+  }
+  uint64_t total = 0;
+  for (const auto& [stat, n] : stats) {
+    if (stat == "events") total = n;
+  }
+  // A failed read of a stream's bounds or a key is said and ends the export.
+  auto fail = [&](const char* kind, const std::string& name, const store::Status& why) {
+    err << "store export: " << kind << " " << Importer::Quote(name) << ": " << why.ToString()
+        << "\n";
+    return 1;
+  };
   bool kv = options.streams.empty() || options.kv;
-  store::Progress progress(err, "export: events", st->GetStats().events_live, options.progress);
+  store::Progress progress(err, "export: events", total, options.progress);
   uint64_t done = 0;
-  std::vector<store::Event> events;
+  std::vector<backend::Event> events;
   for (const std::string& name : streams) {
-    uint64_t last = st->LastSeq(name);
+    uint64_t last = 0, first = 0;
+    s = st->LastSeq(name, &last);
+    if (s.ok()) s = st->FirstSeq(name, &first);
+    if (!s.ok()) return fail("stream", name, s);
     if (last == 0) {
       err << "store export: no stream " << Importer::Quote(name) << "\n";
       return 1;
@@ -286,11 +316,11 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
     line.w().Key("stream");
     WriteBytes(line.w(), name);
     line.w().Key("first_seq");
-    line.w().Uint64(st->FirstSeq(name));
+    line.w().Uint64(first);
     line.w().Key("last_seq");
     line.w().Uint64(last);
     line.Finish();
-    uint64_t from = st->FirstSeq(name);
+    uint64_t from = first;
     while (from <= last) {
       events.clear();
       s = st->Read(name, from, 4096, &events);
@@ -299,7 +329,7 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
         return 1;
       }
       if (events.empty()) break;
-      for (const store::Event& e : events) {
+      for (const backend::Event& e : events) {
         for (bool fast : {true, false}) {
           line.Start();
           line.w().Key("kind");
@@ -319,7 +349,13 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
   }
   if (kv) {
     std::string value;
-    for (const std::string& key : st->KvKeys()) {
+    std::vector<std::string> keys;
+    s = st->KvKeys(&keys);
+    if (!s.ok()) {
+      err << "store export: kv keys: " << s.ToString() << "\n";
+      return 1;
+    }
+    for (const std::string& key : keys) {
       s = st->KvGet(key, &value);
       if (!s.ok()) {
         err << "store export: key " << Importer::Quote(key) << ": " << s.ToString() << "\n";

@@ -54,7 +54,11 @@ bool ParseSyncMode(std::string_view text, SyncMode* mode);
 const char* SyncModeName(SyncMode mode);
 
 struct StoreOptions {
-  std::string dir = "persist-data";  // created if missing, unless read_only
+  // The data directory, created if missing unless read_only; or the URL of
+  // a PostgreSQL database, postgresql://USER:PASSWORD@HOST:PORT/DB, with an
+  // optional ?schema=NAME (docs/postgres.md), shared by many processes and
+  // hosts. sync and segment_bytes apply to a directory only.
+  std::string dir = "persist-data";
   SyncMode sync = SyncMode::kAlways;
   // Opens without the lock, beside a writer if there is one, and refuses
   // every write op with an error ("store is opened read-only"). The
