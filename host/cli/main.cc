@@ -30,9 +30,10 @@ constexpr const char* kUsage = R"(usage: sx [OPTIONS] FILE [ARGS...]   run a scr
        sx [OPTIONS] test PATH...     run SX test files (folders: every *.sx);
                                      flags: `sx test --help`
        sx store stats|dump|verify|compact|backup|salvage DIR [--json]
-       sx store export DIR [--stream S]... [--kv]
-       sx store import DIR FILE|-   (or --from rose-ash SRC)
-       sx store tail DIR STREAM [--from N] [--follow] [--json]
+       sx store export DIR|URL [--stream S]... [--kv]
+       sx store import DIR|URL FILE|-   (or --from rose-ash SRC)
+       sx store tail DIR|URL STREAM [--from N] [--follow] [--json]
+                                     (URL: a PostgreSQL store; also `stats URL`)
                                      each: `sx store CMD --help`
        sx [OPTIONS]                  start the REPL (reads forms from a pipe)
 

@@ -594,9 +594,10 @@ constexpr Command kCommands[] = {
 void Usage(std::ostream& err) {
   err << "usage:";
   for (const Command& c : kCommands) err << (&c == kCommands ? " " : "       ") << c.usage << "\n";
-  err << "       sx store export DIR [--stream S]... [--kv]\n"
-      << "       sx store import DIR FILE|-  |  sx store import DIR --from rose-ash SRC\n"
-      << "       sx store tail DIR STREAM [--from N] [--follow] [--json]\n"
+  err << "       sx store export DIR|URL [--stream S]... [--kv]\n"
+      << "       sx store import DIR|URL FILE|-  |  sx store import DIR --from rose-ash SRC\n"
+      << "       sx store tail DIR|URL STREAM [--from N] [--follow] [--json]\n"
+      << "       (URL: a PostgreSQL store, postgresql://...; `stats URL` too)\n"
       << "       sx store CMD --help\n"
       << kExitCodes;
 }

@@ -14,7 +14,7 @@ namespace sx::tools {
 namespace {
 
 constexpr const char* kTailUsage =
-    "usage: sx store tail DIR STREAM [--from N] [--follow] [--json]\n";
+    "usage: sx store tail DIR|URL STREAM [--from N] [--follow] [--json]\n";
 constexpr const char* kTailHelp =
     "Prints the stream's events, one a line (SEQ<TAB>value, or a JSON object with --json),\n"
     "from seq N (default: the first stored). The store is opened read-only, beside a running\n"
