@@ -5,7 +5,8 @@
 //   store_write.cc   appends, commits and group commits, segment rolls, syncs
 //   store_read.cc    reads of events, values and blobs; stats
 //   store_follow.cc  readers beside a writer (Refresh)
-//   compaction.cc    compaction and verification
+//   compaction.cc    compaction
+//   store_verify.cc  verification
 #include "host/store/store.h"
 
 #include "host/store/log_format.h"

@@ -1,8 +1,5 @@
-// What the files of the Store share beyond store.h: small helpers used by
-// more than one of store.cc (shared parts), store_open.cc (open and
-// recovery), store_write.cc (the write path), store_read.cc (the read path),
-// store_follow.cc (readers beside a writer) and compaction.cc. Private to
-// host/store.
+// What the files of the Store (store.cc lists them) share beyond store.h:
+// small helpers that more than one of them uses. Private to host/store.
 #pragma once
 
 #include <cstdint>
