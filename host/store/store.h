@@ -266,6 +266,17 @@ class Store {
   // per the sync mode or when force_sync. *segment and *base say where.
   Status WriteRecords(const std::string& buf, bool force_sync, uint32_t* segment, uint64_t* base);
   Status SyncActive();
+  // The steps of CommitGroup: each batch staged (validated and framed as a
+  // record), one op at a time, then the group written and applied.
+  struct Group;  // a group commit being staged
+  Status StageBatch(size_t i, const WriteBatch& batch, Group* g);
+  Status StageOps(const WriteBatch& batch, Group* g);
+  Status StageOp(const WriteBatch::Op& op, Group* g);
+  Status StageAppend(const WriteBatch::Op& op, Group* g);
+  Status StageKv(const WriteBatch::Op& op, Group* g);
+  Status CheckCas(const WriteBatch::Op& op, Validator* v);
+  Status StageTruncate(const WriteBatch::Op& op, Group* g);
+  void WriteGroup(const Group& g, std::vector<Status>* results);
   void Apply(const std::vector<Pending>& pending, uint32_t segment, uint64_t base);
   void DropEvents(const std::string& name, StreamState* st, uint64_t through);
   void KillValue(const std::string& key, const ValueLoc& loc);

@@ -414,6 +414,18 @@ Status Store::CurrentValue(const std::string& key, std::optional<std::string>* v
   return Status::OK();
 }
 
+// A group commit being staged: its batches' records, framed in write_buf_,
+// the ops to apply once they are written, and which batches have one.
+struct Store::Group {
+  explicit Group(Store* store) : b(&store->write_buf_), v(store) {}
+
+  RecordBuilder b;
+  Validator v;
+  std::vector<Pending> pending;
+  std::vector<size_t> written;  // indexes of batches that have a record
+  size_t record = 0;            // where the record of the batch being staged starts
+};
+
 void Store::CommitGroup(std::span<const WriteBatch* const> batches, std::vector<Status>* results) {
   results->assign(batches.size(), Status::OK());
   Status writable = CheckWritable();
@@ -422,113 +434,154 @@ void Store::CommitGroup(std::span<const WriteBatch* const> batches, std::vector<
     return;
   }
   write_buf_.clear();
-  RecordBuilder b(&write_buf_);
-  Validator v(this);
-  std::vector<Pending> pending;
-  std::vector<size_t> written;  // indexes of batches that have a record
+  Group g(this);
   for (size_t i = 0; i < batches.size(); ++i) {
-    v.Mark();
-    size_t pending_mark = pending.size();
-    size_t record = write_buf_.size();
-    b.Begin(kBatchRecord);
-    Status s;
-    for (const WriteBatch::Op& op : batches[i]->ops()) {
-      const std::string& name = op.name;
-      switch (op.kind) {
-        case WriteBatch::OpKind::kAppend:
-        case WriteBatch::OpKind::kAppendExpect: {
-          s = CheckName("stream name", name);
-          if (s.ok()) s = CheckValue("payload", *op.value);
-          if (!s.ok()) break;
-          uint64_t hwm = v.Hwm(name);
-          if (op.kind == WriteBatch::OpKind::kAppendExpect && hwm != op.expected_seq) {
-            s = Status::Conflict("append to stream " + Quote(name) + ": expected last seq " +
-                                     std::to_string(op.expected_seq) + " but it is " +
-                                     std::to_string(hwm),
-                                 op.expected_seq, hwm);
-            break;
-          }
-          if (op.seq <= hwm) {
-            s = Status::Conflict("append to stream " + Quote(name) + ": seq " +
-                                     std::to_string(op.seq) + " is not above the high-water mark " +
-                                     std::to_string(hwm),
-                                 hwm + 1, hwm);
-            break;
-          }
-          v.SetHwm(name, op.seq);
-          size_t at = b.AddAppend(name, op.seq, *op.value);
-          pending.push_back(Pending{kAppendOp, &name, op.seq, at,
-                                    static_cast<uint32_t>(op.value->size()), record});
-          break;
-        }
-        case WriteBatch::OpKind::kKvPut:
-        case WriteBatch::OpKind::kKvDelete:
-        case WriteBatch::OpKind::kKvCas: {
-          s = CheckName("key", name);
-          if (s.ok() && op.value) s = CheckValue("value", *op.value);
-          if (!s.ok()) break;
-          if (op.kind == WriteBatch::OpKind::kKvCas) {
-            std::optional<std::string> current;
-            s = v.Value(name, &current);
-            if (!s.ok()) break;
-            if (current != op.expected) {
-              const char* why = !current       ? "the key is absent"
-                                : !op.expected ? "the key is present"
-                                               : "the value differs from the expected one";
-              s = Status::Conflict("kv-cas on key " + Quote(name) + ": " + why);
-              break;
-            }
-          }
-          if (op.value && op.kind != WriteBatch::OpKind::kKvDelete) {
-            v.SetValue(name, std::string_view(*op.value));
-            size_t at = b.AddKvPut(name, *op.value);
-            pending.push_back(
-                Pending{kKvPutOp, &name, 0, at, static_cast<uint32_t>(op.value->size())});
-          } else if (v.Has(name)) {
-            v.SetValue(name, std::nullopt);
-            b.AddKvDelete(name);
-            pending.push_back(Pending{kKvDeleteOp, &name, 0, 0, 0});
-          }
-          break;
-        }
-        case WriteBatch::OpKind::kTruncate: {
-          s = CheckName("stream name", name);
-          if (!s.ok()) break;
-          uint64_t through = std::min(op.seq, v.Hwm(name));
-          auto st = streams_.find(name);
-          uint64_t truncated = st == streams_.end() ? 0 : st->second.truncated;
-          if (through == 0 || through <= truncated) break;  // nothing to drop
-          b.AddTruncate(name, through);
-          pending.push_back(Pending{kTruncateOp, &name, through, 0, 0});
-          break;
-        }
-      }
-      if (!s.ok()) break;
-    }
-    if (s.ok() && b.body_size() + kRecordHeaderSize > kMaxRecordBodyBytes) {
-      s = Status::InvalidArgument("batch is larger than the record limit of 1 GiB");
-    }
-    if (!s.ok()) {
-      v.Rollback();
-      b.Abandon();
-      pending.resize(pending_mark);
-      (*results)[i] = s;
-    } else if (b.op_count() == 0) {
-      b.Abandon();
-    } else {
-      b.Finish();
-      written.push_back(i);
-    }
+    Status s = StageBatch(i, *batches[i], &g);
+    if (!s.ok()) (*results)[i] = s;
   }
-  if (written.empty()) return;
+  WriteGroup(g, results);
+}
+
+// Validates batch i against the store and the batches accepted before it,
+// and frames it as a record. A refused batch leaves no trace; one whose ops
+// are all no-ops gets no record.
+Status Store::StageBatch(size_t i, const WriteBatch& batch, Group* g) {
+  g->v.Mark();
+  size_t pending_mark = g->pending.size();
+  g->record = write_buf_.size();
+  g->b.Begin(kBatchRecord);
+  Status s = StageOps(batch, g);
+  if (!s.ok()) {
+    g->v.Rollback();
+    g->b.Abandon();
+    g->pending.resize(pending_mark);
+  } else if (g->b.op_count() == 0) {
+    g->b.Abandon();
+  } else {
+    g->b.Finish();
+    g->written.push_back(i);
+  }
+  return s;
+}
+
+// Stages a batch's ops in order, up to the first one refused, and checks
+// that its record stays within the limit.
+Status Store::StageOps(const WriteBatch& batch, Group* g) {
+  for (const WriteBatch::Op& op : batch.ops()) {
+    Status s = StageOp(op, g);
+    if (!s.ok()) return s;
+  }
+  if (g->b.body_size() + kRecordHeaderSize > kMaxRecordBodyBytes) {
+    return Status::InvalidArgument("batch is larger than the record limit of 1 GiB");
+  }
+  return Status::OK();
+}
+
+Status Store::StageOp(const WriteBatch::Op& op, Group* g) {
+  switch (op.kind) {
+    case WriteBatch::OpKind::kAppend:
+    case WriteBatch::OpKind::kAppendExpect:
+      return StageAppend(op, g);
+    case WriteBatch::OpKind::kKvPut:
+    case WriteBatch::OpKind::kKvDelete:
+    case WriteBatch::OpKind::kKvCas:
+      return StageKv(op, g);
+    case WriteBatch::OpKind::kTruncate:
+      return StageTruncate(op, g);
+  }
+  return Status::OK();
+}
+
+// An append's seq must be above the hwm, which an append-expect must also
+// find at its expected seq.
+Status Store::StageAppend(const WriteBatch::Op& op, Group* g) {
+  const std::string& name = op.name;
+  Status s = CheckName("stream name", name);
+  if (s.ok()) s = CheckValue("payload", *op.value);
+  if (!s.ok()) return s;
+  uint64_t hwm = g->v.Hwm(name);
+  if (op.kind == WriteBatch::OpKind::kAppendExpect && hwm != op.expected_seq) {
+    return Status::Conflict("append to stream " + Quote(name) + ": expected last seq " +
+                                std::to_string(op.expected_seq) + " but it is " +
+                                std::to_string(hwm),
+                            op.expected_seq, hwm);
+  }
+  if (op.seq <= hwm) {
+    return Status::Conflict("append to stream " + Quote(name) + ": seq " + std::to_string(op.seq) +
+                                " is not above the high-water mark " + std::to_string(hwm),
+                            hwm + 1, hwm);
+  }
+  g->v.SetHwm(name, op.seq);
+  size_t at = g->b.AddAppend(name, op.seq, *op.value);
+  g->pending.push_back(
+      Pending{kAppendOp, &name, op.seq, at, static_cast<uint32_t>(op.value->size()), g->record});
+  return Status::OK();
+}
+
+// A kv put, delete or CAS. A delete (or a CAS to no value) of an absent key
+// writes nothing.
+Status Store::StageKv(const WriteBatch::Op& op, Group* g) {
+  const std::string& name = op.name;
+  Status s = CheckName("key", name);
+  if (s.ok() && op.value) s = CheckValue("value", *op.value);
+  if (!s.ok()) return s;
+  if (op.kind == WriteBatch::OpKind::kKvCas) {
+    s = CheckCas(op, &g->v);
+    if (!s.ok()) return s;
+  }
+  if (op.value && op.kind != WriteBatch::OpKind::kKvDelete) {
+    g->v.SetValue(name, std::string_view(*op.value));
+    size_t at = g->b.AddKvPut(name, *op.value);
+    g->pending.push_back(Pending{kKvPutOp, &name, 0, at, static_cast<uint32_t>(op.value->size())});
+  } else if (g->v.Has(name)) {
+    g->v.SetValue(name, std::nullopt);
+    g->b.AddKvDelete(name);
+    g->pending.push_back(Pending{kKvDeleteOp, &name, 0, 0, 0});
+  }
+  return Status::OK();
+}
+
+// A CAS needs the key's value, as the group leaves it, to be the expected
+// one (or the key absent, if none is expected).
+Status Store::CheckCas(const WriteBatch::Op& op, Validator* v) {
+  std::optional<std::string> current;
+  Status s = v->Value(op.name, &current);
+  if (!s.ok()) return s;
+  if (current != op.expected) {
+    const char* why = !current       ? "the key is absent"
+                      : !op.expected ? "the key is present"
+                                     : "the value differs from the expected one";
+    return Status::Conflict("kv-cas on key " + Quote(op.name) + ": " + why);
+  }
+  return Status::OK();
+}
+
+// A truncation is clamped to the hwm; one that drops nothing writes nothing.
+Status Store::StageTruncate(const WriteBatch::Op& op, Group* g) {
+  const std::string& name = op.name;
+  Status s = CheckName("stream name", name);
+  if (!s.ok()) return s;
+  uint64_t through = std::min(op.seq, g->v.Hwm(name));
+  auto st = streams_.find(name);
+  uint64_t truncated = st == streams_.end() ? 0 : st->second.truncated;
+  if (through == 0 || through <= truncated) return Status::OK();  // nothing to drop
+  g->b.AddTruncate(name, through);
+  g->pending.push_back(Pending{kTruncateOp, &name, through, 0, 0});
+  return Status::OK();
+}
+
+// Writes the records of the batches that have one, with one write (and
+// one sync), then applies their ops to the index.
+void Store::WriteGroup(const Group& g, std::vector<Status>* results) {
+  if (g.written.empty()) return;
   uint32_t segment;
   uint64_t base;
   Status s = WriteRecords(write_buf_, false, &segment, &base);
   if (!s.ok()) {
-    for (size_t i : written) (*results)[i] = s;
+    for (size_t i : g.written) (*results)[i] = s;
     return;
   }
-  Apply(pending, segment, base);
+  Apply(g.pending, segment, base);
   MaybeAutoCompact();
 }
 
