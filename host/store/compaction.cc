@@ -49,6 +49,48 @@ void Store::MaybeAutoCompact() {
   }
 }
 
+// A compaction being staged: the segment's records, the compaction records
+// that copy its live ops (framed in out), and what the index needs to be
+// pointed at the copies once they are written.
+struct Store::Compaction {
+  // A copied event or value.
+  struct Move {
+    OpTag tag;
+    std::string_view name;  // into image
+    uint64_t seq;
+    size_t offset;  // of the value in out
+    uint32_t size;
+    size_t record;  // where the record holding it starts in out
+  };
+
+  Compaction(uint32_t number, bool older_exists)
+      : number(number), older_exists(older_exists), b(&out) {}
+
+  // Ops go into a compaction record opened when one is needed and cut at
+  // about kCompactionRecordBytes.
+  void OpenRecord() {
+    if (b.open()) return;
+    record = out.size();
+    b.Begin(kCompactionRecord);
+  }
+  void MaybeCloseRecord() {
+    if (b.body_size() >= kCompactionRecordBytes) b.Finish();
+  }
+
+  const uint32_t number;
+  const bool older_exists;  // an older segment may hold a put a delete hides
+  std::string image;        // the segment's records
+  std::string out;
+  RecordBuilder b;
+  std::vector<Move> moves;
+  std::vector<std::string_view> touched;  // streams the segment mentions
+  std::unordered_set<std::string_view> tombstones;
+  std::vector<std::string_view> blobs;  // cids whose current record is in this segment
+  std::unordered_set<std::string_view> blobs_seen;
+  size_t record = 0;   // where the open record starts in out
+  SegmentSet retired;  // what the retired record names: retired_ and this segment
+};
+
 Status Store::CompactSegment(uint32_t number) {
   auto sit = segments_.find(number);
   if (sit == segments_.end() || !sit->second.sealed || number == active_) return Status::OK();
@@ -58,146 +100,156 @@ Status Store::CompactSegment(uint32_t number) {
     ~Reset() { *flag = false; }
   } reset{&in_compaction_};
 
-  std::string image;
-  Status s = sit->second.file->ReadAt(0, sit->second.end, &image);
+  Compaction c(number, segments_.begin()->first < number);
+  Status s = sit->second.file->ReadAt(0, sit->second.end, &c.image);
   if (!s.ok()) return s;
-
-  struct Move {
-    OpTag tag;
-    std::string_view name;  // into image
-    uint64_t seq;
-    size_t offset;  // of the value in out
-    uint32_t size;
-    size_t record;  // where the record holding it starts in out
-  };
-  std::string out;
-  RecordBuilder b(&out);
-  std::vector<Move> moves;
-  std::vector<std::string_view> touched;
-  std::unordered_set<std::string_view> tombstones;
-  std::vector<std::string_view> blobs;  // cids whose current record is in this segment
-  std::unordered_set<std::string_view> blobs_seen;
-  bool older_exists = segments_.begin()->first < number;
-  size_t record = 0;
-  auto open_record = [&] {
-    if (b.open()) return;
-    record = out.size();
-    b.Begin(kCompactionRecord);
-  };
-  auto maybe_close = [&] {
-    if (b.body_size() >= kCompactionRecordBytes) b.Finish();
-  };
-
-  SegmentScan scan;
-  s = ScanSegment(
-      image, number,
-      [&](const RecordView& rec) -> Status {
-        // An older retired record is superseded by the one written below.
-        if (rec.type == kSegmentEndRecord || rec.type == kRetiredRecord ||
-            rec.type == kExtentRecord) {
-          return Status::OK();
-        }
-        if (rec.type == kBlobRecord) {
-          uint64_t size;
-          std::string_view cid;
-          if (!DecodeBlob(rec.body, &size, &cid))
-            return Status::Corruption("malformed blob record");
-          auto it = blob_records_.find(cid);
-          if (it != blob_records_.end() && it->second.segment == number &&
-              blobs_seen.insert(cid).second) {
-            blobs.push_back(cid);
-          }
-          return Status::OK();
-        }
-        uint64_t body_offset = rec.offset + kRecordHeaderSize;
-        OpReader reader(rec.body);
-        OpView op;
-        while (reader.Next(&op)) {
-          uint64_t value_offset = body_offset + (op.value.data() - rec.body.data());
-          switch (op.tag) {
-            case kAppendOp: {
-              touched.push_back(op.name);
-              auto it = streams_.find(op.name);
-              if (it == streams_.end()) break;
-              // Still stored here: its run lies in this segment around it
-              // (a segment holds one append of a seq at most; an empty
-              // payload may lie at the run's very end).
-              const EventRun* run = it->second.events.Find(op.seq);
-              if (run == nullptr || run->segment != number || value_offset < run->begin ||
-                  value_offset > run->end) {
-                break;
-              }
-              open_record();
-              size_t at = b.AddAppend(op.name, op.seq, op.value);
-              moves.push_back(Move{kAppendOp, op.name, op.seq, at,
-                                   static_cast<uint32_t>(op.value.size()), record});
-              maybe_close();
-              break;
-            }
-            case kKvPutOp: {
-              auto it = kv_.find(op.name);
-              if (it == kv_.end() || it->second.segment != number ||
-                  it->second.offset != value_offset) {
-                break;
-              }
-              open_record();
-              size_t at = b.AddKvPut(op.name, op.value);
-              moves.push_back(
-                  Move{kKvPutOp, op.name, 0, at, static_cast<uint32_t>(op.value.size()), record});
-              maybe_close();
-              break;
-            }
-            case kKvDeleteOp:
-              // Needed only while an older segment may hold a put it hides.
-              if (older_exists && kv_.find(op.name) == kv_.end() &&
-                  tombstones.insert(op.name).second) {
-                open_record();
-                b.AddKvDelete(op.name);
-                maybe_close();
-              }
-              break;
-            case kTruncateOp:
-            case kStreamMetaOp:
-              touched.push_back(op.name);
-              break;
-          }
-        }
-        return reader.status();
-      },
-      &scan, /*whole_file=*/false);
-  if (!s.ok() || scan.end != SegmentScan::End::kSealed) {
-    return Status::Corruption("compact " + SegmentFileName(number) + ": " +
-                              (s.ok() ? scan.reason : s.message()));
-  }
-  std::sort(touched.begin(), touched.end());
-  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-  for (std::string_view name : touched) {
-    auto it = streams_.find(name);
-    if (it == streams_.end()) continue;
-    open_record();
-    b.AddStreamMeta(name, it->second.hwm, it->second.truncated);
-    maybe_close();
-  }
-  if (b.open()) b.Finish();
-  // Blobs are never deleted, so their records live on.
-  for (std::string_view cid : blobs) b.AddBlob(cid, blob_records_.find(cid)->second.size);
-  // Durable before the file goes: a segment that is missing but not retired
-  // is one the store lost.
-  SegmentSet retired = retired_;
-  retired.Add(number);
-  b.AddRetired(retired.Ranges());
-
+  s = CopyLiveRecords(&c);
+  if (!s.ok()) return s;
+  FinishCopies(&c);
   uint32_t segment;
   uint64_t base;
-  s = WriteRecords(out, /*force_sync=*/true, &segment, &base);
+  s = WriteRecords(c.out, /*force_sync=*/true, &segment, &base);
   if (!s.ok()) return s.WithContext("compact " + SegmentFileName(number));
-  retired_ = std::move(retired);
-  for (std::string_view cid : blobs) {
+  retired_ = std::move(c.retired);
+  PointIndexAtCopies(c, segment, base);
+  compact_candidates_.erase(number);
+  ++stats_.compactions;
+  return DeleteCompacted(number, &sit->second);
+}
+
+// Copies the live ops of the segment's records; the segment must end with
+// its seal.
+Status Store::CopyLiveRecords(Compaction* c) {
+  SegmentScan scan;
+  Status s = ScanSegment(
+      c->image, c->number, [&](const RecordView& rec) { return CopyLiveRecord(rec, c); }, &scan,
+      /*whole_file=*/false);
+  if (!s.ok() || scan.end != SegmentScan::End::kSealed) {
+    return Status::Corruption("compact " + SegmentFileName(c->number) + ": " +
+                              (s.ok() ? scan.reason : s.message()));
+  }
+  return Status::OK();
+}
+
+Status Store::CopyLiveRecord(const RecordView& rec, Compaction* c) {
+  // An older retired record is superseded by the one written below.
+  if (rec.type == kSegmentEndRecord || rec.type == kRetiredRecord || rec.type == kExtentRecord) {
+    return Status::OK();
+  }
+  if (rec.type == kBlobRecord) return NoteBlobRecord(rec, c);
+  uint64_t body_offset = rec.offset + kRecordHeaderSize;
+  OpReader reader(rec.body);
+  OpView op;
+  while (reader.Next(&op)) {
+    uint64_t value_offset = body_offset + (op.value.data() - rec.body.data());
+    switch (op.tag) {
+      case kAppendOp:
+        c->touched.push_back(op.name);
+        CopyStoredEvent(op, value_offset, c);
+        break;
+      case kKvPutOp:
+        CopyCurrentValue(op, value_offset, c);
+        break;
+      case kKvDeleteOp:
+        CopyTombstone(op, c);
+        break;
+      case kTruncateOp:
+      case kStreamMetaOp:
+        c->touched.push_back(op.name);
+        break;
+    }
+  }
+  return reader.status();
+}
+
+// A blob record the store goes by (the first of them in the segment) is
+// copied once the ops are.
+Status Store::NoteBlobRecord(const RecordView& rec, Compaction* c) {
+  uint64_t size;
+  std::string_view cid;
+  if (!DecodeBlob(rec.body, &size, &cid)) return Status::Corruption("malformed blob record");
+  auto it = blob_records_.find(cid);
+  if (it != blob_records_.end() && it->second.segment == c->number &&
+      c->blobs_seen.insert(cid).second) {
+    c->blobs.push_back(cid);
+  }
+  return Status::OK();
+}
+
+void Store::CopyStoredEvent(const OpView& op, uint64_t value_offset, Compaction* c) {
+  auto it = streams_.find(op.name);
+  if (it == streams_.end()) return;
+  // Still stored here: its run lies in this segment around it (a segment
+  // holds one append of a seq at most; an empty payload may lie at the
+  // run's very end).
+  const EventRun* run = it->second.events.Find(op.seq);
+  if (run == nullptr || run->segment != c->number || value_offset < run->begin ||
+      value_offset > run->end) {
+    return;
+  }
+  c->OpenRecord();
+  size_t at = c->b.AddAppend(op.name, op.seq, op.value);
+  c->moves.push_back(Compaction::Move{kAppendOp, op.name, op.seq, at,
+                                      static_cast<uint32_t>(op.value.size()), c->record});
+  c->MaybeCloseRecord();
+}
+
+void Store::CopyCurrentValue(const OpView& op, uint64_t value_offset, Compaction* c) {
+  auto it = kv_.find(op.name);
+  if (it == kv_.end() || it->second.segment != c->number || it->second.offset != value_offset) {
+    return;
+  }
+  c->OpenRecord();
+  size_t at = c->b.AddKvPut(op.name, op.value);
+  c->moves.push_back(Compaction::Move{kKvPutOp, op.name, 0, at,
+                                      static_cast<uint32_t>(op.value.size()), c->record});
+  c->MaybeCloseRecord();
+}
+
+void Store::CopyTombstone(const OpView& op, Compaction* c) {
+  // Needed only while an older segment may hold a put it hides.
+  if (c->older_exists && kv_.find(op.name) == kv_.end() && c->tombstones.insert(op.name).second) {
+    c->OpenRecord();
+    c->b.AddKvDelete(op.name);
+    c->MaybeCloseRecord();
+  }
+}
+
+// After the copies: a stream-meta op for each stream the segment mentions,
+// the blob records, and the retired record.
+void Store::FinishCopies(Compaction* c) {
+  AddStreamMetas(c);
+  if (c->b.open()) c->b.Finish();
+  // Blobs are never deleted, so their records live on.
+  for (std::string_view cid : c->blobs) c->b.AddBlob(cid, blob_records_.find(cid)->second.size);
+  // Durable before the file goes: a segment that is missing but not retired
+  // is one the store lost.
+  c->retired = retired_;
+  c->retired.Add(c->number);
+  c->b.AddRetired(c->retired.Ranges());
+}
+
+// The catalog and the hwm outlive the records that carried them.
+void Store::AddStreamMetas(Compaction* c) {
+  std::sort(c->touched.begin(), c->touched.end());
+  c->touched.erase(std::unique(c->touched.begin(), c->touched.end()), c->touched.end());
+  for (std::string_view name : c->touched) {
+    auto it = streams_.find(name);
+    if (it == streams_.end()) continue;
+    c->OpenRecord();
+    c->b.AddStreamMeta(name, it->second.hwm, it->second.truncated);
+    c->MaybeCloseRecord();
+  }
+}
+
+// Once the copies are written at base of segment, the index points at them.
+void Store::PointIndexAtCopies(const Compaction& c, uint32_t segment, uint64_t base) {
+  for (std::string_view cid : c.blobs) {
     blob_records_.find(cid)->second.segment = segment;
     AddLive(segment, OpCost(cid.size(), 8));
   }
   std::vector<StreamState*> patched;
-  for (const Move& m : moves) {
+  for (const Compaction::Move& m : c.moves) {
     auto loc_offset = static_cast<uint32_t>(base + m.offset);
     if (m.tag == kAppendOp) {
       StreamState& st = streams_.find(m.name)->second;
@@ -213,19 +265,21 @@ Status Store::CompactSegment(uint32_t number) {
     AddLive(segment, OpCost(m.name.size(), m.size));
   }
   for (StreamState* st : patched) st->events.Settle(st->truncated);
-  compact_candidates_.erase(number);
-  ++stats_.compactions;
-  s = env_->DeleteFile(SegmentPath(number));
+}
+
+// Deletes the segment's file, once its copies are durable.
+Status Store::DeleteCompacted(uint32_t number, Segment* seg) {
+  Status s = env_->DeleteFile(SegmentPath(number));
   if (!s.ok()) {
     // Still on disk, so still replayed at the next open: it must stay an
     // older segment for the tombstone rule above, or a later compaction
     // could drop a delete that hides one of its values. Nothing points
     // into it any more; an explicit Compact, or the first compaction after
     // the next open, retries the delete.
-    sit->second.live = 0;
+    seg->live = 0;
     return s.WithContext("compact " + SegmentFileName(number));
   }
-  segments_.erase(sit);
+  segments_.erase(number);
   s = env_->SyncDir(dir_);
   ++syncs_;
   return s.ok() ? s : s.WithContext("compact " + SegmentFileName(number));

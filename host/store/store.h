@@ -286,6 +286,20 @@ class Store {
   Status CurrentValue(const std::string& key, std::optional<std::string>* value);
   void MaybeAutoCompact();
   Status CompactSegment(uint32_t number);
+  // The steps of CompactSegment: the live ops of the segment's records
+  // copied, the copies finished and, once written, the index pointed at
+  // them and the segment deleted.
+  struct Compaction;  // a compaction being staged
+  Status CopyLiveRecords(Compaction* c);
+  Status CopyLiveRecord(const RecordView& rec, Compaction* c);
+  Status NoteBlobRecord(const RecordView& rec, Compaction* c);
+  void CopyStoredEvent(const OpView& op, uint64_t value_offset, Compaction* c);
+  void CopyCurrentValue(const OpView& op, uint64_t value_offset, Compaction* c);
+  void CopyTombstone(const OpView& op, Compaction* c);
+  void FinishCopies(Compaction* c);
+  void AddStreamMetas(Compaction* c);
+  void PointIndexAtCopies(const Compaction& c, uint32_t segment, uint64_t base);
+  Status DeleteCompacted(uint32_t number, Segment* seg);
   std::string SegmentPath(uint32_t number) const;
   std::string BlobPath(const std::string& cid) const;
   Status PublishBlob(const std::string& cid, const std::string& bytes);
