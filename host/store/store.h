@@ -300,6 +300,20 @@ class Store {
   void AddStreamMetas(Compaction* c);
   void PointIndexAtCopies(const Compaction& c, uint32_t segment, uint64_t base);
   Status DeleteCompacted(uint32_t number, Segment* seg);
+  // The steps of Verify: the segment files one by one, the segments
+  // together, the index against the log, the blobs.
+  struct Verification;  // what Verify has found so far
+  void VerifySegmentFiles(Verification* v);
+  void VerifySegmentFile(uint32_t number, const Segment& seg, Verification* v);
+  void VerifySegmentChain(Verification* v);
+  void VerifySegmentEnds(Verification* v);
+  void VerifyStreams(Verification* v);
+  void VerifyRun(const std::string& name, const EventRun& r, const std::string& seqs,
+                 Verification* v);
+  void VerifyValues(Verification* v);
+  void VerifyLocation(const std::string& what, uint32_t segment, uint64_t offset, uint32_t size,
+                      Verification* v);
+  void VerifyBlobs(Verification* v);
   std::string SegmentPath(uint32_t number) const;
   std::string BlobPath(const std::string& cid) const;
   Status PublishBlob(const std::string& cid, const std::string& bytes);
