@@ -236,6 +236,14 @@ class Store {
                          std::unique_ptr<Store>* out);
 
   Status Recover();
+  // Steps of Recover, as are those below.
+  std::vector<uint32_t> SegmentNumbers(const std::vector<std::string>& names);
+  Status ReplaySegments(const std::vector<uint32_t>& numbers, std::vector<SegmentScan>* scans);
+  Status CheckSegmentsAgainstMarker(const std::vector<uint32_t>& numbers,
+                                    const std::vector<SegmentScan>& scans);
+  Status CheckMarkerNotLost(const std::vector<uint32_t>& numbers,
+                            const std::vector<SegmentScan>& scans);
+  Status StartActiveSegment();
   Status ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan);
   Status ReplayRecord(uint32_t number, const RecordView& rec);
   Status ReplayOps(uint32_t number, uint64_t body_offset, bool compaction, std::string_view body);

@@ -170,18 +170,7 @@ Status Store::Recover() {
   bool has_marker;
   s = ReadMarker(names, &has_marker);
   if (!s.ok()) return s;
-  std::vector<uint32_t> numbers;
-  for (const std::string& name : names) {
-    uint32_t n;
-    if (ParseSegmentFileName(name, &n)) {
-      numbers.push_back(n);
-    } else if (!options_.read_only && name.size() > 4 &&
-               name.compare(name.size() - 4, 4, kTempSuffix) == 0) {
-      // A segment that was never published: its creation did not finish.
-      env_->DeleteFile(dir_ + "/" + name).IgnoreError();
-    }
-  }
-  std::sort(numbers.begin(), numbers.end());
+  std::vector<uint32_t> numbers = SegmentNumbers(names);
   if (!has_marker && numbers.empty() && !options_.read_only) {
     // A new store: the marker comes first, so that from the first segment
     // on the directory is known as a store and a lost segment shows.
@@ -190,19 +179,57 @@ Status Store::Recover() {
     has_marker = true;
   }
   std::vector<SegmentScan> scans(numbers.size());
+  s = ReplaySegments(numbers, &scans);
+  if (!s.ok()) return s;
+  s = has_marker ? CheckSegmentsAgainstMarker(numbers, scans) : CheckMarkerNotLost(numbers, scans);
+  if (!s.ok()) return s;
+  s = SettleSegmentEnds(numbers, scans);
+  if (!s.ok()) return s;
+  FinishRecovery();
+  s = LoadBlobs();
+  if (!s.ok()) return s;
+  return StartActiveSegment();
+}
+
+// The numbers of the segment files among names, sorted. A segment that was
+// never published (its creation did not finish) is deleted.
+std::vector<uint32_t> Store::SegmentNumbers(const std::vector<std::string>& names) {
+  std::vector<uint32_t> numbers;
+  for (const std::string& name : names) {
+    uint32_t n;
+    if (ParseSegmentFileName(name, &n)) {
+      numbers.push_back(n);
+    } else if (!options_.read_only && name.size() > 4 &&
+               name.compare(name.size() - 4, 4, kTempSuffix) == 0) {
+      env_->DeleteFile(dir_ + "/" + name).IgnoreError();
+    }
+  }
+  std::sort(numbers.begin(), numbers.end());
+  return numbers;
+}
+
+Status Store::ReplaySegments(const std::vector<uint32_t>& numbers,
+                             std::vector<SegmentScan>* scans) {
   for (size_t i = 0; i < numbers.size(); ++i) {
     Segment seg;
-    s = ReplaySegment(numbers[i], &seg, &scans[i]);
+    Status s = ReplaySegment(numbers[i], &seg, &(*scans)[i]);
     if (!s.ok()) return s;
     segments_.emplace(numbers[i], std::move(seg));
   }
-  if (has_marker && marker_.clean_end != 0 && !numbers.empty() &&
-      numbers.back() == marker_.newest_segment) {
+  return Status::OK();
+}
+
+// The log against what the marker says: where it ended at a clean close,
+// and the newest segment created.
+Status Store::CheckSegmentsAgainstMarker(const std::vector<uint32_t>& numbers,
+                                         const std::vector<SegmentScan>& scans) {
+  if (marker_.clean_end != 0 && !numbers.empty() && numbers.back() == marker_.newest_segment) {
     // Closed cleanly: the log must end exactly where it ended then.
     const SegmentScan& last = scans.back();
     if (last.end != SegmentScan::End::kCorrupt &&
         (last.valid_end != marker_.clean_end || last.end == SegmentScan::End::kTornTail)) {
-      s = Problem(false, numbers.back(), std::min<uint64_t>(last.valid_end, marker_.clean_end),
+      Status s =
+          Problem(false, numbers.back(), std::min<uint64_t>(last.valid_end, marker_.clean_end),
                   "the store was closed cleanly with its log ending at offset " +
                       std::to_string(marker_.clean_end) + ", but it ends at offset " +
                       std::to_string(last.valid_end) +
@@ -210,33 +237,38 @@ Status Store::Recover() {
       if (!s.ok()) return s;
     }
   }
-  if (has_marker) {
-    uint32_t newest = numbers.empty() ? 0 : numbers.back();
-    if (marker_.newest_segment > newest) {
-      s = Problem(false, marker_.newest_segment, 0,
-                  numbers.empty() ? std::string("every segment file is gone: the store marker ") +
-                                        kMarkerFileName + " says " +
-                                        SegmentFileName(marker_.newest_segment) + " was created"
-                                  : std::string("the segment file is missing: the store marker ") +
-                                        kMarkerFileName + " says it was created");
-      if (!s.ok()) return s;
-    }
-  } else {
-    for (size_t i = 0; i < numbers.size(); ++i) {
-      if (scans[i].version >= kFirstMarkedVersion) {
-        s = Problem(false, numbers[i], 0,
-                    std::string("the store marker ") + kMarkerFileName +
-                        " is missing, but this segment was written by a version that keeps one");
-        if (!s.ok()) return s;
-        break;
-      }
+  uint32_t newest = numbers.empty() ? 0 : numbers.back();
+  if (marker_.newest_segment > newest) {
+    Status s =
+        Problem(false, marker_.newest_segment, 0,
+                numbers.empty() ? std::string("every segment file is gone: the store marker ") +
+                                      kMarkerFileName + " says " +
+                                      SegmentFileName(marker_.newest_segment) + " was created"
+                                : std::string("the segment file is missing: the store marker ") +
+                                      kMarkerFileName + " says it was created");
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+// Without a marker the store must be one from before version 3: no segment
+// may have been written by a version that keeps one.
+Status Store::CheckMarkerNotLost(const std::vector<uint32_t>& numbers,
+                                 const std::vector<SegmentScan>& scans) {
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    if (scans[i].version >= kFirstMarkedVersion) {
+      return Problem(false, numbers[i], 0,
+                     std::string("the store marker ") + kMarkerFileName +
+                         " is missing, but this segment was written by a version that keeps one");
     }
   }
-  s = SettleSegmentEnds(numbers, scans);
-  if (!s.ok()) return s;
-  FinishRecovery();
-  s = LoadBlobs();
-  if (!s.ok()) return s;
+  return Status::OK();
+}
+
+// The newest segment is the one written to; a new store gets its first.
+// The marker catches up with it.
+Status Store::StartActiveSegment() {
+  Status s;
   if (segments_.empty()) {
     if (options_.read_only) return Status::OK();
     s = CreateSegment(std::max<uint32_t>(marker_.newest_segment, 0) + 1,
