@@ -236,6 +236,14 @@ class Store {
                          std::unique_ptr<Store>* out);
 
   Status Recover();
+  // Steps of Recover, as are those below.
+  std::vector<uint32_t> SegmentNumbers(const std::vector<std::string>& names);
+  Status ReplaySegments(const std::vector<uint32_t>& numbers, std::vector<SegmentScan>* scans);
+  Status CheckSegmentsAgainstMarker(const std::vector<uint32_t>& numbers,
+                                    const std::vector<SegmentScan>& scans);
+  Status CheckMarkerNotLost(const std::vector<uint32_t>& numbers,
+                            const std::vector<SegmentScan>& scans);
+  Status StartActiveSegment();
   Status ReplaySegment(uint32_t number, Segment* seg, SegmentScan* scan);
   Status ReplayRecord(uint32_t number, const RecordView& rec);
   Status ReplayOps(uint32_t number, uint64_t body_offset, bool compaction, std::string_view body);
@@ -266,6 +274,17 @@ class Store {
   // per the sync mode or when force_sync. *segment and *base say where.
   Status WriteRecords(const std::string& buf, bool force_sync, uint32_t* segment, uint64_t* base);
   Status SyncActive();
+  // The steps of CommitGroup: each batch staged (validated and framed as a
+  // record), one op at a time, then the group written and applied.
+  struct Group;  // a group commit being staged
+  Status StageBatch(size_t i, const WriteBatch& batch, Group* g);
+  Status StageOps(const WriteBatch& batch, Group* g);
+  Status StageOp(const WriteBatch::Op& op, Group* g);
+  Status StageAppend(const WriteBatch::Op& op, Group* g);
+  Status StageKv(const WriteBatch::Op& op, Group* g);
+  Status CheckCas(const WriteBatch::Op& op, Validator* v);
+  Status StageTruncate(const WriteBatch::Op& op, Group* g);
+  void WriteGroup(const Group& g, std::vector<Status>* results);
   void Apply(const std::vector<Pending>& pending, uint32_t segment, uint64_t base);
   void DropEvents(const std::string& name, StreamState* st, uint64_t through);
   void KillValue(const std::string& key, const ValueLoc& loc);
@@ -275,6 +294,34 @@ class Store {
   Status CurrentValue(const std::string& key, std::optional<std::string>* value);
   void MaybeAutoCompact();
   Status CompactSegment(uint32_t number);
+  // The steps of CompactSegment: the live ops of the segment's records
+  // copied, the copies finished and, once written, the index pointed at
+  // them and the segment deleted.
+  struct Compaction;  // a compaction being staged
+  Status CopyLiveRecords(Compaction* c);
+  Status CopyLiveRecord(const RecordView& rec, Compaction* c);
+  Status NoteBlobRecord(const RecordView& rec, Compaction* c);
+  void CopyStoredEvent(const OpView& op, uint64_t value_offset, Compaction* c);
+  void CopyCurrentValue(const OpView& op, uint64_t value_offset, Compaction* c);
+  void CopyTombstone(const OpView& op, Compaction* c);
+  void FinishCopies(Compaction* c);
+  void AddStreamMetas(Compaction* c);
+  void PointIndexAtCopies(const Compaction& c, uint32_t segment, uint64_t base);
+  Status DeleteCompacted(uint32_t number, Segment* seg);
+  // The steps of Verify: the segment files one by one, the segments
+  // together, the index against the log, the blobs.
+  struct Verification;  // what Verify has found so far
+  void VerifySegmentFiles(Verification* v);
+  void VerifySegmentFile(uint32_t number, const Segment& seg, Verification* v);
+  void VerifySegmentChain(Verification* v);
+  void VerifySegmentEnds(Verification* v);
+  void VerifyStreams(Verification* v);
+  void VerifyRun(const std::string& name, const EventRun& r, const std::string& seqs,
+                 Verification* v);
+  void VerifyValues(Verification* v);
+  void VerifyLocation(const std::string& what, uint32_t segment, uint64_t offset, uint32_t size,
+                      Verification* v);
+  void VerifyBlobs(Verification* v);
   std::string SegmentPath(uint32_t number) const;
   std::string BlobPath(const std::string& cid) const;
   Status PublishBlob(const std::string& cid, const std::string& bytes);
