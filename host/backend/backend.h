@@ -117,7 +117,10 @@ class Backend {
   // --- followers ----------------------------------------------------------
   // A position in the order of commits, rising with every commit that
   // changed something (for the embedded store, the log's end; for an
-  // engine shared by many processes, what this process has seen).
+  // engine shared by many processes, what this process has seen). It may
+  // rise a moment after the commit returned: PostgreSQL shows a commit only
+  // once no older transaction in the database is still running, so that a
+  // follower never passes one that commits late.
   virtual Status CommitPosition(uint64_t* position) = 0;
   // Returns once the commit position has passed `seen` or timeout_ms has
   // gone by (0: do not wait), with *position the position now. Engines wait
