@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <random>
 #include <thread>
 #include <unordered_set>
 
@@ -110,7 +111,7 @@ const char kWrite[] =
     "  kput AS (UPDATE kv AS k SET value = u.v "
     "    FROM unnest($8::bytea[], $9::bytea[]) AS u(h, v) WHERE k.key_hash = u.h), "
     "  kdel AS (DELETE FROM kv WHERE key_hash = ANY($10::bytea[])) "
-    "INSERT INTO commits DEFAULT VALUES";
+    "INSERT INTO commits (token) VALUES ($11)";
 
 // The same for a group of appends only (the common case), with less to plan.
 const char kWriteAppends[] =
@@ -118,7 +119,7 @@ const char kWriteAppends[] =
     "    SELECT * FROM unnest($1::int8[], $2::int8[], $3::bytea[])), "
     "  hwm AS (UPDATE streams AS s SET hwm = greatest(s.hwm, u.hwm) "
     "    FROM unnest($4::int8[], $5::int8[]) AS u(id, hwm) WHERE s.id = u.id) "
-    "INSERT INTO commits DEFAULT VALUES";
+    "INSERT INTO commits (token) VALUES ($6)";
 
 // The followers' position: the newest commit below the oldest running xid.
 const char kPosition[] =
@@ -311,12 +312,22 @@ class PgBackend final : public backend::Backend {
                         std::vector<Status>* results, bool* retry);
   // Decides a COMMIT whose answer was lost, by the server's record of the
   // transaction (pg_xact_status): *committed or not.
-  Status ReadBack(int64_t xid, bool* committed);
+  Status ReadBack(int64_t xid, const std::string& token, bool* committed);
+  // 16 random bytes: the token of one try at a group's transaction.
+  std::string NewToken() {
+    std::string t(16, '\0');
+    for (size_t i = 0; i < t.size(); i += 8) {
+      uint64_t r = rng_();
+      std::memcpy(&t[i], &r, 8);
+    }
+    return t;
+  }
   std::string Channel() const { return "sx_commits:" + opt_.schema; }
 
   PgOptions opt_;
   Conn conn_;
   bool listening_ = false;
+  std::mt19937_64 rng_{std::random_device{}()};
   uint64_t stats_appends_ = 0;       // by this process, as the other engines count them
   uint64_t stats_records_read_ = 0;  // event rows Read returned to this process
   uint64_t stats_commits_ = 0;
@@ -624,12 +635,13 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   // One round trip: the writes, COMMIT, and the wake-up for followers in an
   // implicit transaction of its own after the COMMIT.
   std::vector<Conn::Step> commit;
+  std::string token = NewToken();
   if (tr_id.empty() && put_hash.empty() && del_hash.empty()) {
     commit.push_back(
         Conn::Step{"write_appends",
                    kWriteAppends,
                    {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
-                    Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val)},
+                    Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val), ByteaParam(token)},
                    nullptr});
   } else {
     commit.push_back(
@@ -638,7 +650,7 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
                    {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
                     Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val), Int8ArrayParam(tr_id),
                     Int8ArrayParam(tr_upto), ByteaArrayParam(put_hash), ByteaArrayParam(put_value),
-                    ByteaArrayParam(del_hash)},
+                    ByteaArrayParam(del_hash), ByteaParam(token)},
                    nullptr});
   }
   commit.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
@@ -667,7 +679,7 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     // The answer is lost: the server knows whether the transaction committed.
     ++stats_read_backs_;
     bool committed = false;
-    Status rb = ReadBack(xid_rows.Int8(0, 0), &committed);
+    Status rb = ReadBack(xid_rows.Int8(0, 0), token, &committed);
     if (!rb.ok()) {
       *retry = false;
       return Status::IOError(conn_.where() +
@@ -685,7 +697,7 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   return Status::OK();
 }
 
-Status PgBackend::ReadBack(int64_t xid, bool* committed) {
+Status PgBackend::ReadBack(int64_t xid, const std::string& token, bool* committed) {
   Clock::time_point give_up = Clock::now() + std::chrono::milliseconds(opt_.retry_ms);
   int backoff_ms = 10;
   for (;;) {
@@ -706,9 +718,21 @@ Status PgBackend::ReadBack(int64_t xid, bool* committed) {
     }
     // "in progress": the old session has not ended yet; look again.
     std::string status = s.ok() && rows.size() && !rows.IsNull(0, 0) ? rows.Bytes(0, 0) : "";
-    if (status == "committed" || status == "aborted") {
-      *committed = status == "committed";
+    if (status == "aborted") {
+      *committed = false;
       return Status::OK();
+    }
+    if (status == "committed") {
+      // Ours only if its commits row holds our token: after a crash the id
+      // may have gone to a newer transaction, whose status this is.
+      Rows mine;
+      s = conn_.Run("read_back_token",
+                    "SELECT count(*) FROM commits WHERE xid = $1::text::xid8 AND token = $2",
+                    {TextParam(std::to_string(xid)), ByteaParam(token)}, &mine);
+      if (s.ok()) {
+        *committed = mine.Int8(0, 0) == 1;
+        return Status::OK();
+      }
     }
     if (s.ok() && status != "in progress") {
       return Status::IOError(conn_.where() + ": transaction " + std::to_string(xid) +

@@ -53,6 +53,31 @@ TEST_F(PgBackend, OpenCreatesTheSchemaOnceAndReopens) {
   EXPECT_EQ(Last(db_.get(), "s"), 1u);
 }
 
+TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "old").ok());
+  db_.reset();
+  // Back to version 1: no token column, no row for migration 2.
+  ASSERT_TRUE(admin_
+                  .Exec("ALTER TABLE " + schema_ + ".commits DROP COLUMN token; DELETE FROM " +
+                        schema_ + ".schema_version WHERE version >= 2")
+                  .ok());
+  std::unique_ptr<backend::Backend> db;
+  Open(&db);
+  EXPECT_EQ(Stat(db.get(), "schema-version"), static_cast<uint64_t>(LatestSchemaVersion()));
+  EXPECT_EQ(LatestSchemaVersion(), 2);
+  ASSERT_TRUE(Append(db.get(), "s", 2, "new").ok());
+  std::vector<Event> events;
+  ASSERT_TRUE(db->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].payload, "old");
+  Rows rows;
+  ASSERT_TRUE(admin_
+                  .Run("tokens", ("SELECT count(token)::int8 FROM " + schema_ + ".commits").c_str(),
+                       {}, &rows)
+                  .ok());
+  EXPECT_EQ(rows.Int8(0, 0), 1);  // the commit after the migration has its token
+}
+
 TEST_F(PgBackend, ASchemaFromANewerVersionIsRefused) {
   ASSERT_TRUE(admin_.Exec("INSERT INTO " + schema_ + ".schema_version VALUES (999)").ok());
   std::unique_ptr<backend::Backend> db;
