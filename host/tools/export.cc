@@ -281,8 +281,10 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
     streams = options.streams;
     if (streams.empty()) s = st->Streams(&streams);
   }
+  // The total only feeds the progress line; PostgreSQL counts it with a
+  // query over every event, so it is asked only when progress is shown.
   backend::Stats stats;
-  if (s.ok()) s = st->GetStats(&stats);
+  if (s.ok() && options.progress) s = st->GetStats(&stats);
   if (!s.ok()) {
     err << "store export: " << s.ToString() << "\n";
     return 1;

@@ -23,16 +23,6 @@ std::vector<uint64_t> Seqs(backend::Backend* db, const std::string& stream, uint
   return seqs;
 }
 
-uint64_t Stat(backend::Backend* db, const std::string& name) {
-  backend::Stats stats;
-  EXPECT_TRUE(db->GetStats(&stats).ok());
-  for (const auto& [n, v] : stats) {
-    if (n == name) return v;
-  }
-  ADD_FAILURE() << "no stat " << name;
-  return 0;
-}
-
 using PgBackend = PgTest;
 
 TEST_F(PgBackend, OpenCreatesTheSchemaOnceAndReopens) {

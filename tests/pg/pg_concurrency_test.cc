@@ -33,16 +33,6 @@ struct Ack {
   bool operator==(const Ack& o) const = default;
 };
 
-uint64_t Stat(backend::Backend* db, const std::string& name) {
-  backend::Stats stats;
-  EXPECT_TRUE(db->GetStats(&stats).ok());
-  for (const auto& [n, v] : stats) {
-    if (n == name) return v;
-  }
-  ADD_FAILURE() << "no stat " << name;
-  return 0;
-}
-
 uint64_t Retries(backend::Backend* db) { return Stat(db, "commit-retries"); }
 
 // One writer: `rounds` appends with append-expect to the shared streams,

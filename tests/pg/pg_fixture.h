@@ -85,6 +85,17 @@ inline Status Append(backend::Backend* db, const std::string& stream, uint64_t s
   return db->Commit(b);
 }
 
+// The engine's counter `name`; a test failure when it has none.
+inline uint64_t Stat(backend::Backend* db, const std::string& name) {
+  backend::Stats stats;
+  EXPECT_TRUE(db->GetStats(&stats).ok());
+  for (const auto& [n, v] : stats) {
+    if (n == name) return v;
+  }
+  ADD_FAILURE() << "no stat " << name;
+  return 0;
+}
+
 inline uint64_t Last(backend::Backend* db, const std::string& stream) {
   uint64_t seq = 0;
   EXPECT_TRUE(db->LastSeq(stream, &seq).ok());
