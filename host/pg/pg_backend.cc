@@ -38,6 +38,21 @@ std::string HashOf(const std::string& name) {
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
 
+// An advisory lock key: the first 8 bytes of a name's sha256 mixed with a
+// salt for the schema and the kind of name (stream or key). Names of other
+// schemas or kinds whose keys collide only make two writers wait in turn.
+int64_t LockKey(const std::string& hash, uint64_t salt) {
+  uint64_t k = 0;
+  std::memcpy(&k, hash.data(), sizeof k);
+  return static_cast<int64_t>(k ^ salt);
+}
+
+uint64_t Salt(const std::string& what) {
+  uint64_t k = 0;
+  std::memcpy(&k, HashOf(what).data(), sizeof k);
+  return k;
+}
+
 // A name for messages, escaped and cut as the embedded store does it, so
 // both engines give the same messages.
 std::string Quote(const std::string& name) {
@@ -78,6 +93,16 @@ bool Retryable(const std::string& sqlstate) {
 
 // --- statements -------------------------------------------------------------
 
+// A stream's high-water mark, the largest seq it ever held, for a streams row
+// named s. Appends leave the row alone (an update per stream and group cost
+// more than the appends); a truncation raises the row's hwm before it
+// deletes, so the mark is the greater of the row's hwm and the largest stored
+// seq, the last entry of the stream in the events' primary key.
+#define SX_PG_HWM_OF_S \
+  "greatest(s.hwm, coalesce((SELECT max(e.seq) FROM events e WHERE e.stream_id = s.id), 0))"
+// Whether the stream of row s holds or held an event.
+#define SX_PG_HAS_SEQS_S "(s.hwm > 0 OR EXISTS (SELECT 1 FROM events e WHERE e.stream_id = s.id))"
+
 // Creates the rows of streams not seen before, in name-hash order (the
 // NOT EXISTS spares the identity sequence for streams that exist).
 const char kInsertStreams[] =
@@ -86,17 +111,20 @@ const char kInsertStreams[] =
     "WHERE NOT EXISTS (SELECT 1 FROM streams WHERE name_hash = u.h) ORDER BY h "
     "ON CONFLICT (name_hash) DO NOTHING";
 
-// Locks every stream row, in name-hash order.
-const char kLockStreams[] =
-    "SELECT name_hash, id, hwm FROM streams WHERE name_hash = ANY($1::bytea[]) "
-    "ORDER BY name_hash FOR UPDATE";
+// Takes the advisory lock of every stream and key of a group, in the order
+// of the array (the caller sorts it): every writer takes its locks in one
+// global order, so two groups never wait on each other in a cycle. The lock
+// is held to the end of the transaction; a lock in memory costs far less
+// than a row lock, which writes the row.
+const char kLock[] = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::int8[]) AS k";
 
-// Locks every key (a NULL-valued row stands for an absent key), in hash order.
-const char kLockKeys[] =
-    "INSERT INTO kv AS k (key_hash, key, value) "
-    "SELECT h, n, NULL FROM unnest($1::bytea[], $2::bytea[]) AS u(h, n) ORDER BY h "
-    "ON CONFLICT (key_hash) DO UPDATE SET value = k.value "
-    "RETURNING k.key_hash, k.value";
+// The streams' rows and the keys' values, read under those locks: each
+// statement reads the newest committed state, and the previous holder of a
+// lock committed before it let go.
+const char kReadStreams[] =
+    "SELECT name_hash, id, " SX_PG_HWM_OF_S " FROM streams s WHERE name_hash = ANY($1::bytea[])";
+const char kReadKeys[] =
+    "SELECT key_hash, value FROM kv WHERE key_hash = ANY($1::bytea[]) AND value IS NOT NULL";
 
 // Every write of the accepted batches, and the commit's row, in one statement.
 // The events inserted here are not seen by the DELETE of the same statement:
@@ -104,22 +132,21 @@ const char kLockKeys[] =
 const char kWrite[] =
     "WITH ins AS (INSERT INTO events (stream_id, seq, payload) "
     "    SELECT * FROM unnest($1::int8[], $2::int8[], $3::bytea[])), "
-    "  hwm AS (UPDATE streams AS s SET hwm = greatest(s.hwm, u.hwm) "
-    "    FROM unnest($4::int8[], $5::int8[]) AS u(id, hwm) WHERE s.id = u.id), "
-    "  trunc AS (DELETE FROM events AS e USING unnest($6::int8[], $7::int8[]) AS t(id, upto) "
-    "    WHERE e.stream_id = t.id AND e.seq <= t.upto), "
-    "  kput AS (UPDATE kv AS k SET value = u.v "
-    "    FROM unnest($8::bytea[], $9::bytea[]) AS u(h, v) WHERE k.key_hash = u.h), "
+    "  tr AS (SELECT * FROM unnest($4::int8[], $5::int8[], $6::int8[]) AS t(id, hwm, upto)), "
+    "  hwm AS (UPDATE streams AS s SET hwm = greatest(s.hwm, tr.hwm) FROM tr WHERE s.id = tr.id), "
+    "  trunc AS (DELETE FROM events AS e USING tr WHERE e.stream_id = tr.id AND e.seq <= tr.upto), "
+    "  kput AS (INSERT INTO kv AS k (key_hash, key, value) "
+    "    SELECT * FROM unnest($7::bytea[], $8::bytea[], $9::bytea[]) "
+    "    ON CONFLICT (key_hash) DO UPDATE SET value = excluded.value), "
     "  kdel AS (DELETE FROM kv WHERE key_hash = ANY($10::bytea[])) "
     "INSERT INTO commits (token) VALUES ($11)";
 
-// The same for a group of appends only (the common case), with less to plan.
+// The same for a group of appends only (the common case): the events and
+// the commit's row.
 const char kWriteAppends[] =
     "WITH ins AS (INSERT INTO events (stream_id, seq, payload) "
-    "    SELECT * FROM unnest($1::int8[], $2::int8[], $3::bytea[])), "
-    "  hwm AS (UPDATE streams AS s SET hwm = greatest(s.hwm, u.hwm) "
-    "    FROM unnest($4::int8[], $5::int8[]) AS u(id, hwm) WHERE s.id = u.id) "
-    "INSERT INTO commits (token) VALUES ($6)";
+    "    SELECT * FROM unnest($1::int8[], $2::int8[], $3::bytea[])) "
+    "INSERT INTO commits (token) VALUES ($4)";
 
 // The followers' position: the newest commit below the oldest running xid.
 const char kPosition[] =
@@ -131,6 +158,8 @@ class PgBackend final : public backend::Backend {
   explicit PgBackend(PgOptions options) : opt_(std::move(options)) {}
 
   Status Open() {
+    stream_salt_ = Salt("sx stream lock " + opt_.schema);
+    key_salt_ = Salt("sx key lock " + opt_.schema);
     Status s = conn_.Connect(opt_.url);
     if (!s.ok()) return s;
     return Migrate();
@@ -163,7 +192,7 @@ class PgBackend final : public backend::Backend {
 
   Status LastSeq(const std::string& stream, uint64_t* seq) override {
     Rows rows;
-    Status s = Query("last_seq", "SELECT hwm FROM streams WHERE name_hash = $1",
+    Status s = Query("last_seq", "SELECT " SX_PG_HWM_OF_S " FROM streams s WHERE name_hash = $1",
                      {ByteaParam(HashOf(stream))}, &rows);
     if (!s.ok()) return s;
     *seq = rows.size() ? static_cast<uint64_t>(rows.Int8(0, 0)) : 0;
@@ -182,7 +211,7 @@ class PgBackend final : public backend::Backend {
   }
 
   Status Streams(std::vector<std::string>* out) override {
-    return Names("streams", "SELECT name FROM streams WHERE hwm > 0", out);
+    return Names("streams", "SELECT name FROM streams s WHERE " SX_PG_HAS_SEQS_S, out);
   }
 
   Status KvGet(const std::string& key, std::string* value) override {
@@ -243,7 +272,8 @@ class PgBackend final : public backend::Backend {
     Rows rows;
     Status s = Query("stats",
                      "SELECT (SELECT count(*) FROM events), "
-                     "(SELECT count(*) FROM streams WHERE hwm > 0), "
+                     "(SELECT count(*) FROM streams s WHERE " SX_PG_HAS_SEQS_S
+                     "), "
                      "(SELECT count(*) FROM kv WHERE value IS NOT NULL), "
                      "(SELECT count(*) FROM blobs), "
                      "(SELECT coalesce(sum(size), 0)::int8 FROM blobs)",
@@ -335,6 +365,7 @@ class PgBackend final : public backend::Backend {
   uint64_t stats_read_backs_ = 0;
   Clock::time_point last_notify_;
   std::unordered_set<std::string> known_streams_;  // name hashes with a row
+  uint64_t stream_salt_ = 0, key_salt_ = 0;        // of the lock keys (LockKey)
 };
 
 Status PgBackend::Migrate() {
@@ -453,19 +484,23 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     return st;
   };
 
-  // One round trip: BEGIN and the locks, streams first, then keys.
-  std::vector<const std::string*> s_hashes, s_names, k_hashes, k_names;
+  // One round trip: BEGIN, the locks, and what they guard.
+  std::vector<const std::string*> s_hashes, s_names, k_hashes;
   std::map<std::string, const std::string*> stream_by_hash, key_by_hash;
+  std::vector<int64_t> lock_keys;
   for (const auto& [name, h] : stream_hash) {
     s_names.push_back(&name);
     s_hashes.push_back(&h);
     stream_by_hash[h] = &name;
+    lock_keys.push_back(LockKey(h, stream_salt_));
   }
   for (const auto& [name, h] : key_hash) {
-    k_names.push_back(&name);
     k_hashes.push_back(&h);
     key_by_hash[h] = &name;
+    lock_keys.push_back(LockKey(h, key_salt_));
   }
+  std::sort(lock_keys.begin(), lock_keys.end());
+  lock_keys.erase(std::unique(lock_keys.begin(), lock_keys.end()), lock_keys.end());
   Rows stream_rows, key_rows, xid_rows;
   std::vector<Conn::Step> lock;
   lock.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
@@ -479,13 +514,13 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     lock.push_back(Conn::Step{
         "insert_streams", kInsertStreams, {ByteaArrayParam(s_hashes), ByteaArrayParam(s_names)}});
   }
+  lock.push_back(Conn::Step{"lock", kLock, {Int8ArrayParam(lock_keys)}, nullptr});
   if (!s_hashes.empty()) {
     lock.push_back(
-        Conn::Step{"lock_streams", kLockStreams, {ByteaArrayParam(s_hashes)}, &stream_rows});
+        Conn::Step{"read_streams", kReadStreams, {ByteaArrayParam(s_hashes)}, &stream_rows});
   }
   if (!k_hashes.empty()) {
-    lock.push_back(Conn::Step{
-        "lock_keys", kLockKeys, {ByteaArrayParam(k_hashes), ByteaArrayParam(k_names)}, &key_rows});
+    lock.push_back(Conn::Step{"read_keys", kReadKeys, {ByteaArrayParam(k_hashes)}, &key_rows});
   }
   s = conn_.Pipeline(&lock);
   if (!s.ok()) return fail(s);
@@ -503,13 +538,12 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
         StreamState{stream_rows.Int8(r, 1), static_cast<uint64_t>(stream_rows.Int8(r, 2)), 0};
   }
   std::map<std::string, std::optional<std::string>> keys;  // by name: value or absent
+  for (const auto& [name, h] : key_hash) keys[name];
   for (int r = 0; r < key_rows.size(); ++r) {
     auto it = key_by_hash.find(key_rows.Bytes(r, 0));
-    if (it == key_by_hash.end()) continue;
-    keys[*it->second] = key_rows.IsNull(r, 1) ? std::nullopt : std::optional(key_rows.Bytes(r, 1));
+    if (it != key_by_hash.end()) keys[*it->second] = key_rows.Bytes(r, 1);
   }
-  if (xid_rows.size() != 1 || streams.size() != stream_hash.size() ||
-      keys.size() != key_hash.size()) {
+  if (xid_rows.size() != 1 || streams.size() != stream_hash.size()) {
     // Rows deleted behind this process's back: forget what it knew, try again.
     bool knew = !known_streams_.empty();
     known_streams_.clear();
@@ -520,8 +554,6 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   }
 
   std::map<std::string, std::optional<std::string>> keys_before = keys;
-  std::map<std::string, uint64_t> hwm_before;
-  for (const auto& [name, st] : streams) hwm_before[name] = st.hwm;
 
   if (opt_.test_hook) opt_.test_hook("locked");
 
@@ -594,9 +626,9 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   }
 
   // The writes: events not dropped by a truncation later in the group,
-  // raised hwms, truncations, changed keys.
-  std::vector<int64_t> ev_stream, ev_seq, hwm_id, hwm_val, tr_id, tr_upto;
-  std::vector<const std::string*> ev_payload, put_hash, put_value, del_hash;
+  // truncations with the hwm they keep, changed keys.
+  std::vector<int64_t> ev_stream, ev_seq, tr_id, tr_hwm, tr_upto;
+  std::vector<const std::string*> ev_payload, put_hash, put_name, put_value, del_hash;
   for (const Appended& a : appended) {
     const StreamState& st = streams[*a.stream];
     if (a.seq <= st.upto) continue;
@@ -605,31 +637,27 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     ev_payload.push_back(a.payload);
   }
   for (const auto& [name, st] : streams) {
-    if (st.hwm != hwm_before[name]) {
-      hwm_id.push_back(st.id);
-      hwm_val.push_back(static_cast<int64_t>(st.hwm));
-    }
-    if (st.upto > 0) {
-      tr_id.push_back(st.id);
-      tr_upto.push_back(static_cast<int64_t>(st.upto));
-    }
+    if (st.upto == 0) continue;
+    tr_id.push_back(st.id);
+    tr_hwm.push_back(static_cast<int64_t>(st.hwm));
+    tr_upto.push_back(static_cast<int64_t>(st.upto));
   }
   bool kv_changed = false;
   for (const auto& [name, value] : keys) {
     const std::optional<std::string>& before = keys_before[name];
-    kv_changed |= value != before;
+    if (value == before) continue;
+    kv_changed = true;
     if (value) {
-      if (value != before) {
-        put_hash.push_back(&key_hash[name]);
-        put_value.push_back(&*value);
-      }
+      put_hash.push_back(&key_hash[name]);
+      put_name.push_back(&name);
+      put_value.push_back(&*value);
     } else {
-      del_hash.push_back(&key_hash[name]);  // deleted, or a lock row to drop
+      del_hash.push_back(&key_hash[name]);
     }
   }
-  bool changed = !ev_seq.empty() || !hwm_id.empty() || !tr_id.empty() || kv_changed;
+  bool changed = !ev_seq.empty() || !tr_id.empty() || kv_changed;
   if (!changed) {
-    s = conn_.Exec("ROLLBACK");  // only lock rows were made; drop them
+    s = conn_.Exec("ROLLBACK");  // nothing to write; let go of the locks
     return s.ok() ? s : fail(s);
   }
   // One round trip: the writes, COMMIT, and the wake-up for followers in an
@@ -637,20 +665,19 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   std::vector<Conn::Step> commit;
   std::string token = NewToken();
   if (tr_id.empty() && put_hash.empty() && del_hash.empty()) {
-    commit.push_back(
-        Conn::Step{"write_appends",
-                   kWriteAppends,
-                   {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
-                    Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val), ByteaParam(token)},
-                   nullptr});
+    commit.push_back(Conn::Step{"write_appends",
+                                kWriteAppends,
+                                {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq),
+                                 ByteaArrayParam(ev_payload), ByteaParam(token)},
+                                nullptr});
   } else {
     commit.push_back(
         Conn::Step{"write",
                    kWrite,
                    {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
-                    Int8ArrayParam(hwm_id), Int8ArrayParam(hwm_val), Int8ArrayParam(tr_id),
-                    Int8ArrayParam(tr_upto), ByteaArrayParam(put_hash), ByteaArrayParam(put_value),
-                    ByteaArrayParam(del_hash), ByteaParam(token)},
+                    Int8ArrayParam(tr_id), Int8ArrayParam(tr_hwm), Int8ArrayParam(tr_upto),
+                    ByteaArrayParam(put_hash), ByteaArrayParam(put_name),
+                    ByteaArrayParam(put_value), ByteaArrayParam(del_hash), ByteaParam(token)},
                    nullptr});
   }
   commit.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});

@@ -46,15 +46,17 @@ TEST_F(PgBackend, OpenCreatesTheSchemaOnceAndReopens) {
 TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "old").ok());
   db_.reset();
-  // Back to version 1: no token column, no row for migration 2.
+  // Back to version 1: no token column, no rows for migrations 2 and 3, and
+  // a row standing for an absent key, as versions 1 and 2 left them.
   ASSERT_TRUE(admin_
                   .Exec("ALTER TABLE " + schema_ + ".commits DROP COLUMN token; DELETE FROM " +
-                        schema_ + ".schema_version WHERE version >= 2")
+                        schema_ + ".schema_version WHERE version >= 2; INSERT INTO " + schema_ +
+                        ".kv VALUES ('\\x00', 'absent', NULL)")
                   .ok());
   std::unique_ptr<backend::Backend> db;
   Open(&db);
   EXPECT_EQ(Stat(db.get(), "schema-version"), static_cast<uint64_t>(LatestSchemaVersion()));
-  EXPECT_EQ(LatestSchemaVersion(), 2);
+  EXPECT_EQ(LatestSchemaVersion(), 3);
   ASSERT_TRUE(Append(db.get(), "s", 2, "new").ok());
   std::vector<Event> events;
   ASSERT_TRUE(db->Read("s", 1, 10, &events).ok());
@@ -66,6 +68,13 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
                        {}, &rows)
                   .ok());
   EXPECT_EQ(rows.Int8(0, 0), 1);  // the commit after the migration has its token
+  ASSERT_TRUE(
+      admin_
+          .Run("lock_rows",
+               ("SELECT count(*)::int8 FROM " + schema_ + ".kv WHERE value IS NULL").c_str(), {},
+               &rows)
+          .ok());
+  EXPECT_EQ(rows.Int8(0, 0), 0);  // version 3 takes no row to lock an absent key
 }
 
 TEST_F(PgBackend, ASchemaFromANewerVersionIsRefused) {
