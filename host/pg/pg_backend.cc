@@ -10,7 +10,7 @@
 #include <optional>
 #include <random>
 #include <thread>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "host/pg/migrations.h"
 #include "host/pg/pg_conn.h"
@@ -31,6 +31,10 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kBlobChunkBytes = 1u << 20;
 constexpr int kNotifyEveryMs = 2;
 constexpr size_t kMaxKnownStreams = 100000;
+// expect_marks (migration 003) raises this when a stream moved.
+constexpr char kStaleState[] = "SX001";
+// After the short way found a stream moved, the next groups take the long way.
+constexpr int kShortWaySkip = 8;
 constexpr uint64_t kMaxSeq = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
 
 std::string HashOf(const std::string& name) {
@@ -152,6 +156,96 @@ const char kWriteAppends[] =
 const char kPosition[] =
     "SELECT coalesce(max(xid)::text, '0')::int8 FROM commits "
     "WHERE xid < pg_snapshot_xmin(pg_current_snapshot())";
+
+// The state a group is checked against, by name: each stream's row id and
+// mark (and how far the group truncates it), each key's value or absence.
+struct GroupState {
+  struct Stream {
+    int64_t id;
+    uint64_t hwm;
+    uint64_t upto = 0;  // truncated through, this group
+  };
+  std::map<std::string, Stream> streams;
+  std::map<std::string, std::optional<std::string>> keys;
+};
+
+// An accepted append; the pointers are into the group's batches.
+struct Appended {
+  const std::string* stream;
+  uint64_t seq;
+  const std::string* payload;
+};
+
+bool IsKeyOp(WriteBatch::OpKind kind) {
+  return kind == WriteBatch::OpKind::kKvPut || kind == WriteBatch::OpKind::kKvDelete ||
+         kind == WriteBatch::OpKind::kKvCas;
+}
+
+// Checks the batches in order against the state earlier accepted ones leave,
+// exactly as the embedded store does: a refused batch gets its Conflict in
+// results and leaves the state as it was. Fills appended.
+void CheckBatches(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
+                  GroupState* state, std::vector<Status>* results,
+                  std::vector<Appended>* appended) {
+  for (size_t i = 0; i < batches.size(); ++i) {
+    if (!valid[i]) continue;
+    GroupState saved = *state;
+    size_t saved_appended = appended->size();
+    Status bs;
+    for (const WriteBatch::Op& op : batches[i]->ops()) {
+      switch (op.kind) {
+        case WriteBatch::OpKind::kAppend:
+        case WriteBatch::OpKind::kAppendExpect: {
+          GroupState::Stream& st = state->streams[op.name];
+          if (op.kind == WriteBatch::OpKind::kAppendExpect && st.hwm != op.expected_seq) {
+            bs = Status::Conflict("append to stream " + Quote(op.name) + ": expected last seq " +
+                                      std::to_string(op.expected_seq) + " but it is " +
+                                      std::to_string(st.hwm),
+                                  op.expected_seq, st.hwm);
+          } else if (op.seq <= st.hwm) {
+            bs = Status::Conflict("append to stream " + Quote(op.name) + ": seq " +
+                                      std::to_string(op.seq) +
+                                      " is not above the high-water mark " + std::to_string(st.hwm),
+                                  st.hwm + 1, st.hwm);
+          } else {
+            st.hwm = op.seq;
+            appended->push_back(Appended{&op.name, op.seq, &*op.value});
+          }
+          break;
+        }
+        case WriteBatch::OpKind::kKvPut:
+        case WriteBatch::OpKind::kKvDelete:
+        case WriteBatch::OpKind::kKvCas: {
+          std::optional<std::string>& cur = state->keys[op.name];
+          if (op.kind == WriteBatch::OpKind::kKvCas && cur != op.expected) {
+            const char* why = !cur           ? "the key is absent"
+                              : !op.expected ? "the key is present"
+                                             : "the value differs from the expected one";
+            bs = Status::Conflict("kv-cas on key " + Quote(op.name) + ": " + why);
+            break;
+          }
+          if (op.kind != WriteBatch::OpKind::kKvDelete && op.value) {
+            cur = *op.value;
+          } else {
+            cur.reset();
+          }
+          break;
+        }
+        case WriteBatch::OpKind::kTruncate: {
+          GroupState::Stream& st = state->streams[op.name];
+          st.upto = std::max(st.upto, std::min(op.seq, st.hwm));
+          break;
+        }
+      }
+      if (!bs.ok()) break;
+    }
+    if (!bs.ok()) {
+      *state = std::move(saved);
+      appended->resize(saved_appended);
+    }
+    (*results)[i] = bs;
+  }
+}
 
 class PgBackend final : public backend::Backend {
  public:
@@ -287,6 +381,8 @@ class PgBackend final : public backend::Backend {
     out->emplace_back("commits", stats_commits_);
     out->emplace_back("commit-retries", stats_retries_);
     out->emplace_back("commit-read-backs", stats_read_backs_);
+    out->emplace_back("commits-one-trip", stats_short_way_);
+    out->emplace_back("one-trip-misses", stats_short_way_misses_);
     out->emplace_back("schema-version", LatestSchemaVersion());
     return Status::OK();
   }
@@ -334,15 +430,59 @@ class PgBackend final : public backend::Backend {
   }
   Status AfterConnect() {
     listening_ = false;
-    return conn_.Run("search_path", "SELECT set_config('search_path', $1, false)",
-                     {TextParam(conn_.QuoteIdent(opt_.schema))}, nullptr);
+    Rows rows;
+    Status s = conn_.Run("session",
+                         "SELECT set_config('search_path', $1, false), pg_backend_pid()::int8, "
+                         "(SELECT backend_start::text FROM pg_stat_activity "
+                         "WHERE pid = pg_backend_pid())",
+                         {TextParam(conn_.QuoteIdent(opt_.schema))}, &rows);
+    if (s.ok()) {
+      session_.pid = rows.Int8(0, 1);
+      session_.start = rows.IsNull(0, 2) ? "" : rows.Bytes(0, 2);
+    }
+    return s;
   }
+  // The streams and keys of a group, each once: name -> sha256 of the name.
+  struct GroupNames {
+    std::map<std::string, std::string> stream_hash, key_hash;
+  };
+  // What the lock statements point into.
+  struct LockParams {
+    std::vector<const std::string*> s_names, s_hashes, k_hashes;
+    std::vector<int64_t> keys;
+  };
+  // A stream this process has written: its row's id and its mark after this
+  // process's last commit to it.
+  struct Known {
+    int64_t id;
+    uint64_t hwm;
+  };
+  // A server session, named by its pid and start time (a pid is reused).
+  struct Session {
+    int64_t pid = 0;
+    std::string start;
+  };
+
   // One try at the group; *retry says whether running it again may succeed.
   Status TryCommitGroup(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
                         std::vector<Status>* results, bool* retry);
-  // Decides a COMMIT whose answer was lost, by the server's record of the
-  // transaction (pg_xact_status): *committed or not.
-  Status ReadBack(int64_t xid, const std::string& token, bool* committed);
+  // The remembered state of the group's streams, when every one is known.
+  bool Remembered(const GroupNames& names, GroupState* state);
+  // BEGIN, the insert of new stream rows, and the locks, in one sorted order.
+  std::vector<Conn::Step> LockSteps(const GroupNames& names, bool insert_streams, LockParams* p);
+  // The long way's first round trip: locks, then the state under them.
+  Status LockAndRead(const GroupNames& names, GroupState* state, bool* retry);
+  // Writes the change from before to after and commits; on the short way,
+  // with the locks and a check of the remembered marks first (*stale: they
+  // were not the marks, and nothing was written).
+  Status SendGroup(const GroupNames& names, const GroupState& before, const GroupState& after,
+                   const std::vector<Appended>& appended, bool short_way, bool* retry, bool* stale);
+  // Rolls the transaction back, unless the connection is gone; s, with
+  // *retry set from why it failed.
+  Status Abandon(Status s, bool* retry);
+  // Decides a COMMIT whose answer was lost: waits for the session that ran
+  // it to end, then looks for the transaction's token. *committed or not.
+  Status ReadBack(const Session& lost, const std::string& token, bool* committed);
   // 16 random bytes: the token of one try at a group's transaction.
   std::string NewToken() {
     std::string t(16, '\0');
@@ -364,8 +504,12 @@ class PgBackend final : public backend::Backend {
   uint64_t stats_retries_ = 0;
   uint64_t stats_read_backs_ = 0;
   Clock::time_point last_notify_;
-  std::unordered_set<std::string> known_streams_;  // name hashes with a row
-  uint64_t stream_salt_ = 0, key_salt_ = 0;        // of the lock keys (LockKey)
+  uint64_t stats_short_way_ = 0;                          // commits that took one round trip
+  uint64_t stats_short_way_misses_ = 0;                   // short ways that found a stream moved
+  std::unordered_map<std::string, Known> known_streams_;  // by name hash
+  int short_way_skip_ = 0;                   // groups to take the long way after a miss
+  uint64_t stream_salt_ = 0, key_salt_ = 0;  // of the lock keys (LockKey)
+  Session session_;                          // the connection's, set at connect
 };
 
 Status PgBackend::Migrate() {
@@ -467,211 +611,208 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   if (!s.ok()) return s;
 
   // The streams and keys the group touches, each once.
-  std::map<std::string, std::string> stream_hash, key_hash;  // name -> sha256
+  GroupNames names;
+  bool appends_only = true;
   for (size_t i = 0; i < batches.size(); ++i) {
     if (!valid[i]) continue;
     for (const WriteBatch::Op& op : batches[i]->ops()) {
-      bool is_key = op.kind == WriteBatch::OpKind::kKvPut ||
-                    op.kind == WriteBatch::OpKind::kKvDelete ||
-                    op.kind == WriteBatch::OpKind::kKvCas;
-      auto& m = is_key ? key_hash : stream_hash;
+      auto& m = IsKeyOp(op.kind) ? names.key_hash : names.stream_hash;
       if (!m.count(op.name)) m.emplace(op.name, HashOf(op.name));
+      appends_only &=
+          op.kind == WriteBatch::OpKind::kAppend || op.kind == WriteBatch::OpKind::kAppendExpect;
     }
   }
-  auto fail = [&](Status st) {
-    *retry = conn_.broken() || Retryable(conn_.sqlstate());
-    if (!conn_.broken()) conn_.Exec("ROLLBACK").IgnoreError();
-    return st;
-  };
 
-  // One round trip: BEGIN, the locks, and what they guard.
-  std::vector<const std::string*> s_hashes, s_names, k_hashes;
-  std::map<std::string, const std::string*> stream_by_hash, key_by_hash;
-  std::vector<int64_t> lock_keys;
-  for (const auto& [name, h] : stream_hash) {
-    s_names.push_back(&name);
-    s_hashes.push_back(&h);
-    stream_by_hash[h] = &name;
-    lock_keys.push_back(LockKey(h, stream_salt_));
+  // The short way: one round trip on the state this process remembers.
+  GroupState state;
+  bool short_way =
+      opt_.one_round_trip && appends_only && short_way_skip_ == 0 && Remembered(names, &state);
+  if (short_way_skip_ > 0) --short_way_skip_;
+  if (short_way) {
+    GroupState after = state;
+    std::vector<Appended> appended;
+    std::vector<Status> checked(batches.size());
+    CheckBatches(batches, valid, &after, &checked, &appended);
+    bool all_accepted = true;
+    for (size_t i = 0; i < batches.size(); ++i) all_accepted &= !valid[i] || checked[i].ok();
+    // A refusal on remembered state may be a stale one: the long way decides.
+    if (all_accepted) {
+      bool stale = false;
+      s = SendGroup(names, state, after, appended, /*short_way=*/true, retry, &stale);
+      if (!stale) {
+        if (s.ok()) {
+          for (size_t i = 0; i < batches.size(); ++i) (*results)[i] = checked[i];
+        }
+        return s;
+      }
+      // Another writer moved a stream: forget what this process knew of the
+      // group's streams and take the long way, now and for a few groups.
+      ++stats_short_way_misses_;
+      for (const auto& [name, h] : names.stream_hash) known_streams_.erase(h);
+      short_way_skip_ = kShortWaySkip;
+    }
   }
-  for (const auto& [name, h] : key_hash) {
-    k_hashes.push_back(&h);
-    key_by_hash[h] = &name;
-    lock_keys.push_back(LockKey(h, key_salt_));
+
+  // The long way: lock and read in one round trip, then write and commit.
+  state = GroupState();
+  s = LockAndRead(names, &state, retry);
+  if (!s.ok()) return s;
+  if (opt_.test_hook) opt_.test_hook("locked");
+  GroupState before = state;
+  std::vector<Appended> appended;
+  CheckBatches(batches, valid, &state, results, &appended);
+  bool stale = false;
+  return SendGroup(names, before, state, appended, /*short_way=*/false, retry, &stale);
+}
+
+bool PgBackend::Remembered(const GroupNames& names, GroupState* state) {
+  if (names.stream_hash.empty()) return false;
+  for (const auto& [name, h] : names.stream_hash) {
+    auto it = known_streams_.find(h);
+    if (it == known_streams_.end()) return false;
+    state->streams[name] = GroupState::Stream{it->second.id, it->second.hwm, 0};
   }
-  std::sort(lock_keys.begin(), lock_keys.end());
-  lock_keys.erase(std::unique(lock_keys.begin(), lock_keys.end()), lock_keys.end());
-  Rows stream_rows, key_rows, xid_rows;
-  std::vector<Conn::Step> lock;
-  lock.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
-  // The transaction's id, known before COMMIT is sent: should the answer to
-  // COMMIT be lost, the server tells what became of it.
-  lock.push_back(Conn::Step{"xid", "SELECT pg_current_xact_id()::text::int8", {}, &xid_rows});
+  return true;
+}
+
+Status PgBackend::Abandon(Status s, bool* retry) {
+  *retry = conn_.broken() || Retryable(conn_.sqlstate());
+  if (!conn_.broken()) conn_.Exec("ROLLBACK").IgnoreError();
+  return s;
+}
+
+std::vector<Conn::Step> PgBackend::LockSteps(const GroupNames& names, bool insert_streams,
+                                             LockParams* p) {
+  for (const auto& [name, h] : names.stream_hash) {
+    p->s_names.push_back(&name);
+    p->s_hashes.push_back(&h);
+    p->keys.push_back(LockKey(h, stream_salt_));
+  }
+  for (const auto& [name, h] : names.key_hash) {
+    p->k_hashes.push_back(&h);
+    p->keys.push_back(LockKey(h, key_salt_));
+  }
+  std::sort(p->keys.begin(), p->keys.end());
+  p->keys.erase(std::unique(p->keys.begin(), p->keys.end()), p->keys.end());
+  std::vector<Conn::Step> steps;
+  steps.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
+  if (insert_streams) {
+    steps.push_back(Conn::Step{"insert_streams",
+                               kInsertStreams,
+                               {ByteaArrayParam(p->s_hashes), ByteaArrayParam(p->s_names)},
+                               nullptr});
+  }
+  steps.push_back(Conn::Step{"lock", kLock, {Int8ArrayParam(p->keys)}, nullptr});
+  return steps;
+}
+
+Status PgBackend::LockAndRead(const GroupNames& names, GroupState* state, bool* retry) {
   // Stream rows are never deleted: once seen, a stream needs no insert.
-  bool all_known = std::all_of(s_hashes.begin(), s_hashes.end(),
-                               [&](const std::string* h) { return known_streams_.count(*h); });
-  if (!s_hashes.empty() && !all_known) {
-    lock.push_back(Conn::Step{
-        "insert_streams", kInsertStreams, {ByteaArrayParam(s_hashes), ByteaArrayParam(s_names)}});
+  bool all_known = true;
+  for (const auto& [name, h] : names.stream_hash) all_known &= known_streams_.count(h) > 0;
+  LockParams p;
+  std::vector<Conn::Step> steps = LockSteps(names, !all_known, &p);
+  Rows stream_rows, key_rows;
+  if (!p.s_hashes.empty()) {
+    steps.push_back(
+        Conn::Step{"read_streams", kReadStreams, {ByteaArrayParam(p.s_hashes)}, &stream_rows});
   }
-  lock.push_back(Conn::Step{"lock", kLock, {Int8ArrayParam(lock_keys)}, nullptr});
-  if (!s_hashes.empty()) {
-    lock.push_back(
-        Conn::Step{"read_streams", kReadStreams, {ByteaArrayParam(s_hashes)}, &stream_rows});
+  if (!p.k_hashes.empty()) {
+    steps.push_back(Conn::Step{"read_keys", kReadKeys, {ByteaArrayParam(p.k_hashes)}, &key_rows});
   }
-  if (!k_hashes.empty()) {
-    lock.push_back(Conn::Step{"read_keys", kReadKeys, {ByteaArrayParam(k_hashes)}, &key_rows});
-  }
-  s = conn_.Pipeline(&lock);
-  if (!s.ok()) return fail(s);
+  Status s = conn_.Pipeline(&steps);
+  if (!s.ok()) return Abandon(s, retry);
 
-  struct StreamState {
-    int64_t id;
-    uint64_t hwm;
-    uint64_t upto = 0;  // truncated through, this group
-  };
-  std::map<std::string, StreamState> streams;  // by name
+  std::map<std::string, const std::string*> stream_by_hash, key_by_hash;
+  for (const auto& [name, h] : names.stream_hash) stream_by_hash[h] = &name;
+  for (const auto& [name, h] : names.key_hash) key_by_hash[h] = &name;
   for (int r = 0; r < stream_rows.size(); ++r) {
     auto it = stream_by_hash.find(stream_rows.Bytes(r, 0));
     if (it == stream_by_hash.end()) continue;
-    streams[*it->second] =
-        StreamState{stream_rows.Int8(r, 1), static_cast<uint64_t>(stream_rows.Int8(r, 2)), 0};
+    state->streams[*it->second] = GroupState::Stream{
+        stream_rows.Int8(r, 1), static_cast<uint64_t>(stream_rows.Int8(r, 2)), 0};
   }
-  std::map<std::string, std::optional<std::string>> keys;  // by name: value or absent
-  for (const auto& [name, h] : key_hash) keys[name];
+  for (const auto& [name, h] : names.key_hash) state->keys[name];
   for (int r = 0; r < key_rows.size(); ++r) {
     auto it = key_by_hash.find(key_rows.Bytes(r, 0));
-    if (it != key_by_hash.end()) keys[*it->second] = key_rows.Bytes(r, 1);
+    if (it != key_by_hash.end()) state->keys[*it->second] = key_rows.Bytes(r, 1);
   }
-  if (xid_rows.size() != 1 || streams.size() != stream_hash.size()) {
+  if (state->streams.size() != names.stream_hash.size()) {
     // Rows deleted behind this process's back: forget what it knew, try again.
     bool knew = !known_streams_.empty();
     known_streams_.clear();
-    Status st =
-        fail(Status::Corruption(conn_.where() + ": locking returned fewer rows than asked"));
+    s = Abandon(Status::Corruption(conn_.where() + ": locking returned fewer rows than asked"),
+                retry);
     *retry = knew;
-    return st;
+    return s;
   }
+  return Status::OK();
+}
 
-  std::map<std::string, std::optional<std::string>> keys_before = keys;
-
-  if (opt_.test_hook) opt_.test_hook("locked");
-
-  // Check the batches in order against the state earlier accepted ones leave.
-  struct Appended {
-    const std::string* stream;
-    uint64_t seq;
-    const std::string* payload;
-  };
-  std::vector<Appended> appended;
-  for (size_t i = 0; i < batches.size(); ++i) {
-    if (!valid[i]) continue;
-    auto saved_streams = streams;
-    auto saved_keys = keys;
-    size_t saved_appended = appended.size();
-    Status bs;
-    for (const WriteBatch::Op& op : batches[i]->ops()) {
-      switch (op.kind) {
-        case WriteBatch::OpKind::kAppend:
-        case WriteBatch::OpKind::kAppendExpect: {
-          StreamState& st = streams[op.name];
-          if (op.kind == WriteBatch::OpKind::kAppendExpect && st.hwm != op.expected_seq) {
-            bs = Status::Conflict("append to stream " + Quote(op.name) + ": expected last seq " +
-                                      std::to_string(op.expected_seq) + " but it is " +
-                                      std::to_string(st.hwm),
-                                  op.expected_seq, st.hwm);
-          } else if (op.seq <= st.hwm) {
-            bs = Status::Conflict("append to stream " + Quote(op.name) + ": seq " +
-                                      std::to_string(op.seq) +
-                                      " is not above the high-water mark " + std::to_string(st.hwm),
-                                  st.hwm + 1, st.hwm);
-          } else {
-            st.hwm = op.seq;
-            appended.push_back(Appended{&op.name, op.seq, &*op.value});
-          }
-          break;
-        }
-        case WriteBatch::OpKind::kKvPut:
-        case WriteBatch::OpKind::kKvDelete:
-        case WriteBatch::OpKind::kKvCas: {
-          std::optional<std::string>& cur = keys[op.name];
-          if (op.kind == WriteBatch::OpKind::kKvCas && cur != op.expected) {
-            const char* why = !cur           ? "the key is absent"
-                              : !op.expected ? "the key is present"
-                                             : "the value differs from the expected one";
-            bs = Status::Conflict("kv-cas on key " + Quote(op.name) + ": " + why);
-            break;
-          }
-          if (op.kind != WriteBatch::OpKind::kKvDelete && op.value) {
-            cur = *op.value;
-          } else {
-            cur.reset();
-          }
-          break;
-        }
-        case WriteBatch::OpKind::kTruncate: {
-          StreamState& st = streams[op.name];
-          st.upto = std::max(st.upto, std::min(op.seq, st.hwm));
-          break;
-        }
-      }
-      if (!bs.ok()) break;
-    }
-    if (!bs.ok()) {
-      streams = std::move(saved_streams);
-      keys = std::move(saved_keys);
-      appended.resize(saved_appended);
-    }
-    (*results)[i] = bs;
-  }
-
+Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
+                            const GroupState& after, const std::vector<Appended>& appended,
+                            bool short_way, bool* retry, bool* stale) {
   // The writes: events not dropped by a truncation later in the group,
-  // truncations with the hwm they keep, changed keys.
+  // truncations with the mark they keep, changed keys.
   std::vector<int64_t> ev_stream, ev_seq, tr_id, tr_hwm, tr_upto;
   std::vector<const std::string*> ev_payload, put_hash, put_name, put_value, del_hash;
   for (const Appended& a : appended) {
-    const StreamState& st = streams[*a.stream];
+    const GroupState::Stream& st = after.streams.at(*a.stream);
     if (a.seq <= st.upto) continue;
     ev_stream.push_back(st.id);
     ev_seq.push_back(static_cast<int64_t>(a.seq));
     ev_payload.push_back(a.payload);
   }
-  for (const auto& [name, st] : streams) {
+  for (const auto& [name, st] : after.streams) {
     if (st.upto == 0) continue;
     tr_id.push_back(st.id);
     tr_hwm.push_back(static_cast<int64_t>(st.hwm));
     tr_upto.push_back(static_cast<int64_t>(st.upto));
   }
   bool kv_changed = false;
-  for (const auto& [name, value] : keys) {
-    const std::optional<std::string>& before = keys_before[name];
-    if (value == before) continue;
+  for (const auto& [name, value] : after.keys) {
+    auto b = before.keys.find(name);
+    if (b != before.keys.end() && value == b->second) continue;
     kv_changed = true;
     if (value) {
-      put_hash.push_back(&key_hash[name]);
+      put_hash.push_back(&names.key_hash.at(name));
       put_name.push_back(&name);
       put_value.push_back(&*value);
     } else {
-      del_hash.push_back(&key_hash[name]);
+      del_hash.push_back(&names.key_hash.at(name));
     }
   }
   bool changed = !ev_seq.empty() || !tr_id.empty() || kv_changed;
   if (!changed) {
-    s = conn_.Exec("ROLLBACK");  // nothing to write; let go of the locks
-    return s.ok() ? s : fail(s);
+    Status s = conn_.Exec("ROLLBACK");  // nothing to write; let go of the locks
+    return s.ok() ? s : Abandon(s, retry);
   }
-  // One round trip: the writes, COMMIT, and the wake-up for followers in an
-  // implicit transaction of its own after the COMMIT.
-  std::vector<Conn::Step> commit;
+
+  // The short way sends BEGIN, the locks and a check that the streams still
+  // have the marks it remembers, ahead of the writes, all in one round trip.
+  std::vector<Conn::Step> steps;
+  LockParams p;
+  std::vector<int64_t> check_id, check_hwm;
+  if (short_way) {
+    steps = LockSteps(names, /*insert_streams=*/false, &p);
+    for (const auto& [name, st] : before.streams) {
+      check_id.push_back(st.id);
+      check_hwm.push_back(static_cast<int64_t>(st.hwm));
+    }
+    steps.push_back(Conn::Step{"expect_marks",
+                               "SELECT expect_marks($1::int8[], $2::int8[])",
+                               {Int8ArrayParam(check_id), Int8ArrayParam(check_hwm)},
+                               nullptr});
+  }
   std::string token = NewToken();
   if (tr_id.empty() && put_hash.empty() && del_hash.empty()) {
-    commit.push_back(Conn::Step{"write_appends",
-                                kWriteAppends,
-                                {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq),
-                                 ByteaArrayParam(ev_payload), ByteaParam(token)},
-                                nullptr});
+    steps.push_back(Conn::Step{"write_appends",
+                               kWriteAppends,
+                               {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq),
+                                ByteaArrayParam(ev_payload), ByteaParam(token)},
+                               nullptr});
   } else {
-    commit.push_back(
+    steps.push_back(
         Conn::Step{"write",
                    kWrite,
                    {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
@@ -680,23 +821,29 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
                     ByteaArrayParam(put_value), ByteaArrayParam(del_hash), ByteaParam(token)},
                    nullptr});
   }
-  commit.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
+  steps.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
   // At most one wake-up per kNotifyEveryMs from this process: every notify
   // takes a server-wide lock at its commit, and a follower woken by one
   // reads every commit below the fence anyway (and looks every 50 ms).
   Clock::time_point now = Clock::now();
   if (now - last_notify_ >= std::chrono::milliseconds(kNotifyEveryMs)) {
     last_notify_ = now;
-    commit.push_back(
+    steps.push_back(
         Conn::Step{"notify", "SELECT pg_notify($1, '')", {TextParam(Channel())}, nullptr});
   }
+  // The session that runs the transaction, should the answer be lost.
+  Session session = session_;
+  Status s;
   if (opt_.test_hook && opt_.test_hook("commit")) {
     conn_.Close();  // as if the connection broke while COMMIT was on its way
     s = Status::IOError(conn_.where() + ": connection closed before COMMIT");
   } else {
-    s = conn_.Pipeline(&commit);
+    s = conn_.Pipeline(&steps);
   }
-  if (!s.ok() && !conn_.broken()) return fail(s);  // rolled back (or to roll back)
+  if (!s.ok() && !conn_.broken()) {
+    *stale = conn_.sqlstate() == kStaleState;
+    return Abandon(s, retry);  // rolled back (or to roll back)
+  }
   bool lost = !s.ok() && conn_.broken();
   if (s.ok() && opt_.test_hook && opt_.test_hook("committed")) {
     conn_.Close();
@@ -706,7 +853,7 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     // The answer is lost: the server knows whether the transaction committed.
     ++stats_read_backs_;
     bool committed = false;
-    Status rb = ReadBack(xid_rows.Int8(0, 0), token, &committed);
+    Status rb = ReadBack(session, token, &committed);
     if (!rb.ok()) {
       *retry = false;
       return Status::IOError(conn_.where() +
@@ -715,59 +862,47 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
                              rb.message());
     }
     if (!committed) return s.ok() ? Status::IOError("commit answer lost; not committed") : s;
-    s = Status::OK();
   }
   ++stats_commits_;
-  // Committed: every stream of the group has its row for good.
+  if (short_way) ++stats_short_way_;
+  // Committed: every stream of the group has its row for good, and the mark
+  // this group left.
   if (known_streams_.size() > kMaxKnownStreams) known_streams_.clear();
-  for (const auto& [name, h] : stream_hash) known_streams_.insert(h);
+  for (const auto& [name, st] : after.streams) {
+    known_streams_[names.stream_hash.at(name)] = Known{st.id, st.hwm};
+  }
   return Status::OK();
 }
 
-Status PgBackend::ReadBack(int64_t xid, const std::string& token, bool* committed) {
+Status PgBackend::ReadBack(const Session& lost, const std::string& token, bool* committed) {
   Clock::time_point give_up = Clock::now() + std::chrono::milliseconds(opt_.retry_ms);
   int backoff_ms = 10;
   for (;;) {
     Status s = conn_.Reconnect();
     if (s.ok()) s = AfterConnect();
-    Rows rows;
-    if (s.ok()) {
-      s = conn_.Run("read_back", "SELECT pg_xact_status($1::text::xid8)",
-                    {TextParam(std::to_string(xid))}, &rows);
+    // The lost transaction's session must end first: while it runs, its
+    // transaction may still commit. It is asked to end (its pid and start
+    // time name it; after a server restart it is gone) and looked for again.
+    Rows running;
+    if (s.ok() && !lost.start.empty()) {
+      s = conn_.Run("read_back_end",
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE pid = $1 AND backend_start::text = $2",
+                    {Int8Param(lost.pid), TextParam(lost.start)}, &running);
     }
-    // A transaction id the server has not reached: after a crash the server
-    // hands out ids again from the last one its log holds, so the lost
-    // transaction never wrote a commit record (which would have carried the
-    // counter past it). It did not commit.
-    if (!s.ok() && !conn_.broken() && s.ToString().find("is in the future") != std::string::npos) {
-      *committed = false;
-      return Status::OK();
-    }
-    // "in progress": the old session has not ended yet; look again.
-    std::string status = s.ok() && rows.size() && !rows.IsNull(0, 0) ? rows.Bytes(0, 0) : "";
-    if (status == "aborted") {
-      *committed = false;
-      return Status::OK();
-    }
-    if (status == "committed") {
-      // Ours only if its commits row holds our token: after a crash the id
-      // may have gone to a newer transaction, whose status this is.
+    if (s.ok() && running.size() == 0) {
+      // Ended: its commits row, which holds the token, is there or never will be.
       Rows mine;
-      s = conn_.Run("read_back_token",
-                    "SELECT count(*) FROM commits WHERE xid = $1::text::xid8 AND token = $2",
-                    {TextParam(std::to_string(xid)), ByteaParam(token)}, &mine);
+      s = conn_.Run("read_back", "SELECT count(*) FROM commits WHERE token = $1",
+                    {ByteaParam(token)}, &mine);
       if (s.ok()) {
-        *committed = mine.Int8(0, 0) == 1;
+        *committed = mine.Int8(0, 0) > 0;
         return Status::OK();
       }
     }
-    if (s.ok() && status != "in progress") {
-      return Status::IOError(conn_.where() + ": transaction " + std::to_string(xid) +
-                             " has no status on the server");
-    }
     if (Clock::now() >= give_up) {
-      return s.ok() ? Status::IOError(conn_.where() + ": transaction " + std::to_string(xid) +
-                                      " is still in progress")
+      return s.ok() ? Status::IOError(conn_.where() + ": the session of the lost COMMIT (pid " +
+                                      std::to_string(lost.pid) + ") has not ended")
                     : s;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));

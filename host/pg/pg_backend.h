@@ -33,8 +33,11 @@ struct PgOptions {
   std::string url;            // postgresql://user:password@host:port/db?...
   std::string schema = "sx";  // created on first use, with its tables
   int retry_ms = 15000;       // how long a write keeps reconnecting
-  // Tests only: called at named steps of a commit ("locked": rows locked,
-  // before the writes; "commit": before the writes and COMMIT are sent;
+  // A group of appends to streams this process wrote last goes in one round
+  // trip (docs/postgres.md, "Writes"); false always takes two (benchmarks).
+  bool one_round_trip = true;
+  // Tests only: called at named steps of a commit ("locked": locks taken on
+  // the two-round-trip way, before the writes; "commit": before the writes and COMMIT are sent;
   // "committed": COMMIT answered). Returning true at "commit" drops the
   // connection instead of sending them; at "committed" the backend acts as
   // if the answer was lost.

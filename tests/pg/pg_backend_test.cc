@@ -49,8 +49,9 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
   // Back to version 1: no token column, no rows for migrations 2 and 3, and
   // a row standing for an absent key, as versions 1 and 2 left them.
   ASSERT_TRUE(admin_
-                  .Exec("ALTER TABLE " + schema_ + ".commits DROP COLUMN token; DELETE FROM " +
-                        schema_ + ".schema_version WHERE version >= 2; INSERT INTO " + schema_ +
+                  .Exec("ALTER TABLE " + schema_ + ".commits DROP COLUMN token; DROP FUNCTION " +
+                        schema_ + ".expect_marks; DELETE FROM " + schema_ +
+                        ".schema_version WHERE version >= 2; INSERT INTO " + schema_ +
                         ".kv VALUES ('\\x00', 'absent', NULL)")
                   .ok());
   std::unique_ptr<backend::Backend> db;

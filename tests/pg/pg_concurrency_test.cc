@@ -291,11 +291,10 @@ TEST_F(PgFaults, ALostCommitAnswerIsDecidedByReadingBack) {
   EXPECT_TRUE(Append(db.get(), "s", 2, "two").ok());
 }
 
-// After a server crash a transaction id can be given out again, and
-// pg_xact_status of a lost transaction's id then tells of a newer one. Here
-// the answer of a committed append is dropped and its work undone behind the
-// backend's back, its commits row left holding another token: as if the id
-// had committed for a stranger. The read-back must not take it for ours.
+// A lost answer is decided by the transaction's token alone. Here the answer
+// of a committed append is dropped and its work undone behind the backend's
+// back, its commits row left holding another token: as if another
+// transaction had committed there. The read-back must not take it for ours.
 TEST_F(PgFaults, AReadBackTakesACommittedIdForOursOnlyWithOurToken) {
   bool lose = false;
   PgOptions o = Options();
@@ -351,6 +350,87 @@ TEST_F(PgFaults, AConnectionLostBeforeCommitIsFoundAbortedAndRunAgain) {
   std::string v;
   ASSERT_TRUE(db_->KvGet("k", &v).ok());
   EXPECT_EQ(v, "v");
+}
+
+// A process that wrote a stream last sends its next appends in one round
+// trip, on the mark it remembers; the server checks the mark under the lock.
+TEST_F(PgFaults, AppendsToStreamsThisProcessWroteLastTakeOneRoundTrip) {
+  for (uint64_t seq = 1; seq <= 5; ++seq) ASSERT_TRUE(Append(db_.get(), "s", seq, "x").ok());
+  EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 4u);  // the first learned the stream's row
+  EXPECT_EQ(Stat(db_.get(), "one-trip-misses"), 0u);
+  EXPECT_TRUE(Append(db_.get(), "s", 5, "again").IsConflict());  // checked the long way
+  EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 4u);
+  EXPECT_EQ(Last(db_.get(), "s"), 5u);
+}
+
+TEST_F(PgFaults, AStreamMovedByAnotherWriterSendsTheGroupTheLongWay) {
+  std::unique_ptr<backend::Backend> other;
+  Open(&other);
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "a1").ok());    // db_ remembers mark 1
+  ASSERT_TRUE(Append(other.get(), "s", 2, "b2").ok());  // ... which moves to 2
+  WriteBatch b;
+  b.AppendExpect("s", 1, 2, "a2");
+  Status s = db_->Commit(b);
+  ASSERT_TRUE(s.IsConflict()) << s.ToString();  // the true answer, from the long way
+  EXPECT_EQ(s.actual(), 2u);
+  EXPECT_EQ(Stat(db_.get(), "one-trip-misses"), 1u);
+  // A plain append above the true mark lands, after the miss too.
+  ASSERT_TRUE(Append(other.get(), "s", 3, "b3").ok());
+  EXPECT_TRUE(Append(db_.get(), "s", 4, "a4").ok());
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[1].payload, "b2");
+  EXPECT_EQ(events[3].payload, "a4");
+}
+
+TEST_F(PgFaults, ALostAnswerOnTheOneTripWayIsDecidedByItsToken) {
+  bool lose = false;
+  PgOptions o = Options();
+  o.test_hook = [&](const char* step) {
+    bool now = lose && std::string(step) == "committed";
+    if (now) lose = false;
+    return now;
+  };
+  std::unique_ptr<backend::Backend> db;
+  Open(&db, o);
+  ASSERT_TRUE(Append(db.get(), "s", 1, "one").ok());
+  lose = true;
+  Status s = Append(db.get(), "s", 2, "two");
+  EXPECT_FALSE(lose);
+  EXPECT_TRUE(s.ok()) << s.ToString();  // found committed
+  EXPECT_EQ(Stat(db.get(), "commits-one-trip"), 1u);
+  EXPECT_EQ(Stat(db.get(), "commit-read-backs"), 1u);
+  EXPECT_EQ(Retries(db.get()), 0u);  // not written twice
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].payload, "two");
+}
+
+TEST_F(PgFaults, AConnectionLostBeforeTheOneTripIsFoundNotCommittedAndRunAgain) {
+  bool drop = false;
+  PgOptions o = Options();
+  o.test_hook = [&](const char* step) {
+    bool now = drop && std::string(step) == "commit";
+    if (now) drop = false;
+    return now;
+  };
+  std::unique_ptr<backend::Backend> db;
+  Open(&db, o);
+  ASSERT_TRUE(Append(db.get(), "s", 1, "one").ok());
+  drop = true;
+  WriteBatch b;
+  b.AppendExpect("s", 1, 2, "two");
+  Status s = db->Commit(b);
+  EXPECT_FALSE(drop);
+  EXPECT_TRUE(s.ok()) << s.ToString();  // not a false conflict
+  EXPECT_EQ(Stat(db.get(), "commit-read-backs"), 1u);
+  EXPECT_EQ(Retries(db.get()), 1u);  // found not committed, run again
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].payload, "two");
 }
 
 TEST_F(PgFaults, StreamRowsDeletedBehindItsBackAreMadeAgain) {
