@@ -286,7 +286,7 @@ stop_server_hard() {
     kill -9 "$WRITER_PID" 2>/dev/null
     wait "$WRITER_PID" 2>/dev/null
     KILLED_STATUS=$?
-    STOPS_KILLED=$((STOPS_KILLED + 1))
+    [ "$KILLED_STATUS" -eq 137 ] && STOPS_KILLED=$((STOPS_KILLED + 1))
   fi
   if ! wait "$RESTART_PID"; then
     RESTART_PID=
@@ -394,6 +394,7 @@ for ((round = 1; round <= KILLS; round++)); do
       # The server was stopped under it: the next round restarts it (see
       # the header).
       STOPS_IOERROR=$((STOPS_IOERROR + 1))
+      echo "round $round: the writer ended while the server was stopped: $(grep -m1 'IOError' "$WORK/writer.err" | cut -c1-240)"
     else
       problem "$round" "the writer ended by itself (exit $status): $(head -c 2000 "$WORK/writer.err")"
     fi
