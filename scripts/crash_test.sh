@@ -26,10 +26,12 @@
 #
 # On PostgreSQL (--store postgres://... or postgresql://...) the store is a
 # fresh schema, crash_<time>_<pid>, dropped at the end when every check held
-# (kept, and named, otherwise). The same writer is killed the same way, and
-# the same checks follow each kill. Before the reader looks, the harness
-# waits (psql, pg_stat_activity) until the killed writer's server session
-# has ended, so that a COMMIT the server had already received is decided.
+# (kept, and named, otherwise); --sync and --segment-bytes do not apply, and
+# a server that cannot be reached fails the run. The same writer is killed
+# the same way, and the same checks follow each kill. Before the reader
+# looks, the harness waits (psql, pg_stat_activity) until the killed
+# writer's server session has ended, so that a COMMIT the server had
+# already received is decided.
 # Besides, every --stop-every K rounds (default 4; 0: never) the server is
 # stopped hard in the middle of the writer's work, after its first ack:
 # `scripts/pg_server.sh restart DIR` (pg_ctl stop -m immediate, as a crash,
@@ -56,8 +58,10 @@
 # writer. `sx store verify` at rest becomes: `sx store export URL` lists the
 # same events, counter and last seq as the reader.
 #
-# Ends with "kills: N, acknowledged: N, lost: N"; exit 0 only when nothing
-# was lost and every check held.
+# Ends with a line of counts (second writers refused and verify beside the
+# writer; on PostgreSQL the server stops and how the writer fared), then
+# "kills: N, acknowledged: N, lost: N"; exit 0 only when nothing was lost
+# and every check held.
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
