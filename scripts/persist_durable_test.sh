@@ -1,9 +1,31 @@
 #!/usr/bin/env bash
 # persist_durable_test.sh — acceptance test of the durable store, from the
-# outside: it drives the real `sx` binary over scratch data directories, one
-# process per step where a restart matters, and checks what a user would see.
+# outside: it drives the real `sx` binary over scratch stores, one process
+# per step where a restart matters, and checks what a user would see.
 #
-#   SX=path/to/sx scripts/persist_durable_test.sh
+#   SX=path/to/sx scripts/persist_durable_test.sh [--store URL]
+#
+# Each group of checks has a store of its own: a scratch data directory, or
+# with --store URL (postgres://... or postgresql://...) a fresh schema on that
+# PostgreSQL server (URL with schema=durable_<time>_<pid>_<group>; any
+# schema= of its own is replaced), dropped at the end through psql.
+# On PostgreSQL every check runs that means the same there; those that need
+# the embedded store's files or tools have a PostgreSQL form instead, or are
+# skipped by name with the reason:
+#   sx store verify passes    -> sx store export reads every event and key,
+#                                and a fresh schema importing them exports
+#                                the same bytes
+#   sx store compact          -> the persist/compact op, in a process of its own
+#   one file per blob         -> persist/stats counts the blob once
+#   a second writer is refused (LOCK)
+#                             -> a second writer beside a running one is let
+#                                in, and both writers' writes are kept
+#   a torn tail after kill -9 is cut off
+#                             -> every write of a writer killed with kill -9
+#                                is read back, and the next process continues
+#   verify after the cut, a zeroed last record, a segment file cut short:
+#                                skipped (segment files; the server has its WAL)
+# A server that cannot be reached fails the checks; nothing is skipped for it.
 #
 # Prints one line per check (ok / FAIL / skip) and "N passed, N failed" at the
 # end (plus "N skipped" when some were). Exit 0 only when nothing failed; a
@@ -12,14 +34,35 @@ set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SX=${SX:-$ROOT/build/sx}
+STORE_URL=
+usage() {
+  echo "usage: persist_durable_test.sh [--store postgresql://USER:PW@HOST:PORT/DB]" >&2
+  exit 2
+}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --store) [ $# -ge 2 ] || usage; STORE_URL=$2; shift 2 ;;
+    -h|--help) usage ;;
+    *) echo "persist_durable_test: unknown argument $1" >&2; usage ;;
+  esac
+done
 if [ ! -x "$SX" ]; then
   echo "persist_durable_test: no sx binary at $SX (build it, or set SX)" >&2
   exit 2
 fi
+# shellcheck source=scripts/store_url.sh
+. "$ROOT/scripts/store_url.sh"
+if [ -n "$STORE_URL" ] && ! is_pg_url "$STORE_URL"; then
+  echo "persist_durable_test: --store takes a PostgreSQL URL (postgres://...), got '$STORE_URL'" >&2
+  exit 2
+fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sx-durable.XXXXXX")
 HOLDER_PID=
+SCHEMAS=()    # the URLs of the schemas made on the server, dropped at exit
+SCHEMA_PREFIX="durable_$(date +%s)_$$"
 cleanup() {
   if [ -n "$HOLDER_PID" ]; then kill "$HOLDER_PID" 2>/dev/null; wait "$HOLDER_PID" 2>/dev/null; fi
+  drop_schemas "${SCHEMAS[@]}"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -40,18 +83,31 @@ PRELUDE='
 (define (message-of thunk) (guard (e ((error? e) (error-message e)) (true (list :raised e))) (thunk) :no-error))
 '
 
-# run DIR [--sync MODE] EXPR — one sx process; sets OUT, ERR, RC.
+on_pg() { [ -n "$STORE_URL" ]; }
+
+# use_store NAME — sets D to the store of a group of checks: $WORK/NAME, or
+# on PostgreSQL a fresh schema named after NAME.
+use_store() {
+  if on_pg; then
+    D=$(url_with_schema "$STORE_URL" "${SCHEMA_PREFIX}_${1//-/_}")
+    SCHEMAS+=("$D")
+  else
+    D=$WORK/$1
+  fi
+}
+
+# run STORE [--sync MODE] EXPR — one sx process; sets OUT, ERR, RC.
 run() {
   local dir=$1
   shift
   local args=()
   if [ "$1" = "--sync" ]; then args=(--sync "$2"); shift 2; fi
-  OUT=$("$SX" --data-dir "$dir" "${args[@]}" -e "$PRELUDE $1" 2>"$WORK/stderr")
+  OUT=$("$SX" --store "$dir" "${args[@]}" -e "$PRELUDE $1" 2>"$WORK/stderr")
   RC=$?
   ERR=$(cat "$WORK/stderr")
 }
 
-# expect NAME WANT DIR [--sync MODE] EXPR — passes when sx exits 0 printing WANT.
+# expect NAME WANT STORE [--sync MODE] EXPR — passes when sx exits 0 printing WANT.
 expect() {
   local name=$1 want=$2
   shift 2
@@ -63,7 +119,7 @@ expect() {
   fi
 }
 
-# step DIR EXPR — a setup process that must succeed; a failure fails CHECK.
+# step STORE EXPR — a setup process that must succeed; a failure fails CHECK.
 step() {
   run "$@"
   if [ "$RC" -ne 0 ]; then
@@ -73,18 +129,43 @@ step() {
   return 0
 }
 
-# verify_ok NAME DIR — `sx store verify` passes on an undamaged store.
-verify_ok() {
-  local out rc
-  out=$("$SX" store verify "$2" 2>&1)
-  rc=$?
-  if [ "$rc" -eq 0 ] && [[ "$out" == ok:* ]]; then ok "$1"; else bad "$1" "exit $rc: $out"; fi
+# whole_ok WHEN STORE — the store is whole: `sx store verify` passes on a
+# directory; on PostgreSQL `sx store export` reads it all, and a fresh schema
+# importing that export exports the same bytes.
+whole_ok() {
+  local name out rc
+  if ! on_pg; then
+    name="sx store verify passes $1"
+    out=$("$SX" store verify "$2" 2>&1)
+    rc=$?
+    if [ "$rc" -eq 0 ] && [[ "$out" == ok:* ]]; then ok "$name"; else bad "$name" "exit $rc: $out"; fi
+    return
+  fi
+  name="sx store export reads every event and key $1, and a fresh schema importing them exports the same"
+  local copy=${2%%schema=*}schema=${2##*schema=}_copy
+  SCHEMAS+=("$copy")
+  if ! out=$("$SX" store export "$2" 2>&1 >"$WORK/one.jsonl"); then
+    bad "$name" "export: $out"
+  elif ! out=$("$SX" store import "$copy" "$WORK/one.jsonl" 2>&1); then
+    bad "$name" "import into $(url_for_messages "$copy"): $out"
+  elif ! out=$("$SX" store export "$copy" 2>&1 >"$WORK/two.jsonl"); then
+    bad "$name" "export of the copy: $out"
+  elif ! cmp -s "$WORK/one.jsonl" "$WORK/two.jsonl"; then
+    bad "$name" "the copy's export differs: $(diff "$WORK/one.jsonl" "$WORK/two.jsonl" | head -c 600)"
+  else
+    ok "$name ($(wc -l <"$WORK/one.jsonl") lines)"
+  fi
 }
 
 echo "sx: $SX"
+if on_pg; then
+  echo "store: $(url_for_messages "$STORE_URL"), a schema per group: ${SCHEMA_PREFIX}_*"
+else
+  echo "store: directories under $WORK"
+fi
 
 # --- appends and kv writes are stored ------------------------------------------
-D=$WORK/basic
+use_store basic
 expect "appends are stored and read back in order" "(1 2 3)" "$D" '
   (op "persist/append" "orders" (ev "orders" 1 {:id 1}))
   (op "persist/append" "orders" (ev "orders" 2 {:id 2}))
@@ -105,7 +186,7 @@ expect "a stale seq is refused with a conflict error naming the stream" \
   (message-of (fn () (op "persist/append" "orders" (ev "orders" 3 :dup))))'
 
 # --- last-seq keeps rising across truncation ------------------------------------
-D=$WORK/trunc
+use_store trunc
 expect "last-seq survives truncating everything" '(5 () 6 (6))' "$D" '
   (for-each (fn (i) (op "persist/append" "s" (ev "s" i i))) (list 1 2 3 4 5))
   (op "persist/truncate-through" "s" 5)
@@ -118,8 +199,22 @@ expect "last-seq after truncation survives a restart; an old seq stays refused" 
         (string? (message-of (fn () (op "persist/append" "s" (ev "s" 2 :old))))))'
 
 # --- the stream catalog survives full compaction --------------------------------
-D=$WORK/compact
-CHECK="the stream catalog, hwms and data survive full compaction (sx store compact)"
+use_store compact
+# compact STORE — one full compaction by a process of its own: `sx store
+# compact` on a directory; the persist/compact op on PostgreSQL (the server
+# has no offline tool of sx's).
+compact() {
+  if on_pg; then
+    "$SX" --store "$1" -e '(perform {:op "persist/compact" :args ()})' 2>&1 >/dev/null
+  else
+    "$SX" store compact "$1" 2>&1
+  fi
+}
+if on_pg; then
+  CHECK="the stream catalog, hwms and data survive compaction (persist/compact in a process of its own)"
+else
+  CHECK="the stream catalog, hwms and data survive full compaction (sx store compact)"
+fi
 if step "$D" '
     (for-each (fn (i) (op "persist/append" "a" (ev "a" i (str "a" i)))) (range 1 21))
     (for-each (fn (i) (op "persist/append" "b" (ev "b" i i))) (range 1 11))
@@ -128,10 +223,10 @@ if step "$D" '
     (op "persist/kv-put" "k" "v")
     (op "persist/kv-put" "gone" 1)
     (op "persist/kv-delete" "gone")'; then
-  cout=$("$SX" store compact "$D" 2>&1)
+  cout=$(compact "$D")
   crc=$?
   # Run it twice: the second pass compacts the copies of the first.
-  cout2=$("$SX" store compact "$D" 2>&1)
+  cout2=$(compact "$D")
   crc2=$?
   run "$D" '(list (op "persist/streams") (op "persist/last-seq" "a") (op "persist/last-seq" "b")
                   (seqs "a") (seqs "b") (op "persist/kv-keys") (op "persist/kv-get" "k"))'
@@ -150,10 +245,10 @@ expect "after compaction appends continue above the hwm (persist/compact op too)
   (op "persist/append" "b" (ev "b" 11 11))
   (op "persist/append" "a" (ev "a" 21 21))
   (list (op "persist/streams") (op "persist/last-seq" "b") (seqs "b") (op "persist/last-seq" "a"))'
-verify_ok "sx store verify passes after compaction" "$D"
+whole_ok "after compaction" "$D"
 
 # --- kv round-trips every kind of value -----------------------------------------
-D=$WORK/values
+use_store values
 VALUES='(list nil true false 0 1 -7 9223372036854775807 -9223372036854775808
   3.5 -0.0 0.1 1e-300 1.7976931348623157e308 ##NaN ##Inf ##-Inf
   "" "plain" "quote \" backslash \\ newline \n tab \t" "\u{e9}\u{1F600}" "nul \0 and \xff\xfe raw bytes"
@@ -210,7 +305,7 @@ expect "long and odd keys and stream names (64 KiB, slashes, NUL) round-trip" '(
   (list (equal? 1 (op "persist/kv-get" big)) (equal? 1 (op "persist/last-seq" big)))'
 
 # --- everything survives a real process restart ---------------------------------
-D=$WORK/restart
+use_store restart
 if step "$D" '
     (op "persist/append" "r" (ev "r" 1 "one"))
     (op "persist/append" "r" (ev "r" 2 "two"))
@@ -229,7 +324,7 @@ else
   bad "a real process restart keeps everything" "setup: $STEP_FAILED"
 fi
 for mode in batch never; do
-  D=$WORK/restart-$mode
+  use_store restart-$mode
   if step "$D" --sync $mode '
       (for-each (fn (i) (op "persist/append" "s" (ev "s" i i))) (range 1 51))
       (op "persist/kv-put" "n" 50)'; then
@@ -241,7 +336,7 @@ for mode in batch never; do
 done
 
 # --- blobs -----------------------------------------------------------------------
-D=$WORK/blobs
+use_store blobs
 expect "blob round-trip (any bytes)" '(true true true false nil)' "$D" '
   (define bytes "blob \0 \xff\xfe bytes\n")
   (define cid (op "blob/put" bytes "application/octet-stream"))
@@ -250,16 +345,30 @@ expect "blob round-trip (any bytes)" '(true true true false nil)' "$D" '
         (op "blob/get" "bafkreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"))'
 expect "the cid is the IPFS CIDv1 of the bytes" '"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"' "$D" '
   (op "blob/put" "hello world\n" "text/plain")'
-CHECK="same bytes give the same cid and one file, across processes"
-nbefore=$(find "$D/blobs" -type f | wc -l)
+# blob_count STORE — the blobs stored: files in blobs/ of a directory, the
+# server's count (persist/stats :blobs) on PostgreSQL.
+blob_count() {
+  if on_pg; then
+    "$SX" --store "$1" -e '(get (perform {:op "persist/stats" :args ()}) :blobs)'
+  else
+    find "$1/blobs" -type f | wc -l
+  fi
+}
+if on_pg; then
+  CHECK="same bytes give the same cid and are stored once (persist/stats :blobs), across processes"
+else
+  CHECK="same bytes give the same cid and one file, across processes"
+fi
+nbefore=$(blob_count "$D")
 run "$D" '(op "blob/put" "same bytes" "text/plain")'
 cid1=$OUT
 run "$D" '(list (op "blob/put" "same bytes" "text/plain") (op "blob/put" "same bytes" "application/x"))'
-nfiles=$(find "$D/blobs" -type f | wc -l)
-if [ "$RC" -eq 0 ] && [ "$OUT" = "($cid1 $cid1)" ] && [ "$nfiles" -eq $((nbefore + 1)) ] && [ -f "$D/blobs/${cid1//\"/}" ]; then
+nfiles=$(blob_count "$D")
+if [ "$RC" -eq 0 ] && [ "$OUT" = "($cid1 $cid1)" ] && [ "$nfiles" -eq $((nbefore + 1)) ] &&
+   { on_pg || [ -f "$D/blobs/${cid1//\"/}" ]; }; then
   ok "$CHECK"
 else
-  bad "$CHECK" "first: $cid1, then: $OUT (exit $RC) $ERR" "files in blobs/: $nfiles, before: $nbefore (want one more)"
+  bad "$CHECK" "first: $cid1, then: $OUT (exit $RC) $ERR" "blobs stored: $nfiles, before: $nbefore (want one more)"
 fi
 CHECK="a blob and its ref in kv survive a restart"
 if step "$D" '
@@ -273,17 +382,17 @@ if step "$D" '
 else
   bad "$CHECK" "setup: $STEP_FAILED"
 fi
-verify_ok "sx store verify passes with blobs" "$D"
+whole_ok "with blobs" "$D"
 
 # --- the reference's data-loss repro ------------------------------------------------
-D=$WORK/repro-raw
+use_store repro-raw
 expect "data-loss repro through raw perform ops: three appends give (3 3 3)" '(3 3 3)' "$D" '
   (for-each (fn (i) (op "persist/append" "s" (ev "s" (+ 1 (op "persist/last-seq" "s")) i))) (range 3))
   (list (op "persist/last-seq" "s") (len (op "persist/read" "s")) (len (op "persist/read" "s")))'
 expect "data-loss repro through raw perform ops, after a restart: (3 3 3)" '(3 3 3)' "$D" '
   (list (op "persist/last-seq" "s") (len (op "persist/read" "s")) (len (seqs "s")))'
 
-D=$WORK/repro-lib
+use_store repro-lib
 run "$D" '(import persist) (fn? persist/durable-backend)'
 if [ "$RC" -ne 0 ] || [ "$OUT" != "true" ]; then
   why="(import persist) does not provide persist/durable-backend: ${ERR:-$OUT}"
@@ -307,7 +416,7 @@ else
 fi
 
 # --- an op no handler serves is an error --------------------------------------------
-D=$WORK/unknown
+use_store unknown
 CHECK="an op no handler serves is an error (exit 1, named), never nil"
 run "$D" '(op "persist/frobnicate" 1)'
 if [ "$RC" -eq 1 ] && [[ "$ERR" == *'no handler for op "persist/frobnicate"'* ]] && [ -z "$OUT" ]; then
@@ -323,10 +432,16 @@ expect "a bad argument is an SX error naming the op, not a crash" \
         (message-of (fn () (op "persist/kv-get"))))'
 
 # --- a second writer on the same directory is refused ------------------------------------
-D=$WORK/locked
-CHECK="a second writer on the same directory is refused with a clear message"
+# On PostgreSQL many writers share a schema (row locks, no LOCK file): there
+# the second writer must get in, and neither writer's writes may be lost.
+use_store locked
+if on_pg; then
+  CHECK="a second writer beside a running one is let in (PostgreSQL takes many writers)"
+else
+  CHECK="a second writer on the same directory is refused with a clear message"
+fi
 mkfifo "$WORK/holder.in"
-"$SX" --data-dir "$D" --repl <"$WORK/holder.in" >"$WORK/holder.out" 2>&1 &
+"$SX" --store "$D" --repl <"$WORK/holder.in" >"$WORK/holder.out" 2>&1 &
 HOLDER_PID=$!
 exec 3>"$WORK/holder.in"
 echo '(perform {:op "persist/kv-put" :args (list "held" 1)})' >&3
@@ -336,7 +451,13 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 run "$D" '(op "persist/kv-put" "second" 2)'
-if [ "$RC" -eq 1 ] && [[ "$ERR" == *"locked by pid $HOLDER_PID"* ]]; then
+if on_pg; then
+  if [ "$RC" -eq 0 ] && [ "$OUT" = 2 ]; then
+    ok "$CHECK"
+  else
+    bad "$CHECK" "holder pid $HOLDER_PID, its output: $(cat "$WORK/holder.out")" "second writer: exit $RC, $OUT" "stderr: $ERR"
+  fi
+elif [ "$RC" -eq 1 ] && [[ "$ERR" == *"locked by pid $HOLDER_PID"* ]]; then
   ok "$CHECK"
 else
   bad "$CHECK" "holder pid $HOLDER_PID, its output: $(cat "$WORK/holder.out")" "second writer: exit $RC, $OUT" "stderr: $ERR"
@@ -345,10 +466,16 @@ echo '(perform {:op "persist/kv-put" :args (list "held" 2)})' >&3
 exec 3>&-
 wait "$HOLDER_PID"
 HOLDER_PID=
-expect "once the holder exits the next writer gets in, and the holder's writes are there" \
-  '(2 false 3)' "$D" '
-  (op "persist/kv-put" "after" 3)
-  (list (op "persist/kv-get" "held") (op "persist/kv-has?" "second") (op "persist/kv-get" "after"))'
+if on_pg; then
+  expect "once the holder exits the next writer sees both writers' writes" '(2 2 3)' "$D" '
+    (op "persist/kv-put" "after" 3)
+    (list (op "persist/kv-get" "held") (op "persist/kv-get" "second") (op "persist/kv-get" "after"))'
+else
+  expect "once the holder exits the next writer gets in, and the holder's writes are there" \
+    '(2 false 3)' "$D" '
+    (op "persist/kv-put" "after" 3)
+    (list (op "persist/kv-get" "held") (op "persist/kv-has?" "second") (op "persist/kv-get" "after"))'
+fi
 
 # --- a torn tail ----------------------------------------------------------------------------
 # last_record DIR — "segment offset bytes" of the last record in the log.
@@ -367,7 +494,7 @@ torn_setup() { step "$1" "$TORN_SETUP"; }
 torn_setup_crashed() {
   local linebuf=()
   command -v stdbuf >/dev/null 2>&1 && linebuf=(stdbuf -oL)
-  "${linebuf[@]}" "$SX" --data-dir "$1" -e "$PRELUDE $TORN_SETUP (println \"written\") (let spin ((i 0)) (spin (+ i 1)))" \
+  "${linebuf[@]}" "$SX" --store "$1" -e "$PRELUDE $TORN_SETUP (println \"written\") (let spin ((i 0)) (spin (+ i 1)))" \
     >"$WORK/setup.out" 2>"$WORK/setup.err" &
   local pid=$! found=1
   for _ in $(seq 1 200); do
@@ -379,7 +506,30 @@ torn_setup_crashed() {
   STEP_FAILED="the writer did not finish: $(head -c 300 "$WORK/setup.err")"
   return $found
 }
-D=$WORK/torn-zeroed
+# On PostgreSQL a killed writer leaves no torn record (the server commits a
+# transaction whole or not at all): the same kill must lose nothing, and
+# the checks of damaged segment files have nothing to act on.
+if on_pg; then
+  use_store killed
+  CHECK="every write of a writer killed with kill -9 is read back, and the next process continues"
+  if torn_setup_crashed "$D"; then
+    expect "$CHECK" \
+      '(((1 2 3 4 5 6 7 8 9 10 11) ("event 1" "event 2" "event 3" "event 4" "event 5" "event 6" "event 7" "event 8" "event 9" "event 10" "the torn one") 10) (1 2 3 4 5 6 7 8 9 10 11 12))' "$D" '
+      (define before (list (seqs "s") (map (fn (e) (get e :data)) (op "persist/read" "s")) (op "persist/kv-get" "k")))
+      (op "persist/append" "s" (ev "s" 12 "after"))
+      (list before (seqs "s"))'
+  else
+    bad "$CHECK" "setup: $STEP_FAILED"
+  fi
+  why="the embedded store's segment files (a PostgreSQL store has none; the server keeps its WAL)"
+  skip "sx store verify passes after a torn tail is cut off" "$why"
+  skip "the last record zeroed in a cleanly closed store is refused, naming the file" "$why"
+  skip "a segment file cut short is reported by verify and refused on open, naming the file" "$why"
+  summary
+  exit
+fi
+
+use_store torn-zeroed
 CHECK="a torn tail (the last record half-written, as a crash leaves it) is recovered"
 if torn_setup_crashed "$D"; then
   read -r seg off bytes < <(last_record "$D")
@@ -401,14 +551,14 @@ if torn_setup_crashed "$D"; then
   else
     bad "$CHECK" "verify (exit $vrc): $vout" "want: $want" "got:  $OUT (exit $RC) $ERR"
   fi
-  verify_ok "after a torn tail is cut off the store verifies clean" "$D"
+  whole_ok "after a torn tail is cut off" "$D"
 else
   bad "$CHECK" "setup: $STEP_FAILED"
 fi
 
 # After a clean close the store knows where its log ends: the same damage
 # is records gone from the end, not a torn write.
-D=$WORK/zeroed-after-close
+use_store zeroed-after-close
 CHECK="the last record zeroed in a cleanly closed store is refused, naming the file"
 if torn_setup "$D"; then
   read -r seg off bytes < <(last_record "$D")
@@ -429,7 +579,7 @@ fi
 # A segment file never gets shorter than its header and extent records say,
 # so a crash never makes one shorter: a file cut mid-record is damage, not a
 # torn tail.
-D=$WORK/torn-cut
+use_store torn-cut
 CHECK="a segment file cut short is reported by verify and refused on open, naming the file"
 if torn_setup "$D"; then
   read -r seg off bytes < <(last_record "$D")
