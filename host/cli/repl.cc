@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "host/backend/open.h"
 #include "host/ops/format.h"
 
 namespace sx::host {
@@ -138,10 +139,16 @@ int Repl::Run() {
 }
 
 void Repl::Banner() {
-  std::error_code ec;
-  std::filesystem::path dir = std::filesystem::absolute(host_.options().data_dir, ec);
-  Out(std::string("sx ") + Version() + " — data in " + dir.lexically_normal().string() + " (sync " +
-      host_.options().sync + ")\n");
+  // A directory as an absolute path; a PostgreSQL URL without its password.
+  std::string where = host_.options().data_dir;
+  if (backend::IsPostgresUrl(where)) {
+    where = backend::LocationForMessages(where);
+  } else {
+    std::error_code ec;
+    where = std::filesystem::absolute(where, ec).lexically_normal().string();
+  }
+  Out(std::string("sx ") + Version() + " — data in " + where + " (sync " + host_.options().sync +
+      ")\n");
   Out(Paint(kDim, ":help for help, Ctrl-D to quit", color_out_) + "\n");
 }
 

@@ -58,4 +58,13 @@ check "sx store verify on a good store" 0 "" -- "$sx" store verify "$tmp/data"
 check "sx store without a command is bad usage" 2 "" -- "$sx" store
 check "sx test without paths is bad usage" 2 "test needs" -- "$sx" test
 
+# The REPL's banner names a PostgreSQL store by its URL, never its password
+# (the expression needs no store, so no server is reached).
+out=$(echo '(+ 1 2)' | "$sx" --store 'postgresql://sx:S3CRETPW@127.0.0.1:1/db?schema=x' --repl 2>&1)
+if [[ "$out" == *"data in postgresql://sx@127.0.0.1:1/db"* && "$out" != *S3CRETPW* ]]; then
+  ok "the REPL banner names a PostgreSQL store without its password"
+else
+  bad "the REPL banner names a PostgreSQL store without its password" "output: ${out:0:600}"
+fi
+
 summary
