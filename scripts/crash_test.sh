@@ -41,15 +41,14 @@
 #   - letting the restart finish, then waiting (up to 30 s) for the writer's
 #     next ack, then killing it at a random moment.
 # The writer catches nothing, and the harness is its supervisor. While the
-# server is down, a write group waits: the backend reconnects and runs it
-# again for up to its retry time (15 s), and a lost COMMIT is decided by
-# reading it back. A read reconnects once only (docs/postgres.md,
-# "Failures"), and persist/commit reads the stream's last seq before its
-# group goes out; so a writer may end with an IOError while the server is
-# down. That op was not acknowledged (it may or may not have landed), and
-# the next round starts a new writer on the same URL, at last-seq + 1: in a
-# round that stops the server a writer that exits 1 with an IOError is
-# counted, not failed. Ending by itself any other way, or in any other
+# server is down, reads and write groups wait: the backend reconnects and
+# runs them again for up to its retry time (15 s), and a lost COMMIT is
+# decided by reading it back (docs/postgres.md, "Failures"). A writer ends
+# with an IOError only when the server stays down longer than that. That
+# op was not acknowledged (it may or may not have landed), and the next
+# round starts a new writer on the same URL, at last-seq + 1: in a round
+# that stops the server a writer that exits 1 with an IOError is counted,
+# not failed. Ending by itself any other way, or in any other
 # round, is a failure; and a writer that outlives the stop must acknowledge
 # again after the start.
 # Checks of the embedded store's files are skipped by name, with the reason:

@@ -402,16 +402,23 @@ class PgBackend final : public backend::Backend {
 
  private:
   Status Migrate();
-  // A statement with one reconnect-and-retry when the connection was lost.
+  // A statement that waits out a lost connection (a server restart, an
+  // ended session) as a write does: it reconnects and runs again, with
+  // backoff, for up to retry_ms. Reads change nothing, so running one again
+  // is always safe.
   Status Query(const char* name, const char* sql, const std::vector<Param>& params, Rows* out) {
-    Status s = Ensure();
-    if (s.ok()) s = conn_.Run(name, sql, params, out);
-    if (!s.ok() && conn_.broken()) {
-      s = conn_.Reconnect();
-      if (s.ok()) s = AfterConnect();
+    Clock::time_point give_up = Clock::now() + std::chrono::milliseconds(opt_.retry_ms);
+    int backoff_ms = 10;
+    for (bool first = true;; first = false) {
+      Status s = Ensure();
       if (s.ok()) s = conn_.Run(name, sql, params, out);
+      bool again = conn_.broken() || Retryable(conn_.sqlstate());
+      if (s.ok() || !again || Clock::now() >= give_up) return s;
+      if (!first) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+        backoff_ms = std::min(backoff_ms * 2, 500);
+      }
     }
-    return s;
   }
   Status Names(const char* name, const char* sql, std::vector<std::string>* out) {
     Rows rows;

@@ -64,5 +64,43 @@ TEST_F(PgRestart, AnImmediateStopAndRestartLoseNothingAcknowledged) {
   EXPECT_EQ(Last(db.get(), "log"), kEvents);
 }
 
+// Reads wait out a restart as writes do: a write op reads first (its
+// stream's last seq), and must not fail where a plain append goes on.
+TEST_F(PgRestart, ReadsGoOnThroughAnImmediateStopAndRestart) {
+  const char* dir = std::getenv("SX_PG_DIR");
+  ASSERT_TRUE(dir != nullptr && *dir != '\0')
+      << "SX_PG_DIR is unset: this test restarts the server scripts/pg_server.sh started";
+  ASSERT_TRUE(Append(db_.get(), "log", 1, "one").ok());
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> reads{0};
+  std::string failure;
+  std::thread reader([&] {
+    std::unique_ptr<backend::Backend> db;
+    Open(&db);
+    while (!done.load()) {
+      uint64_t last = 0;
+      std::vector<Event> events;
+      Status s = db->LastSeq("log", &last);
+      if (s.ok()) s = db->Read("log", 1, 10, &events);
+      if (!s.ok() || last != 1 || events.size() != 1) {
+        failure = s.ok() ? "a read gave last seq " + std::to_string(last) : s.ToString();
+        return;
+      }
+      ++reads;
+    }
+  });
+  while (reads.load() < 10) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::string cmd = std::string(SX_SOURCE_DIR) + "/scripts/pg_server.sh restart " + dir;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  uint64_t at_restart = reads.load();
+  while (reads.load() < at_restart + 10 && failure.empty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(failure, "");
+  ASSERT_TRUE(admin_.Reconnect().ok());
+}
+
 }  // namespace
 }  // namespace sx::pg
