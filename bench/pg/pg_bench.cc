@@ -14,7 +14,10 @@
 //    batched libpq.
 // 2. 8 processes x 8 tasks (groups of 8) against 8 libpq connections
 //    inserting 8 events per transaction. Target: >= 0.8x.
-// 1 and 2 also run the backend with PgOptions::one_round_trip off, so that
+// 1 also runs SX tasks through the sx host (sx::host::Host, as `sx --store
+// URL` runs a script): 1 task and 64 tasks appending, the op table's group
+// commit making the groups. 1 and 2 also run the backend with
+// PgOptions::one_round_trip off, so that
 // what the one-round-trip way gains is measured in the same run.
 // 3. A follower waiting with WaitForCommit sees a commit within 100 ms
 //    (median; p99 reported).
@@ -33,8 +36,10 @@
 #include <thread>
 #include <vector>
 
+#include "host/cli/setup.h"
 #include "host/pg/pg_backend.h"
 #include "host/pg/pg_conn.h"
+#include "sx/sx.h"
 
 namespace {
 
@@ -104,6 +109,34 @@ double BackendRate(Backend* db, int tasks, const std::string& prefix, double sec
     events += tasks;
   }
   return events / Seconds(start);
+}
+
+// Through the sx host, as a script runs: `tasks` SX tasks each append
+// `per_task` events to a stream of its own (the op table's group commit
+// gathers each scheduler round's appends). Returns events/s.
+double HostRate(int tasks, int per_task, const std::string& prefix) {
+  sx::host::HostOptions opts;
+  opts.data_dir = g_url + (g_url.find('?') == std::string::npos ? "?" : "&") + "schema=bench_sx";
+  sx::host::Host host(opts);
+  sx::Interpreter& in = host.interp();
+  auto run = [&](const std::string& src) {
+    sx::Outcome o = in.Run(in.Eval(src, "<pg_bench>"));
+    if (o.status != sx::Status::kDone) Die(o.error_text);
+    return o;
+  };
+  run("(define payload \"" + std::string(kPayloadBytes, 'p') + "\")\n" + R"(
+    (define (writer name n)
+      (fn () (for-each (fn (i) (perform {:op "persist/append"
+                                         :args (list name {:seq (+ i 1) :p payload})}))
+                       (range n))))
+    (perform {:op "persist/streams" :args ()}))");  // connects outside the timing
+  Clock::time_point start = Clock::now();
+  run("(for-each await (map (fn (t) (spawn (writer (str \"" + prefix + "\" t) " +
+      std::to_string(per_task) + "))) (range " + std::to_string(tasks) + ")))");
+  double secs = Seconds(start);
+  sx::Outcome total = run("(get (perform {:op \"persist/stats\" :args ()}) :appends)");
+  if (total.value.AsInt() != static_cast<int64_t>(tasks) * per_task) Die("appends went missing");
+  return tasks * per_task / secs;
 }
 
 // Plain libpq: `per_txn` events per transaction (1: autocommit INSERTs), a
@@ -209,13 +242,17 @@ int main(int argc, char** argv) {
   // measured in alternating rounds and the best of each is kept.
   auto db2 = OpenBackend("bench_sx", /*one_round_trip=*/false);
   double one = 0, many = 0, base1 = 0, base64 = 0, procs = 0, base_procs = 0;
-  double one2 = 0, procs2 = 0;  // the backend with two round trips a group
+  double one2 = 0, procs2 = 0;   // the backend with two round trips a group
+  double host1 = 0, host64 = 0;  // through the sx host: SX tasks
+  int per_task = g_rounds == 1 ? 100 : 300;
   for (int round = 0; round < g_rounds; ++round) {
     std::string r = std::to_string(round);
     one = std::max(one, BackendRate(db.get(), 1, "one" + r + "-", g_seconds));
     base1 = std::max(base1, LibpqRate(1, "base-one" + r, g_seconds));
     one2 = std::max(one2, BackendRate(db2.get(), 1, "two" + r + "-", g_seconds));
     many = std::max(many, BackendRate(db.get(), 64, "task" + r + "-", g_seconds));
+    host1 = std::max(host1, HostRate(1, per_task, "h" + r + "-"));
+    host64 = std::max(host64, HostRate(64, per_task / 4, "hh" + r + "-"));
     base64 = std::max(base64, LibpqRate(64, "base" + r + "-", g_seconds));
     procs = std::max(procs, InProcesses(8, [&](int i) {
                        auto pdb = OpenBackend("bench_sx");
@@ -242,6 +279,10 @@ int main(int argc, char** argv) {
   Ratio("64 tasks / libpq batched", many / base64, 0.8);
   std::printf("  %-52s %11.2fx\n", "1 task / libpq one per transaction", one / base1);
   std::printf("  %-52s %11.2fx\n", "one round trip / two (1 task)", one / one2);
+  Row("sx host, 1 SX task", host1, "events/s");
+  Row("sx host, 64 SX tasks", host64, "events/s");
+  Ratio("sx host: 64 tasks / 1 task", host64 / host1, 10);
+  Ratio("sx host: 64 tasks / libpq batched", host64 / base64, 0.8);
 
   std::printf("\n2. 8 processes x 8 tasks (best of %d rounds)\n", g_rounds);
   Row("backend, 8 processes x 8 tasks", procs, "events/s");
