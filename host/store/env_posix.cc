@@ -26,17 +26,25 @@ class PosixFile final : public File {
 
   Status ReadAt(uint64_t offset, size_t n, std::string* out) override {
     out->resize(n);
+    std::string_view got;
+    Status s = Read(offset, n, out->data(), &got);
+    out->resize(got.size());
+    return s;
+  }
+
+  Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) override {
     size_t done = 0;
     while (done < n) {
-      ssize_t r = ::pread(fd_, out->data() + done, n - done, static_cast<off_t>(offset + done));
+      ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
       if (r < 0) {
         if (errno == EINTR) continue;
+        *result = std::string_view();
         return PosixError("read " + path_, errno);
       }
       if (r == 0) break;
       done += static_cast<size_t>(r);
     }
-    out->resize(done);
+    *result = std::string_view(scratch, done);
     return Status::OK();
   }
 

@@ -1,5 +1,9 @@
-// The test Envs themselves: MemEnv's durability model and FaultEnv's faults.
+// The test Envs themselves: MemEnv's durability model and FaultEnv's faults;
+// and File::Read into a caller's scratch, on each Env.
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 #include "host/store/fault_env.h"
 #include "host/store/mem_env.h"
@@ -93,6 +97,38 @@ TEST(FaultEnv, StickyFaultKeepsFailing) {
   EXPECT_FALSE(env.RenameFile("/f", "/g").ok());
   env.Disarm();
   EXPECT_TRUE(f->Append("a").ok());
+}
+
+// Read into scratch gives what ReadAt gives, fewer bytes only at the end of
+// the file, and never writes past what it read.
+void ExpectReadIntoScratchLikeReadAt(Env* env, const std::string& path) {
+  std::unique_ptr<File> f;
+  ASSERT_TRUE(env->OpenFile(path, OpenMode::kCreateTrunc, &f).ok());
+  ASSERT_TRUE(f->Append("0123456789").ok());
+  std::string scratch(16, '#');
+  std::string_view got;
+  ASSERT_TRUE(f->Read(2, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "23456");
+  EXPECT_EQ(got.data(), scratch.data());
+  ASSERT_TRUE(f->Read(8, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "89");
+  EXPECT_EQ(scratch.substr(2), std::string(14, '#').replace(0, 3, "456"));
+  ASSERT_TRUE(f->Read(10, 4, scratch.data(), &got).ok());
+  EXPECT_TRUE(got.empty());
+  std::string bytes;
+  ASSERT_TRUE(f->ReadAt(8, 5, &bytes).ok());
+  EXPECT_EQ(bytes, "89");
+}
+
+TEST(Env, ReadIntoScratchIsReadAtWithoutABuffer) {
+  MemEnv mem;
+  ExpectReadIntoScratchLikeReadAt(&mem, "/f");
+  FaultEnv fault(&mem);
+  ExpectReadIntoScratchLikeReadAt(&fault, "/g");
+  std::string dir = (std::filesystem::temp_directory_path() / "sx-env-XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  ExpectReadIntoScratchLikeReadAt(Env::Default(), dir + "/f");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
