@@ -29,10 +29,11 @@ class File {
   // Reads up to n bytes at offset into *out (replacing its contents); fewer
   // only at the end of the file.
   virtual Status ReadAt(uint64_t offset, size_t n, std::string* out) = 0;
-  // As ReadAt, into scratch (room for n bytes), which the caller keeps
-  // from read to read: no buffer is allocated or cleared. *result points
-  // at the bytes read, in scratch. A File that overrides only ReadAt gets
-  // this through it.
+  // As ReadAt, without a buffer of its own: *result points at the bytes
+  // read, in scratch (room for n bytes, kept by the caller from read to
+  // read) or in memory the File holds (the POSIX Env maps files opened
+  // read-only), valid while the File is open and until the next Read into
+  // the same scratch. A File that overrides only ReadAt gets this through it.
   virtual Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) {
     std::string bytes;
     Status s = ReadAt(offset, n, &bytes);

@@ -291,7 +291,7 @@ class Store {
   void AddLive(uint32_t segment, uint64_t cost);
   void SubLive(uint32_t segment, uint64_t cost);
   Status ReadValue(uint32_t segment, uint64_t offset, uint32_t size, std::string* out);
-  // As ReadValue, into scratch (room for size bytes); *out points into it.
+  // As ReadValue, with scratch for File::Read (room for size bytes).
   Status ReadSpan(uint32_t segment, uint64_t offset, uint32_t size, char* scratch,
                   std::string_view* out);
   Status CurrentValue(const std::string& key, std::optional<std::string>* value);

@@ -28,7 +28,11 @@ Status Store::ReadValue(uint32_t segment, uint64_t offset, uint32_t size, std::s
   out->resize(size);
   std::string_view got;
   Status s = ReadSpan(segment, offset, size, out->data(), &got);
-  out->resize(got.size());
+  if (got.data() == out->data()) {
+    out->resize(got.size());
+  } else {
+    out->assign(got);  // the File's own memory
+  }
   return s;
 }
 

@@ -99,8 +99,8 @@ TEST(FaultEnv, StickyFaultKeepsFailing) {
   EXPECT_TRUE(f->Append("a").ok());
 }
 
-// Read into scratch gives what ReadAt gives, fewer bytes only at the end of
-// the file, and never writes past what it read.
+// Read gives what ReadAt gives, fewer bytes only at the end of the file,
+// and never writes into scratch past what it read.
 void ExpectReadIntoScratchLikeReadAt(Env* env, const std::string& path) {
   std::unique_ptr<File> f;
   ASSERT_TRUE(env->OpenFile(path, OpenMode::kCreateTrunc, &f).ok());
@@ -118,9 +118,26 @@ void ExpectReadIntoScratchLikeReadAt(Env* env, const std::string& path) {
   std::string bytes;
   ASSERT_TRUE(f->ReadAt(8, 5, &bytes).ok());
   EXPECT_EQ(bytes, "89");
+  // Opened read-only, a File may answer from its own memory (a mapping):
+  // the same bytes, fewer only at the end, also after the file was cut.
+  ASSERT_TRUE(env->OpenFile(path, OpenMode::kReadOnly, &f).ok());
+  ASSERT_TRUE(f->Read(2, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "23456");
+  ASSERT_TRUE(f->Read(8, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "89");
+  std::unique_ptr<File> writer;
+  ASSERT_TRUE(env->OpenFile(path, OpenMode::kReadWrite, &writer).ok());
+  ASSERT_TRUE(writer->Truncate(4).ok());
+  ASSERT_TRUE(f->Read(2, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "23");
+  ASSERT_TRUE(f->Read(6, 2, scratch.data(), &got).ok());
+  EXPECT_TRUE(got.empty());
+  ASSERT_TRUE(writer->Append("4567").ok());
+  ASSERT_TRUE(f->Read(2, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "23456");
 }
 
-TEST(Env, ReadIntoScratchIsReadAtWithoutABuffer) {
+TEST(Env, ReadIsReadAtWithoutABuffer) {
   MemEnv mem;
   ExpectReadIntoScratchLikeReadAt(&mem, "/f");
   FaultEnv fault(&mem);
