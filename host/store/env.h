@@ -8,6 +8,7 @@
 // though Sync may run concurrently with them (the batch-mode flusher).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -28,6 +29,19 @@ class File {
   // Reads up to n bytes at offset into *out (replacing its contents); fewer
   // only at the end of the file.
   virtual Status ReadAt(uint64_t offset, size_t n, std::string* out) = 0;
+  // As ReadAt, without a buffer of its own: *result points at the bytes
+  // read, in scratch (room for n bytes, kept by the caller from read to
+  // read) or in memory the File holds (the POSIX Env maps files opened
+  // read-only), valid while the File is open and until the next Read into
+  // the same scratch. A File that overrides only ReadAt gets this through it.
+  virtual Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) {
+    std::string bytes;
+    Status s = ReadAt(offset, n, &bytes);
+    if (!s.ok()) return s;
+    std::copy(bytes.begin(), bytes.end(), scratch);
+    *result = std::string_view(scratch, bytes.size());
+    return s;
+  }
   // Writes all of data at offset (pwrite); the file grows if needed.
   virtual Status WriteAt(uint64_t offset, std::string_view data) = 0;
   // Writes all of data at the current end of the file.

@@ -1,11 +1,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "host/store/env.h"
 
@@ -21,23 +23,32 @@ Status PosixError(const std::string& context, int err) {
 
 class PosixFile final : public File {
  public:
-  PosixFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  ~PosixFile() override { ::close(fd_); }
+  // A file opened read-only is read through a mapping of it (Read): no
+  // copy out of the page cache, which was a fifth of an export's time.
+  PosixFile(std::string path, int fd, bool read_only)
+      : path_(std::move(path)), fd_(fd), read_only_(read_only) {}
+  ~PosixFile() override {
+    if (map_ != nullptr) ::munmap(map_, map_size_);
+    ::close(fd_);
+  }
 
   Status ReadAt(uint64_t offset, size_t n, std::string* out) override {
     out->resize(n);
     size_t done = 0;
-    while (done < n) {
-      ssize_t r = ::pread(fd_, out->data() + done, n - done, static_cast<off_t>(offset + done));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("read " + path_, errno);
-      }
-      if (r == 0) break;
-      done += static_cast<size_t>(r);
-    }
+    Status s = PRead(offset, n, out->data(), &done);
     out->resize(done);
-    return Status::OK();
+    return s;
+  }
+
+  Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) override {
+    if (read_only_) {
+      std::call_once(mapped_, [this] { Map(); });
+      if (ReadMapped(offset, n, result)) return Status::OK();
+    }
+    size_t done = 0;
+    Status s = PRead(offset, n, scratch, &done);
+    *result = std::string_view(scratch, done);
+    return s;
   }
 
   Status WriteAt(uint64_t offset, std::string_view data) override {
@@ -99,8 +110,51 @@ class PosixFile final : public File {
   }
 
  private:
+  Status PRead(uint64_t offset, size_t n, char* to, size_t* done) {
+    *done = 0;
+    while (*done < n) {
+      ssize_t r = ::pread(fd_, to + *done, n - *done, static_cast<off_t>(offset + *done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("read " + path_, errno);
+      }
+      if (r == 0) break;
+      *done += static_cast<size_t>(r);
+    }
+    return Status::OK();
+  }
+
+  // Maps the file as long as it is now; a failed map leaves every read to
+  // pread. Bytes the file gains later are read with pread.
+  void Map() {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0 || st.st_size <= 0) return;
+    void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) return;
+    ::madvise(p, static_cast<size_t>(st.st_size), MADV_RANDOM);  // as the fd (OpenFile)
+    map_ = static_cast<char*>(p);
+    map_size_ = static_cast<uint64_t>(st.st_size);
+  }
+
+  // A read that lies in the mapping, bounded by the file's size now as a
+  // pread is: a file cut shorter since it was mapped gives a short read,
+  // not a fault on a page past its end.
+  bool ReadMapped(uint64_t offset, size_t n, std::string_view* result) {
+    struct stat st;
+    if (map_ == nullptr || offset + n > map_size_ || ::fstat(fd_, &st) != 0) return false;
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    *result = offset >= size
+                  ? std::string_view()
+                  : std::string_view(map_ + offset, std::min<uint64_t>(n, size - offset));
+    return true;
+  }
+
   std::string path_;
   int fd_;
+  bool read_only_;
+  std::once_flag mapped_;
+  char* map_ = nullptr;
+  uint64_t map_size_ = 0;
 };
 
 // The pid of the process named in a LOCK file, or "unknown".
@@ -202,7 +256,7 @@ class PosixEnv final : public Env {
     // (it slowed a fast writer five times). The store's own reads are either
     // of one record or of large windows, which need no readahead.
     if (mode == OpenMode::kReadOnly) ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
-    *out = std::make_unique<PosixFile>(path, fd);
+    *out = std::make_unique<PosixFile>(path, fd, mode == OpenMode::kReadOnly);
     return Status::OK();
   }
 

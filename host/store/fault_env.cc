@@ -20,6 +20,9 @@ class FaultFile final : public File {
   Status ReadAt(uint64_t offset, size_t n, std::string* out) override {
     return base_->ReadAt(offset, n, out);
   }
+  Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) override {
+    return base_->Read(offset, n, scratch, result);
+  }
 
   Status WriteAt(uint64_t offset, std::string_view data) override {
     FaultKind kind;

@@ -291,6 +291,9 @@ class Store {
   void AddLive(uint32_t segment, uint64_t cost);
   void SubLive(uint32_t segment, uint64_t cost);
   Status ReadValue(uint32_t segment, uint64_t offset, uint32_t size, std::string* out);
+  // As ReadValue, with scratch for File::Read (room for size bytes).
+  Status ReadSpan(uint32_t segment, uint64_t offset, uint32_t size, char* scratch,
+                  std::string_view* out);
   Status CurrentValue(const std::string& key, std::optional<std::string>* value);
   void MaybeAutoCompact();
   Status CompactSegment(uint32_t number);
@@ -349,6 +352,8 @@ class Store {
   StoreMarker marker_;   // as on disk (id empty: none yet, a store older than version 3)
   std::set<uint32_t> compact_candidates_;
   std::string write_buf_;
+  std::unique_ptr<char[]> read_buf_;  // Read's scratch, kept from call to call
+  size_t read_buf_size_ = 0;
   bool in_compaction_ = false;
 
   // Shared with the flusher thread.

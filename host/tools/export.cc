@@ -1,16 +1,14 @@
 // export.cc — the export format (JSON Lines, version 1), its writer and its
 // reader, and the import of the reference host's data directory.
 //
-// JSON is written and parsed by RapidJSON. A value is written by walking it
-// (Value::Items, Value::Entries) and read back by building it with the
-// interpreter's constructors; both recurse once per level of nesting, which
-// the codec bounds (Limits::max_read_depth).
+// JSON is written by JsonOut (host/tools/json_out.h) and parsed by
+// RapidJSON. A stored value goes to JSON and back straight from and to its
+// binary encoding (host/tools/value_json.h); both recurse once per level of
+// nesting, which the codec bounds (Limits::max_read_depth).
 #include "host/tools/export.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cctype>
@@ -39,14 +37,12 @@ namespace {
 constexpr char kFormatName[] = "sx-store-export";
 constexpr int kFormatVersion = 1;
 
-using Writer = JsonWriter;
-
 // A stored payload or value, as the members "value" (decoded) or "raw"
 // (hex of bytes that are no stored value, kept as they are). The binary
 // encoding is turned into JSON directly; the text form of older stores is
 // decoded and encoded in binary first. With fast, false when the line must
 // be written again without (BinaryToJsonFast).
-bool WriteStored(Interpreter& in, Writer& w, std::string_view bytes, bool fast) {
+bool WriteStored(Interpreter& in, JsonOut& w, std::string_view bytes, bool fast) {
   std::string binary;
   if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) != host::value_format::kBinaryV1 &&
       static_cast<uint8_t>(bytes[0]) >= host::value_format::kFirstTextByte) {
@@ -60,9 +56,8 @@ bool WriteStored(Interpreter& in, Writer& w, std::string_view bytes, bool fast) 
     if (fast) return BinaryToJsonFast(bytes.substr(1), w, "value");
     if (BinaryToJson(bytes.substr(1), w, "value")) return true;
   }
-  std::string hex = Hex(bytes);
   w.Key("raw");
-  w.String(hex.data(), static_cast<rapidjson::SizeType>(hex.size()));
+  w.String(Hex(bytes));
   return true;
 }
 
@@ -70,34 +65,44 @@ bool WriteStored(Interpreter& in, Writer& w, std::string_view bytes, bool fast) 
 // again before Finish drops the line begun.
 class LineWriter {
  public:
-  explicit LineWriter(std::ostream& out) : out_(out), w_(buf_) {}
+  explicit LineWriter(std::ostream& out) : out_(out) {}
   ~LineWriter() { Flush(); }
-  Writer& w() { return w_; }
+  JsonOut& w() { return w_; }
   void Start() {
-    if (open_) buf_.Pop(buf_.GetSize() - mark_);
-    mark_ = buf_.GetSize();
+    if (open_) w_.Truncate(mark_);
+    mark_ = w_.size();
     open_ = true;
-    w_.Reset(buf_);
     w_.StartObject();
   }
   void Finish() {
     w_.EndObject();
-    buf_.Put('\n');
+    w_.NewLine();
     open_ = false;
-    if (buf_.GetSize() >= (1u << 20)) Flush();
+    if (w_.size() >= (1u << 20)) Flush();
   }
   void Flush() {
-    out_.write(buf_.GetString(), static_cast<std::streamsize>(buf_.GetSize()));
-    buf_.Clear();
+    out_.write(w_.data(), static_cast<std::streamsize>(w_.size()));
+    w_.Clear();
   }
 
  private:
   std::ostream& out_;
-  rapidjson::StringBuffer buf_;
-  Writer w_;
+  JsonOut w_;
   size_t mark_ = 0;
   bool open_ = false;
 };
+
+// The members every event line of a stream starts with, through the key
+// of its seq: {"kind":"event","stream":NAME,"seq": less the brace.
+std::string EventLineStart(std::string_view stream) {
+  JsonOut w;
+  w.Key("kind");
+  w.String("event");
+  w.Key("stream");
+  WriteBytes(w, stream);
+  w.Key("seq");
+  return std::string(w.data(), w.size());
+}
 
 // ---------------------------------------------------------------- import
 
@@ -273,7 +278,7 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
   line.w().Key("format");
   line.w().String(kFormatName);
   line.w().Key("version");
-  line.w().Int(kFormatVersion);
+  line.w().Int64(kFormatVersion);
   line.Finish();
 
   std::vector<std::string> streams;
@@ -322,6 +327,7 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
     line.w().Key("last_seq");
     line.w().Uint64(last);
     line.Finish();
+    const std::string event_start = EventLineStart(name);
     uint64_t from = first;
     while (from <= last) {
       events.clear();
@@ -334,11 +340,7 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
       for (const backend::Event& e : events) {
         for (bool fast : {true, false}) {
           line.Start();
-          line.w().Key("kind");
-          line.w().String("event");
-          line.w().Key("stream");
-          WriteBytes(line.w(), name);
-          line.w().Key("seq");
+          line.w().RawThroughKey(event_start);
           line.w().Uint64(e.seq);
           if (WriteStored(in, line.w(), e.payload, fast)) break;
         }

@@ -36,8 +36,6 @@ int HexDigit(char c) {
   return -1;
 }
 
-rapidjson::SizeType Len(std::string_view s) { return static_cast<rapidjson::SizeType>(s.size()); }
-
 // UTF-8: short ASCII (most names and keys) answered inline.
 bool Utf8(std::string_view s) {
   if (s.size() <= 32) {
@@ -63,15 +61,15 @@ bool Unhex(std::string_view hex, std::string* out) {
   return true;
 }
 
-void WriteBytes(JsonWriter& w, std::string_view s) {
+void WriteBytes(JsonOut& w, std::string_view s) {
   if (Utf8(s)) {
-    w.String(s.data(), Len(s));
+    w.String(s);
     return;
   }
   std::string hex = Hex(s);
   w.StartObject();
   w.Key("hex");
-  w.String(hex.data(), Len(hex));
+  w.String(hex);
   w.EndObject();
 }
 
@@ -119,7 +117,7 @@ bool ParseFloat(std::string_view s, double* d) {
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
-void Tagged(JsonWriter* w, const char* tag, std::string_view bytes) {
+void Tagged(JsonOut* w, const char* tag, std::string_view bytes) {
   w->StartObject();
   w->Key(tag);
   WriteBytes(*w, bytes);
@@ -136,13 +134,13 @@ class Transcoder {
     utf8_keys_.clear();
     return Walk(&body, nullptr) && body.empty();
   }
-  void Write(std::string_view body, JsonWriter& w) {
+  void Write(std::string_view body, JsonOut& w) {
     next_ = 0;
     Walk(&body, &w);
   }
   // One pass, taking every dict's keys for UTF-8: false on damage or on a
   // key that is not, leaving w part-written.
-  bool WriteOptimistic(std::string_view body, JsonWriter& w) {
+  bool WriteOptimistic(std::string_view body, JsonOut& w) {
     optimistic_ = true;
     bool ok = Walk(&body, &w) && body.empty();
     optimistic_ = false;
@@ -150,7 +148,7 @@ class Transcoder {
   }
 
  private:
-  bool Walk(std::string_view* rest, JsonWriter* w) {
+  bool Walk(std::string_view* rest, JsonOut* w) {
     if (rest->empty()) return false;
     auto tag = static_cast<uint8_t>((*rest)[0]);
     rest->remove_prefix(1);
@@ -185,7 +183,7 @@ class Transcoder {
           size_t len = FloatText(d, text);
           w->StartObject();
           w->Key("float");
-          w->String(text, static_cast<rapidjson::SizeType>(len));
+          w->String(std::string_view(text, len));
           w->EndObject();
         }
         return true;
@@ -231,7 +229,7 @@ class Transcoder {
           } else if (optimistic_ && !Utf8(s)) {
             return false;
           } else if (utf8) {
-            w->Key(s.data(), Len(s));
+            w->Key(s);
           } else {
             w->StartArray();
             WriteBytes(*w, s);
@@ -374,13 +372,13 @@ class Encoder {
 
 }  // namespace
 
-bool BinaryToJsonFast(std::string_view body, JsonWriter& w, const char* key) {
+bool BinaryToJsonFast(std::string_view body, JsonOut& w, const char* key) {
   thread_local Transcoder t;
   if (key != nullptr) w.Key(key);
   return t.WriteOptimistic(body, w);
 }
 
-bool BinaryToJson(std::string_view body, JsonWriter& w, const char* key) {
+bool BinaryToJson(std::string_view body, JsonOut& w, const char* key) {
   thread_local Transcoder t;
   if (!t.Check(body)) return false;
   if (key != nullptr) w.Key(key);

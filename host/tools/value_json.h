@@ -8,25 +8,23 @@
 #pragma once
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <string>
 #include <string_view>
 
-namespace sx::tools {
+#include "host/tools/json_out.h"
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+namespace sx::tools {
 
 // Writes the value encoded in binary version 1 (bytes after the version
 // byte) as JSON. False, with nothing written, for bytes that are not one
 // whole valid value (they are checked first). With key, the value is an
 // object member: the key is written first, when the bytes check out.
-bool BinaryToJson(std::string_view body, JsonWriter& w, const char* key = nullptr);
+bool BinaryToJson(std::string_view body, JsonOut& w, const char* key = nullptr);
 // As BinaryToJson in one pass, for the common case: false on damage or on a
 // dict key that is not UTF-8, with w part-written (start the line again
 // and call BinaryToJson).
-bool BinaryToJsonFast(std::string_view body, JsonWriter& w, const char* key = nullptr);
+bool BinaryToJsonFast(std::string_view body, JsonOut& w, const char* key = nullptr);
 
 // Appends the canonical binary encoding (version byte included) of the
 // JSON form j to *out: the bytes host::EncodeValue gives for the same value
@@ -36,7 +34,7 @@ bool JsonToBinary(const rapidjson::Value& j, size_t max_depth, std::string* out,
                   std::string* error);
 
 // Bytes as a name: a JSON string when UTF-8, else {"hex":"..."}.
-void WriteBytes(JsonWriter& w, std::string_view s);
+void WriteBytes(JsonOut& w, std::string_view s);
 bool ReadBytes(const rapidjson::Value& j, std::string* out);
 
 std::string Hex(std::string_view s);

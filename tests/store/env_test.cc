@@ -1,5 +1,9 @@
-// The test Envs themselves: MemEnv's durability model and FaultEnv's faults.
+// The test Envs themselves: MemEnv's durability model and FaultEnv's faults;
+// and File::Read into a caller's scratch, on each Env.
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 #include "host/store/fault_env.h"
 #include "host/store/mem_env.h"
@@ -93,6 +97,55 @@ TEST(FaultEnv, StickyFaultKeepsFailing) {
   EXPECT_FALSE(env.RenameFile("/f", "/g").ok());
   env.Disarm();
   EXPECT_TRUE(f->Append("a").ok());
+}
+
+// Read gives what ReadAt gives, fewer bytes only at the end of the file,
+// and never writes into scratch past what it read.
+void ExpectReadIntoScratchLikeReadAt(Env* env, const std::string& path) {
+  std::unique_ptr<File> f;
+  ASSERT_TRUE(env->OpenFile(path, OpenMode::kCreateTrunc, &f).ok());
+  ASSERT_TRUE(f->Append("0123456789").ok());
+  std::string scratch(16, '#');
+  std::string_view got;
+  ASSERT_TRUE(f->Read(2, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "23456");
+  EXPECT_EQ(got.data(), scratch.data());
+  ASSERT_TRUE(f->Read(8, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "89");
+  EXPECT_EQ(scratch.substr(2), std::string(14, '#').replace(0, 3, "456"));
+  ASSERT_TRUE(f->Read(10, 4, scratch.data(), &got).ok());
+  EXPECT_TRUE(got.empty());
+  std::string bytes;
+  ASSERT_TRUE(f->ReadAt(8, 5, &bytes).ok());
+  EXPECT_EQ(bytes, "89");
+  // Opened read-only, a File may answer from its own memory (a mapping):
+  // the same bytes, fewer only at the end, also after the file was cut.
+  ASSERT_TRUE(env->OpenFile(path, OpenMode::kReadOnly, &f).ok());
+  ASSERT_TRUE(f->Read(2, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "23456");
+  ASSERT_TRUE(f->Read(8, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "89");
+  std::unique_ptr<File> writer;
+  ASSERT_TRUE(env->OpenFile(path, OpenMode::kReadWrite, &writer).ok());
+  ASSERT_TRUE(writer->Truncate(4).ok());
+  ASSERT_TRUE(f->Read(2, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "23");
+  ASSERT_TRUE(f->Read(6, 2, scratch.data(), &got).ok());
+  EXPECT_TRUE(got.empty());
+  ASSERT_TRUE(writer->Append("4567").ok());
+  ASSERT_TRUE(f->Read(2, 5, scratch.data(), &got).ok());
+  EXPECT_EQ(got, "23456");
+}
+
+TEST(Env, ReadIsReadAtWithoutABuffer) {
+  MemEnv mem;
+  ExpectReadIntoScratchLikeReadAt(&mem, "/f");
+  FaultEnv fault(&mem);
+  ExpectReadIntoScratchLikeReadAt(&fault, "/g");
+  std::string dir = (std::filesystem::temp_directory_path() / "sx-env-XXXXXX").string();
+  ASSERT_NE(mkdtemp(dir.data()), nullptr);
+  ExpectReadIntoScratchLikeReadAt(Env::Default(), dir + "/f");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // export_test.cc — sx store export / import (every value exact, byte-identical
-// round trip, seqs that go backwards refused), import of the reference
+// round trip, seqs that go backwards refused, JSON as RapidJSON wrote it), import of the reference
 // host's data directory, backup beside a running writer, and salvage of a
 // store with a flipped byte in the middle.
 #include "host/tools/export.h"
 
 #include <gtest/gtest.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #include "host/store/backup.h"
 #include "host/store/store.h"
 #include "host/store/tools.h"
+#include "host/tools/json_out.h"
 #include "sx/sx.h"
 
 namespace sx::tools {
@@ -172,6 +175,75 @@ TEST_F(ExportTest, EveryValueRoundTripsAndASecondExportIsByteIdentical) {
                        "{\"a\":[1,{\"float\":\"2.5\"},\"x\"]}}}"),
             std::string::npos)
       << first;
+}
+
+// Exports written before JsonOut came from RapidJSON's Writer: the same
+// calls give the same bytes (every byte in a string, the integer limits).
+TEST(JsonOut, WritesWhatRapidJsonsWriterWrites) {
+  std::string every_byte;
+  for (int c = 0; c < 256; ++c) every_byte.push_back(static_cast<char>(c));
+  const std::string strings[] = {"", "plain", "\"q\" \\ /", every_byte, "caf\xc3\xa9 \x7f"};
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> rj(buf);
+  JsonOut out;
+  rj.StartObject();
+  out.StartObject();
+  for (const std::string& s : strings) {
+    rj.Key(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    out.Key(s);
+    rj.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    out.String(s);
+  }
+  rj.Key("numbers");
+  out.Key("numbers");
+  rj.StartArray();
+  out.StartArray();
+  for (int64_t n : {int64_t{0}, int64_t{-1}, int64_t{42}, std::numeric_limits<int64_t>::min(),
+                    std::numeric_limits<int64_t>::max()}) {
+    rj.Int64(n);
+    out.Int64(n);
+  }
+  rj.Uint64(std::numeric_limits<uint64_t>::max());
+  out.Uint64(std::numeric_limits<uint64_t>::max());
+  rj.StartArray();
+  out.StartArray();
+  rj.EndArray();
+  out.EndArray();
+  rj.StartObject();
+  out.StartObject();
+  rj.EndObject();
+  out.EndObject();
+  rj.Null();
+  out.Null();
+  rj.Bool(true);
+  out.Bool(true);
+  rj.Bool(false);
+  out.Bool(false);
+  rj.EndArray();
+  out.EndArray();
+  rj.EndObject();
+  out.EndObject();
+  EXPECT_EQ(std::string(out.data(), out.size()), std::string(buf.GetString(), buf.GetSize()));
+}
+
+TEST(JsonOut, ALineTruncatedOrEndedStartsANewText) {
+  JsonOut out;
+  out.StartObject();
+  out.Key("a");
+  out.Int64(1);
+  out.EndObject();
+  out.NewLine();
+  size_t mark = out.size();
+  out.StartObject();
+  out.Key("dropped");
+  out.Truncate(mark);
+  out.StartObject();
+  out.RawThroughKey("\"b\":");
+  out.Int64(2);
+  out.Key("c");
+  out.Null();
+  out.EndObject();
+  EXPECT_EQ(std::string(out.data(), out.size()), "{\"a\":1}\n{\"b\":2,\"c\":null}");
 }
 
 TEST_F(ExportTest, StreamAndKvSelection) {
