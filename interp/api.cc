@@ -329,6 +329,8 @@ void Interpreter::AddBatchIoHandler(BatchIoHandler handler) {
   batch_handlers_.push_back(std::move(handler));
 }
 
+void Interpreter::SetIoPoller(IoPoller poller) { poller_ = std::move(poller); }
+
 // Calls an embedder's native: arguments become rooted handles, sx::Error
 // becomes an SX error, and any other C++ exception is reported as one too.
 ix::Value Interpreter::NativeEntry(const ix::Args& a) {

@@ -13,6 +13,15 @@
 // computation has ended and no other task can make progress, or at once
 // when an interrupt (Ctrl-C) ended it or came after it ended.
 //
+// A handler may take a request and answer it later (IoResult::Later): its
+// task stays on IO and its token goes on the list of outstanding answers.
+// While that list is not empty the host's poller stands in for sleeping: it
+// is called with no time to wait when tasks are ready, otherwise with the
+// time to the next sleeper's wake (or none), and answers through Answer
+// what has completed. With answers outstanding nothing is a deadlock and
+// Run does not return, interrupted or not: the host's work in flight must
+// end before the loop does.
+//
 // Everything runs on the caller's thread; IO handlers run synchronously in
 // the loop. The machine (tasks.cc) owns the task table; this file only
 // drives it.
@@ -82,6 +91,30 @@ void Interpreter::ServeBatch(std::vector<IoRequest>& batch) {
   }
 }
 
+void Interpreter::Poll(int64_t timeout_ns) {
+  IoPoller poller = poller_;  // the poller may replace itself
+  poller(*this, timeout_ns);
+}
+
+bool Interpreter::Answer(uint64_t token, IoResult result) {
+  ix::Machine& m = state_->machine();
+  auto it = std::find(later_.begin(), later_.end(), token);
+  if (it == later_.end()) {
+    m.CountStale();  // never taken for later, or answered already
+    return false;
+  }
+  later_.erase(it);
+  if (result.kind == IoResult::kServed) return m.Answer(token, Raw(result.value.bits()), false);
+  if (result.kind != IoResult::kFailed) result.message = "no answer";
+  ix::Value err;
+  try {
+    err = Raw(MakeError(result.message, result.data).bits());
+  } catch (std::bad_alloc&) {
+    err = m.OutOfMemory();
+  }
+  return m.Answer(token, err, true);
+}
+
 Outcome Interpreter::Run(Outcome o) {
   ix::Machine& m = state_->machine();
   std::vector<ix::IoWait> io;
@@ -97,6 +130,8 @@ Outcome Interpreter::Run(Outcome o) {
     // Sleepers whose time has come join every round, even while other tasks
     // keep the scheduler busy with IO.
     if (m.has_sleepers()) m.WakeSleepers(ix::Machine::NowNs());
+    // Work answered later makes progress every round, without a wait.
+    if (!later_.empty() && m.has_ready()) Poll(0);
     m.RunReady(&io);
     ix::RunResult r;
     if (m.TakeMainResult(&r)) {
@@ -134,6 +169,14 @@ Outcome Interpreter::Run(Outcome o) {
       }
       ServeBatch(batch);
       for (IoRequest& q : batch) {
+        if (q.result.kind == IoResult::kLater) {
+          if (poller_) {
+            later_.push_back(q.token);
+            continue;
+          }
+          q.result = IoResult::Failed("op " + interp::BriefName(q.op) +
+                                      ": answered later, but the host set no IO poller");
+        }
         if (q.result.kind == IoResult::kServed) {
           m.Answer(q.token, Raw(q.result.value.bits()), false);
         } else {
@@ -155,6 +198,12 @@ Outcome Interpreter::Run(Outcome o) {
     // the other tasks and leaves them where they are.
     if (m.InterruptWaitingMain()) {
       interrupted = true;
+      continue;
+    }
+    if (!later_.empty()) {
+      int64_t wait = -1;
+      if (m.has_sleepers()) wait = std::max<int64_t>(0, m.next_wake_ns() - ix::Machine::NowNs());
+      Poll(wait);
       continue;
     }
     if (m.has_sleepers()) {

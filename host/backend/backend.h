@@ -41,6 +41,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <utility>
@@ -135,6 +136,19 @@ class Backend {
   // Reads what other processes committed since the last call, so the reads
   // after it see it. Engines that always read the latest do nothing.
   virtual Status CatchUp() { return Status::OK(); }
+
+  // --- waiting on a server -----------------------------------------------------
+  // Waits until fd is ready for `events` (poll(2)'s POLLIN, POLLOUT) or
+  // timeout_ms has passed (-1: no limit); it may return early.
+  using SocketWaiter = std::function<void(int fd, short events, int timeout_ms)>;
+  // An engine that talks to a server waits for its socket through `waiter`
+  // from now on (an empty one: poll(2) itself), so a host can run a call on
+  // a fiber and park it there instead of blocking; it returns true. An
+  // engine that never waits on a socket ignores it and returns false.
+  virtual bool SetSocketWaiter(SocketWaiter waiter) {
+    (void)waiter;
+    return false;
+  }
 };
 
 }  // namespace sx::backend

@@ -54,6 +54,9 @@ class ReadOnlyBackend final : public Backend {
   }
   bool SeesOtherWriters() const override { return inner_->SeesOtherWriters(); }
   Status CatchUp() override { return inner_->CatchUp(); }
+  bool SetSocketWaiter(SocketWaiter waiter) override {
+    return inner_->SetSocketWaiter(std::move(waiter));
+  }
 
  private:
   std::unique_ptr<Backend> inner_;

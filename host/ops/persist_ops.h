@@ -30,8 +30,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "host/backend/backend.h"
+#include "host/ops/host_fiber.h"
 #include "sx/sx.h"
 
 namespace sx::host {
@@ -97,25 +99,57 @@ class PersistService {
   void Install(Interpreter& in);
 
   // Serves one request, or passes (IoResult::Pass) when op is not ours.
+  // It blocks until served, after the work in flight (if any) has ended.
   IoResult HandleOp(Interpreter& in, std::string_view op, const Value& args);
-  // Serves every request of a scheduler round that is ours, in order.
+  // Serves every request of a scheduler round that is ours, in order. With
+  // an engine that waits on a server (Backend::SetSocketWaiter), the work
+  // runs on a fiber of the service's own: when it has to wait, the
+  // requests are answered later (IoResult::Later) and the interpreter's
+  // other tasks run; requests of the rounds meanwhile wait and go together
+  // as the next group. Install sets the poller that continues the work.
   void HandleBatch(Interpreter& in, std::span<IoRequest> batch);
 
   // The engine, opening it if needed. nullptr (and *error set) on failure.
   backend::Backend* OpenBackend(std::string* error);
-  // Closes the engine (tests reopen it to simulate a restart).
+  // Closes the engine (tests reopen it to simulate a restart), after
+  // finishing the work in flight, blocking, and answering its requests.
   void Close();
   const std::string& data_dir() const { return location_; }
   const std::string& sync_mode() const { return sync_mode_; }
   bool read_only() const { return read_only_; }
   bool is_open() const { return backend_ != nullptr; }
+  // Work is parked on the fiber, its requests to be answered later.
+  bool busy() const;
 
  private:
+  // Serves the requests that are ours, in order, in the calling context.
+  void Serve(Interpreter& in, std::span<IoRequest> batch);
+  // Runs work_ on the fiber; true when it ended without parking.
+  bool StartWork(Interpreter& in);
+  // The poller: continues the parked work once its socket is ready.
+  void Poll(int64_t timeout_ns);
+  // Resumes the parked work; answers each group that ends and starts the
+  // queued one.
+  void Continue();
+  // Finishes the work in flight and the queued groups, blocking.
+  void Drain();
+  // The engine's socket waiter: parks the work when it runs on the fiber.
+  void WaitOnSocket(int fd, short events, int timeout_ms);
+
   std::string location_;
   std::string sync_mode_;
   std::string segment_bytes_;
   bool read_only_ = false;
   std::unique_ptr<backend::Backend> backend_;
+  bool parks_ = false;  // the engine waits on a socket through WaitOnSocket
+  std::unique_ptr<HostFiber> fiber_;
+  Interpreter* in_ = nullptr;      // whose requests work_ and queued_ are
+  std::vector<IoRequest> work_;    // the group on the fiber
+  std::vector<IoRequest> queued_;  // came while it was parked: the next group
+  bool draining_ = false;          // the waiter blocks instead of parking
+  int park_fd_ = -1;               // what the parked work waits for
+  short park_events_ = 0;
+  int64_t park_deadline_ns_ = -1;  // steady clock; -1: none
 };
 
 }  // namespace sx::host

@@ -12,11 +12,30 @@
 // (append-next) are planned again alone. No answer is given before its
 // commit returns, so under sync=always no task resumes before its own write
 // is on stable storage.
+//
+// Parking. An engine that waits on a server (PostgreSQL) takes a socket
+// waiter from the service (Backend::SetSocketWaiter). A round's requests
+// are then served on the service's fiber (host_fiber.h); when the engine
+// has to wait for the server there, the waiter parks the fiber on the
+// socket and the round's requests are answered later (IoResult::Later), so
+// the interpreter's other tasks go on. The service's poller, which the
+// interpreter calls while answers are outstanding, polls that socket and
+// resumes the fiber; when the work ends, each request gets its answer. A
+// connection carries one conversation at a time: requests that come while
+// the work is parked wait, in order, and go together as the next group (one
+// group commit). Served outside the fiber (HandleOp, a tool), the waiter
+// polls, and the calls block as they always did.
+#include <poll.h>
+#include <time.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -189,7 +208,7 @@ PersistService::PersistService(std::string location, std::string sync_mode,
       segment_bytes_(std::move(segment_bytes)),
       read_only_(read_only) {}
 
-PersistService::~PersistService() = default;
+PersistService::~PersistService() { Drain(); }
 
 void PersistService::Install(Interpreter& in) {
   in.AddBatchIoHandler(
@@ -197,17 +216,135 @@ void PersistService::Install(Interpreter& in) {
   in.AddIoHandler([this](Interpreter& in, std::string_view op, const Value& args, const Value&) {
     return HandleOp(in, op, args);
   });
+  in.SetIoPoller([this](Interpreter&, int64_t timeout_ns) { Poll(timeout_ns); });
 }
 
 IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Value& args) {
+  // Not ours: pass at once. The work in flight must not end here, since
+  // the requests of the round being served are not yet awaiting answers.
+  if (FindPersistOp(op) == nullptr) return IoResult::Pass();
+  Drain();  // one conversation at a time on the engine's connection
   IoRequest one;
   one.op = std::string(op);
   one.args = args;
-  HandleBatch(in, std::span<IoRequest>(&one, 1));
+  Serve(in, std::span<IoRequest>(&one, 1));
   return one.result;
 }
 
+bool PersistService::busy() const { return fiber_ != nullptr && fiber_->parked(); }
+
 void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
+  if (backend_ != nullptr && !parks_) {
+    Serve(in, batch);  // an engine that answers at once: no fiber needed
+    return;
+  }
+  if (busy() && &in != in_) Drain();  // another interpreter's work: end it first
+  std::vector<size_t> ours;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].result.kind == IoResult::kPass && FindPersistOp(batch[i].op) != nullptr) {
+      ours.push_back(i);
+    }
+  }
+  if (ours.empty()) return;
+  if (busy()) {
+    for (size_t i : ours) {
+      queued_.push_back(batch[i]);
+      batch[i].result = IoResult::Later();
+    }
+    return;
+  }
+  work_.clear();
+  for (size_t i : ours) work_.push_back(batch[i]);
+  in_ = &in;
+  if (StartWork(in)) {
+    for (size_t k = 0; k < ours.size(); ++k) batch[ours[k]].result = std::move(work_[k].result);
+    work_.clear();
+    return;
+  }
+  for (size_t i : ours) batch[i].result = IoResult::Later();
+}
+
+bool PersistService::StartWork(Interpreter& in) {
+  if (!fiber_) fiber_ = std::make_unique<HostFiber>();
+  return fiber_->Start([this, &in] { Serve(in, work_); });
+}
+
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void PersistService::WaitOnSocket(int fd, short events, int timeout_ms) {
+  if (fiber_ != nullptr && fiber_->inside() && !draining_) {
+    park_fd_ = fd;
+    park_events_ = events;
+    park_deadline_ns_ = timeout_ms < 0 ? -1 : NowNs() + int64_t{timeout_ms} * 1000000;
+    fiber_->Park();
+    park_fd_ = -1;
+    return;
+  }
+  pollfd p{fd, events, 0};
+  poll(&p, 1, timeout_ms);
+}
+
+void PersistService::Poll(int64_t timeout_ns) {
+  if (!busy()) return;
+  int64_t wait = timeout_ns;
+  if (park_deadline_ns_ >= 0) {
+    int64_t left = std::max<int64_t>(0, park_deadline_ns_ - NowNs());
+    wait = wait < 0 ? left : std::min(wait, left);
+  }
+  pollfd p{park_fd_, park_events_, 0};
+  timespec ts{static_cast<time_t>(wait / 1000000000), static_cast<long>(wait % 1000000000)};
+  int n = ppoll(&p, 1, wait < 0 ? nullptr : &ts, nullptr);
+  // A poll that fails (but for a signal) is left to the engine to find out.
+  bool due = n > 0 || (n < 0 && errno != EINTR) ||
+             (park_deadline_ns_ >= 0 && NowNs() >= park_deadline_ns_);
+  if (due) Continue();
+}
+
+void PersistService::Continue() {
+  Interpreter& in = *in_;
+  bool ended;
+  try {
+    ended = fiber_->Resume();
+  } catch (std::bad_alloc&) {
+    // Requests it had not answered fail; none is served twice.
+    for (IoRequest& q : work_) {
+      if (q.result.kind == IoResult::kPass) q.result = IoResult::Failed("out of memory");
+    }
+    ended = true;
+  }
+  while (ended) {
+    std::vector<IoRequest> done;
+    done.swap(work_);
+    for (IoRequest& q : done) in.Answer(q.token, std::move(q.result));
+    if (queued_.empty()) return;
+    work_.swap(queued_);
+    try {
+      ended = StartWork(in);
+    } catch (std::bad_alloc&) {
+      for (IoRequest& q : work_) {
+        if (q.result.kind == IoResult::kPass) q.result = IoResult::Failed("out of memory");
+      }
+      ended = true;
+    }
+  }
+}
+
+void PersistService::Drain() {
+  if (!busy()) return;
+  draining_ = true;
+  Continue();
+  draining_ = false;
+}
+
+void PersistService::Serve(Interpreter& in, std::span<IoRequest> batch) {
   std::vector<Pending> pending;
   RoundView view;
   backend::Backend* grouped_on = nullptr;
@@ -291,9 +428,15 @@ backend::Backend* PersistService::OpenBackend(std::string* error) {
     backend_.reset();
     return nullptr;
   }
+  parks_ = backend_->SetSocketWaiter(
+      [this](int fd, short events, int timeout_ms) { WaitOnSocket(fd, events, timeout_ms); });
   return backend_.get();
 }
 
-void PersistService::Close() { backend_.reset(); }
+void PersistService::Close() {
+  Drain();
+  backend_.reset();
+  parks_ = false;
+}
 
 }  // namespace sx::host

@@ -396,6 +396,10 @@ class PgBackend final : public backend::Backend {
 
   Status WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* position) override;
   bool SeesOtherWriters() const override { return true; }
+  bool SetSocketWaiter(SocketWaiter waiter) override {
+    conn_.set_waiter(std::move(waiter));
+    return true;
+  }
 
   Status ReadCommitted(uint64_t after, size_t limit, std::vector<CommittedEvent>* out,
                        uint64_t* position);
@@ -987,8 +991,7 @@ Status PgBackend::WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* positio
     // (an older transaction ended), so wake at least every 50 ms to look.
     int wait = static_cast<int>(
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count());
-    pollfd p{PQsocket(conn_.raw()), POLLIN, 0};
-    poll(&p, 1, std::min(wait, 50));
+    conn_.Wait(POLLIN, std::min(wait, 50));
     PQconsumeInput(conn_.raw());
     while (PGnotify* n = PQnotifies(conn_.raw())) PQfreemem(n);
   }

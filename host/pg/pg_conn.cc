@@ -1,6 +1,7 @@
 #include "host/pg/pg_conn.h"
 
 #include <endian.h>
+#include <poll.h>
 
 #include <cstring>
 
@@ -134,7 +135,67 @@ Status Conn::Connect(const std::string& url) {
   // Server notices ("schema already exists, skipping") are not for our users.
   PQsetNoticeProcessor(
       conn_, [](void*, const char*) {}, nullptr);
+  if (PQsetnonblocking(conn_, 1) != 0) {
+    std::string why = Trim(PQerrorMessage(conn_));
+    Close();
+    return Status::IOError(where_ + ": cannot enter non-blocking mode: " + why);
+  }
   return Status::OK();
+}
+
+void Conn::Wait(short events, int timeout_ms) {
+  int fd = conn_ ? PQsocket(conn_) : -1;
+  if (fd < 0) return;
+  if (waiter_) {
+    waiter_(fd, events, timeout_ms);
+    return;
+  }
+  pollfd p{fd, events, 0};
+  poll(&p, 1, timeout_ms);  // EINTR too is an early return
+}
+
+// PQflush returns 1 while output is left; the server may be waiting for us
+// to read before it reads more, so input is taken in meanwhile.
+bool Conn::Flush() {
+  for (;;) {
+    int r = PQflush(conn_);
+    if (r <= 0) return r == 0;
+    Wait(POLLIN | POLLOUT, -1);
+    if (!PQconsumeInput(conn_)) return false;
+  }
+}
+
+PGresult* Conn::NextResult() {
+  while (PQisBusy(conn_)) {
+    Wait(POLLIN, -1);
+    // A failed read marks the connection lost; PQgetResult then reports it
+    // without waiting.
+    if (!PQconsumeInput(conn_)) break;
+  }
+  return PQgetResult(conn_);
+}
+
+Status Conn::Finish(std::string_view what, Rows* out) {
+  Status s;
+  bool kept = false;
+  while (PGresult* r = NextResult()) {
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      if (s.ok()) {
+        s = Fail(what, r);
+      } else {
+        PQclear(r);
+      }
+    } else if (out != nullptr && !kept && s.ok()) {
+      *out = Rows(r);
+      kept = true;
+    } else {
+      PQclear(r);
+    }
+    if (conn_ == nullptr) break;
+  }
+  if (s.ok() && broken()) s = Fail(what, nullptr);
+  return s;
 }
 
 Status Conn::Reconnect() { return Connect(url_); }
@@ -183,21 +244,18 @@ Status Conn::Run(const char* name, const char* sql, const std::vector<Param>& pa
   }
   int n = static_cast<int>(params.size());
   if (!prepared_.count(name)) {
-    PGresult* r = PQprepare(conn_, name, sql, n, types.data());
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) return Fail(std::string("preparing ") + name, r);
-    PQclear(r);
+    std::string what = std::string("preparing ") + name;
+    if (!PQsendPrepare(conn_, name, sql, n, types.data()) || !Flush()) return Fail(what, nullptr);
+    Status s = Finish(what, nullptr);
+    if (!s.ok()) return s;
     prepared_.insert(name);
   }
-  PGresult* r =
-      PQexecPrepared(conn_, name, n, values.data(), lengths.data(), formats.data(), /*binary=*/1);
-  ExecStatusType st = PQresultStatus(r);
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Fail(name, r);
-  if (out) {
-    *out = Rows(r);
-  } else {
-    PQclear(r);
+  if (!PQsendQueryPrepared(conn_, name, n, values.data(), lengths.data(), formats.data(),
+                           /*binary=*/1) ||
+      !Flush()) {
+    return Fail(name, nullptr);
   }
-  return Status::OK();
+  return Finish(name, out);
 }
 
 Status Conn::Pipeline(std::vector<Step>* steps) {
@@ -232,14 +290,14 @@ Status Conn::Pipeline(std::vector<Step>* steps) {
     }
     sent.emplace_back(i, false);
   }
-  if (s.ok() && !PQpipelineSync(conn_)) s = Fail("pipeline sync", nullptr);
+  if (s.ok() && (!PQpipelineSync(conn_) || !Flush())) s = Fail("pipeline sync", nullptr);
   if (!s.ok()) {
     PQexitPipelineMode(conn_);
     return s;
   }
   for (const auto& [i, is_prepare] : sent) {
     Step& st = (*steps)[i];
-    PGresult* r = PQgetResult(conn_);
+    PGresult* r = NextResult();
     if (r == nullptr) {
       if (s.ok()) s = Fail(st.name, nullptr);
       break;
@@ -263,11 +321,11 @@ Status Conn::Pipeline(std::vector<Step>* steps) {
     }
     if (broken()) break;
     // Each statement's results end with a null.
-    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    while (PGresult* extra = NextResult()) PQclear(extra);
   }
   if (!broken()) {
     // The sync's own result.
-    while (PGresult* r = PQgetResult(conn_)) {
+    while (PGresult* r = NextResult()) {
       bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
       PQclear(r);
       if (sync) break;
@@ -281,9 +339,9 @@ Status Conn::Pipeline(std::vector<Step>* steps) {
 Status Conn::Exec(const std::string& sql) {
   sqlstate_.clear();
   if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
-  if (!PQsendQuery(conn_, sql.c_str())) return Fail(sql, nullptr);
+  if (!PQsendQuery(conn_, sql.c_str()) || !Flush()) return Fail(sql, nullptr);
   Status s;
-  while (PGresult* r = PQgetResult(conn_)) {
+  while (PGresult* r = NextResult()) {
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && s.ok()) {
       s = Fail(sql.substr(0, sql.find_first_of(" \n;")), r);

@@ -6,11 +6,20 @@
 // per connection (by name) and run with binary parameters; results come back
 // in binary. A lost connection is reported as IOError with broken() true;
 // Reconnect() opens a fresh session and forgets the prepared statements.
+//
+// The session is in libpq's non-blocking mode: statements are sent and
+// flushed, and results read, without libpq ever waiting on the socket
+// itself. Wherever the conversation has to wait for the server, Conn calls
+// its waiter with the socket and the poll(2) events it needs. The default
+// waiter polls, so a caller sees plain blocking calls; a host that runs the
+// conversation on a fiber sets one that parks the fiber instead. Opening a
+// session (Connect, Reconnect) still blocks.
 #pragma once
 
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -60,6 +69,10 @@ class Rows {
 
 class Conn {
  public:
+  // Waits until fd is ready for `events` (POLLIN, POLLOUT) or timeout_ms
+  // has passed (-1: no limit). It may return early: callers look again.
+  using Waiter = std::function<void(int fd, short events, int timeout_ms)>;
+
   Conn() = default;
   ~Conn();
   Conn(const Conn&) = delete;
@@ -90,6 +103,12 @@ class Conn {
   // A plain statement (or several separated by ';'), no parameters.
   Status Exec(const std::string& sql);
 
+  // Replaces the waiter (an empty one restores the default, poll(2)).
+  void set_waiter(Waiter waiter) { waiter_ = std::move(waiter); }
+  // Waits through the waiter for the socket to be ready for `events`, at
+  // most timeout_ms (-1: no limit); returns at once when not connected.
+  void Wait(short events, int timeout_ms);
+
   // True when the last failure lost the connection (a retry needs Reconnect).
   bool broken() const;
   // SQLSTATE of the last failed statement ("" if none or the connection broke).
@@ -103,8 +122,17 @@ class Conn {
 
  private:
   Status Fail(std::string_view what, PGresult* r);
+  // Sends what libpq holds for the server; false when the connection failed.
+  bool Flush();
+  // The next result, waiting for it as needed; nullptr once a statement's
+  // results are done (or the connection is lost).
+  PGresult* NextResult();
+  // Reads a statement's results to the end: the first failure, or OK with
+  // the first result's rows in *out (when given).
+  Status Finish(std::string_view what, Rows* out);
 
   PGconn* conn_ = nullptr;
+  Waiter waiter_;
   std::string url_;
   std::string where_;  // "postgres <redacted url>"
   std::string sqlstate_;

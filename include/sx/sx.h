@@ -17,6 +17,15 @@
 // Every suspension carries a token; an answer with a stale token (already
 // answered, or for a task that was cancelled) is rejected, never acted on.
 //
+// A handler may also answer later (IoResult::Later): the task stays
+// suspended while the others run, and the host answers it afterwards with
+// Answer(token, result). A host that does so sets an IO poller: while
+// answers are outstanding Run calls it instead of sleeping, with a timeout
+// of 0 when tasks are ready and otherwise the time to the next sleeper's
+// wake (or -1, no limit); the poller waits for its sockets at most that
+// long and calls Answer for the work that completed. Run neither returns nor
+// reports a deadlock while answers are outstanding.
+//
 // A native that calls back into SX (CallBack) must be declared with
 // NativeOptions{.calls_back = true}: it then runs on a fiber of its own, and
 // a `perform` in the callback suspends the whole computation with the
@@ -136,7 +145,9 @@ class Error : public std::runtime_error {
 
 // What an IO handler did with a request.
 struct IoResult {
-  enum Kind { kServed, kFailed, kPass } kind = kPass;
+  // kLater: the handler took the request and will answer it through
+  // Interpreter::Answer; its task waits meanwhile (see SetIoPoller).
+  enum Kind { kServed, kFailed, kPass, kLater } kind = kPass;
   Value value;          // kServed: the answer
   std::string message;  // kFailed: the error message
   Value data;           // kFailed: error data (nil when absent)
@@ -146,6 +157,7 @@ struct IoResult {
     return IoResult{kFailed, Value(), std::move(msg), std::move(data)};
   }
   static IoResult Pass() { return IoResult{}; }
+  static IoResult Later() { return IoResult{kLater, Value(), {}, {}}; }
 };
 
 // op: the request's :op string; args: its :args (a list, or nil).
@@ -165,6 +177,9 @@ struct IoRequest {
   IoResult result;
 };
 using BatchIoHandler = std::function<void(Interpreter& in, std::span<IoRequest> batch)>;
+// Called by Run while answers are outstanding; timeout_ns: how long it may
+// wait (0: not at all, -1: until something happens).
+using IoPoller = std::function<void(Interpreter& in, int64_t timeout_ns)>;
 
 using NativeFunction = std::function<Value(Interpreter& in, std::span<const Value> args)>;
 struct NativeOptions {
@@ -261,10 +276,21 @@ class Interpreter {
   Outcome ResumeError(uint64_t token, std::string_view message, const Value& data = Value());
   // The scheduler: runs the computation `outcome` left (if suspended) and
   // every spawned task, serving IO in batches, until the computation is
-  // done or failed and no other task can make progress. Tasks still blocked
-  // then stay where they are (`(tasks)` lists them).
+  // done or failed, no other task can make progress and no answer is
+  // outstanding. Tasks still blocked then stay where they are (`(tasks)`
+  // lists them).
   Outcome Run(Outcome outcome);
   bool suspended() const;
+  // Answers a request a handler took with IoResult::Later: kServed resumes
+  // its task with the value, kFailed raises the error there (anything else
+  // raises "no answer"). Call it only once the handler has returned
+  // kLater (from the poller, or between rounds); the task runs in Run's
+  // next round. False, and
+  // counted as stale, when the token was not awaiting a later answer or its
+  // task was cancelled meanwhile.
+  bool Answer(uint64_t token, IoResult result);
+  // Requests taken with IoResult::Later and not answered yet.
+  size_t outstanding_answers() const { return later_.size(); }
   // Answers rejected because their token was stale (tests, diagnostics).
   uint64_t stale_resumes() const;
 
@@ -277,6 +303,9 @@ class Interpreter {
   void AddIoHandler(IoHandler handler);
   // Batch handlers see each round's requests before the per-request ones.
   void AddBatchIoHandler(BatchIoHandler handler);
+  // The one poller (a later call replaces it). A handler that answers
+  // later needs one: without it Run fails such requests at once.
+  void SetIoPoller(IoPoller poller);
   void DefineNative(std::string name, int min_args, int max_args, std::string doc,
                     NativeFunction fn, NativeOptions options = {});
   void Define(std::string_view name, const Value& v);
@@ -333,10 +362,13 @@ class Interpreter {
   Outcome OutOfMemoryOutcome();
   Outcome StaleToken(uint64_t token);
   void ServeBatch(std::vector<IoRequest>& batch);
+  void Poll(int64_t timeout_ns);
 
   std::unique_ptr<interp::State> state_;
   std::vector<IoHandler> handlers_;
   std::vector<BatchIoHandler> batch_handlers_;
+  IoPoller poller_;
+  std::vector<uint64_t> later_;  // tokens taken with IoResult::Later, unanswered
   std::vector<std::unique_ptr<struct NativeBox>> natives_;
 };
 

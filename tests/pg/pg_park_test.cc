@@ -1,0 +1,159 @@
+// pg_park_test.cc — a task waiting on the server parks instead of blocking
+// the process: while an append waits for a table lock another session
+// holds, the interpreter's other tasks keep running, requests that come
+// meanwhile go together as the next group, and closing the store with the
+// work parked finishes it first.
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "host/cli/setup.h"
+#include "host/ops/persist_ops.h"
+#include "sx/sx.h"
+#include "tests/pg/pg_fixture.h"
+
+namespace sx::pg {
+namespace {
+
+// Another session holding `LOCK TABLE events IN EXCLUSIVE MODE`, so every
+// insert of an event waits. Released by Release(), or by a watchdog thread
+// after `limit` (so that a process that blocks cannot hang the test).
+class TableLock {
+ public:
+  TableLock(const std::string& url, const std::string& schema, std::chrono::milliseconds limit) {
+    EXPECT_TRUE(conn_.Connect(url).ok());
+    Status s = conn_.Exec("BEGIN");
+    if (s.ok()) s = conn_.Exec("LOCK TABLE " + schema + ".events IN EXCLUSIVE MODE");
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    watchdog_ = std::thread([this, limit] {
+      std::unique_lock<std::mutex> l(mu_);
+      if (!cv_.wait_for(l, limit, [this] { return released_; })) Commit();
+    });
+  }
+  ~TableLock() {
+    Release();
+    watchdog_.join();
+  }
+  // True when this call released the lock (the watchdog had not).
+  bool Release() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (released_) return false;
+    Commit();
+    cv_.notify_all();
+    return true;
+  }
+  bool released() {
+    std::lock_guard<std::mutex> l(mu_);
+    return released_;
+  }
+
+ private:
+  void Commit() {
+    EXPECT_TRUE(conn_.Exec("COMMIT").ok());
+    released_ = true;
+  }
+  Conn conn_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  std::thread watchdog_;
+};
+
+class PgParkTest : public PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    host::HostOptions opts;
+    opts.data_dir = url_ + "&schema=" + schema_;
+    host_ = std::make_unique<host::Host>(opts);
+    Interpreter& in = host_->interp();
+    in.DefineNative("%release-lock", 0, 0, "", [this](Interpreter& in, std::span<const Value>) {
+      return in.Bool(lock_ != nullptr && lock_->Release());
+    });
+    // The connection opened, its statements prepared, the stream's row made.
+    Outcome o =
+        Run("(define (op name &rest args) (perform {:op name :args args}))"
+            "(op \"persist/append-expect\" \"s\" 0 {:seq 1})"
+            "(op \"persist/append-expect\" \"other\" 0 {:seq 1})");
+    ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+  }
+  void TearDown() override {
+    lock_.reset();
+    host_.reset();
+    PgTest::TearDown();
+  }
+  Outcome Run(const std::string& src) {
+    Interpreter& in = host_->interp();
+    return in.Run(in.Eval(src));
+  }
+  int64_t Commits() {
+    Outcome o = Run("(get (op \"persist/stats\") :commits)");
+    EXPECT_EQ(o.status, sx::Status::kDone) << o.error_text;
+    return o.status == sx::Status::kDone ? o.value.AsInt() : -1;
+  }
+
+  std::unique_ptr<host::Host> host_;
+  std::unique_ptr<TableLock> lock_;
+};
+
+TEST_F(PgParkTest, OtherTasksRunWhileAnAppendWaitsForALock) {
+  lock_ = std::make_unique<TableLock>(base_url_, schema_, std::chrono::seconds(5));
+  // The writer records how far the ticker had got when its append returned;
+  // the ticker lifts the lock after 20 ticks of 5 ms. Were the process
+  // blocked in the append, the watchdog would lift it and the ticker would
+  // not have moved.
+  Outcome o =
+      Run("(define ticks 0)"
+          "(define writer (spawn (fn ()"
+          "  (let ((r (op \"persist/append-expect\" \"s\" 1 {:seq 2 :v \"x\"})))"
+          "    (list (get r :seq) ticks)))))"
+          "(define ticker (spawn (fn ()"
+          "  (for-each (fn (i) (sleep 5) (set! ticks (+ ticks 1))) (range 20))"
+          "  (%release-lock))))"
+          "(list (await writer) (await ticker))");
+  ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+  EXPECT_EQ(o.value.Inspect(), "((2 20) true)");
+  o = Run("(map (fn (e) (get e :seq)) (op \"persist/read\" \"s\" 1))");
+  ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+  EXPECT_EQ(o.value.Inspect(), "(1 2)");
+}
+
+TEST_F(PgParkTest, RequestsThatComeWhileParkedGoAsTheNextGroup) {
+  int64_t commits = Commits();
+  lock_ = std::make_unique<TableLock>(base_url_, schema_, std::chrono::seconds(5));
+  // The first append parks on the lock; three more come in later rounds
+  // (one after another's answer would have been a round of its own) and
+  // wait for it; they go as one group once it is done.
+  Outcome o = Run(
+      "(define first (spawn (fn () (get (op \"persist/append-expect\" \"s\" 1 {:seq 2}) :seq))))"
+      "(define (later ms stream seq)"
+      "  (spawn (fn () (sleep ms) (get (op \"persist/append-expect\" stream (- seq 1) {:seq seq})"
+      "                           :seq))))"
+      "(define rest (list (later 5 \"s\" 3) (later 10 \"other\" 2) (later 15 \"third\" 1)))"
+      "(sleep 40)"
+      "(define released (%release-lock))"
+      "(list released (cons (await first) (map await rest)))");
+  ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+  EXPECT_EQ(o.value.Inspect(), "(true (2 3 2 1))");
+  EXPECT_EQ(Commits() - commits, 2);  // the parked one, then the three together
+}
+
+TEST_F(PgParkTest, ClosingTheStoreFinishesParkedWorkFirst) {
+  lock_ = std::make_unique<TableLock>(base_url_, schema_, std::chrono::milliseconds(300));
+  // %persist-restart closes the store while the append is parked: the
+  // close waits for it (the watchdog lifts the lock), the append is
+  // answered, and the store reopens for the next op.
+  Outcome o =
+      Run("(define w (spawn (fn () (get (op \"persist/append-expect\" \"s\" 1 {:seq 2}) :seq))))"
+          "(sleep 20)"
+          "(%persist-restart)"
+          "(list (await w) (get (op \"persist/append-expect\" \"s\" 2 {:seq 3}) :seq))");
+  ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+  EXPECT_EQ(o.value.Inspect(), "(2 3)");
+  EXPECT_TRUE(lock_->released());
+}
+
+}  // namespace
+}  // namespace sx::pg
