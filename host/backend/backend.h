@@ -139,7 +139,8 @@ class Backend {
 
   // --- waiting on a server -----------------------------------------------------
   // Waits until fd is ready for `events` (poll(2)'s POLLIN, POLLOUT) or
-  // timeout_ms has passed (-1: no limit); it may return early.
+  // timeout_ms has passed (-1: no limit); it may return early. fd -1 waits
+  // for the time alone (the pause between tries at a server that is away).
   using SocketWaiter = std::function<void(int fd, short events, int timeout_ms)>;
   // An engine that talks to a server waits for its socket through `waiter`
   // from now on (an empty one: poll(2) itself), so a host can run a call on

@@ -9,7 +9,6 @@
 #include <map>
 #include <optional>
 #include <random>
-#include <thread>
 #include <unordered_map>
 
 #include "host/pg/migrations.h"
@@ -419,7 +418,7 @@ class PgBackend final : public backend::Backend {
       bool again = conn_.broken() || Retryable(conn_.sqlstate());
       if (s.ok() || !again || Clock::now() >= give_up) return s;
       if (!first) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+        conn_.Sleep(backoff_ms);
         backoff_ms = std::min(backoff_ms * 2, 500);
       }
     }
@@ -609,7 +608,7 @@ void PgBackend::CommitGroup(std::span<const WriteBatch* const> batches,
       return;
     }
     ++stats_retries_;
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    conn_.Sleep(backoff_ms);
     backoff_ms = std::min(backoff_ms * 2, 500);
   }
 }
@@ -916,7 +915,7 @@ Status PgBackend::ReadBack(const Session& lost, const std::string& token, bool* 
                                       std::to_string(lost.pid) + ") has not ended")
                     : s;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    conn_.Sleep(backoff_ms);
     backoff_ms = std::min(backoff_ms * 2, 500);
   }
 }

@@ -154,6 +154,14 @@ void Conn::Wait(short events, int timeout_ms) {
   poll(&p, 1, timeout_ms);  // EINTR too is an early return
 }
 
+void Conn::Sleep(int timeout_ms) {
+  if (waiter_) {
+    waiter_(-1, 0, timeout_ms);
+    return;
+  }
+  poll(nullptr, 0, timeout_ms);
+}
+
 // PQflush returns 1 while output is left; the server may be waiting for us
 // to read before it reads more, so input is taken in meanwhile.
 bool Conn::Flush() {

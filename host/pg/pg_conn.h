@@ -108,6 +108,9 @@ class Conn {
   // Waits through the waiter for the socket to be ready for `events`, at
   // most timeout_ms (-1: no limit); returns at once when not connected.
   void Wait(short events, int timeout_ms);
+  // Waits timeout_ms through the waiter (no socket: fd -1), as between
+  // tries at a server that is away; a parked caller lets the others run.
+  void Sleep(int timeout_ms);
 
   // True when the last failure lost the connection (a retry needs Reconnect).
   bool broken() const;
