@@ -15,10 +15,13 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "host/backend/open.h"
@@ -250,6 +253,102 @@ bool Encode(Interpreter& in, const Value& v, std::string* out, std::string* erro
 
 // ---------------------------------------------------------------- export
 
+namespace {
+
+// The events of the streams to export, read on a thread of its own while
+// the caller writes them as JSON: reading walks the log and writing
+// transcodes, and the two overlap on a machine with a second core. At most
+// kAhead batches wait between them. Only this thread uses the backend until
+// the reader is destroyed.
+class StreamReader {
+ public:
+  struct Batch {
+    size_t stream = 0;  // index into the names
+    bool head = false;  // the stream's bounds, first and last; no events
+    uint64_t first = 0, last = 0;
+    std::vector<backend::Event> events;
+    store::Status status;  // a failed read: the last batch
+  };
+
+  StreamReader(backend::Backend* b, const std::vector<std::string>& names)
+      : b_(b), names_(names), thread_([this] { Run(); }) {}
+  ~StreamReader() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // The next batch, in stream order; false once every stream is read.
+  bool Next(Batch* out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !queue_.empty() || done_; });
+    if (queue_.empty()) return false;
+    *out = std::move(queue_.front());
+    queue_.pop_front();
+    cv_.notify_all();
+    return true;
+  }
+
+ private:
+  static constexpr size_t kAhead = 4;
+
+  // False once the consumer has gone.
+  bool Put(Batch batch) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return queue_.size() < kAhead || stop_; });
+    if (stop_) return false;
+    queue_.push_back(std::move(batch));
+    cv_.notify_all();
+    return true;
+  }
+
+  void Run() {
+    for (size_t i = 0; i < names_.size() && ReadStream(i); ++i) {
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  // False when reading stops: a failure, or the consumer gone.
+  bool ReadStream(size_t i) {
+    Batch head;
+    head.stream = i;
+    head.head = true;
+    head.status = b_->LastSeq(names_[i], &head.last);
+    if (head.status.ok()) head.status = b_->FirstSeq(names_[i], &head.first);
+    bool ok = head.status.ok() && head.last > 0;
+    uint64_t from = head.first, last = head.last;
+    if (!Put(std::move(head)) || !ok) return false;
+    while (from <= last) {
+      Batch batch;
+      batch.stream = i;
+      batch.status = b_->Read(names_[i], from, 4096, &batch.events);
+      bool more = batch.status.ok() && !batch.events.empty();
+      if (more) from = batch.events.back().seq + 1;
+      bool failed = !batch.status.ok();
+      if ((more || failed) && !Put(std::move(batch))) return false;
+      if (failed) return false;
+      if (!more) break;
+    }
+    return true;
+  }
+
+  backend::Backend* b_;
+  const std::vector<std::string>& names_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Batch> queue_;
+  bool stop_ = false;   // the consumer has gone
+  bool done_ = false;   // every batch is queued
+  std::thread thread_;  // last: started once the rest is set up
+};
+
+}  // namespace
+
 int ExportStore(const std::string& dir, const ExportOptions& options, std::ostream& out,
                 std::ostream& err) {
   if (store::LooksLikeRoseAshDir(store::Env::Default(), dir)) {
@@ -307,37 +406,32 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
   bool kv = options.streams.empty() || options.kv;
   store::Progress progress(err, "export: events", total, options.progress);
   uint64_t done = 0;
-  std::vector<backend::Event> events;
-  for (const std::string& name : streams) {
-    uint64_t last = 0, first = 0;
-    s = st->LastSeq(name, &last);
-    if (s.ok()) s = st->FirstSeq(name, &first);
-    if (!s.ok()) return fail("stream", name, s);
-    if (last == 0) {
-      err << "store export: no stream " << Importer::Quote(name) << "\n";
-      return 1;
-    }
-    line.Start();
-    line.w().Key("kind");
-    line.w().String("stream");
-    line.w().Key("stream");
-    WriteBytes(line.w(), name);
-    line.w().Key("first_seq");
-    line.w().Uint64(first);
-    line.w().Key("last_seq");
-    line.w().Uint64(last);
-    line.Finish();
-    const std::string event_start = EventLineStart(name);
-    uint64_t from = first;
-    while (from <= last) {
-      events.clear();
-      s = st->Read(name, from, 4096, &events);
-      if (!s.ok()) {
-        err << "store export: stream " << Importer::Quote(name) << ": " << s.ToString() << "\n";
-        return 1;
+  {
+    StreamReader reader(st.get(), streams);
+    StreamReader::Batch b;
+    std::string event_start;
+    while (reader.Next(&b)) {
+      const std::string& name = streams[b.stream];
+      if (!b.status.ok()) return fail("stream", name, b.status);
+      if (b.head) {
+        if (b.last == 0) {
+          err << "store export: no stream " << Importer::Quote(name) << "\n";
+          return 1;
+        }
+        line.Start();
+        line.w().Key("kind");
+        line.w().String("stream");
+        line.w().Key("stream");
+        WriteBytes(line.w(), name);
+        line.w().Key("first_seq");
+        line.w().Uint64(b.first);
+        line.w().Key("last_seq");
+        line.w().Uint64(b.last);
+        line.Finish();
+        event_start = EventLineStart(name);
+        continue;
       }
-      if (events.empty()) break;
-      for (const backend::Event& e : events) {
+      for (const backend::Event& e : b.events) {
         for (bool fast : {true, false}) {
           line.Start();
           line.w().RawThroughKey(event_start);
@@ -346,9 +440,8 @@ int ExportStore(const std::string& dir, const ExportOptions& options, std::ostre
         }
         line.Finish();
       }
-      done += events.size();
+      done += b.events.size();
       progress.Update(done);
-      from = events.back().seq + 1;
     }
   }
   if (kv) {
