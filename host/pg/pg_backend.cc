@@ -186,9 +186,13 @@ bool IsKeyOp(WriteBatch::OpKind kind) {
 void CheckBatches(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
                   GroupState* state, std::vector<Status>* results,
                   std::vector<Appended>* appended) {
+  // What a batch changed, as it was, to put back when the batch is refused.
+  std::vector<std::pair<GroupState::Stream*, GroupState::Stream>> stream_undo;
+  std::vector<std::pair<std::optional<std::string>*, std::optional<std::string>>> key_undo;
   for (size_t i = 0; i < batches.size(); ++i) {
     if (!valid[i]) continue;
-    GroupState saved = *state;
+    stream_undo.clear();
+    key_undo.clear();
     size_t saved_appended = appended->size();
     Status bs;
     for (const WriteBatch::Op& op : batches[i]->ops()) {
@@ -196,6 +200,7 @@ void CheckBatches(std::span<const WriteBatch* const> batches, const std::vector<
         case WriteBatch::OpKind::kAppend:
         case WriteBatch::OpKind::kAppendExpect: {
           GroupState::Stream& st = state->streams[op.name];
+          stream_undo.emplace_back(&st, st);
           if (op.kind == WriteBatch::OpKind::kAppendExpect && st.hwm != op.expected_seq) {
             bs = Status::Conflict("append to stream " + Quote(op.name) + ": expected last seq " +
                                       std::to_string(op.expected_seq) + " but it is " +
@@ -216,6 +221,7 @@ void CheckBatches(std::span<const WriteBatch* const> batches, const std::vector<
         case WriteBatch::OpKind::kKvDelete:
         case WriteBatch::OpKind::kKvCas: {
           std::optional<std::string>& cur = state->keys[op.name];
+          key_undo.emplace_back(&cur, cur);
           if (op.kind == WriteBatch::OpKind::kKvCas && cur != op.expected) {
             const char* why = !cur           ? "the key is absent"
                               : !op.expected ? "the key is present"
@@ -232,6 +238,7 @@ void CheckBatches(std::span<const WriteBatch* const> batches, const std::vector<
         }
         case WriteBatch::OpKind::kTruncate: {
           GroupState::Stream& st = state->streams[op.name];
+          stream_undo.emplace_back(&st, st);
           st.upto = std::max(st.upto, std::min(op.seq, st.hwm));
           break;
         }
@@ -239,7 +246,10 @@ void CheckBatches(std::span<const WriteBatch* const> batches, const std::vector<
       if (!bs.ok()) break;
     }
     if (!bs.ok()) {
-      *state = std::move(saved);
+      for (auto it = stream_undo.rbegin(); it != stream_undo.rend(); ++it) *it->first = it->second;
+      for (auto it = key_undo.rbegin(); it != key_undo.rend(); ++it) {
+        *it->first = std::move(it->second);
+      }
       appended->resize(saved_appended);
     }
     (*results)[i] = bs;
