@@ -256,6 +256,59 @@ void CheckBatches(std::span<const WriteBatch* const> batches, const std::vector<
   }
 }
 
+// The statement that writes a checked group: its events but those a later
+// truncation in the group drops, the truncations with the marks they keep,
+// the changed keys, and the commit's row with its token. False when the
+// group changes nothing.
+bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupState& before,
+               const GroupState& after, const std::vector<Appended>& appended,
+               const std::string& token, Conn::Step* out) {
+  std::vector<int64_t> ev_stream, ev_seq, tr_id, tr_hwm, tr_upto;
+  std::vector<const std::string*> ev_payload, put_hash, put_name, put_value, del_hash;
+  for (const Appended& a : appended) {
+    const GroupState::Stream& st = after.streams.at(*a.stream);
+    if (a.seq <= st.upto) continue;
+    ev_stream.push_back(st.id);
+    ev_seq.push_back(static_cast<int64_t>(a.seq));
+    ev_payload.push_back(a.payload);
+  }
+  for (const auto& [name, st] : after.streams) {
+    if (st.upto == 0) continue;
+    tr_id.push_back(st.id);
+    tr_hwm.push_back(static_cast<int64_t>(st.hwm));
+    tr_upto.push_back(static_cast<int64_t>(st.upto));
+  }
+  for (const auto& [name, value] : after.keys) {
+    auto b = before.keys.find(name);
+    if (b != before.keys.end() && value == b->second) continue;
+    if (value) {
+      put_hash.push_back(&key_hash.at(name));
+      put_name.push_back(&name);
+      put_value.push_back(&*value);
+    } else {
+      del_hash.push_back(&key_hash.at(name));
+    }
+  }
+  if (ev_seq.empty() && tr_id.empty() && put_hash.empty() && del_hash.empty()) return false;
+  if (tr_id.empty() && put_hash.empty() && del_hash.empty()) {
+    *out = Conn::Step{"write_appends",
+                      kWriteAppends,
+                      {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq),
+                       ByteaArrayParam(ev_payload), ByteaParam(token)},
+                      nullptr};
+  } else {
+    *out =
+        Conn::Step{"write",
+                   kWrite,
+                   {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
+                    Int8ArrayParam(tr_id), Int8ArrayParam(tr_hwm), Int8ArrayParam(tr_upto),
+                    ByteaArrayParam(put_hash), ByteaArrayParam(put_name),
+                    ByteaArrayParam(put_value), ByteaArrayParam(del_hash), ByteaParam(token)},
+                   nullptr};
+  }
+  return true;
+}
+
 class PgBackend final : public backend::Backend {
  public:
   explicit PgBackend(PgOptions options) : opt_(std::move(options)) {}
@@ -772,38 +825,9 @@ Status PgBackend::LockAndRead(const GroupNames& names, GroupState* state, bool* 
 Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
                             const GroupState& after, const std::vector<Appended>& appended,
                             bool short_way, bool* retry, bool* stale) {
-  // The writes: events not dropped by a truncation later in the group,
-  // truncations with the mark they keep, changed keys.
-  std::vector<int64_t> ev_stream, ev_seq, tr_id, tr_hwm, tr_upto;
-  std::vector<const std::string*> ev_payload, put_hash, put_name, put_value, del_hash;
-  for (const Appended& a : appended) {
-    const GroupState::Stream& st = after.streams.at(*a.stream);
-    if (a.seq <= st.upto) continue;
-    ev_stream.push_back(st.id);
-    ev_seq.push_back(static_cast<int64_t>(a.seq));
-    ev_payload.push_back(a.payload);
-  }
-  for (const auto& [name, st] : after.streams) {
-    if (st.upto == 0) continue;
-    tr_id.push_back(st.id);
-    tr_hwm.push_back(static_cast<int64_t>(st.hwm));
-    tr_upto.push_back(static_cast<int64_t>(st.upto));
-  }
-  bool kv_changed = false;
-  for (const auto& [name, value] : after.keys) {
-    auto b = before.keys.find(name);
-    if (b != before.keys.end() && value == b->second) continue;
-    kv_changed = true;
-    if (value) {
-      put_hash.push_back(&names.key_hash.at(name));
-      put_name.push_back(&name);
-      put_value.push_back(&*value);
-    } else {
-      del_hash.push_back(&names.key_hash.at(name));
-    }
-  }
-  bool changed = !ev_seq.empty() || !tr_id.empty() || kv_changed;
-  if (!changed) {
+  std::string token = NewToken();
+  Conn::Step write{};
+  if (!WriteStep(names.key_hash, before, after, appended, token, &write)) {
     Status s = conn_.Exec("ROLLBACK");  // nothing to write; let go of the locks
     return s.ok() ? s : Abandon(s, retry);
   }
@@ -824,23 +848,7 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
                                {Int8ArrayParam(check_id), Int8ArrayParam(check_hwm)},
                                nullptr});
   }
-  std::string token = NewToken();
-  if (tr_id.empty() && put_hash.empty() && del_hash.empty()) {
-    steps.push_back(Conn::Step{"write_appends",
-                               kWriteAppends,
-                               {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq),
-                                ByteaArrayParam(ev_payload), ByteaParam(token)},
-                               nullptr});
-  } else {
-    steps.push_back(
-        Conn::Step{"write",
-                   kWrite,
-                   {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
-                    Int8ArrayParam(tr_id), Int8ArrayParam(tr_hwm), Int8ArrayParam(tr_upto),
-                    ByteaArrayParam(put_hash), ByteaArrayParam(put_name),
-                    ByteaArrayParam(put_value), ByteaArrayParam(del_hash), ByteaParam(token)},
-                   nullptr});
-  }
+  steps.push_back(std::move(write));
   steps.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
   // At most one wake-up per kNotifyEveryMs from this process: every notify
   // takes a server-wide lock at its commit, and a follower woken by one
