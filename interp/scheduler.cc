@@ -104,8 +104,15 @@ bool Interpreter::Answer(uint64_t token, IoResult result) {
     return false;
   }
   later_.erase(it);
+  if (result.kind != IoResult::kServed && result.kind != IoResult::kFailed) {
+    result = IoResult::Failed("no answer");
+  }
+  return Deliver(token, result);
+}
+
+bool Interpreter::Deliver(uint64_t token, const IoResult& result) {
+  ix::Machine& m = state_->machine();
   if (result.kind == IoResult::kServed) return m.Answer(token, Raw(result.value.bits()), false);
-  if (result.kind != IoResult::kFailed) result.message = "no answer";
   ix::Value err;
   try {
     err = Raw(MakeError(result.message, result.data).bits());
@@ -177,17 +184,7 @@ Outcome Interpreter::Run(Outcome o) {
           q.result = IoResult::Failed("op " + interp::BriefName(q.op) +
                                       ": answered later, but the host set no IO poller");
         }
-        if (q.result.kind == IoResult::kServed) {
-          m.Answer(q.token, Raw(q.result.value.bits()), false);
-        } else {
-          ix::Value err;
-          try {
-            err = Raw(MakeError(q.result.message, q.result.data).bits());
-          } catch (std::bad_alloc&) {
-            err = m.OutOfMemory();
-          }
-          m.Answer(q.token, err, true);
-        }
+        Deliver(q.token, q.result);
       }
       batch.clear();
       continue;

@@ -310,30 +310,26 @@ void PersistService::Poll(int64_t timeout_ns) {
 
 void PersistService::Continue() {
   Interpreter& in = *in_;
-  bool ended;
-  try {
-    ended = fiber_->Resume();
-  } catch (std::bad_alloc&) {
-    // Requests it had not answered fail; none is served twice.
-    for (IoRequest& q : work_) {
-      if (q.result.kind == IoResult::kPass) q.result = IoResult::Failed("out of memory");
+  // Runs the work on the fiber; true when it ended. Out of memory ends it:
+  // the requests it had not answered fail, and none is served twice.
+  auto run = [&](auto step) {
+    try {
+      return step();
+    } catch (std::bad_alloc&) {
+      for (IoRequest& q : work_) {
+        if (q.result.kind == IoResult::kPass) q.result = IoResult::Failed("out of memory");
+      }
+      return true;
     }
-    ended = true;
-  }
+  };
+  bool ended = run([&] { return fiber_->Resume(); });
   while (ended) {
     std::vector<IoRequest> done;
     done.swap(work_);
     for (IoRequest& q : done) in.Answer(q.token, std::move(q.result));
     if (queued_.empty()) return;
     work_.swap(queued_);
-    try {
-      ended = StartWork(in);
-    } catch (std::bad_alloc&) {
-      for (IoRequest& q : work_) {
-        if (q.result.kind == IoResult::kPass) q.result = IoResult::Failed("out of memory");
-      }
-      ended = true;
-    }
+    ended = run([&] { return StartWork(in); });
   }
 }
 

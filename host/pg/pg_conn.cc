@@ -347,18 +347,9 @@ Status Conn::Pipeline(std::vector<Step>* steps) {
 Status Conn::Exec(const std::string& sql) {
   sqlstate_.clear();
   if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
-  if (!PQsendQuery(conn_, sql.c_str()) || !Flush()) return Fail(sql, nullptr);
-  Status s;
-  while (PGresult* r = NextResult()) {
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && s.ok()) {
-      s = Fail(sql.substr(0, sql.find_first_of(" \n;")), r);
-    } else {
-      PQclear(r);
-    }
-  }
-  if (s.ok() && broken()) s = Fail(sql, nullptr);
-  return s;
+  std::string what = sql.substr(0, sql.find_first_of(" \n;"));
+  if (!PQsendQuery(conn_, sql.c_str()) || !Flush()) return Fail(what, nullptr);
+  return Finish(what, nullptr);
 }
 
 }  // namespace sx::pg

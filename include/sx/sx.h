@@ -362,6 +362,8 @@ class Interpreter {
   Outcome OutOfMemoryOutcome();
   Outcome StaleToken(uint64_t token);
   void ServeBatch(std::vector<IoRequest>& batch);
+  // Resumes the task of token with a served or failed result (its error).
+  bool Deliver(uint64_t token, const IoResult& result);
   void Poll(int64_t timeout_ns);
 
   std::unique_ptr<interp::State> state_;
