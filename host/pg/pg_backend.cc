@@ -30,8 +30,11 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kBlobChunkBytes = 1u << 20;
 constexpr int kNotifyEveryMs = 2;
 constexpr size_t kMaxKnownStreams = 100000;
-// expect_marks (migration 003) raises this when a stream moved.
+// expect_hwms (migration 004) raises this when a stream moved.
 constexpr char kStaleState[] = "SX001";
+// An insert found its key taken; on events_pkey, on the short way, another
+// writer appended at the remembered mark + 1.
+constexpr char kUniqueViolation[] = "23505";
 // After the short way found a stream moved, the next groups take the long way.
 constexpr int kShortWaySkip = 8;
 constexpr uint64_t kMaxSeq = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
@@ -260,18 +263,31 @@ void CheckBatches(std::span<const WriteBatch* const> batches, const std::vector<
 // truncation in the group drops, the truncations with the marks they keep,
 // the changed keys, and the commit's row with its token. False when the
 // group changes nothing.
-bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupState& before,
-               const GroupState& after, const std::vector<Appended>& appended,
-               const std::string& token, Conn::Step* out) {
-  std::vector<int64_t> ev_stream, ev_seq, tr_id, tr_hwm, tr_upto;
-  std::vector<const std::string*> ev_payload, put_hash, put_name, put_value, del_hash;
+// The rows of the accepted appends a group writes: those a truncation of
+// the same group does not take away.
+struct EventRows {
+  std::vector<int64_t> stream, seq;
+  std::vector<const std::string*> payload;
+};
+
+EventRows RowsOf(const GroupState& after, const std::vector<Appended>& appended) {
+  EventRows ev;
   for (const Appended& a : appended) {
     const GroupState::Stream& st = after.streams.at(*a.stream);
     if (a.seq <= st.upto) continue;
-    ev_stream.push_back(st.id);
-    ev_seq.push_back(static_cast<int64_t>(a.seq));
-    ev_payload.push_back(a.payload);
+    ev.stream.push_back(st.id);
+    ev.seq.push_back(static_cast<int64_t>(a.seq));
+    ev.payload.push_back(a.payload);
   }
+  return ev;
+}
+
+bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupState& before,
+               const GroupState& after, const std::vector<Appended>& appended,
+               const std::string& token, Conn::Step* out) {
+  EventRows ev = RowsOf(after, appended);
+  std::vector<int64_t> tr_id, tr_hwm, tr_upto;
+  std::vector<const std::string*> put_hash, put_name, put_value, del_hash;
   for (const auto& [name, st] : after.streams) {
     if (st.upto == 0) continue;
     tr_id.push_back(st.id);
@@ -289,18 +305,18 @@ bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupSt
       del_hash.push_back(&key_hash.at(name));
     }
   }
-  if (ev_seq.empty() && tr_id.empty() && put_hash.empty() && del_hash.empty()) return false;
+  if (ev.seq.empty() && tr_id.empty() && put_hash.empty() && del_hash.empty()) return false;
   if (tr_id.empty() && put_hash.empty() && del_hash.empty()) {
     *out = Conn::Step{"write_appends",
                       kWriteAppends,
-                      {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq),
-                       ByteaArrayParam(ev_payload), ByteaParam(token)},
+                      {Int8ArrayParam(ev.stream), Int8ArrayParam(ev.seq),
+                       ByteaArrayParam(ev.payload), ByteaParam(token)},
                       nullptr};
   } else {
     *out =
         Conn::Step{"write",
                    kWrite,
-                   {Int8ArrayParam(ev_stream), Int8ArrayParam(ev_seq), ByteaArrayParam(ev_payload),
+                   {Int8ArrayParam(ev.stream), Int8ArrayParam(ev.seq), ByteaArrayParam(ev.payload),
                     Int8ArrayParam(tr_id), Int8ArrayParam(tr_hwm), Int8ArrayParam(tr_upto),
                     ByteaArrayParam(put_hash), ByteaArrayParam(put_name),
                     ByteaArrayParam(put_value), ByteaArrayParam(del_hash), ByteaParam(token)},
@@ -542,6 +558,9 @@ class PgBackend final : public backend::Backend {
   // The remembered state of the group's streams, when every one is known.
   bool Remembered(const GroupNames& names, GroupState* state);
   // BEGIN, the insert of new stream rows, and the locks, in one sorted order.
+  // The advisory lock keys of a group's streams and keys, sorted: every
+  // writer takes its locks in this one order.
+  std::vector<int64_t> LockKeys(const GroupNames& names) const;
   std::vector<Conn::Step> LockSteps(const GroupNames& names, bool insert_streams, LockParams* p);
   // The long way's first round trip: locks, then the state under them.
   Status LockAndRead(const GroupNames& names, GroupState* state, bool* retry);
@@ -754,19 +773,23 @@ Status PgBackend::Abandon(Status s, bool* retry) {
   return s;
 }
 
+std::vector<int64_t> PgBackend::LockKeys(const GroupNames& names) const {
+  std::vector<int64_t> keys;
+  for (const auto& [name, h] : names.stream_hash) keys.push_back(LockKey(h, stream_salt_));
+  for (const auto& [name, h] : names.key_hash) keys.push_back(LockKey(h, key_salt_));
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
 std::vector<Conn::Step> PgBackend::LockSteps(const GroupNames& names, bool insert_streams,
                                              LockParams* p) {
   for (const auto& [name, h] : names.stream_hash) {
     p->s_names.push_back(&name);
     p->s_hashes.push_back(&h);
-    p->keys.push_back(LockKey(h, stream_salt_));
   }
-  for (const auto& [name, h] : names.key_hash) {
-    p->k_hashes.push_back(&h);
-    p->keys.push_back(LockKey(h, key_salt_));
-  }
-  std::sort(p->keys.begin(), p->keys.end());
-  p->keys.erase(std::unique(p->keys.begin(), p->keys.end()), p->keys.end());
+  for (const auto& [name, h] : names.key_hash) p->k_hashes.push_back(&h);
+  p->keys = LockKeys(names);
   std::vector<Conn::Step> steps;
   steps.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
   if (insert_streams) {
@@ -826,29 +849,36 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
                             const GroupState& after, const std::vector<Appended>& appended,
                             bool short_way, bool* retry, bool* stale) {
   std::string token = NewToken();
-  Conn::Step write{};
-  if (!WriteStep(names.key_hash, before, after, appended, token, &write)) {
-    Status s = conn_.Exec("ROLLBACK");  // nothing to write; let go of the locks
-    return s.ok() ? s : Abandon(s, retry);
-  }
-
-  // The short way sends BEGIN, the locks and a check that the streams still
-  // have the marks it remembers, ahead of the writes, all in one round trip.
   std::vector<Conn::Step> steps;
-  LockParams p;
-  std::vector<int64_t> check_id, check_hwm;
   if (short_way) {
-    steps = LockSteps(names, /*insert_streams=*/false, &p);
+    // One round trip: BEGIN, then one call that takes the locks, checks that
+    // no truncation moved a stream's row hwm past the mark this process
+    // remembers, and writes. Every stream of the group gets its event at
+    // mark + 1 (appends only, all accepted), which the primary key refuses
+    // if another writer appended there (append_remembered, migration 004).
+    std::vector<int64_t> ids, marks;
     for (const auto& [name, st] : before.streams) {
-      check_id.push_back(st.id);
-      check_hwm.push_back(static_cast<int64_t>(st.hwm));
+      ids.push_back(st.id);
+      marks.push_back(static_cast<int64_t>(st.hwm));
     }
-    steps.push_back(Conn::Step{"expect_marks",
-                               "SELECT expect_marks($1::int8[], $2::int8[])",
-                               {Int8ArrayParam(check_id), Int8ArrayParam(check_hwm)},
-                               nullptr});
+    EventRows ev = RowsOf(after, appended);
+    steps.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
+    steps.push_back(Conn::Step{
+        "append_remembered",
+        "SELECT append_remembered($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], "
+        "$6::bytea[], $7)",
+        {Int8ArrayParam(LockKeys(names)), Int8ArrayParam(ids), Int8ArrayParam(marks),
+         Int8ArrayParam(ev.stream), Int8ArrayParam(ev.seq), ByteaArrayParam(ev.payload),
+         ByteaParam(token)},
+        nullptr});
+  } else {
+    Conn::Step write{};
+    if (!WriteStep(names.key_hash, before, after, appended, token, &write)) {
+      Status s = conn_.Exec("ROLLBACK");  // nothing to write; let go of the locks
+      return s.ok() ? s : Abandon(s, retry);
+    }
+    steps.push_back(std::move(write));
   }
-  steps.push_back(std::move(write));
   steps.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
   // At most one wake-up per kNotifyEveryMs from this process: every notify
   // takes a server-wide lock at its commit, and a follower woken by one
@@ -869,7 +899,9 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
     s = conn_.Pipeline(&steps);
   }
   if (!s.ok() && !conn_.broken()) {
-    *stale = conn_.sqlstate() == kStaleState;
+    *stale = short_way &&
+             (conn_.sqlstate() == kStaleState ||
+              (conn_.sqlstate() == kUniqueViolation && conn_.constraint() == "events_pkey"));
     return Abandon(s, retry);  // rolled back (or to roll back)
   }
   bool lost = !s.ok() && conn_.broken();

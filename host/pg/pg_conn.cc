@@ -228,18 +228,20 @@ std::string Conn::QuoteIdent(std::string_view name) const {
 Status Conn::Fail(std::string_view what, PGresult* r) {
   const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   sqlstate_ = state ? state : "";
+  const char* constraint = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : nullptr;
+  constraint_ = constraint ? constraint : "";
   std::string msg = Trim(r ? PQresultErrorMessage(r) : "");
   if (msg.empty() && conn_) msg = Trim(PQerrorMessage(conn_));
   if (r) PQclear(r);
   if (broken()) {
-    sqlstate_.clear();
+    ClearError();
     return Status::IOError(where_ + ": connection lost during " + std::string(what) + ": " + msg);
   }
   return Status::IOError(where_ + ": " + std::string(what) + " failed: " + msg);
 }
 
 Status Conn::Run(const char* name, const char* sql, const std::vector<Param>& params, Rows* out) {
-  sqlstate_.clear();
+  ClearError();
   if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
   std::vector<Oid> types;
   std::vector<const char*> values;
@@ -267,7 +269,7 @@ Status Conn::Run(const char* name, const char* sql, const std::vector<Param>& pa
 }
 
 Status Conn::Pipeline(std::vector<Step>* steps) {
-  sqlstate_.clear();
+  ClearError();
   if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
   if (!PQenterPipelineMode(conn_)) return Fail("entering pipeline mode", nullptr);
   // What was sent, in order: a prepare (step index, true) or an execution.
@@ -345,7 +347,7 @@ Status Conn::Pipeline(std::vector<Step>* steps) {
 }
 
 Status Conn::Exec(const std::string& sql) {
-  sqlstate_.clear();
+  ClearError();
   if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
   std::string what = sql.substr(0, sql.find_first_of(" \n;"));
   if (!PQsendQuery(conn_, sql.c_str()) || !Flush()) return Fail(what, nullptr);

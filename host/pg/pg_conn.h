@@ -116,6 +116,8 @@ class Conn {
   bool broken() const;
   // SQLSTATE of the last failed statement ("" if none or the connection broke).
   const std::string& sqlstate() const { return sqlstate_; }
+  // The constraint the last failed statement broke, if it named one.
+  const std::string& constraint() const { return constraint_; }
   // The backend process id of this session (for pg_terminate_backend).
   int server_pid() const { return conn_ ? PQbackendPID(conn_) : 0; }
   const std::string& where() const { return where_; }
@@ -125,6 +127,10 @@ class Conn {
 
  private:
   Status Fail(std::string_view what, PGresult* r);
+  void ClearError() {
+    sqlstate_.clear();
+    constraint_.clear();
+  }
   // Sends what libpq holds for the server; false when the connection failed.
   bool Flush();
   // The next result, waiting for it as needed; nullptr once a statement's
@@ -139,6 +145,7 @@ class Conn {
   std::string url_;
   std::string where_;  // "postgres <redacted url>"
   std::string sqlstate_;
+  std::string constraint_;
   std::set<std::string> prepared_;
 };
 

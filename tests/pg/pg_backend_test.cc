@@ -46,18 +46,22 @@ TEST_F(PgBackend, OpenCreatesTheSchemaOnceAndReopens) {
 TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "old").ok());
   db_.reset();
-  // Back to version 1: no token column, no rows for migrations 2 and 3, and
-  // a row standing for an absent key, as versions 1 and 2 left them.
+  // Back to version 1: no token column, no rows for migrations 2 to 4, a
+  // row standing for an absent key, as versions 1 and 2 left them, and the
+  // events' foreign key to their streams, as versions 1 to 3 had it.
   ASSERT_TRUE(admin_
                   .Exec("ALTER TABLE " + schema_ + ".commits DROP COLUMN token; DROP FUNCTION " +
-                        schema_ + ".expect_marks; DELETE FROM " + schema_ +
+                        schema_ + ".append_remembered; ALTER TABLE " + schema_ +
+                        ".events ADD CONSTRAINT events_stream_id_fkey FOREIGN KEY (stream_id) "
+                        "REFERENCES " +
+                        schema_ + ".streams (id); DELETE FROM " + schema_ +
                         ".schema_version WHERE version >= 2; INSERT INTO " + schema_ +
                         ".kv VALUES ('\\x00', 'absent', NULL)")
                   .ok());
   std::unique_ptr<backend::Backend> db;
   Open(&db);
   EXPECT_EQ(Stat(db.get(), "schema-version"), static_cast<uint64_t>(LatestSchemaVersion()));
-  EXPECT_EQ(LatestSchemaVersion(), 3);
+  EXPECT_EQ(LatestSchemaVersion(), 4);
   ASSERT_TRUE(Append(db.get(), "s", 2, "new").ok());
   std::vector<Event> events;
   ASSERT_TRUE(db->Read("s", 1, 10, &events).ok());
@@ -76,6 +80,15 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
                &rows)
           .ok());
   EXPECT_EQ(rows.Int8(0, 0), 0);  // version 3 takes no row to lock an absent key
+  ASSERT_TRUE(admin_
+                  .Run("fkeys",
+                       ("SELECT count(*)::int8 FROM pg_constraint WHERE contype = 'f' AND "
+                        "conrelid = '" +
+                        schema_ + ".events'::regclass")
+                           .c_str(),
+                       {}, &rows)
+                  .ok());
+  EXPECT_EQ(rows.Int8(0, 0), 0);  // version 4 checks no event against its stream's row
 }
 
 TEST_F(PgBackend, ASchemaFromANewerVersionIsRefused) {

@@ -398,6 +398,28 @@ TEST_F(PgFaults, AStreamMovedByAnotherWriterSendsTheGroupTheLongWay) {
   EXPECT_EQ(events[3].payload, "a4");
 }
 
+TEST_F(PgFaults, ATruncationPastTheRememberedMarkSendsTheGroupTheLongWay) {
+  std::unique_ptr<backend::Backend> other;
+  Open(&other);
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "a1").ok());  // db_ remembers mark 1
+  // other appends 2 and 3 and truncates through 3 in one batch: the mark
+  // moves to 3 and no event row is left above 1 for a key to clash with.
+  WriteBatch b;
+  b.Append("s", 2, "b2");
+  b.Append("s", 3, "b3");
+  b.TruncateThrough("s", 3);
+  ASSERT_TRUE(other->Commit(b).ok());
+  Status s = Append(db_.get(), "s", 2, "a2");
+  ASSERT_TRUE(s.IsConflict()) << s.ToString();  // seq 2 is spent: no reuse
+  EXPECT_EQ(s.actual(), 3u);
+  EXPECT_EQ(Stat(db_.get(), "one-trip-misses"), 1u);
+  ASSERT_TRUE(Append(db_.get(), "s", 4, "a4").ok());
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].seq, 4u);
+}
+
 TEST_F(PgFaults, StreamRowsDeletedBehindItsBackAreMadeAgain) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());  // the backend now knows "s" has a row
   ASSERT_TRUE(
