@@ -23,10 +23,11 @@ CREATE FUNCTION append_remembered(lock_keys bigint[], stream_ids bigint[], marks
 LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock(k) FROM unnest(lock_keys) AS k;
+  -- A scalar subquery per stream: a lookup by id, which a join of the
+  -- array to streams in a generic plan is not (it may scan every stream).
   IF EXISTS (
       SELECT 1 FROM unnest(stream_ids, marks) AS u(id, mark)
-      LEFT JOIN streams s ON s.id = u.id
-      WHERE s.hwm IS NULL OR s.hwm > u.mark) THEN
+      WHERE coalesce((SELECT s.hwm FROM streams s WHERE s.id = u.id), u.mark + 1) > u.mark) THEN
     RAISE EXCEPTION 'a stream moved since this writer last wrote it' USING ERRCODE = 'SX001';
   END IF;
   INSERT INTO events (stream_id, seq, payload)
