@@ -49,13 +49,16 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
   // Back to version 1: no token column, no rows for migrations 2 to 4, a
   // row standing for an absent key, as versions 1 and 2 left them, and the
   // events' foreign key to their streams, as versions 1 to 3 had it.
+  const std::string& in = schema_;
   ASSERT_TRUE(admin_
-                  .Exec("ALTER TABLE " + schema_ + ".commits DROP COLUMN token; DROP FUNCTION " +
-                        schema_ + ".append_remembered; ALTER TABLE " + schema_ +
+                  .Exec("ALTER TABLE " + in + ".commits DROP COLUMN token; DROP FUNCTION " + in +
+                        ".append_remembered; DROP TRIGGER streams_are_kept ON " + in +
+                        ".streams; DROP FUNCTION " + in + ".refuse_stream_delete; DROP INDEX " +
+                        in + ".streams_truncated; ALTER TABLE " + in +
                         ".events ADD CONSTRAINT events_stream_id_fkey FOREIGN KEY (stream_id) "
                         "REFERENCES " +
-                        schema_ + ".streams (id); DELETE FROM " + schema_ +
-                        ".schema_version WHERE version >= 2; INSERT INTO " + schema_ +
+                        in + ".streams (id); DELETE FROM " + in +
+                        ".schema_version WHERE version >= 2; INSERT INTO " + in +
                         ".kv VALUES ('\\x00', 'absent', NULL)")
                   .ok());
   std::unique_ptr<backend::Backend> db;

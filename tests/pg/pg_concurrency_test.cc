@@ -420,10 +420,25 @@ TEST_F(PgFaults, ATruncationPastTheRememberedMarkSendsTheGroupTheLongWay) {
   EXPECT_EQ(events[0].seq, 4u);
 }
 
+TEST_F(PgFaults, StreamRowsAreNotDeleted) {
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());
+  for (const std::string& sql :
+       {"DELETE FROM " + schema_ + ".streams", "TRUNCATE " + schema_ + ".streams CASCADE"}) {
+    Status s = admin_.Exec(sql);
+    ASSERT_FALSE(s.ok()) << sql;
+    EXPECT_NE(s.message().find("sx never deletes stream rows"), std::string::npos) << s.ToString();
+  }
+  ASSERT_TRUE(Append(db_.get(), "s", 2, "y").ok());
+  EXPECT_EQ(Last(db_.get(), "s"), 2u);
+}
+
 TEST_F(PgFaults, StreamRowsDeletedBehindItsBackAreMadeAgain) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());  // the backend now knows "s" has a row
-  ASSERT_TRUE(
-      admin_.Exec("DELETE FROM " + schema_ + ".events; DELETE FROM " + schema_ + ".streams").ok());
+  // Only by switching the guard off first.
+  ASSERT_TRUE(admin_
+                  .Exec("ALTER TABLE " + schema_ + ".streams DISABLE TRIGGER streams_are_kept; " +
+                        "DELETE FROM " + schema_ + ".events; DELETE FROM " + schema_ + ".streams")
+                  .ok());
   Status s = Append(db_.get(), "s", 1, "again");
   EXPECT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(Last(db_.get(), "s"), 1u);

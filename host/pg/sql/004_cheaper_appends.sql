@@ -5,6 +5,24 @@
 -- writer can break; it goes.
 ALTER TABLE events DROP CONSTRAINT events_stream_id_fkey;
 
+-- Stream rows are never deleted: a writer that remembers a stream's id
+-- writes to it without looking the row up. Deleting rows (or emptying the
+-- table) under running writers would leave events no name reaches, so it
+-- is refused; drop the schema to start over.
+CREATE FUNCTION refuse_stream_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'sx never deletes stream rows: writers keep their ids'
+    USING HINT = 'to start over, drop the schema; to drop events, truncate the stream';
+END
+$$;
+CREATE TRIGGER streams_are_kept BEFORE DELETE OR TRUNCATE ON streams
+  FOR EACH STATEMENT EXECUTE FUNCTION refuse_stream_delete();
+
+-- The streams some truncation raised the row hwm of: the one-round-trip
+-- way's check looks only here, and most streams are never truncated.
+CREATE INDEX streams_truncated ON streams (id) WHERE hwm > 0;
+
 -- The one-round-trip way in one statement: a writer that remembers the
 -- marks of the streams it last wrote sends a group of appends, all
 -- accepted on those marks, as a call of this function between BEGIN and
@@ -23,11 +41,10 @@ CREATE FUNCTION append_remembered(lock_keys bigint[], stream_ids bigint[], marks
 LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock(k) FROM unnest(lock_keys) AS k;
-  -- A scalar subquery per stream: a lookup by id, which a join of the
-  -- array to streams in a generic plan is not (it may scan every stream).
   IF EXISTS (
-      SELECT 1 FROM unnest(stream_ids, marks) AS u(id, mark)
-      WHERE coalesce((SELECT s.hwm FROM streams s WHERE s.id = u.id), u.mark + 1) > u.mark) THEN
+      SELECT 1 FROM streams s
+      WHERE s.hwm > 0 AND s.id = ANY(stream_ids)
+        AND s.hwm > marks[array_position(stream_ids, s.id)]) THEN
     RAISE EXCEPTION 'a stream moved since this writer last wrote it' USING ERRCODE = 'SX001';
   END IF;
   INSERT INTO events (stream_id, seq, payload)
