@@ -29,6 +29,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kBlobChunkBytes = 1u << 20;
 constexpr int kNotifyEveryMs = 2;
+// A follower looks for commits every kIdlePollMs, and every kBusyPollMs
+// for kBusyMs after a wake-up or a new commit: a writer sends at most one
+// wake-up per kNotifyEveryMs, so a commit right after another may have none.
+constexpr int kIdlePollMs = 50;
+constexpr int kBusyPollMs = 5;
+constexpr int kBusyMs = 250;
 constexpr size_t kMaxKnownStreams = 100000;
 // expect_hwms (migration 004) raises this when a stream moved.
 constexpr char kStaleState[] = "SX001";
@@ -596,6 +602,7 @@ class PgBackend final : public backend::Backend {
   uint64_t stats_retries_ = 0;
   uint64_t stats_read_backs_ = 0;
   Clock::time_point last_notify_;
+  Clock::time_point busy_until_;                          // a follower looks often until then
   uint64_t stats_short_way_ = 0;                          // commits that took one round trip
   uint64_t stats_short_way_misses_ = 0;                   // short ways that found a stream moved
   std::unordered_map<std::string, Known> known_streams_;  // by name hash
@@ -1033,8 +1040,9 @@ Status PgBackend::WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* positio
   Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
   for (;;) {
     Status s = CommitPosition(position);
-    if (!s.ok() || *position > seen) return s;
     Clock::time_point now = Clock::now();
+    if (s.ok() && *position > seen) busy_until_ = now + std::chrono::milliseconds(kBusyMs);
+    if (!s.ok() || *position > seen) return s;
     if (now >= deadline) return Status::OK();
     if (!listening_) {
       s = conn_.Exec("LISTEN " + conn_.QuoteIdent(Channel()));
@@ -1043,12 +1051,17 @@ Status PgBackend::WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* positio
       continue;  // a commit may have landed before LISTEN took effect
     }
     // A notification is a hint; a commit can also become visible without one
-    // (an older transaction ended), so wake at least every 50 ms to look.
+    // (an older transaction ended, or its writer had sent a wake-up less
+    // than kNotifyEveryMs before), so look every kIdlePollMs, and every
+    // kBusyPollMs while commits are coming.
     int wait = static_cast<int>(
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count());
-    conn_.Wait(POLLIN, std::min(wait, 50));
+    conn_.Wait(POLLIN, std::min(wait, now < busy_until_ ? kBusyPollMs : kIdlePollMs));
     PQconsumeInput(conn_.raw());
-    while (PGnotify* n = PQnotifies(conn_.raw())) PQfreemem(n);
+    while (PGnotify* n = PQnotifies(conn_.raw())) {
+      PQfreemem(n);
+      busy_until_ = Clock::now() + std::chrono::milliseconds(kBusyMs);
+    }
   }
 }
 
