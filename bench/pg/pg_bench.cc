@@ -51,8 +51,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kPayloadBytes = 200;
 std::string g_url;
-double g_seconds = 2.0;
-int g_rounds = 3;
+double g_seconds = 1.0;
+int g_rounds = 7;
 
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -207,6 +207,30 @@ double InProcesses(int procs, Fn fn) {
   return sum;
 }
 
+// One figure's rate in each round.
+class Series {
+ public:
+  void Add(double rate) { rates_.push_back(rate); }
+  double Median() const { return MedianOf(rates_); }
+  // The median over the rounds of this figure's rate / the other's.
+  double MedianRatio(const Series& other) const {
+    std::vector<double> ratios;
+    for (size_t i = 0; i < rates_.size() && i < other.rates_.size(); ++i) {
+      ratios.push_back(other.rates_[i] > 0 ? rates_[i] / other.rates_[i] : 0);
+    }
+    return MedianOf(ratios);
+  }
+
+ private:
+  static double MedianOf(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+  std::vector<double> rates_;
+};
+
 void Row(const char* what, double value, const char* unit) {
   std::printf("  %-52s %12.0f %s\n", what, value, unit);
 }
@@ -222,8 +246,8 @@ void Ratio(const char* what, double ratio, double target, bool at_least = true) 
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
-      g_seconds = 0.5;
-      g_rounds = 1;
+      g_seconds = 0.4;
+      g_rounds = 3;
     } else {
       Die(std::string("unknown argument ") + argv[i] + " (usage: pg_bench [--quick])");
     }
@@ -238,58 +262,57 @@ int main(int argc, char** argv) {
               kPayloadBytes, g_seconds);
 
   auto db = OpenBackend("bench_sx");
-  // The disk's fsync time drifts on a shared machine: the figures are
-  // measured in alternating rounds and the best of each is kept.
+  // The disk's fsync time drifts on a shared machine, within seconds: each
+  // round measures every figure once, a figure and its baseline side by
+  // side, and a ratio is the median of the rounds' ratios (a rate, the
+  // median of its rounds).
   auto db2 = OpenBackend("bench_sx", /*one_round_trip=*/false);
-  double one = 0, many = 0, base1 = 0, base64 = 0, procs = 0, base_procs = 0;
-  double one2 = 0, procs2 = 0;   // the backend with two round trips a group
-  double host1 = 0, host64 = 0;  // through the sx host: SX tasks
-  int per_task = g_rounds == 1 ? 100 : 300;
+  Series one, many, base1, base64, procs, base_procs;
+  Series one2, procs2;   // the backend with two round trips a group
+  Series host1, host64;  // through the sx host: SX tasks
+  int per_task = g_rounds < 3 ? 100 : 200;
   for (int round = 0; round < g_rounds; ++round) {
     std::string r = std::to_string(round);
-    one = std::max(one, BackendRate(db.get(), 1, "one" + r + "-", g_seconds));
-    base1 = std::max(base1, LibpqRate(1, "base-one" + r, g_seconds));
-    one2 = std::max(one2, BackendRate(db2.get(), 1, "two" + r + "-", g_seconds));
-    many = std::max(many, BackendRate(db.get(), 64, "task" + r + "-", g_seconds));
-    host1 = std::max(host1, HostRate(1, per_task, "h" + r + "-"));
-    host64 = std::max(host64, HostRate(64, per_task / 4, "hh" + r + "-"));
-    base64 = std::max(base64, LibpqRate(64, "base" + r + "-", g_seconds));
-    procs = std::max(procs, InProcesses(8, [&](int i) {
-                       auto pdb = OpenBackend("bench_sx");
-                       return BackendRate(pdb.get(), 8, "p" + r + "." + std::to_string(i) + "-",
-                                          g_seconds);
-                     }));
-    base_procs =
-        std::max(base_procs, InProcesses(8, [&](int i) {
-                   return LibpqRate(8, "bp" + r + "." + std::to_string(i) + "-", g_seconds);
-                 }));
-    procs2 = std::max(procs2, InProcesses(8, [&](int i) {
-                        auto pdb = OpenBackend("bench_sx", /*one_round_trip=*/false);
-                        return BackendRate(pdb.get(), 8, "q" + r + "." + std::to_string(i) + "-",
-                                           g_seconds);
-                      }));
+    one.Add(BackendRate(db.get(), 1, "one" + r + "-", g_seconds));
+    base1.Add(LibpqRate(1, "base-one" + r, g_seconds));
+    one2.Add(BackendRate(db2.get(), 1, "two" + r + "-", g_seconds));
+    many.Add(BackendRate(db.get(), 64, "task" + r + "-", g_seconds));
+    base64.Add(LibpqRate(64, "base" + r + "-", g_seconds));
+    host64.Add(HostRate(64, per_task / 4, "hh" + r + "-"));
+    host1.Add(HostRate(1, per_task, "h" + r + "-"));
+    procs.Add(InProcesses(8, [&](int i) {
+      auto pdb = OpenBackend("bench_sx");
+      return BackendRate(pdb.get(), 8, "p" + r + "." + std::to_string(i) + "-", g_seconds);
+    }));
+    base_procs.Add(InProcesses(8, [&](int i) {
+      return LibpqRate(8, "bp" + r + "." + std::to_string(i) + "-", g_seconds);
+    }));
+    procs2.Add(InProcesses(8, [&](int i) {
+      auto pdb = OpenBackend("bench_sx", /*one_round_trip=*/false);
+      return BackendRate(pdb.get(), 8, "q" + r + "." + std::to_string(i) + "-", g_seconds);
+    }));
   }
-  std::printf("\n1. one process, durable appends (best of %d rounds)\n", g_rounds);
-  Row("backend, 1 task (a commit per append)", one, "events/s");
-  Row("backend, 64 tasks (groups of 64)", many, "events/s");
-  Row("backend, 1 task, two round trips a commit", one2, "events/s");
-  Row("libpq, one transaction per event", base1, "events/s");
-  Row("libpq, 64 events per transaction", base64, "events/s");
-  Ratio("64 tasks / 1 task", many / one, 10);
-  Ratio("64 tasks / libpq batched", many / base64, 0.8);
-  std::printf("  %-52s %11.2fx\n", "1 task / libpq one per transaction", one / base1);
-  std::printf("  %-52s %11.2fx\n", "one round trip / two (1 task)", one / one2);
-  Row("sx host, 1 SX task", host1, "events/s");
-  Row("sx host, 64 SX tasks", host64, "events/s");
-  Ratio("sx host: 64 tasks / 1 task", host64 / host1, 10);
-  Ratio("sx host: 64 tasks / libpq batched", host64 / base64, 0.8);
+  std::printf("\n1. one process, durable appends (medians of %d rounds)\n", g_rounds);
+  Row("backend, 1 task (a commit per append)", one.Median(), "events/s");
+  Row("backend, 64 tasks (groups of 64)", many.Median(), "events/s");
+  Row("backend, 1 task, two round trips a commit", one2.Median(), "events/s");
+  Row("libpq, one transaction per event", base1.Median(), "events/s");
+  Row("libpq, 64 events per transaction", base64.Median(), "events/s");
+  Ratio("64 tasks / 1 task", many.MedianRatio(one), 10);
+  Ratio("64 tasks / libpq batched", many.MedianRatio(base64), 0.8);
+  std::printf("  %-52s %11.2fx\n", "1 task / libpq one per transaction", one.MedianRatio(base1));
+  std::printf("  %-52s %11.2fx\n", "one round trip / two (1 task)", one.MedianRatio(one2));
+  Row("sx host, 1 SX task", host1.Median(), "events/s");
+  Row("sx host, 64 SX tasks", host64.Median(), "events/s");
+  Ratio("sx host: 64 tasks / 1 task", host64.MedianRatio(host1), 10);
+  Ratio("sx host: 64 tasks / libpq batched", host64.MedianRatio(base64), 0.8);
 
-  std::printf("\n2. 8 processes x 8 tasks (best of %d rounds)\n", g_rounds);
-  Row("backend, 8 processes x 8 tasks", procs, "events/s");
-  Row("backend, 8 x 8, two round trips a commit", procs2, "events/s");
-  Row("libpq, 8 connections x 8 events per transaction", base_procs, "events/s");
-  Ratio("backend / libpq batched", procs / base_procs, 0.8);
-  std::printf("  %-52s %11.2fx\n", "one round trip / two (8 x 8)", procs / procs2);
+  std::printf("\n2. 8 processes x 8 tasks (medians of %d rounds)\n", g_rounds);
+  Row("backend, 8 processes x 8 tasks", procs.Median(), "events/s");
+  Row("backend, 8 x 8, two round trips a commit", procs2.Median(), "events/s");
+  Row("libpq, 8 connections x 8 events per transaction", base_procs.Median(), "events/s");
+  Ratio("backend / libpq batched", procs.MedianRatio(base_procs), 0.8);
+  std::printf("  %-52s %11.2fx\n", "one round trip / two (8 x 8)", procs.MedianRatio(procs2));
 
   std::printf("\n3. a follower (WaitForCommit) sees a commit\n");
   auto follower = OpenBackend("bench_sx");
