@@ -36,7 +36,7 @@ constexpr int kIdlePollMs = 50;
 constexpr int kBusyPollMs = 5;
 constexpr int kBusyMs = 250;
 constexpr size_t kMaxKnownStreams = 100000;
-// expect_hwms (migration 004) raises this when a stream moved.
+// append_remembered (migration 004) raises this when a stream's row hwm moved.
 constexpr char kStaleState[] = "SX001";
 // An insert found its key taken; on events_pkey, on the short way, another
 // writer appended at the remembered mark + 1.
@@ -563,10 +563,10 @@ class PgBackend final : public backend::Backend {
                         std::vector<Status>* results, bool* retry);
   // The remembered state of the group's streams, when every one is known.
   bool Remembered(const GroupNames& names, GroupState* state);
-  // BEGIN, the insert of new stream rows, and the locks, in one sorted order.
   // The advisory lock keys of a group's streams and keys, sorted: every
   // writer takes its locks in this one order.
   std::vector<int64_t> LockKeys(const GroupNames& names) const;
+  // BEGIN, the insert of new stream rows, and the locks, in one sorted order.
   std::vector<Conn::Step> LockSteps(const GroupNames& names, bool insert_streams, LockParams* p);
   // The long way's first round trip: locks, then the state under them.
   Status LockAndRead(const GroupNames& names, GroupState* state, bool* retry);
@@ -889,10 +889,11 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
   steps.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
   // At most one wake-up per kNotifyEveryMs from this process: every notify
   // takes a server-wide lock at its commit, and a follower woken by one
-  // reads every commit below the fence anyway (and looks every 50 ms). The
-  // wake-up is a transaction of its own that commits without waiting for
-  // its log record to reach the disk: a notification gets a transaction id
-  // and a commit record, and it is only a hint, not worth a second flush.
+  // reads every commit below the fence anyway (and looks every few ms while
+  // commits come, see WaitForCommit). The wake-up is a transaction of its
+  // own that commits without waiting for its log record to reach the disk:
+  // a notification gets a transaction id and a commit record, and it is
+  // only a hint, not worth a second flush.
   Clock::time_point now = Clock::now();
   if (now - last_notify_ >= std::chrono::milliseconds(kNotifyEveryMs)) {
     last_notify_ = now;
