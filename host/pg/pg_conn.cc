@@ -3,6 +3,9 @@
 #include <endian.h>
 #include <poll.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 namespace sx::pg {
@@ -36,6 +39,18 @@ std::string ArrayHeader(Oid elem, size_t n, bool has_nulls) {
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
+}
+
+// The connection's connect_timeout in seconds (0: no limit), as libpq
+// reads it: the URL's value, else ours; below 2 it counts as 2.
+int ConnectTimeout(PGconn* conn) {
+  int seconds = 0;
+  PQconninfoOption* opts = PQconninfo(conn);
+  for (PQconninfoOption* o = opts; o && o->keyword; ++o) {
+    if (std::strcmp(o->keyword, "connect_timeout") == 0 && o->val) seconds = std::atoi(o->val);
+  }
+  PQconninfoFree(opts);
+  return seconds <= 0 ? 0 : std::max(seconds, 2);
 }
 
 }  // namespace
@@ -125,8 +140,30 @@ Status Conn::Connect(const std::string& url) {
   // connect_timeout bounds a dead host; the URL's own values come later and win.
   const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* vals[] = {"10", "sx", url.c_str(), nullptr};
-  conn_ = PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
+  conn_ = PQconnectStartParams(keys, vals, /*expand_dbname=*/1);
   if (conn_ == nullptr) return Status::IOError(where_ + ": out of memory opening a connection");
+  // libpq's own loop would wait on the socket inside libpq; this one waits
+  // through the waiter, so a parked caller lets the others run. libpq keeps
+  // connect_timeout only in that loop: the deadline is kept here.
+  int timeout_s = ConnectTimeout(conn_);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  PostgresPollingStatusType st = PGRES_POLLING_WRITING;  // as libpq's docs begin
+  while (PQstatus(conn_) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+         st != PGRES_POLLING_FAILED) {
+    int left_ms = -1;
+    if (timeout_s > 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        Close();
+        return Status::IOError(where_ + ": cannot connect: timeout expired after " +
+                               std::to_string(timeout_s) + " s (connect_timeout)");
+      }
+      left_ms = static_cast<int>(left.count());
+    }
+    Wait(st == PGRES_POLLING_READING ? POLLIN : POLLOUT, left_ms);
+    st = PQconnectPoll(conn_);
+  }
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string why = Trim(PQerrorMessage(conn_));
     Close();

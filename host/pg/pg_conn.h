@@ -13,7 +13,8 @@
 // its waiter with the socket and the poll(2) events it needs. The default
 // waiter polls, so a caller sees plain blocking calls; a host that runs the
 // conversation on a fiber sets one that parks the fiber instead. Opening a
-// session (Connect, Reconnect) still blocks.
+// session (Connect, Reconnect) waits through the waiter as well, until the
+// URL's connect_timeout (10 s unless it says otherwise).
 #pragma once
 
 #include <libpq-fe.h>

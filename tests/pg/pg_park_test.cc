@@ -2,7 +2,14 @@
 // the process: while an append waits for a table lock another session
 // holds, the interpreter's other tasks keep running, requests that come
 // meanwhile go together as the next group, and closing the store with the
-// work parked finishes it first.
+// work parked finishes it first. Opening a session waits through the
+// waiter too.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -153,6 +160,40 @@ TEST_F(PgParkTest, ClosingTheStoreFinishesParkedWorkFirst) {
   ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
   EXPECT_EQ(o.value.Inspect(), "(2 3)");
   EXPECT_TRUE(lock_->released());
+}
+
+// A server that takes the connection and never answers: the kernel
+// completes the TCP handshake into the listen backlog, and libpq then waits
+// for the answer to its startup packet.
+TEST(PgConnect, OpeningASessionWaitsThroughTheWaiter) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(fd, 4), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  std::string url = "postgresql://sx@127.0.0.1:" + std::to_string(ntohs(a.sin_port)) +
+                    "/sx?connect_timeout=1&sslmode=disable";
+
+  Conn c;
+  int waits = 0;
+  c.set_waiter([&](int sock, short events, int timeout_ms) {
+    ++waits;
+    EXPECT_GE(sock, 0);
+    pollfd p{sock, events, 0};
+    poll(&p, 1, timeout_ms);
+  });
+  auto start = std::chrono::steady_clock::now();
+  Status s = c.Connect(url);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.message().find("timeout"), std::string::npos) << s.ToString();
+  EXPECT_GT(waits, 0);                              // libpq did not wait on the socket itself
+  EXPECT_GE(took, std::chrono::milliseconds(900));  // connect_timeout=1 was kept
+  close(fd);
 }
 
 }  // namespace
