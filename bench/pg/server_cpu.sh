@@ -44,7 +44,8 @@ LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO events (stream_id, seq, payload)
     SELECT * FROM unnest(ev_streams, ev_seqs, ev_payloads);
-  INSERT INTO commits (token) VALUES (commit_token);
+  INSERT INTO commits (token, stream_ids, first_seqs, last_seqs)
+    VALUES (commit_token, ev_streams, ev_seqs, ev_seqs);
 END
 $$;
 SQL
@@ -64,12 +65,12 @@ write_scripts() {
   printf 'BEGIN;\nINSERT INTO base SELECT * FROM unnest(%s, %s, %s);\nCOMMIT;\n' \
     "$names" "$seqs" "$pay" >"$work/baseline$k.sql"
   printf 'BEGIN;\n%s;\nCOMMIT;\n' "$ins" >"$work/events$k.sql"
-  printf 'BEGIN;\nWITH ins AS (%s) INSERT INTO commits (token) VALUES (%s);\nCOMMIT;\n' \
-    "$ins" "$tok" >"$work/commitrow$k.sql"
+  printf 'BEGIN;\nWITH ins AS (%s) INSERT INTO commits (token, stream_ids, first_seqs, last_seqs) VALUES (%s, %s, %s, %s);\nCOMMIT;\n' \
+    "$ins" "$tok" "$ids" "$seqs" "$seqs" >"$work/commitrow$k.sql"
   printf 'BEGIN;\nSELECT inserts_only(%s, %s, %s, %s);\nCOMMIT;\n' \
     "$ids" "$seqs" "$pay" "$tok" >"$work/function$k.sql"
-  printf 'BEGIN;\nSELECT append_remembered(%s, %s, %s, %s, %s, %s, %s);\nCOMMIT;\n' \
-    "$ids" "$ids" "$marks" "$ids" "$seqs" "$pay" "$tok" >"$work/shortway$k.sql"
+  printf 'BEGIN;\nSELECT append_remembered(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\nCOMMIT;\n' \
+    "$ids" "$ids" "$marks" "$ids" "$seqs" "$pay" "$tok" "$ids" "$seqs" "$seqs" >"$work/shortway$k.sql"
 }
 write_scripts 8
 write_scripts 64

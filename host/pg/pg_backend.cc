@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <unordered_map>
+#include <utility>
 
 #include "host/pg/migrations.h"
 #include "host/pg/pg_conn.h"
@@ -151,14 +152,16 @@ const char kWrite[] =
     "    SELECT * FROM unnest($7::bytea[], $8::bytea[], $9::bytea[]) "
     "    ON CONFLICT (key_hash) DO UPDATE SET value = excluded.value), "
     "  kdel AS (DELETE FROM kv WHERE key_hash = ANY($10::bytea[])) "
-    "INSERT INTO commits (token) VALUES ($11)";
+    "INSERT INTO commits (token, stream_ids, first_seqs, last_seqs) "
+    "VALUES ($11, $12::int8[], $13::int8[], $14::int8[])";
 
 // The same for a group of appends only (the common case): the events and
 // the commit's row.
 const char kWriteAppends[] =
     "WITH ins AS (INSERT INTO events (stream_id, seq, payload) "
     "    SELECT * FROM unnest($1::int8[], $2::int8[], $3::bytea[])) "
-    "INSERT INTO commits (token) VALUES ($4)";
+    "INSERT INTO commits (token, stream_ids, first_seqs, last_seqs) "
+    "VALUES ($4, $5::int8[], $6::int8[], $7::int8[])";
 
 // The followers' position: the newest commit below the oldest running xid.
 const char kPosition[] =
@@ -288,6 +291,27 @@ EventRows RowsOf(const GroupState& after, const std::vector<Appended>& appended)
   return ev;
 }
 
+// The commit row's account of those rows, by which followers read them: per
+// stream, by id, the first and the last seq written (a group's appends to a
+// stream are consecutive seqs).
+std::vector<Param> RangesOf(const EventRows& ev) {
+  std::map<int64_t, std::pair<int64_t, int64_t>> range;
+  for (size_t i = 0; i < ev.seq.size(); ++i) {
+    auto [it, fresh] = range.try_emplace(ev.stream[i], ev.seq[i], ev.seq[i]);
+    if (!fresh) {
+      it->second.first = std::min(it->second.first, ev.seq[i]);
+      it->second.second = std::max(it->second.second, ev.seq[i]);
+    }
+  }
+  std::vector<int64_t> ids, firsts, lasts;
+  for (const auto& [id, r] : range) {
+    ids.push_back(id);
+    firsts.push_back(r.first);
+    lasts.push_back(r.second);
+  }
+  return {Int8ArrayParam(ids), Int8ArrayParam(firsts), Int8ArrayParam(lasts)};
+}
+
 bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupState& before,
                const GroupState& after, const std::vector<Appended>& appended,
                const std::string& token, Conn::Step* out) {
@@ -318,6 +342,7 @@ bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupSt
                       {Int8ArrayParam(ev.stream), Int8ArrayParam(ev.seq),
                        ByteaArrayParam(ev.payload), ByteaParam(token)},
                       nullptr};
+    for (Param& p : RangesOf(ev)) out->params.push_back(std::move(p));
   } else {
     *out =
         Conn::Step{"write",
@@ -327,6 +352,7 @@ bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupSt
                     ByteaArrayParam(put_hash), ByteaArrayParam(put_name),
                     ByteaArrayParam(put_value), ByteaArrayParam(del_hash), ByteaParam(token)},
                    nullptr};
+    for (Param& p : RangesOf(ev)) out->params.push_back(std::move(p));
   }
   return true;
 }
@@ -438,9 +464,13 @@ class PgBackend final : public backend::Backend {
   Status Compact() override {
     Status s = Query("compact_kv", "DELETE FROM kv WHERE value IS NULL", {}, nullptr);
     if (s.ok()) {
+      // A commit row is how followers reach its events: it goes only once
+      // truncations took every one of them.
       s = Query("compact_commits",
-                "DELETE FROM commits WHERE at < now() - interval '1 day' "
-                "AND xid < (SELECT max(xid) FROM commits)",
+                "DELETE FROM commits c WHERE at < now() - interval '1 day' "
+                "AND xid < (SELECT max(xid) FROM commits) AND NOT EXISTS ("
+                "  SELECT 1 FROM unnest(c.stream_ids, c.first_seqs, c.last_seqs) AS r(id, f, l) "
+                "  JOIN events e ON e.stream_id = r.id AND e.seq BETWEEN r.f AND r.l)",
                 {}, nullptr);
     }
     return s;
@@ -873,11 +903,12 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
     steps.push_back(Conn::Step{
         "append_remembered",
         "SELECT append_remembered($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], "
-        "$6::bytea[], $7)",
+        "$6::bytea[], $7, $8::int8[], $9::int8[], $10::int8[])",
         {Int8ArrayParam(LockKeys(names)), Int8ArrayParam(ids), Int8ArrayParam(marks),
          Int8ArrayParam(ev.stream), Int8ArrayParam(ev.seq), ByteaArrayParam(ev.payload),
          ByteaParam(token)},
         nullptr});
+    for (Param& p : RangesOf(ev)) steps.back().params.push_back(std::move(p));
   } else {
     Conn::Step write{};
     if (!WriteStep(names.key_hash, before, after, appended, token, &write)) {
@@ -1072,11 +1103,14 @@ Status PgBackend::ReadCommitted(uint64_t after, size_t limit, std::vector<Commit
   uint64_t upto = 0;
   Status s = CommitPosition(&upto);
   if (!s.ok()) return s;
+  // Each commit row names the seqs its transaction wrote, per stream.
   const char* sql =
-      "SELECT e.xid::text::int8, s.name, e.seq, e.payload FROM events e "
-      "JOIN streams s ON s.id = e.stream_id "
-      "WHERE e.xid > $1::text::xid8 AND e.xid <= $2::text::xid8 "
-      "ORDER BY e.xid, e.stream_id, e.seq LIMIT $3";
+      "SELECT c.xid::text::int8, s.name, e.seq, e.payload FROM commits c "
+      "CROSS JOIN LATERAL unnest(c.stream_ids, c.first_seqs, c.last_seqs) AS r(id, f, l) "
+      "JOIN streams s ON s.id = r.id "
+      "JOIN events e ON e.stream_id = r.id AND e.seq BETWEEN r.f AND r.l "
+      "WHERE c.xid > $1::text::xid8 AND c.xid <= $2::text::xid8 "
+      "ORDER BY c.xid, r.id, e.seq LIMIT $3";
   Rows rows;
   int64_t lim = static_cast<int64_t>(std::min<uint64_t>(limit, kMaxSeq));
   s = Query("read_committed", sql,

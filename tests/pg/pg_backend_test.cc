@@ -48,16 +48,23 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
   db_.reset();
   // Back to version 1: no token column, no rows for migrations 2 to 4, a
   // row standing for an absent key, as versions 1 and 2 left them, and the
-  // events' foreign key to their streams, as versions 1 to 3 had it.
+  // events' foreign key to their streams and their xids, as versions 1 to 3
+  // had them; the old event's commit row compacted away, as version 3 did
+  // after a day.
   const std::string& in = schema_;
   ASSERT_TRUE(admin_
-                  .Exec("ALTER TABLE " + in + ".commits DROP COLUMN token; DROP FUNCTION " + in +
+                  .Exec("ALTER TABLE " + in +
+                        ".commits DROP COLUMN token, DROP COLUMN stream_ids, " +
+                        "DROP COLUMN first_seqs, DROP COLUMN last_seqs; DELETE FROM " + in +
+                        ".commits; DROP FUNCTION " + in +
                         ".append_remembered; DROP TRIGGER streams_are_kept ON " + in +
                         ".streams; DROP FUNCTION " + in + ".refuse_stream_delete; DROP INDEX " +
                         in + ".streams_truncated; ALTER TABLE " + in +
                         ".events ADD CONSTRAINT events_stream_id_fkey FOREIGN KEY (stream_id) "
                         "REFERENCES " +
-                        in + ".streams (id); DELETE FROM " + in +
+                        in + ".streams (id), ADD COLUMN xid xid8 NOT NULL DEFAULT " +
+                        "pg_current_xact_id(); CREATE INDEX events_by_xid ON " + in +
+                        ".events (xid); DELETE FROM " + in +
                         ".schema_version WHERE version >= 2; INSERT INTO " + in +
                         ".kv VALUES ('\\x00', 'absent', NULL)")
                   .ok());
@@ -92,6 +99,40 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
                        {}, &rows)
                   .ok());
   EXPECT_EQ(rows.Int8(0, 0), 0);  // version 4 checks no event against its stream's row
+  // A follower reads the old event (its commit row made again) and the new.
+  std::vector<CommittedEvent> seen;
+  uint64_t pos = 0;
+  ASSERT_TRUE(ReadCommitted(db.get(), 0, 100, &seen, &pos).ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].payload, "old");
+  EXPECT_EQ(seen[1].payload, "new");
+  EXPECT_LT(seen[0].position, seen[1].position);
+}
+
+TEST_F(PgBackend, CompactKeepsTheCommitRowsFollowersReadBy) {
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "a").ok());
+  ASSERT_TRUE(Append(db_.get(), "t", 1, "b").ok());
+  store::WriteBatch cut;
+  cut.TruncateThrough("t", 1);
+  ASSERT_TRUE(db_->Commit(cut).ok());
+  ASSERT_TRUE(Append(db_.get(), "s", 2, "c").ok());
+  ASSERT_TRUE(
+      admin_.Exec("UPDATE " + schema_ + ".commits SET at = now() - interval '2 days'").ok());
+  ASSERT_TRUE(db_->Compact().ok());
+  // Gone: the row of "b" (truncated) and the truncation's (no events). Kept:
+  // the rows of "a" and "c", whose events a follower from 0 still reads.
+  Rows rows;
+  ASSERT_TRUE(
+      admin_
+          .Run("commits", ("SELECT count(*)::int8 FROM " + schema_ + ".commits").c_str(), {}, &rows)
+          .ok());
+  EXPECT_EQ(rows.Int8(0, 0), 2);
+  std::vector<CommittedEvent> seen;
+  uint64_t pos = 0;
+  ASSERT_TRUE(ReadCommitted(db_.get(), 0, 100, &seen, &pos).ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].payload, "a");
+  EXPECT_EQ(seen[1].payload, "c");
 }
 
 TEST_F(PgBackend, ASchemaFromANewerVersionIsRefused) {

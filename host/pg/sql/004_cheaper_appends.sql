@@ -37,7 +37,8 @@ CREATE INDEX streams_truncated ON streams (id) WHERE hwm > 0;
 -- and the writer goes the long way.
 CREATE FUNCTION append_remembered(lock_keys bigint[], stream_ids bigint[], marks bigint[],
                                   ev_streams bigint[], ev_seqs bigint[], ev_payloads bytea[],
-                                  commit_token bytea) RETURNS void
+                                  commit_token bytea, range_ids bigint[],
+                                  range_firsts bigint[], range_lasts bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock(k) FROM unnest(lock_keys) AS k;
@@ -49,7 +50,33 @@ BEGIN
   END IF;
   INSERT INTO events (stream_id, seq, payload)
     SELECT * FROM unnest(ev_streams, ev_seqs, ev_payloads);
-  INSERT INTO commits (token) VALUES (commit_token);
+  INSERT INTO commits (token, stream_ids, first_seqs, last_seqs)
+    VALUES (commit_token, range_ids, range_firsts, range_lasts);
 END
 $$;
 DROP FUNCTION expect_marks(bigint[], bigint[]);
+
+-- Followers read by the commits: each commits row names the events its
+-- transaction wrote, as one range of seqs per stream (a group's appends to
+-- a stream are consecutive seqs). This replaces the xid of every event and
+-- its index entry, about a seventh of the server's time for a group of 64.
+-- Rows that version 3 compacted away are made again for the events they
+-- wrote; the new rows carry no token (no writer waits on them).
+ALTER TABLE commits ADD COLUMN stream_ids bigint[], ADD COLUMN first_seqs bigint[],
+  ADD COLUMN last_seqs bigint[];
+WITH per AS (
+  SELECT xid, stream_id, min(seq) AS first_seq, max(seq) AS last_seq
+  FROM events GROUP BY xid, stream_id),
+ranges AS (
+  SELECT xid, array_agg(stream_id ORDER BY stream_id) AS ids,
+         array_agg(first_seq ORDER BY stream_id) AS firsts,
+         array_agg(last_seq ORDER BY stream_id) AS lasts
+  FROM per GROUP BY xid),
+named AS (
+  UPDATE commits c SET stream_ids = r.ids, first_seqs = r.firsts, last_seqs = r.lasts
+  FROM ranges r WHERE c.xid = r.xid)
+INSERT INTO commits (xid, stream_ids, first_seqs, last_seqs)
+  SELECT r.xid, r.ids, r.firsts, r.lasts FROM ranges r
+  WHERE NOT EXISTS (SELECT 1 FROM commits c WHERE c.xid = r.xid);
+DROP INDEX events_by_xid;
+ALTER TABLE events DROP COLUMN xid;
