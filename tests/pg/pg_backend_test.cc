@@ -23,6 +23,29 @@ std::vector<uint64_t> Seqs(backend::Backend* db, const std::string& stream, uint
   return seqs;
 }
 
+// The one number a counting query of the admin session answers.
+int64_t Count(Conn* admin, const std::string& sql) {
+  static int calls = 0;  // a statement is prepared once per name
+  std::string name = "count" + std::to_string(++calls);
+  Rows rows;
+  Status s = admin->Run(name.c_str(), sql.c_str(), {}, &rows);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return s.ok() && rows.size() == 1 ? rows.Int8(0, 0) : -1;
+}
+
+// The payloads a follower reads from the start, in its order.
+std::vector<std::string> FollowedPayloads(backend::Backend* db) {
+  std::vector<CommittedEvent> seen;
+  uint64_t pos = 0;
+  EXPECT_TRUE(ReadCommitted(db, 0, 100, &seen, &pos).ok());
+  std::vector<std::string> payloads;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_TRUE(i == 0 || seen[i - 1].position <= seen[i].position);
+    payloads.push_back(seen[i].payload);
+  }
+  return payloads;
+}
+
 using PgBackend = PgTest;
 
 TEST_F(PgBackend, OpenCreatesTheSchemaOnceAndReopens) {
@@ -77,36 +100,18 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
   ASSERT_TRUE(db->Read("s", 1, 10, &events).ok());
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].payload, "old");
-  Rows rows;
-  ASSERT_TRUE(admin_
-                  .Run("tokens", ("SELECT count(token)::int8 FROM " + schema_ + ".commits").c_str(),
-                       {}, &rows)
-                  .ok());
-  EXPECT_EQ(rows.Int8(0, 0), 1);  // the commit after the migration has its token
-  ASSERT_TRUE(
-      admin_
-          .Run("lock_rows",
-               ("SELECT count(*)::int8 FROM " + schema_ + ".kv WHERE value IS NULL").c_str(), {},
-               &rows)
-          .ok());
-  EXPECT_EQ(rows.Int8(0, 0), 0);  // version 3 takes no row to lock an absent key
-  ASSERT_TRUE(admin_
-                  .Run("fkeys",
-                       ("SELECT count(*)::int8 FROM pg_constraint WHERE contype = 'f' AND "
-                        "conrelid = '" +
-                        schema_ + ".events'::regclass")
-                           .c_str(),
-                       {}, &rows)
-                  .ok());
-  EXPECT_EQ(rows.Int8(0, 0), 0);  // version 4 checks no event against its stream's row
+  // The commit after the migration has its token.
+  EXPECT_EQ(Count(&admin_, "SELECT count(token)::int8 FROM " + schema_ + ".commits"), 1);
+  // Version 3 takes no row to lock an absent key.
+  EXPECT_EQ(Count(&admin_, "SELECT count(*)::int8 FROM " + schema_ + ".kv WHERE value IS NULL"), 0);
+  // Version 4 checks no event against its stream's row.
+  EXPECT_EQ(Count(&admin_,
+                  "SELECT count(*)::int8 FROM pg_constraint WHERE contype = 'f' AND "
+                  "conrelid = '" +
+                      schema_ + ".events'::regclass"),
+            0);
   // A follower reads the old event (its commit row made again) and the new.
-  std::vector<CommittedEvent> seen;
-  uint64_t pos = 0;
-  ASSERT_TRUE(ReadCommitted(db.get(), 0, 100, &seen, &pos).ok());
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0].payload, "old");
-  EXPECT_EQ(seen[1].payload, "new");
-  EXPECT_LT(seen[0].position, seen[1].position);
+  EXPECT_EQ(FollowedPayloads(db.get()), (std::vector<std::string>{"old", "new"}));
 }
 
 TEST_F(PgBackend, CompactKeepsTheCommitRowsFollowersReadBy) {
@@ -121,18 +126,8 @@ TEST_F(PgBackend, CompactKeepsTheCommitRowsFollowersReadBy) {
   ASSERT_TRUE(db_->Compact().ok());
   // Gone: the row of "b" (truncated) and the truncation's (no events). Kept:
   // the rows of "a" and "c", whose events a follower from 0 still reads.
-  Rows rows;
-  ASSERT_TRUE(
-      admin_
-          .Run("commits", ("SELECT count(*)::int8 FROM " + schema_ + ".commits").c_str(), {}, &rows)
-          .ok());
-  EXPECT_EQ(rows.Int8(0, 0), 2);
-  std::vector<CommittedEvent> seen;
-  uint64_t pos = 0;
-  ASSERT_TRUE(ReadCommitted(db_.get(), 0, 100, &seen, &pos).ok());
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0].payload, "a");
-  EXPECT_EQ(seen[1].payload, "c");
+  EXPECT_EQ(Count(&admin_, "SELECT count(*)::int8 FROM " + schema_ + ".commits"), 2);
+  EXPECT_EQ(FollowedPayloads(db_.get()), (std::vector<std::string>{"a", "c"}));
 }
 
 TEST_F(PgBackend, ASchemaFromANewerVersionIsRefused) {
