@@ -12,10 +12,11 @@
 // - Acknowledged = COMMIT returned OK (synchronous_commit as the server sets
 //   it). A connection lost before COMMIT rolls the group back; the backend
 //   reconnects and runs it again. A connection lost during COMMIT is decided
-//   by asking the server what became of the transaction (pg_xact_status of
-//   its xid, fetched before COMMIT was sent).
+//   by the transaction's token: once the session that ran it is gone, its
+//   commits row holds the token or the transaction did not commit.
 // - Followers: CommitPosition is the xid of the newest commit below the
-//   oldest transaction still running, so no commit below it can appear later.
+//   oldest transaction still running, so no commit below it can appear later;
+//   each commits row names the seqs its transaction wrote, per stream.
 #pragma once
 
 #include <functional>
