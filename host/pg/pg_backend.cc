@@ -268,10 +268,6 @@ void CheckBatches(std::span<const WriteBatch* const> batches, const std::vector<
   }
 }
 
-// The statement that writes a checked group: its events but those a later
-// truncation in the group drops, the truncations with the marks they keep,
-// the changed keys, and the commit's row with its token. False when the
-// group changes nothing.
 // The rows of the accepted appends a group writes: those a truncation of
 // the same group does not take away.
 struct EventRows {
@@ -291,10 +287,10 @@ EventRows RowsOf(const GroupState& after, const std::vector<Appended>& appended)
   return ev;
 }
 
-// The commit row's account of those rows, by which followers read them: per
-// stream, by id, the first and the last seq written (a group's appends to a
-// stream are consecutive seqs).
-std::vector<Param> RangesOf(const EventRows& ev) {
+// Adds to *params the commit row's account of those rows, by which
+// followers read them: per stream, by id, the first and the last seq
+// written (a group's appends to a stream are consecutive seqs).
+void AddRanges(const EventRows& ev, std::vector<Param>* params) {
   std::map<int64_t, std::pair<int64_t, int64_t>> range;
   for (size_t i = 0; i < ev.seq.size(); ++i) {
     auto [it, fresh] = range.try_emplace(ev.stream[i], ev.seq[i], ev.seq[i]);
@@ -309,9 +305,15 @@ std::vector<Param> RangesOf(const EventRows& ev) {
     firsts.push_back(r.first);
     lasts.push_back(r.second);
   }
-  return {Int8ArrayParam(ids), Int8ArrayParam(firsts), Int8ArrayParam(lasts)};
+  params->push_back(Int8ArrayParam(ids));
+  params->push_back(Int8ArrayParam(firsts));
+  params->push_back(Int8ArrayParam(lasts));
 }
 
+// The statement that writes a checked group: its events but those a later
+// truncation in the group drops, the truncations with the marks they keep,
+// the changed keys, and the commit's row with its token and ranges. False
+// when the group changes nothing.
 bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupState& before,
                const GroupState& after, const std::vector<Appended>& appended,
                const std::string& token, Conn::Step* out) {
@@ -342,7 +344,6 @@ bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupSt
                       {Int8ArrayParam(ev.stream), Int8ArrayParam(ev.seq),
                        ByteaArrayParam(ev.payload), ByteaParam(token)},
                       nullptr};
-    for (Param& p : RangesOf(ev)) out->params.push_back(std::move(p));
   } else {
     *out =
         Conn::Step{"write",
@@ -352,8 +353,8 @@ bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupSt
                     ByteaArrayParam(put_hash), ByteaArrayParam(put_name),
                     ByteaArrayParam(put_value), ByteaArrayParam(del_hash), ByteaParam(token)},
                    nullptr};
-    for (Param& p : RangesOf(ev)) out->params.push_back(std::move(p));
   }
+  AddRanges(ev, &out->params);
   return true;
 }
 
@@ -908,7 +909,7 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
          Int8ArrayParam(ev.stream), Int8ArrayParam(ev.seq), ByteaArrayParam(ev.payload),
          ByteaParam(token)},
         nullptr});
-    for (Param& p : RangesOf(ev)) steps.back().params.push_back(std::move(p));
+    AddRanges(ev, &steps.back().params);
   } else {
     Conn::Step write{};
     if (!WriteStep(names.key_hash, before, after, appended, token, &write)) {
