@@ -174,7 +174,8 @@ struct GroupState {
   struct Stream {
     int64_t id;
     uint64_t hwm;
-    uint64_t upto = 0;  // truncated through, this group
+    uint64_t upto = 0;    // truncated through, this group
+    bool jumped = false;  // an append of this group skipped seqs
   };
   std::map<std::string, Stream> streams;
   std::map<std::string, std::optional<std::string>> keys;
@@ -224,6 +225,7 @@ void CheckBatches(std::span<const WriteBatch* const> batches, const std::vector<
                                       " is not above the high-water mark " + std::to_string(st.hwm),
                                   st.hwm + 1, st.hwm);
           } else {
+            st.jumped |= op.seq > st.hwm + 1;
             st.hwm = op.seq;
             appended->push_back(Appended{&op.name, op.seq, &*op.value});
           }
@@ -320,8 +322,11 @@ bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupSt
   EventRows ev = RowsOf(after, appended);
   std::vector<int64_t> tr_id, tr_hwm, tr_upto;
   std::vector<const std::string*> put_hash, put_name, put_value, del_hash;
+  // Truncated streams, and those whose seqs jumped: the row hwm is raised to
+  // the mark, so that the stored seqs above it run without a gap (the short
+  // way's check relies on it).
   for (const auto& [name, st] : after.streams) {
-    if (st.upto == 0) continue;
+    if (st.upto == 0 && !st.jumped) continue;
     tr_id.push_back(st.id);
     tr_hwm.push_back(static_cast<int64_t>(st.hwm));
     tr_upto.push_back(static_cast<int64_t>(st.upto));
@@ -765,8 +770,11 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     CheckBatches(batches, valid, &after, &checked, &appended);
     bool all_accepted = true;
     for (size_t i = 0; i < batches.size(); ++i) all_accepted &= !valid[i] || checked[i].ok();
+    bool jumps = false;
+    for (const auto& [name, st] : after.streams) jumps |= st.jumped;
     // A refusal on remembered state may be a stale one: the long way decides.
-    if (all_accepted) {
+    // A jump takes the long way too, which marks it in the stream's row.
+    if (all_accepted && !jumps) {
       bool stale = false;
       s = SendGroup(names, state, after, appended, /*short_way=*/true, retry, &stale);
       if (!stale) {
@@ -892,8 +900,10 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
     // One round trip: BEGIN, then one call that takes the locks, checks that
     // no truncation moved a stream's row hwm past the mark this process
     // remembers, and writes. Every stream of the group gets its event at
-    // mark + 1 (appends only, all accepted), which the primary key refuses
-    // if another writer appended there (append_remembered, migration 004).
+    // mark + 1 (appends only, all accepted, none jumping), which the
+    // primary key refuses if another writer appended there
+    // (append_remembered, migration 004; jumps are marked in the stream's
+    // row, migration 005).
     std::vector<int64_t> ids, marks;
     for (const auto& [name, st] : before.streams) {
       ids.push_back(st.id);

@@ -23,16 +23,6 @@ std::vector<uint64_t> Seqs(backend::Backend* db, const std::string& stream, uint
   return seqs;
 }
 
-// The one number a counting query of the admin session answers.
-int64_t Count(Conn* admin, const std::string& sql) {
-  static int calls = 0;  // a statement is prepared once per name
-  std::string name = "count" + std::to_string(++calls);
-  Rows rows;
-  Status s = admin->Run(name.c_str(), sql.c_str(), {}, &rows);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return s.ok() && rows.size() == 1 ? rows.Int8(0, 0) : -1;
-}
-
 // The payloads a follower reads from the start, in its order.
 std::vector<std::string> FollowedPayloads(backend::Backend* db) {
   std::vector<CommittedEvent> seen;
@@ -94,7 +84,7 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
   std::unique_ptr<backend::Backend> db;
   Open(&db);
   EXPECT_EQ(Stat(db.get(), "schema-version"), static_cast<uint64_t>(LatestSchemaVersion()));
-  EXPECT_EQ(LatestSchemaVersion(), 4);
+  EXPECT_EQ(LatestSchemaVersion(), 5);
   ASSERT_TRUE(Append(db.get(), "s", 2, "new").ok());
   std::vector<Event> events;
   ASSERT_TRUE(db->Read("s", 1, 10, &events).ok());
@@ -112,6 +102,36 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
             0);
   // A follower reads the old event (its commit row made again) and the new.
   EXPECT_EQ(FollowedPayloads(db.get()), (std::vector<std::string>{"old", "new"}));
+}
+
+TEST_F(PgBackend, MigratingToVersion5MarksTheJumpsEarlierVersionsLeftInTheRows) {
+  ASSERT_TRUE(Append(db_.get(), "jumped", 1, "a").ok());
+  ASSERT_TRUE(Append(db_.get(), "jumped", 7, "b").ok());
+  ASSERT_TRUE(Append(db_.get(), "dense", 1, "c").ok());
+  ASSERT_TRUE(Append(db_.get(), "dense", 2, "d").ok());
+  WriteBatch cut;
+  cut.Append("cut", 1, "e");
+  cut.Append("cut", 2, "f");
+  cut.TruncateThrough("cut", 1);
+  ASSERT_TRUE(db_->Commit(cut).ok());
+  ASSERT_TRUE(Append(db_.get(), "cut", 9, "g").ok());
+  db_.reset();
+  // As version 4 left them: no jump raised a row hwm.
+  ASSERT_TRUE(admin_
+                  .Exec("UPDATE " + schema_ + ".streams SET hwm = 2 WHERE name = 'cut'; " +
+                        "UPDATE " + schema_ + ".streams SET hwm = 0 WHERE name <> 'cut'; " +
+                        "DELETE FROM " + schema_ + ".schema_version WHERE version >= 5")
+                  .ok());
+  std::unique_ptr<backend::Backend> db;
+  Open(&db);
+  auto row_hwm = [&](const char* name) {
+    return Count(&admin_, "SELECT hwm FROM " + schema_ + ".streams WHERE name = '" + name + "'");
+  };
+  EXPECT_EQ(row_hwm("jumped"), 7);
+  EXPECT_EQ(row_hwm("dense"), 0);
+  EXPECT_EQ(row_hwm("cut"), 9);  // 9 jumped above the truncation's mark, 2
+  EXPECT_EQ(Last(db.get(), "jumped"), 7u);
+  EXPECT_EQ(Last(db.get(), "dense"), 2u);
 }
 
 TEST_F(PgBackend, CompactKeepsTheCommitRowsFollowersReadBy) {

@@ -420,6 +420,40 @@ TEST_F(PgFaults, ATruncationPastTheRememberedMarkSendsTheGroupTheLongWay) {
   EXPECT_EQ(events[0].seq, 4u);
 }
 
+// Seqs may jump: an append needs only to be above the mark. A jump by
+// another writer leaves no event at the remembered mark + 1 for the
+// primary key to refuse, so it must show in the stream's row.
+TEST_F(PgFaults, AJumpByAnotherWriterSendsTheGroupTheLongWay) {
+  std::unique_ptr<backend::Backend> other;
+  Open(&other);
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "a1").ok());    // db_ remembers mark 1
+  ASSERT_TRUE(Append(other.get(), "s", 5, "b5").ok());  // the mark jumps to 5
+  Status s = Append(db_.get(), "s", 2, "a2");
+  ASSERT_TRUE(s.IsConflict()) << s.ToString();  // 2 is not above 5
+  EXPECT_EQ(s.actual(), 5u);
+  EXPECT_EQ(Stat(db_.get(), "one-trip-misses"), 1u);
+  ASSERT_TRUE(Append(db_.get(), "s", 6, "a6").ok());
+  std::vector<Event> events;
+  ASSERT_TRUE(db_->Read("s", 1, 10, &events).ok());
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[1].seq, 5u);
+  EXPECT_EQ(events[2].seq, 6u);
+}
+
+// A process's own jump goes the long way, which marks it in the row; the
+// appends after it take one round trip again.
+TEST_F(PgFaults, AJumpTakesTheLongWayAndTheNextAppendsOneRoundTrip) {
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());
+  ASSERT_TRUE(Append(db_.get(), "s", 2, "x").ok());
+  EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 1u);
+  ASSERT_TRUE(Append(db_.get(), "s", 10, "x").ok());
+  EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 1u);
+  EXPECT_EQ(Count(&admin_, "SELECT count(*)::int8 FROM " + schema_ + ".streams WHERE hwm = 10"), 1);
+  ASSERT_TRUE(Append(db_.get(), "s", 11, "x").ok());
+  EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 2u);
+  EXPECT_EQ(Last(db_.get(), "s"), 11u);
+}
+
 TEST_F(PgFaults, StreamRowsAreNotDeleted) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());
   for (const std::string& sql :

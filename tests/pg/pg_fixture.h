@@ -96,6 +96,16 @@ inline uint64_t Stat(backend::Backend* db, const std::string& name) {
   return 0;
 }
 
+// The one number a counting query of the admin session answers.
+inline int64_t Count(Conn* admin, const std::string& sql) {
+  static int calls = 0;  // a statement is prepared once per name
+  std::string name = "count" + std::to_string(++calls);
+  Rows rows;
+  Status s = admin->Run(name.c_str(), sql.c_str(), {}, &rows);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return s.ok() && rows.size() == 1 ? rows.Int8(0, 0) : -1;
+}
+
 inline uint64_t Last(backend::Backend* db, const std::string& stream) {
   uint64_t seq = 0;
   EXPECT_TRUE(db->LastSeq(stream, &seq).ok());
