@@ -37,6 +37,9 @@ constexpr int kIdlePollMs = 50;
 constexpr int kBusyPollMs = 5;
 constexpr int kBusyMs = 250;
 constexpr size_t kMaxKnownStreams = 100000;
+// Streams with longer names are not remembered: their groups take the long
+// way, and the memory for remembered names stays small.
+constexpr size_t kMaxKnownNameBytes = 256;
 // append_remembered (migration 004) raises this when a stream's row hwm moved.
 constexpr char kStaleState[] = "SX001";
 // An insert found its key taken; on events_pkey, on the short way, another
@@ -293,19 +296,19 @@ EventRows RowsOf(const GroupState& after, const std::vector<Appended>& appended)
 // followers read them: per stream, by id, the first and the last seq
 // written (a group's appends to a stream are consecutive seqs).
 void AddRanges(const EventRows& ev, std::vector<Param>* params) {
-  std::map<int64_t, std::pair<int64_t, int64_t>> range;
-  for (size_t i = 0; i < ev.seq.size(); ++i) {
-    auto [it, fresh] = range.try_emplace(ev.stream[i], ev.seq[i], ev.seq[i]);
-    if (!fresh) {
-      it->second.first = std::min(it->second.first, ev.seq[i]);
-      it->second.second = std::max(it->second.second, ev.seq[i]);
-    }
-  }
+  std::vector<std::pair<int64_t, int64_t>> rows;  // (stream id, seq)
+  rows.reserve(ev.seq.size());
+  for (size_t i = 0; i < ev.seq.size(); ++i) rows.emplace_back(ev.stream[i], ev.seq[i]);
+  std::sort(rows.begin(), rows.end());
   std::vector<int64_t> ids, firsts, lasts;
-  for (const auto& [id, r] : range) {
-    ids.push_back(id);
-    firsts.push_back(r.first);
-    lasts.push_back(r.second);
+  for (const auto& [id, seq] : rows) {
+    if (ids.empty() || ids.back() != id) {
+      ids.push_back(id);
+      firsts.push_back(seq);
+      lasts.push_back(seq);
+    } else {
+      lasts.back() = seq;  // sorted: the largest so far
+    }
   }
   params->push_back(Int8ArrayParam(ids));
   params->push_back(Int8ArrayParam(firsts));
@@ -582,11 +585,12 @@ class PgBackend final : public backend::Backend {
     std::vector<const std::string*> s_names, s_hashes, k_hashes;
     std::vector<int64_t> keys;
   };
-  // A stream this process has written: its row's id and its mark after this
-  // process's last commit to it.
+  // A stream this process has written: its row's id, its mark after this
+  // process's last commit to it, and its name's hash.
   struct Known {
     int64_t id;
     uint64_t hwm;
+    std::string hash;
   };
   // A server session, named by its pid and start time (a pid is reused).
   struct Session {
@@ -641,7 +645,7 @@ class PgBackend final : public backend::Backend {
   Clock::time_point busy_until_;                          // a follower looks often until then
   uint64_t stats_short_way_ = 0;                          // commits that took one round trip
   uint64_t stats_short_way_misses_ = 0;                   // short ways that found a stream moved
-  std::unordered_map<std::string, Known> known_streams_;  // by name hash
+  std::unordered_map<std::string, Known> known_streams_;  // by name
   int short_way_skip_ = 0;                   // groups to take the long way after a miss
   uint64_t stream_salt_ = 0, key_salt_ = 0;  // of the lock keys (LockKey)
   Session session_;                          // the connection's, set at connect
@@ -752,7 +756,11 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
     if (!valid[i]) continue;
     for (const WriteBatch::Op& op : batches[i]->ops()) {
       auto& m = IsKeyOp(op.kind) ? names.key_hash : names.stream_hash;
-      if (!m.count(op.name)) m.emplace(op.name, HashOf(op.name));
+      auto [it, fresh] = m.try_emplace(op.name);
+      if (fresh) {
+        auto known = IsKeyOp(op.kind) ? known_streams_.end() : known_streams_.find(op.name);
+        it->second = known != known_streams_.end() ? known->second.hash : HashOf(op.name);
+      }
       appends_only &=
           op.kind == WriteBatch::OpKind::kAppend || op.kind == WriteBatch::OpKind::kAppendExpect;
     }
@@ -786,7 +794,7 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
       // Another writer moved a stream: forget what this process knew of the
       // group's streams and take the long way, now and for a few groups.
       ++stats_short_way_misses_;
-      for (const auto& [name, h] : names.stream_hash) known_streams_.erase(h);
+      for (const auto& [name, h] : names.stream_hash) known_streams_.erase(name);
       short_way_skip_ = kShortWaySkip;
     }
   }
@@ -806,7 +814,7 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
 bool PgBackend::Remembered(const GroupNames& names, GroupState* state) {
   if (names.stream_hash.empty()) return false;
   for (const auto& [name, h] : names.stream_hash) {
-    auto it = known_streams_.find(h);
+    auto it = known_streams_.find(name);
     if (it == known_streams_.end()) return false;
     state->streams[name] = GroupState::Stream{it->second.id, it->second.hwm, 0};
   }
@@ -851,7 +859,7 @@ std::vector<Conn::Step> PgBackend::LockSteps(const GroupNames& names, bool inser
 Status PgBackend::LockAndRead(const GroupNames& names, GroupState* state, bool* retry) {
   // Stream rows are never deleted: once seen, a stream needs no insert.
   bool all_known = true;
-  for (const auto& [name, h] : names.stream_hash) all_known &= known_streams_.count(h) > 0;
+  for (const auto& [name, h] : names.stream_hash) all_known &= known_streams_.count(name) > 0;
   LockParams p;
   std::vector<Conn::Step> steps = LockSteps(names, !all_known, &p);
   Rows stream_rows, key_rows;
@@ -985,7 +993,8 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
   // this group left.
   if (known_streams_.size() > kMaxKnownStreams) known_streams_.clear();
   for (const auto& [name, st] : after.streams) {
-    known_streams_[names.stream_hash.at(name)] = Known{st.id, st.hwm};
+    if (name.size() > kMaxKnownNameBytes) continue;
+    known_streams_.insert_or_assign(name, Known{st.id, st.hwm, names.stream_hash.at(name)});
   }
   return Status::OK();
 }
