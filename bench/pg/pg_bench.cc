@@ -21,6 +21,12 @@
 // what the one-round-trip way gains is measured in the same run.
 // 3. A follower waiting with WaitForCommit sees a commit within 100 ms
 //    (median; p99 reported).
+// Beside the 64-task figure and its batched baseline, the CPU each spends
+// per event: this process's (client) and the server's (every process named
+// postgres on this machine, read from /proc; 0 when the server runs
+// elsewhere). `--only backend64|libpq64 SECONDS` runs one of the two alone,
+// to watch it with perf or strace.
+#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,7 +37,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,6 +65,40 @@ int g_rounds = 7;
 
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The CPU time of every process named postgres on this machine (user and
+// system, with that of their finished children), in microseconds; 0 when
+// the server runs elsewhere. A diagnostic: what a figure cost the server.
+double ServerCpuUs() {
+  static const double kTickUs = 1e6 / sysconf(_SC_CLK_TCK);
+  double sum = 0;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return 0;
+  while (dirent* e = readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    size_t open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    if (line.compare(open + 1, close - open - 1, "postgres") != 0) continue;
+    std::istringstream fields(line.substr(close + 2));
+    std::string f;
+    // After the name: state is field 3; utime..cstime are fields 14-17.
+    for (int i = 3; i <= 17 && fields >> f; ++i) {
+      if (i >= 14) sum += std::stod(f) * kTickUs;
+    }
+  }
+  closedir(proc);
+  return sum;
+}
+
+// This thread's CPU time (user and system), in microseconds.
+double ThreadCpuUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
 void Die(const std::string& what) {
@@ -89,13 +132,15 @@ void ResetSchemas() {
 
 // `tasks` tasks, each with a stream of its own, `per_group` batches per
 // CommitGroup; appends until the time is up. Returns events/s.
-double BackendRate(Backend* db, int tasks, const std::string& prefix, double seconds) {
+double BackendRate(Backend* db, int tasks, const std::string& prefix, double seconds,
+                   double* cpu_us_per_event = nullptr) {
   std::vector<uint64_t> next(tasks, 1);
   std::string payload(kPayloadBytes, 'p');
   std::vector<WriteBatch> batches(tasks);
   std::vector<const WriteBatch*> group;
   std::vector<Status> results;
   uint64_t events = 0;
+  double cpu_start = ThreadCpuUs();
   Clock::time_point start = Clock::now();
   while (Seconds(start) < seconds) {
     group.clear();
@@ -108,6 +153,7 @@ double BackendRate(Backend* db, int tasks, const std::string& prefix, double sec
     for (const Status& s : results) Check(s, "commit");
     events += tasks;
   }
+  if (cpu_us_per_event) *cpu_us_per_event = (ThreadCpuUs() - cpu_start) / events;
   return events / Seconds(start);
 }
 
@@ -141,11 +187,13 @@ double HostRate(int tasks, int per_task, const std::string& prefix) {
 
 // Plain libpq: `per_txn` events per transaction (1: autocommit INSERTs), a
 // multi-row INSERT of binary arrays for a batch. Returns events/s.
-double LibpqRate(int per_txn, const std::string& prefix, double seconds) {
+double LibpqRate(int per_txn, const std::string& prefix, double seconds,
+                 double* cpu_us_per_event = nullptr) {
   Conn c;
   Check(c.Connect(g_url), "connect");
   std::string payload(kPayloadBytes, 'p');
   uint64_t events = 0, seq = 1;
+  double cpu_start = ThreadCpuUs();
   Clock::time_point start = Clock::now();
   while (Seconds(start) < seconds) {
     if (per_txn == 1) {
@@ -177,6 +225,7 @@ double LibpqRate(int per_txn, const std::string& prefix, double seconds) {
     }
     events += per_txn;
   }
+  if (cpu_us_per_event) *cpu_us_per_event = (ThreadCpuUs() - cpu_start) / events;
   return events / Seconds(start);
 }
 
@@ -212,6 +261,7 @@ class Series {
  public:
   void Add(double rate) { rates_.push_back(rate); }
   double Median() const { return MedianOf(rates_); }
+  double Last() const { return rates_.back(); }
   // The median over the rounds of this figure's rate / the other's.
   double MedianRatio(const Series& other) const {
     std::vector<double> ratios;
@@ -243,13 +293,28 @@ void Ratio(const char* what, double ratio, double target, bool at_least = true) 
 
 }  // namespace
 
+constexpr char kUsage[] =
+    "usage: pg_bench [--quick] [--only backend64|libpq64 SECONDS]\n"
+    "  --quick  3 rounds of 0.4 s per figure (default: 7 rounds of 1 s)\n"
+    "  --only   runs one figure for SECONDS and prints its rate and CPU\n"
+    "           (to watch it with perf or strace)";
+
 int main(int argc, char** argv) {
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       g_seconds = 0.4;
       g_rounds = 3;
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 2 < argc) {
+      only = argv[++i];
+      g_seconds = std::atof(argv[++i]);
+      if (only != "backend64" && only != "libpq64") Die(std::string("unknown figure ") + only);
+      if (g_seconds <= 0) Die(std::string("bad SECONDS ") + argv[i]);
+    } else if (std::strcmp(argv[i], "--help") == 0) {
+      std::puts(kUsage);
+      return 0;
     } else {
-      Die(std::string("unknown argument ") + argv[i] + " (usage: pg_bench [--quick])");
+      Die(std::string("unknown argument ") + argv[i] + "\n" + kUsage);
     }
   }
   const char* url = std::getenv("SX_PG_URL");
@@ -262,22 +327,40 @@ int main(int argc, char** argv) {
               kPayloadBytes, g_seconds);
 
   auto db = OpenBackend("bench_sx");
+  if (!only.empty()) {
+    double cpu = 0, srv = ServerCpuUs();
+    double rate = only == "backend64" ? BackendRate(db.get(), 64, "only-", g_seconds, &cpu)
+                                      : LibpqRate(64, "only-", g_seconds, &cpu);
+    std::printf("  %-52s %12.0f events/s\n", only.c_str(), rate);
+    std::printf("  %-52s %11.2f us\n", "client CPU per event", cpu);
+    std::printf("  %-52s %11.2f us\n", "server CPU per event",
+                (ServerCpuUs() - srv) / (rate * g_seconds));
+    return 0;
+  }
   // The disk's fsync time drifts on a shared machine, within seconds: each
   // round measures every figure once, a figure and its baseline side by
   // side, and a ratio is the median of the rounds' ratios (a rate, the
   // median of its rounds).
   auto db2 = OpenBackend("bench_sx", /*one_round_trip=*/false);
   Series one, many, base1, base64, procs, base_procs;
-  Series one2, procs2;   // the backend with two round trips a group
-  Series host1, host64;  // through the sx host: SX tasks
+  Series one2, procs2;          // the backend with two round trips a group
+  Series host1, host64;         // through the sx host: SX tasks
+  Series many_cpu, base64_cpu;  // this process's CPU per event, in us
+  Series many_srv, base64_srv;  // the server's CPU per event, in us
   int per_task = g_rounds < 3 ? 100 : 200;
   for (int round = 0; round < g_rounds; ++round) {
     std::string r = std::to_string(round);
     one.Add(BackendRate(db.get(), 1, "one" + r + "-", g_seconds));
     base1.Add(LibpqRate(1, "base-one" + r, g_seconds));
     one2.Add(BackendRate(db2.get(), 1, "two" + r + "-", g_seconds));
-    many.Add(BackendRate(db.get(), 64, "task" + r + "-", g_seconds));
-    base64.Add(LibpqRate(64, "base" + r + "-", g_seconds));
+    double cpu = 0, srv = ServerCpuUs();
+    many.Add(BackendRate(db.get(), 64, "task" + r + "-", g_seconds, &cpu));
+    many_cpu.Add(cpu);
+    many_srv.Add((ServerCpuUs() - srv) / (many.Last() * g_seconds));
+    srv = ServerCpuUs();
+    base64.Add(LibpqRate(64, "base" + r + "-", g_seconds, &cpu));
+    base64_cpu.Add(cpu);
+    base64_srv.Add((ServerCpuUs() - srv) / (base64.Last() * g_seconds));
     host64.Add(HostRate(64, per_task / 4, "hh" + r + "-"));
     host1.Add(HostRate(1, per_task, "h" + r + "-"));
     procs.Add(InProcesses(8, [&](int i) {
@@ -300,6 +383,10 @@ int main(int argc, char** argv) {
   Row("libpq, 64 events per transaction", base64.Median(), "events/s");
   Ratio("64 tasks / 1 task", many.MedianRatio(one), 10);
   Ratio("64 tasks / libpq batched", many.MedianRatio(base64), 0.8);
+  std::printf("  %-52s %11.2f us\n", "client CPU per event, backend 64 tasks", many_cpu.Median());
+  std::printf("  %-52s %11.2f us\n", "client CPU per event, libpq batched", base64_cpu.Median());
+  std::printf("  %-52s %11.2f us\n", "server CPU per event, backend 64 tasks", many_srv.Median());
+  std::printf("  %-52s %11.2f us\n", "server CPU per event, libpq batched", base64_srv.Median());
   std::printf("  %-52s %11.2fx\n", "1 task / libpq one per transaction", one.MedianRatio(base1));
   std::printf("  %-52s %11.2fx\n", "one round trip / two (1 task)", one.MedianRatio(one2));
   Row("sx host, 1 SX task", host1.Median(), "events/s");
