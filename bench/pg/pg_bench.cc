@@ -24,8 +24,9 @@
 // Beside the 64-task figure and its batched baseline, the CPU each spends
 // per event: this process's (client) and the server's (every process named
 // postgres on this machine, read from /proc; 0 when the server runs
-// elsewhere). `--only backend64|libpq64 SECONDS` runs one of the two alone,
-// to watch it with perf or strace.
+// elsewhere). `--only backend64|libpq64|host64 SECONDS` runs one of them
+// (host64: the 64 SX tasks, about SECONDS long) alone, to watch it with perf
+// or strace.
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -94,12 +95,15 @@ double ServerCpuUs() {
   return sum;
 }
 
-// This thread's CPU time (user and system), in microseconds.
-double ThreadCpuUs() {
+// This thread's and this process's CPU time (user and system), in
+// microseconds.
+double CpuUs(clockid_t clock) {
   timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  clock_gettime(clock, &ts);
   return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
+double ThreadCpuUs() { return CpuUs(CLOCK_THREAD_CPUTIME_ID); }
+double ProcessCpuUs() { return CpuUs(CLOCK_PROCESS_CPUTIME_ID); }
 
 void Die(const std::string& what) {
   std::fprintf(stderr, "pg_bench: %s\n", what.c_str());
@@ -294,7 +298,7 @@ void Ratio(const char* what, double ratio, double target, bool at_least = true) 
 }  // namespace
 
 constexpr char kUsage[] =
-    "usage: pg_bench [--quick] [--only backend64|libpq64 SECONDS]\n"
+    "usage: pg_bench [--quick] [--only backend64|libpq64|host64 SECONDS]\n"
     "  --quick  3 rounds of 0.4 s per figure (default: 7 rounds of 1 s)\n"
     "  --only   runs one figure for SECONDS and prints its rate and CPU\n"
     "           (to watch it with perf or strace)";
@@ -308,7 +312,9 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 2 < argc) {
       only = argv[++i];
       g_seconds = std::atof(argv[++i]);
-      if (only != "backend64" && only != "libpq64") Die(std::string("unknown figure ") + only);
+      if (only != "backend64" && only != "libpq64" && only != "host64") {
+        Die(std::string("unknown figure ") + only);
+      }
       if (g_seconds <= 0) Die(std::string("bad SECONDS ") + argv[i]);
     } else if (std::strcmp(argv[i], "--help") == 0) {
       std::puts(kUsage);
@@ -328,13 +334,17 @@ int main(int argc, char** argv) {
 
   auto db = OpenBackend("bench_sx");
   if (!only.empty()) {
-    double cpu = 0, srv = ServerCpuUs();
-    double rate = only == "backend64" ? BackendRate(db.get(), 64, "only-", g_seconds, &cpu)
-                                      : LibpqRate(64, "only-", g_seconds, &cpu);
+    double cpu = ProcessCpuUs(), srv = ServerCpuUs();
+    double rate = only == "backend64" ? BackendRate(db.get(), 64, "only-", g_seconds)
+                  : only == "libpq64" ? LibpqRate(64, "only-", g_seconds)
+                                      : HostRate(64, static_cast<int>(g_seconds * 500), "only-");
+    double secs = 64 * static_cast<int>(g_seconds * 500) / rate;
+    if (only != "host64") secs = g_seconds;
     std::printf("  %-52s %12.0f events/s\n", only.c_str(), rate);
-    std::printf("  %-52s %11.2f us\n", "client CPU per event", cpu);
+    std::printf("  %-52s %11.2f us\n", "client CPU per event",
+                (ProcessCpuUs() - cpu) / (rate * secs));
     std::printf("  %-52s %11.2f us\n", "server CPU per event",
-                (ServerCpuUs() - srv) / (rate * g_seconds));
+                (ServerCpuUs() - srv) / (rate * secs));
     return 0;
   }
   // The disk's fsync time drifts on a shared machine, within seconds: each
