@@ -591,7 +591,11 @@ class PgBackend final : public backend::Backend {
     int64_t id;
     uint64_t hwm;
     std::string hash;
+    int64_t lock_key;
+    uint64_t group = 0;  // the short way's try that last looked at it
+    uint64_t next = 0;   // the mark that try's appends leave
   };
+  using KnownStreams = std::unordered_map<std::string, Known>;
   // A server session, named by its pid and start time (a pid is reused).
   struct Session {
     int64_t pid = 0;
@@ -601,8 +605,14 @@ class PgBackend final : public backend::Backend {
   // One try at the group; *retry says whether running it again may succeed.
   Status TryCommitGroup(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
                         std::vector<Status>* results, bool* retry);
-  // The remembered state of the group's streams, when every one is known.
-  bool Remembered(const GroupNames& names, GroupState* state);
+  // The short way: when every batch of the group appends only to streams
+  // this process remembers, each stream's appends running on from its
+  // remembered mark + 1, every batch is accepted on those marks and the
+  // group goes in one round trip. False, having sent nothing, when the group
+  // does not qualify; otherwise *s is the outcome (results stay OK), and
+  // *stale says that a stream had moved and nothing was written.
+  bool ShortWay(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
+                Status* s, bool* retry, bool* stale);
   // The advisory lock keys of a group's streams and keys, sorted: every
   // writer takes its locks in this one order.
   std::vector<int64_t> LockKeys(const GroupNames& names) const;
@@ -610,11 +620,14 @@ class PgBackend final : public backend::Backend {
   std::vector<Conn::Step> LockSteps(const GroupNames& names, bool insert_streams, LockParams* p);
   // The long way's first round trip: locks, then the state under them.
   Status LockAndRead(const GroupNames& names, GroupState* state, bool* retry);
-  // Writes the change from before to after and commits; on the short way,
-  // with the locks and a check of the remembered marks first (*stale: they
-  // were not the marks, and nothing was written).
+  // The long way's second round trip: writes the change from before to
+  // after and commits.
   Status SendGroup(const GroupNames& names, const GroupState& before, const GroupState& after,
-                   const std::vector<Appended>& appended, bool short_way, bool* retry, bool* stale);
+                   const std::vector<Appended>& appended, bool* retry);
+  // Sends a transaction's steps (all but COMMIT) with COMMIT and, at most
+  // every kNotifyEveryMs, the wake-up; decides a lost answer by reading
+  // back. *stale: append_remembered found a stream moved; nothing written.
+  Status Commit(std::vector<Conn::Step>* steps, const std::string& token, bool* retry, bool* stale);
   // Rolls the transaction back, unless the connection is gone; s, with
   // *retry set from why it failed.
   Status Abandon(Status s, bool* retry);
@@ -642,10 +655,11 @@ class PgBackend final : public backend::Backend {
   uint64_t stats_retries_ = 0;
   uint64_t stats_read_backs_ = 0;
   Clock::time_point last_notify_;
-  Clock::time_point busy_until_;                          // a follower looks often until then
-  uint64_t stats_short_way_ = 0;                          // commits that took one round trip
-  uint64_t stats_short_way_misses_ = 0;                   // short ways that found a stream moved
-  std::unordered_map<std::string, Known> known_streams_;  // by name
+  Clock::time_point busy_until_;             // a follower looks often until then
+  uint64_t stats_short_way_ = 0;             // commits that took one round trip
+  uint64_t stats_short_way_misses_ = 0;      // short ways that found a stream moved
+  KnownStreams known_streams_;               // by name
+  uint64_t group_ = 0;                       // tries at the short way
   int short_way_skip_ = 0;                   // groups to take the long way after a miss
   uint64_t stream_salt_ = 0, key_salt_ = 0;  // of the lock keys (LockKey)
   Session session_;                          // the connection's, set at connect
@@ -749,74 +763,106 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
   Status s = Ensure();
   if (!s.ok()) return s;
 
-  // The streams and keys the group touches, each once.
+  // The short way: one round trip on the marks this process remembers.
+  bool try_short = opt_.one_round_trip && short_way_skip_ == 0;
+  if (short_way_skip_ > 0) --short_way_skip_;
+  bool stale = false;
+  if (try_short && ShortWay(batches, valid, &s, retry, &stale) && !stale) {
+    return s;  // every batch accepted (results stay OK), or the try failed
+  }
+
+  // The long way: lock and read in one round trip, then write and commit.
   GroupNames names;
-  bool appends_only = true;
   for (size_t i = 0; i < batches.size(); ++i) {
     if (!valid[i]) continue;
     for (const WriteBatch::Op& op : batches[i]->ops()) {
       auto& m = IsKeyOp(op.kind) ? names.key_hash : names.stream_hash;
       auto [it, fresh] = m.try_emplace(op.name);
-      if (fresh) {
-        auto known = IsKeyOp(op.kind) ? known_streams_.end() : known_streams_.find(op.name);
-        it->second = known != known_streams_.end() ? known->second.hash : HashOf(op.name);
-      }
-      appends_only &=
-          op.kind == WriteBatch::OpKind::kAppend || op.kind == WriteBatch::OpKind::kAppendExpect;
+      if (!fresh) continue;
+      auto known = IsKeyOp(op.kind) ? known_streams_.end() : known_streams_.find(op.name);
+      it->second = known != known_streams_.end() ? known->second.hash : HashOf(op.name);
     }
   }
-
-  // The short way: one round trip on the state this process remembers.
   GroupState state;
-  bool short_way =
-      opt_.one_round_trip && appends_only && short_way_skip_ == 0 && Remembered(names, &state);
-  if (short_way_skip_ > 0) --short_way_skip_;
-  if (short_way) {
-    GroupState after = state;
-    std::vector<Appended> appended;
-    std::vector<Status> checked(batches.size());
-    CheckBatches(batches, valid, &after, &checked, &appended);
-    bool all_accepted = true;
-    for (size_t i = 0; i < batches.size(); ++i) all_accepted &= !valid[i] || checked[i].ok();
-    bool jumps = false;
-    for (const auto& [name, st] : after.streams) jumps |= st.jumped;
-    // A refusal on remembered state may be a stale one: the long way decides.
-    // A jump takes the long way too, which marks it in the stream's row.
-    if (all_accepted && !jumps) {
-      bool stale = false;
-      s = SendGroup(names, state, after, appended, /*short_way=*/true, retry, &stale);
-      if (!stale) {
-        if (s.ok()) {
-          for (size_t i = 0; i < batches.size(); ++i) (*results)[i] = checked[i];
-        }
-        return s;
-      }
-      // Another writer moved a stream: forget what this process knew of the
-      // group's streams and take the long way, now and for a few groups.
-      ++stats_short_way_misses_;
-      for (const auto& [name, h] : names.stream_hash) known_streams_.erase(name);
-      short_way_skip_ = kShortWaySkip;
-    }
-  }
-
-  // The long way: lock and read in one round trip, then write and commit.
-  state = GroupState();
   s = LockAndRead(names, &state, retry);
   if (!s.ok()) return s;
   if (opt_.test_hook) opt_.test_hook("locked");
   GroupState before = state;
   std::vector<Appended> appended;
   CheckBatches(batches, valid, &state, results, &appended);
-  bool stale = false;
-  return SendGroup(names, before, state, appended, /*short_way=*/false, retry, &stale);
+  return SendGroup(names, before, state, appended, retry);
 }
 
-bool PgBackend::Remembered(const GroupNames& names, GroupState* state) {
-  if (names.stream_hash.empty()) return false;
-  for (const auto& [name, h] : names.stream_hash) {
-    auto it = known_streams_.find(name);
-    if (it == known_streams_.end()) return false;
-    state->streams[name] = GroupState::Stream{it->second.id, it->second.hwm, 0};
+bool PgBackend::ShortWay(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
+                         Status* s, bool* retry, bool* stale) {
+  // The group's appends, checked against the remembered marks: each
+  // stream's run on from its mark + 1. Anything else (another op, a stream
+  // not remembered, a refusal, a jump) is for the long way, which decides
+  // it on the true state.
+  ++group_;
+  std::vector<KnownStreams::iterator> touched;
+  EventRows ev;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    if (!valid[i]) continue;
+    for (const WriteBatch::Op& op : batches[i]->ops()) {
+      bool expect = op.kind == WriteBatch::OpKind::kAppendExpect;
+      if (op.kind != WriteBatch::OpKind::kAppend && !expect) return false;
+      auto it = known_streams_.find(op.name);
+      if (it == known_streams_.end()) return false;
+      Known& k = it->second;
+      if (k.group != group_) {
+        k.group = group_;
+        k.next = k.hwm;
+        touched.push_back(it);
+      }
+      if ((expect && op.expected_seq != k.next) || op.seq != k.next + 1) return false;
+      k.next = op.seq;
+      ev.stream.push_back(k.id);
+      ev.seq.push_back(static_cast<int64_t>(op.seq));
+      ev.payload.push_back(&*op.value);
+    }
+  }
+  if (touched.empty()) return false;
+
+  // BEGIN, then one call that takes the locks, checks that no truncation or
+  // jump moved a stream's row hwm past the remembered mark, and writes.
+  // Every stream of the group gets its event at mark + 1, which the primary
+  // key refuses if another writer appended there (append_remembered,
+  // migration 004; jumps are marked in the stream's row, migration 005).
+  // A stream's seqs in the group run from mark + 1 to its new mark: that
+  // is its range in the commit row.
+  std::vector<int64_t> keys, ids, marks, firsts, lasts;
+  for (KnownStreams::iterator it : touched) {
+    const Known& k = it->second;
+    keys.push_back(k.lock_key);
+    ids.push_back(k.id);
+    marks.push_back(static_cast<int64_t>(k.hwm));
+    firsts.push_back(static_cast<int64_t>(k.hwm + 1));
+    lasts.push_back(static_cast<int64_t>(k.next));
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::string token = NewToken();
+  std::vector<Conn::Step> steps;
+  steps.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
+  steps.push_back(Conn::Step{
+      "append_remembered",
+      "SELECT append_remembered($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], "
+      "$6::bytea[], $7, $8::int8[], $9::int8[], $10::int8[])",
+      {Int8ArrayParam(keys), Int8ArrayParam(ids), Int8ArrayParam(marks), Int8ArrayParam(ev.stream),
+       Int8ArrayParam(ev.seq), ByteaArrayParam(ev.payload), ByteaParam(token), Int8ArrayParam(ids),
+       Int8ArrayParam(firsts), Int8ArrayParam(lasts)},
+      nullptr});
+  *s = Commit(&steps, token, retry, stale);
+  if (*stale) {
+    // Another writer moved a stream: forget what this process knew of the
+    // group's streams and take the long way, now and for a few groups.
+    ++stats_short_way_misses_;
+    for (KnownStreams::iterator it : touched) known_streams_.erase(it);
+    short_way_skip_ = kShortWaySkip;
+  } else if (s->ok()) {
+    ++stats_short_way_;
+    for (KnownStreams::iterator it : touched) it->second.hwm = it->second.next;
   }
   return true;
 }
@@ -901,42 +947,36 @@ Status PgBackend::LockAndRead(const GroupNames& names, GroupState* state, bool* 
 
 Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
                             const GroupState& after, const std::vector<Appended>& appended,
-                            bool short_way, bool* retry, bool* stale) {
+                            bool* retry) {
   std::string token = NewToken();
-  std::vector<Conn::Step> steps;
-  if (short_way) {
-    // One round trip: BEGIN, then one call that takes the locks, checks that
-    // no truncation moved a stream's row hwm past the mark this process
-    // remembers, and writes. Every stream of the group gets its event at
-    // mark + 1 (appends only, all accepted, none jumping), which the
-    // primary key refuses if another writer appended there
-    // (append_remembered, migration 004; jumps are marked in the stream's
-    // row, migration 005).
-    std::vector<int64_t> ids, marks;
-    for (const auto& [name, st] : before.streams) {
-      ids.push_back(st.id);
-      marks.push_back(static_cast<int64_t>(st.hwm));
-    }
-    EventRows ev = RowsOf(after, appended);
-    steps.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
-    steps.push_back(Conn::Step{
-        "append_remembered",
-        "SELECT append_remembered($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], "
-        "$6::bytea[], $7, $8::int8[], $9::int8[], $10::int8[])",
-        {Int8ArrayParam(LockKeys(names)), Int8ArrayParam(ids), Int8ArrayParam(marks),
-         Int8ArrayParam(ev.stream), Int8ArrayParam(ev.seq), ByteaArrayParam(ev.payload),
-         ByteaParam(token)},
-        nullptr});
-    AddRanges(ev, &steps.back().params);
-  } else {
-    Conn::Step write{};
-    if (!WriteStep(names.key_hash, before, after, appended, token, &write)) {
-      Status s = conn_.Exec("ROLLBACK");  // nothing to write; let go of the locks
-      return s.ok() ? s : Abandon(s, retry);
-    }
-    steps.push_back(std::move(write));
+  std::vector<Conn::Step> steps(1);
+  if (!WriteStep(names.key_hash, before, after, appended, token, &steps[0])) {
+    Status s = conn_.Exec("ROLLBACK");  // nothing to write; let go of the locks
+    return s.ok() ? s : Abandon(s, retry);
   }
-  steps.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
+  bool stale = false;  // the long way's state is read under its locks
+  Status s = Commit(&steps, token, retry, &stale);
+  if (!s.ok()) return s;
+  // Committed: every stream of the group has its row for good, and the mark
+  // this group left.
+  if (known_streams_.size() > kMaxKnownStreams) known_streams_.clear();
+  for (const auto& [name, st] : after.streams) {
+    if (name.size() > kMaxKnownNameBytes) continue;
+    auto it = known_streams_.find(name);
+    if (it != known_streams_.end()) {
+      it->second.id = st.id;
+      it->second.hwm = st.hwm;
+    } else {
+      const std::string& hash = names.stream_hash.at(name);
+      known_streams_.emplace(name, Known{st.id, st.hwm, hash, LockKey(hash, stream_salt_)});
+    }
+  }
+  return Status::OK();
+}
+
+Status PgBackend::Commit(std::vector<Conn::Step>* steps, const std::string& token, bool* retry,
+                         bool* stale) {
+  steps->push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
   // At most one wake-up per kNotifyEveryMs from this process: every notify
   // takes a server-wide lock at its commit, and a follower woken by one
   // reads every commit below the fence anyway (and looks every few ms while
@@ -947,7 +987,7 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
   Clock::time_point now = Clock::now();
   if (now - last_notify_ >= std::chrono::milliseconds(kNotifyEveryMs)) {
     last_notify_ = now;
-    steps.push_back(
+    steps->push_back(
         Conn::Step{"notify",
                    "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')",
                    {TextParam(Channel())},
@@ -960,12 +1000,11 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
     conn_.Close();  // as if the connection broke while COMMIT was on its way
     s = Status::IOError(conn_.where() + ": connection closed before COMMIT");
   } else {
-    s = conn_.Pipeline(&steps);
+    s = conn_.Pipeline(steps);
   }
   if (!s.ok() && !conn_.broken()) {
-    *stale = short_way &&
-             (conn_.sqlstate() == kStaleState ||
-              (conn_.sqlstate() == kUniqueViolation && conn_.constraint() == "events_pkey"));
+    *stale = conn_.sqlstate() == kStaleState ||
+             (conn_.sqlstate() == kUniqueViolation && conn_.constraint() == "events_pkey");
     return Abandon(s, retry);  // rolled back (or to roll back)
   }
   bool lost = !s.ok() && conn_.broken();
@@ -988,14 +1027,6 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
     if (!committed) return s.ok() ? Status::IOError("commit answer lost; not committed") : s;
   }
   ++stats_commits_;
-  if (short_way) ++stats_short_way_;
-  // Committed: every stream of the group has its row for good, and the mark
-  // this group left.
-  if (known_streams_.size() > kMaxKnownStreams) known_streams_.clear();
-  for (const auto& [name, st] : after.streams) {
-    if (name.size() > kMaxKnownNameBytes) continue;
-    known_streams_.insert_or_assign(name, Known{st.id, st.hwm, names.stream_hash.at(name)});
-  }
   return Status::OK();
 }
 
