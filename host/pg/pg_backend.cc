@@ -36,6 +36,12 @@ constexpr int kNotifyEveryMs = 2;
 constexpr int kIdlePollMs = 50;
 constexpr int kBusyPollMs = 5;
 constexpr int kBusyMs = 250;
+// A follower that waits holds a lease in the followers table (migration
+// 006), renewed every kFollowerBeatMs while it waits; a writer sends
+// wake-ups only while a lease is current, and looks every kFollowersCheckMs
+// (PgOptions::followers_check_ms) whether one is.
+constexpr int kFollowerBeatMs = 5000;
+#define SX_PG_FOLLOWER_LEASE "interval '15 seconds'"
 constexpr size_t kMaxKnownStreams = 100000;
 // Streams with longer names are not remembered: their groups take the long
 // way, and the memory for remembered names stays small.
@@ -467,9 +473,10 @@ class PgBackend final : public backend::Backend {
   // server's default synchronous_commit = on); nothing more to do.
   Status Sync() override { return Status::OK(); }
 
-  // Drops the rows that stood for absent keys and commit rows older than a
-  // day but the newest (the position needs only the newest);
-  // the server's autovacuum reclaims the space.
+  // Drops the rows that stood for absent keys, the commit rows older than a
+  // day whose events are all gone (but the newest: the position needs it),
+  // and the leases of followers that stopped; the server's autovacuum
+  // reclaims the space.
   Status Compact() override {
     Status s = Query("compact_kv", "DELETE FROM kv WHERE value IS NULL", {}, nullptr);
     if (s.ok()) {
@@ -481,6 +488,10 @@ class PgBackend final : public backend::Backend {
                 "  SELECT 1 FROM unnest(c.stream_ids, c.first_seqs, c.last_seqs) AS r(id, f, l) "
                 "  JOIN events e ON e.stream_id = r.id AND e.seq BETWEEN r.f AND r.l)",
                 {}, nullptr);
+    }
+    // The leases of followers that stopped (or crashed) without renewing.
+    if (s.ok()) {
+      s = Query("compact_followers", "DELETE FROM followers WHERE until < now()", {}, nullptr);
     }
     return s;
   }
@@ -506,6 +517,7 @@ class PgBackend final : public backend::Backend {
     out->emplace_back("commit-read-backs", stats_read_backs_);
     out->emplace_back("commits-one-trip", stats_short_way_);
     out->emplace_back("one-trip-misses", stats_short_way_misses_);
+    out->emplace_back("wake-ups", stats_wake_ups_);
     out->emplace_back("schema-version", LatestSchemaVersion());
     return Status::OK();
   }
@@ -655,6 +667,13 @@ class PgBackend final : public backend::Backend {
   uint64_t stats_retries_ = 0;
   uint64_t stats_read_backs_ = 0;
   Clock::time_point last_notify_;
+  uint64_t stats_wake_ups_ = 0;
+  // Whether a follower's lease was current when last looked (until the
+  // first look: yes), and when that was.
+  bool followers_ = true;
+  Clock::time_point followers_checked_;
+  std::string follower_id_;                  // this process's, once it follows
+  Clock::time_point follower_beat_;          // when to renew its lease
   Clock::time_point busy_until_;             // a follower looks often until then
   uint64_t stats_short_way_ = 0;             // commits that took one round trip
   uint64_t stats_short_way_misses_ = 0;      // short ways that found a stream moved
@@ -984,14 +1003,25 @@ Status PgBackend::Commit(std::vector<Conn::Step>* steps, const std::string& toke
   // own that commits without waiting for its log record to reach the disk:
   // a notification gets a transaction id and a commit record, and it is
   // only a hint, not worth a second flush.
+  // No wake-up while nobody follows: whether someone does is looked up
+  // after COMMIT, in the same round trip, at most every followers_check_ms.
   Clock::time_point now = Clock::now();
-  if (now - last_notify_ >= std::chrono::milliseconds(kNotifyEveryMs)) {
+  if (followers_ && now - last_notify_ >= std::chrono::milliseconds(kNotifyEveryMs)) {
     last_notify_ = now;
+    ++stats_wake_ups_;
     steps->push_back(
         Conn::Step{"notify",
                    "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')",
                    {TextParam(Channel())},
                    nullptr});
+  }
+  Rows following;
+  bool check = now >= followers_checked_ + std::chrono::milliseconds(opt_.followers_check_ms);
+  if (check) {
+    steps->push_back(Conn::Step{"followers",
+                                "SELECT EXISTS (SELECT 1 FROM followers WHERE until > now())",
+                                {},
+                                &following});
   }
   // The session that runs the transaction, should the answer be lost.
   Session session = session_;
@@ -1006,6 +1036,10 @@ Status PgBackend::Commit(std::vector<Conn::Step>* steps, const std::string& toke
     *stale = conn_.sqlstate() == kStaleState ||
              (conn_.sqlstate() == kUniqueViolation && conn_.constraint() == "events_pkey");
     return Abandon(s, retry);  // rolled back (or to roll back)
+  }
+  if (s.ok() && check && following.size() == 1) {
+    followers_ = following.Bool(0, 0);
+    followers_checked_ = now;
   }
   bool lost = !s.ok() && conn_.broken();
   if (s.ok() && opt_.test_hook && opt_.test_hook("committed")) {
@@ -1127,11 +1161,21 @@ Status PgBackend::WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* positio
     if (s.ok() && *position > seen) busy_until_ = now + std::chrono::milliseconds(kBusyMs);
     if (!s.ok() || *position > seen) return s;
     if (now >= deadline) return Status::OK();
-    if (!listening_) {
-      s = conn_.Exec("LISTEN " + conn_.QuoteIdent(Channel()));
+    if (!listening_ || now >= follower_beat_) {
+      // Listen, and tell writers that someone follows (or renew the lease).
+      if (follower_id_.empty()) follower_id_ = NewToken();
+      s = conn_.Run("follower",
+                    "INSERT INTO followers (id, until) VALUES ($1, now() + " SX_PG_FOLLOWER_LEASE
+                    ") ON CONFLICT (id) DO UPDATE SET until = excluded.until",
+                    {ByteaParam(follower_id_)}, nullptr);
       if (!s.ok()) return s;
-      listening_ = true;
-      continue;  // a commit may have landed before LISTEN took effect
+      follower_beat_ = now + std::chrono::milliseconds(kFollowerBeatMs);
+      if (!listening_) {
+        s = conn_.Exec("LISTEN " + conn_.QuoteIdent(Channel()));
+        if (!s.ok()) return s;
+        listening_ = true;
+        continue;  // a commit may have landed before LISTEN took effect
+      }
     }
     // A notification is a hint; a commit can also become visible without one
     // (an older transaction ended, or its writer had sent a wake-up less

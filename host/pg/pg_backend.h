@@ -34,6 +34,9 @@ struct PgOptions {
   std::string url;            // postgresql://user:password@host:port/db?...
   std::string schema = "sx";  // created on first use, with its tables
   int retry_ms = 15000;       // how long a write keeps reconnecting
+  // How often a writer looks whether anyone follows (it sends wake-ups only
+  // then; docs/postgres.md, "Followers"). Tests set 0: at every commit.
+  int followers_check_ms = 1000;
   // A group of appends to streams this process wrote last goes in one round
   // trip (docs/postgres.md, "Writes"); false always takes two (benchmarks).
   bool one_round_trip = true;

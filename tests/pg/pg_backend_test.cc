@@ -23,11 +23,18 @@ std::vector<uint64_t> Seqs(backend::Backend* db, const std::string& stream, uint
   return seqs;
 }
 
-// The payloads a follower reads from the start, in its order.
-std::vector<std::string> FollowedPayloads(backend::Backend* db) {
+// The payloads a follower reads from the start, in its order, once it
+// reads `want` of them (the fence waits for every older transaction of the
+// server, and other tests run beside this one) or after 30 s.
+std::vector<std::string> FollowedPayloads(backend::Backend* db, size_t want) {
   std::vector<CommittedEvent> seen;
   uint64_t pos = 0;
-  EXPECT_TRUE(ReadCommitted(db, 0, 100, &seen, &pos).ok());
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    EXPECT_TRUE(ReadCommitted(db, 0, 100, &seen, &pos).ok());
+    if (seen.size() >= want || std::chrono::steady_clock::now() >= give_up) break;
+    EXPECT_TRUE(db->WaitForCommit(pos, 1000, &pos).ok());
+  }
   std::vector<std::string> payloads;
   for (size_t i = 0; i < seen.size(); ++i) {
     EXPECT_TRUE(i == 0 || seen[i - 1].position <= seen[i].position);
@@ -59,7 +66,7 @@ TEST_F(PgBackend, OpenCreatesTheSchemaOnceAndReopens) {
 TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "old").ok());
   db_.reset();
-  // Back to version 1: no token column, no rows for migrations 2 to 4, a
+  // Back to version 1: no token column, no rows for migrations 2 to 6, a
   // row standing for an absent key, as versions 1 and 2 left them, and the
   // events' foreign key to their streams and their xids, as versions 1 to 3
   // had them; the old event's commit row compacted away, as version 3 did
@@ -78,13 +85,13 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
                         in + ".streams (id), ADD COLUMN xid xid8 NOT NULL DEFAULT " +
                         "pg_current_xact_id(); CREATE INDEX events_by_xid ON " + in +
                         ".events (xid); DELETE FROM " + in +
-                        ".schema_version WHERE version >= 2; INSERT INTO " + in +
-                        ".kv VALUES ('\\x00', 'absent', NULL)")
+                        ".schema_version WHERE version >= 2; DROP TABLE " + in +
+                        ".followers; INSERT INTO " + in + ".kv VALUES ('\\x00', 'absent', NULL)")
                   .ok());
   std::unique_ptr<backend::Backend> db;
   Open(&db);
   EXPECT_EQ(Stat(db.get(), "schema-version"), static_cast<uint64_t>(LatestSchemaVersion()));
-  EXPECT_EQ(LatestSchemaVersion(), 5);
+  EXPECT_EQ(LatestSchemaVersion(), 6);
   ASSERT_TRUE(Append(db.get(), "s", 2, "new").ok());
   std::vector<Event> events;
   ASSERT_TRUE(db->Read("s", 1, 10, &events).ok());
@@ -101,7 +108,7 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
                       schema_ + ".events'::regclass"),
             0);
   // A follower reads the old event (its commit row made again) and the new.
-  EXPECT_EQ(FollowedPayloads(db.get()), (std::vector<std::string>{"old", "new"}));
+  EXPECT_EQ(FollowedPayloads(db.get(), 2), (std::vector<std::string>{"old", "new"}));
 }
 
 TEST_F(PgBackend, MigratingToVersion5MarksTheJumpsEarlierVersionsLeftInTheRows) {
@@ -116,11 +123,13 @@ TEST_F(PgBackend, MigratingToVersion5MarksTheJumpsEarlierVersionsLeftInTheRows) 
   ASSERT_TRUE(db_->Commit(cut).ok());
   ASSERT_TRUE(Append(db_.get(), "cut", 9, "g").ok());
   db_.reset();
-  // As version 4 left them: no jump raised a row hwm.
+  // As version 4 left them: no jump raised a row hwm (and no followers
+  // table, which version 6 adds).
   ASSERT_TRUE(admin_
                   .Exec("UPDATE " + schema_ + ".streams SET hwm = 2 WHERE name = 'cut'; " +
                         "UPDATE " + schema_ + ".streams SET hwm = 0 WHERE name <> 'cut'; " +
-                        "DELETE FROM " + schema_ + ".schema_version WHERE version >= 5")
+                        "DELETE FROM " + schema_ + ".schema_version WHERE version >= 5; " +
+                        "DROP TABLE " + schema_ + ".followers")
                   .ok());
   std::unique_ptr<backend::Backend> db;
   Open(&db);
@@ -147,7 +156,7 @@ TEST_F(PgBackend, CompactKeepsTheCommitRowsFollowersReadBy) {
   // Gone: the row of "b" (truncated) and the truncation's (no events). Kept:
   // the rows of "a" and "c", whose events a follower from 0 still reads.
   EXPECT_EQ(Count(&admin_, "SELECT count(*)::int8 FROM " + schema_ + ".commits"), 2);
-  EXPECT_EQ(FollowedPayloads(db_.get()), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(FollowedPayloads(db_.get(), 2), (std::vector<std::string>{"a", "c"}));
 }
 
 TEST_F(PgBackend, ASchemaFromANewerVersionIsRefused) {
@@ -499,6 +508,53 @@ TEST_F(PgBackend, CommitPositionRisesAndWaitForCommitWakesOnAnotherWriter) {
   EXPECT_EQ(events[0].seq, 2u);
   EXPECT_EQ(events[0].payload, "y");
   EXPECT_EQ(pos, p2);
+}
+
+// A wake-up costs the server a transaction: a writer sends them only while
+// a follower's lease is current.
+TEST_F(PgBackend, AWriterSendsWakeUpsOnlyWhileSomeoneFollows) {
+  PgOptions o = Options();
+  o.followers_check_ms = 0;  // look at every commit
+  std::unique_ptr<backend::Backend> writer;
+  Open(&writer, o);
+  uint64_t seq = 0;
+  auto append = [&] {
+    // Wake-ups go at most one per 2 ms from a process.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    ASSERT_TRUE(Append(writer.get(), "s", ++seq, "x").ok());
+  };
+  append();  // the first commit does not know yet, and learns nobody follows
+  uint64_t sent = Stat(writer.get(), "wake-ups");
+  EXPECT_EQ(sent, 1u);
+  append();
+  append();
+  EXPECT_EQ(Stat(writer.get(), "wake-ups"), sent);
+
+  // db_ starts to follow: its first wait takes a lease.
+  uint64_t pos = 0;
+  ASSERT_TRUE(db_->WaitForCommit(0, 0, &pos).ok());
+  ASSERT_TRUE(db_->WaitForCommit(pos, 200, &pos).ok());
+  EXPECT_EQ(Count(&admin_, "SELECT count(*)::int8 FROM " + schema_ + ".followers"), 1);
+  append();  // learns that someone follows
+  append();
+  EXPECT_EQ(Stat(writer.get(), "wake-ups"), sent + 1);
+  std::thread later([&] { append(); });
+  uint64_t now = pos;
+  ASSERT_TRUE(db_->WaitForCommit(pos, 60000, &now).ok());
+  later.join();
+  EXPECT_GT(now, pos);
+  EXPECT_EQ(Stat(writer.get(), "wake-ups"), sent + 2);
+
+  // Its lease runs out (it stopped waiting), and the wake-ups stop; Compact
+  // drops the lease.
+  ASSERT_TRUE(
+      admin_.Exec("UPDATE " + schema_ + ".followers SET until = now() - interval '1 second'").ok());
+  append();  // sends one more, not knowing yet, and learns
+  append();
+  append();
+  EXPECT_EQ(Stat(writer.get(), "wake-ups"), sent + 3);
+  ASSERT_TRUE(writer->Compact().ok());
+  EXPECT_EQ(Count(&admin_, "SELECT count(*)::int8 FROM " + schema_ + ".followers"), 0);
 }
 
 }  // namespace
