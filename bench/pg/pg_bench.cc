@@ -24,11 +24,11 @@
 // Beside the 64-task figure and its batched baseline, the CPU each spends
 // per event: this process's (client) and the server's (every process named
 // postgres on this machine, read from /proc; 0 when the server runs
-// elsewhere). `--only backend64|libpq64|host64 SECONDS` runs one of them
-// (host64: the 64 SX tasks, about SECONDS long) alone, to watch it with perf
-// or strace.
+// elsewhere). `--only FIGURE SECONDS` runs one figure alone (see --help),
+// with the same CPU figures, to watch it with perf or strace.
 #include <dirent.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -95,15 +95,12 @@ double ServerCpuUs() {
   return sum;
 }
 
-// This thread's and this process's CPU time (user and system), in
-// microseconds.
-double CpuUs(clockid_t clock) {
+// This thread's CPU time (user and system), in microseconds.
+double ThreadCpuUs() {
   timespec ts{};
-  clock_gettime(clock, &ts);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
-double ThreadCpuUs() { return CpuUs(CLOCK_THREAD_CPUTIME_ID); }
-double ProcessCpuUs() { return CpuUs(CLOCK_PROCESS_CPUTIME_ID); }
 
 void Die(const std::string& what) {
   std::fprintf(stderr, "pg_bench: %s\n", what.c_str());
@@ -295,26 +292,81 @@ void Ratio(const char* what, double ratio, double target, bool at_least = true) 
               at_least ? ">=" : "<=", target, ok ? "met" : "NOT met");
 }
 
+// The figures --only runs alone: each returns its rate; *events, how many
+// events it wrote.
+using OnlyFigure = double (*)(double* events);
+const std::pair<const char*, OnlyFigure> kOnly[] = {
+    {"backend64",
+     [](double* events) {
+       auto db = OpenBackend("bench_sx");
+       double rate = BackendRate(db.get(), 64, "only-", g_seconds);
+       *events = rate * g_seconds;
+       return rate;
+     }},
+    {"libpq64",
+     [](double* events) {
+       double rate = LibpqRate(64, "only-", g_seconds);
+       *events = rate * g_seconds;
+       return rate;
+     }},
+    {"host64",
+     [](double* events) {
+       int per_task = std::max(10, static_cast<int>(g_seconds * 500));
+       *events = 64.0 * per_task;
+       return HostRate(64, per_task, "only-");
+     }},
+    {"backend8x8",
+     [](double* events) {
+       double rate = InProcesses(8, [](int i) {
+         auto db = OpenBackend("bench_sx");
+         return BackendRate(db.get(), 8, "only" + std::to_string(i) + "-", g_seconds);
+       });
+       *events = rate * g_seconds;
+       return rate;
+     }},
+    {"libpq8x8",
+     [](double* events) {
+       double rate = InProcesses(
+           8, [](int i) { return LibpqRate(8, "only" + std::to_string(i) + "-", g_seconds); });
+       *events = rate * g_seconds;
+       return rate;
+     }},
+};
+
+// The CPU time of this process and of its children that have ended, in
+// microseconds.
+double OurCpuUs() {
+  rusage self{}, children{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  auto us = [](const timeval& t) { return t.tv_sec * 1e6 + t.tv_usec; };
+  return us(self.ru_utime) + us(self.ru_stime) + us(children.ru_utime) + us(children.ru_stime);
+}
+
 }  // namespace
 
 constexpr char kUsage[] =
-    "usage: pg_bench [--quick] [--only backend64|libpq64|host64 SECONDS]\n"
+    "usage: pg_bench [--quick] [--only FIGURE SECONDS]\n"
     "  --quick  3 rounds of 0.4 s per figure (default: 7 rounds of 1 s)\n"
-    "  --only   runs one figure for SECONDS and prints its rate and CPU\n"
-    "           (to watch it with perf or strace)";
+    "  --only   runs one figure for SECONDS and prints its rate and the CPU\n"
+    "           per event of the client and the server (to watch it with perf\n"
+    "           or strace); FIGURE is backend64, libpq64, host64 (64 SX tasks,\n"
+    "           about SECONDS long), backend8x8 or libpq8x8";
 
 int main(int argc, char** argv) {
-  std::string only;
+  OnlyFigure only = nullptr;
+  const char* only_name = "";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       g_seconds = 0.4;
       g_rounds = 3;
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 2 < argc) {
-      only = argv[++i];
-      g_seconds = std::atof(argv[++i]);
-      if (only != "backend64" && only != "libpq64" && only != "host64") {
-        Die(std::string("unknown figure ") + only);
+      only_name = argv[++i];
+      for (const auto& [name, fn] : kOnly) {
+        if (std::strcmp(name, only_name) == 0) only = fn;
       }
+      if (only == nullptr) Die(std::string("unknown figure ") + only_name + "\n" + kUsage);
+      g_seconds = std::atof(argv[++i]);
       if (g_seconds <= 0) Die(std::string("bad SECONDS ") + argv[i]);
     } else if (std::strcmp(argv[i], "--help") == 0) {
       std::puts(kUsage);
@@ -332,21 +384,15 @@ int main(int argc, char** argv) {
   std::printf("pg_bench: %s, %zu-byte events, %.1f s per figure\n", Conn::Redact(g_url).c_str(),
               kPayloadBytes, g_seconds);
 
-  auto db = OpenBackend("bench_sx");
-  if (!only.empty()) {
-    double cpu = ProcessCpuUs(), srv = ServerCpuUs();
-    double rate = only == "backend64" ? BackendRate(db.get(), 64, "only-", g_seconds)
-                  : only == "libpq64" ? LibpqRate(64, "only-", g_seconds)
-                                      : HostRate(64, static_cast<int>(g_seconds * 500), "only-");
-    double secs = 64 * static_cast<int>(g_seconds * 500) / rate;
-    if (only != "host64") secs = g_seconds;
-    std::printf("  %-52s %12.0f events/s\n", only.c_str(), rate);
-    std::printf("  %-52s %11.2f us\n", "client CPU per event",
-                (ProcessCpuUs() - cpu) / (rate * secs));
-    std::printf("  %-52s %11.2f us\n", "server CPU per event",
-                (ServerCpuUs() - srv) / (rate * secs));
+  if (only != nullptr) {
+    double cpu = OurCpuUs(), srv = ServerCpuUs(), events = 0;
+    double rate = only(&events);
+    std::printf("  %-52s %12.0f events/s\n", only_name, rate);
+    std::printf("  %-52s %11.2f us\n", "client CPU per event", (OurCpuUs() - cpu) / events);
+    std::printf("  %-52s %11.2f us\n", "server CPU per event", (ServerCpuUs() - srv) / events);
     return 0;
   }
+  auto db = OpenBackend("bench_sx");
   // The disk's fsync time drifts on a shared machine, within seconds: each
   // round measures every figure once, a figure and its baseline side by
   // side, and a ratio is the median of the rounds' ratios (a rate, the
