@@ -462,6 +462,19 @@ int main(int argc, char** argv) {
   std::vector<double> lat_ms;
   uint64_t pos = 0;
   Check(follower->CommitPosition(&pos), "position");
+  // Writers learn within a second that someone follows, and send wake-ups
+  // from then on: the follower waits a second first (taking its lease), and
+  // a commit lets the writer learn, as for a follower that has been
+  // following for a while.
+  Check(follower->WaitForCommit(pos, 1200, &pos), "wait");
+  {
+    WriteBatch b;
+    b.Append("follow", 1, "x");
+    Check(db->Commit(b), "commit");
+    uint64_t now = pos;
+    while (now <= pos) Check(follower->WaitForCommit(pos, 5000, &now), "wait");
+    pos = now;
+  }
   int n = g_seconds < 1 ? 30 : 100;
   for (int i = 0; i < n; ++i) {
     std::atomic<bool> go{false};
@@ -469,7 +482,7 @@ int main(int argc, char** argv) {
     std::thread writer([&] {
       while (!go.load()) std::this_thread::yield();
       WriteBatch b;
-      b.Append("follow", static_cast<uint64_t>(i + 1), "x");
+      b.Append("follow", static_cast<uint64_t>(i + 2), "x");
       Check(db->Commit(b), "commit");
       acked = Clock::now();
     });

@@ -41,6 +41,9 @@ constexpr int kBusyMs = 250;
 // wake-ups only while a lease is current, and looks every kFollowersCheckMs
 // (PgOptions::followers_check_ms) whether one is.
 constexpr int kFollowerBeatMs = 5000;
+// Writers learn of a new follower within a second (the default
+// followers_check_ms); until then it looks every kBusyPollMs.
+constexpr int kFollowerLearnMs = 1250;
 #define SX_PG_FOLLOWER_LEASE "interval '15 seconds'"
 constexpr size_t kMaxKnownStreams = 100000;
 // Streams with longer names are not remembered: their groups take the long
@@ -1174,6 +1177,7 @@ Status PgBackend::WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* positio
         s = conn_.Exec("LISTEN " + conn_.QuoteIdent(Channel()));
         if (!s.ok()) return s;
         listening_ = true;
+        busy_until_ = std::max(busy_until_, now + std::chrono::milliseconds(kFollowerLearnMs));
         continue;  // a commit may have landed before LISTEN took effect
       }
     }
