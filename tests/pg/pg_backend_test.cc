@@ -14,15 +14,6 @@ namespace {
 using backend::Event;
 using store::WriteBatch;
 
-std::vector<uint64_t> Seqs(backend::Backend* db, const std::string& stream, uint64_t from = 1,
-                           size_t limit = 1000) {
-  std::vector<Event> events;
-  EXPECT_TRUE(db->Read(stream, from, limit, &events).ok());
-  std::vector<uint64_t> seqs;
-  for (const Event& e : events) seqs.push_back(e.seq);
-  return seqs;
-}
-
 // The payloads a follower reads from the start, in its order, once it
 // reads `want` of them (the fence waits for every older transaction of the
 // server, and other tests run beside this one) or after 30 s.

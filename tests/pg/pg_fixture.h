@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "host/pg/pg_backend.h"
 #include "host/pg/pg_conn.h"
@@ -94,6 +95,16 @@ inline uint64_t Stat(backend::Backend* db, const std::string& name) {
   }
   ADD_FAILURE() << "no stat " << name;
   return 0;
+}
+
+// The seqs of a stream's stored events, from `from`.
+inline std::vector<uint64_t> Seqs(backend::Backend* db, const std::string& stream,
+                                  uint64_t from = 1, size_t limit = 1000) {
+  std::vector<backend::Event> events;
+  EXPECT_TRUE(db->Read(stream, from, limit, &events).ok());
+  std::vector<uint64_t> seqs;
+  for (const backend::Event& e : events) seqs.push_back(e.seq);
+  return seqs;
 }
 
 // The one number a counting query of the admin session answers.
