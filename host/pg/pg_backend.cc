@@ -38,8 +38,8 @@ constexpr int kBusyPollMs = 5;
 constexpr int kBusyMs = 250;
 // A follower that waits holds a lease in the followers table (migration
 // 006), renewed every kFollowerBeatMs while it waits; a writer sends
-// wake-ups only while a lease is current, and looks every kFollowersCheckMs
-// (PgOptions::followers_check_ms) whether one is.
+// wake-ups only while a lease is current, and looks whether one is every
+// PgOptions::followers_check_ms.
 constexpr int kFollowerBeatMs = 5000;
 // Writers learn of a new follower within a second (the default
 // followers_check_ms); until then it looks every kBusyPollMs.
@@ -639,9 +639,10 @@ class PgBackend final : public backend::Backend {
   // after and commits.
   Status SendGroup(const GroupNames& names, const GroupState& before, const GroupState& after,
                    const std::vector<Appended>& appended, bool* retry);
-  // Sends a transaction's steps (all but COMMIT) with COMMIT and, at most
-  // every kNotifyEveryMs, the wake-up; decides a lost answer by reading
-  // back. *stale: append_remembered found a stream moved; nothing written.
+  // Sends a transaction's steps (all but COMMIT) with COMMIT and, while
+  // someone follows, at most every kNotifyEveryMs, the wake-up; decides a
+  // lost answer by reading back. *stale: append_remembered found a stream
+  // moved; nothing was written.
   Status Commit(std::vector<Conn::Step>* steps, const std::string& token, bool* retry, bool* stale);
   // Rolls the transaction back, unless the connection is gone; s, with
   // *retry set from why it failed.
