@@ -134,6 +134,40 @@ TEST_F(PgBackend, MigratingToVersion5MarksTheJumpsEarlierVersionsLeftInTheRows) 
   EXPECT_EQ(Last(db.get(), "dense"), 2u);
 }
 
+// A group of batches appending runs to remembered streams goes in one round
+// trip, and its commit row's ranges cover each stream's run; a batch the
+// remembered marks refuse sends its group the long way, which refuses only
+// that batch.
+TEST_F(PgBackend, RunsOfAppendsInOneGroupTakeOneRoundTripAndAreFollowedWhole) {
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "a").ok());  // the long way: learns "s"
+  ASSERT_TRUE(Append(db_.get(), "t", 1, "b").ok());
+  ASSERT_EQ(Stat(db_.get(), "commits-one-trip"), 0u);
+  WriteBatch b1, b2, b3;
+  b1.Append("s", 2, "c");
+  b2.Append("t", 2, "d");
+  b2.Append("s", 3, "e");
+  b3.AppendExpect("s", 3, 4, "f");
+  std::vector<const WriteBatch*> group{&b1, &b2, &b3};
+  std::vector<Status> results;
+  db_->CommitGroup(group, &results);
+  for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 1u);
+  // Commits in order; within one, streams by id ("s" first), then seqs.
+  EXPECT_EQ(FollowedPayloads(db_.get(), 6),
+            (std::vector<std::string>{"a", "b", "c", "e", "f", "d"}));
+
+  WriteBatch b4, b5;
+  b4.Append("s", 5, "g");
+  b5.Append("s", 5, "again");
+  std::vector<const WriteBatch*> refused{&b4, &b5};
+  db_->CommitGroup(refused, &results);
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_TRUE(results[1].IsConflict()) << results[1].ToString();
+  EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 1u);
+  EXPECT_EQ(Seqs(db_.get(), "s"), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(Stat(db_.get(), "one-trip-misses"), 0u);  // refused in the client: no miss
+}
+
 TEST_F(PgBackend, CompactKeepsTheCommitRowsFollowersReadBy) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "a").ok());
   ASSERT_TRUE(Append(db_.get(), "t", 1, "b").ok());
