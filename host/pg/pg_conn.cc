@@ -363,6 +363,7 @@ Status Conn::Pipeline(std::vector<Step>* steps) {
       PQclear(r);
     } else if (s.ok()) {
       s = Fail(is_prepare ? std::string("preparing ") + st.name : std::string(st.name), r);
+      failed_step_ = i;
     } else {
       PQclear(r);
     }

@@ -119,6 +119,9 @@ class Conn {
   const std::string& sqlstate() const { return sqlstate_; }
   // The constraint the last failed statement broke, if it named one.
   const std::string& constraint() const { return constraint_; }
+  // The index of the step that failed the last Pipeline (SIZE_MAX if none
+  // did, or the connection broke before one answered).
+  size_t failed_step() const { return failed_step_; }
   // The backend process id of this session (for pg_terminate_backend).
   int server_pid() const { return conn_ ? PQbackendPID(conn_) : 0; }
   const std::string& where() const { return where_; }
@@ -131,6 +134,7 @@ class Conn {
   void ClearError() {
     sqlstate_.clear();
     constraint_.clear();
+    failed_step_ = SIZE_MAX;
   }
   // Sends what libpq holds for the server; false when the connection failed.
   bool Flush();
@@ -147,6 +151,7 @@ class Conn {
   std::string where_;  // "postgres <redacted url>"
   std::string sqlstate_;
   std::string constraint_;
+  size_t failed_step_ = SIZE_MAX;
   std::set<std::string> prepared_;
 };
 

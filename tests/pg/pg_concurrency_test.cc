@@ -451,6 +451,26 @@ TEST_F(PgFaults, AJumpTakesTheLongWayAndTheNextAppendsOneRoundTrip) {
   EXPECT_EQ(Last(db_.get(), "s"), 11u);
 }
 
+// What follows COMMIT in its round trip (the wake-up, the look for
+// followers) is a hint: when it fails, the group has committed all the
+// same, and must not be reported as failed (a rerun would find its own
+// appends and call them conflicts).
+TEST_F(PgFaults, AHintThatFailsAfterCommitDoesNotFailTheGroup) {
+  PgOptions o = Options();
+  o.followers_check_ms = 0;  // look at every commit
+  std::unique_ptr<backend::Backend> writer;
+  Open(&writer, o);
+  ASSERT_TRUE(Append(writer.get(), "s", 1, "x").ok());
+  ASSERT_TRUE(admin_.Exec("DROP TABLE " + schema_ + ".followers").ok());
+  Status s = Append(writer.get(), "s", 2, "y");  // the look after COMMIT fails
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  s = Append(writer.get(), "t", 1, "z");  // and on the long way
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Seqs(writer.get(), "s"), (std::vector<uint64_t>{1, 2}));
+  EXPECT_EQ(Last(writer.get(), "t"), 1u);
+  EXPECT_EQ(Retries(writer.get()), 0u);
+}
+
 TEST_F(PgFaults, StreamRowsAreNotDeleted) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "x").ok());
   for (const std::string& sql :
