@@ -95,12 +95,27 @@ double ServerCpuUs() {
   return sum;
 }
 
-// This thread's CPU time (user and system), in microseconds.
-double ThreadCpuUs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+// The CPU time of this process and of its children that have ended, in
+// microseconds.
+double OurCpuUs() {
+  rusage self{}, children{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  auto us = [](const timeval& t) { return t.tv_sec * 1e6 + t.tv_usec; };
+  return us(self.ru_utime) + us(self.ru_stime) + us(children.ru_utime) + us(children.ru_stime);
 }
+
+// The CPU the client (this process and its children) and the server spend
+// from the meter's making on, per event of the run it measures.
+class CpuMeter {
+ public:
+  CpuMeter() : client_(OurCpuUs()), server_(ServerCpuUs()) {}
+  double ClientPer(double events) const { return (OurCpuUs() - client_) / events; }
+  double ServerPer(double events) const { return (ServerCpuUs() - server_) / events; }
+
+ private:
+  double client_, server_;
+};
 
 void Die(const std::string& what) {
   std::fprintf(stderr, "pg_bench: %s\n", what.c_str());
@@ -133,15 +148,13 @@ void ResetSchemas() {
 
 // `tasks` tasks, each with a stream of its own, `per_group` batches per
 // CommitGroup; appends until the time is up. Returns events/s.
-double BackendRate(Backend* db, int tasks, const std::string& prefix, double seconds,
-                   double* cpu_us_per_event = nullptr) {
+double BackendRate(Backend* db, int tasks, const std::string& prefix, double seconds) {
   std::vector<uint64_t> next(tasks, 1);
   std::string payload(kPayloadBytes, 'p');
   std::vector<WriteBatch> batches(tasks);
   std::vector<const WriteBatch*> group;
   std::vector<Status> results;
   uint64_t events = 0;
-  double cpu_start = ThreadCpuUs();
   Clock::time_point start = Clock::now();
   while (Seconds(start) < seconds) {
     group.clear();
@@ -154,7 +167,6 @@ double BackendRate(Backend* db, int tasks, const std::string& prefix, double sec
     for (const Status& s : results) Check(s, "commit");
     events += tasks;
   }
-  if (cpu_us_per_event) *cpu_us_per_event = (ThreadCpuUs() - cpu_start) / events;
   return events / Seconds(start);
 }
 
@@ -188,13 +200,11 @@ double HostRate(int tasks, int per_task, const std::string& prefix) {
 
 // Plain libpq: `per_txn` events per transaction (1: autocommit INSERTs), a
 // multi-row INSERT of binary arrays for a batch. Returns events/s.
-double LibpqRate(int per_txn, const std::string& prefix, double seconds,
-                 double* cpu_us_per_event = nullptr) {
+double LibpqRate(int per_txn, const std::string& prefix, double seconds) {
   Conn c;
   Check(c.Connect(g_url), "connect");
   std::string payload(kPayloadBytes, 'p');
   uint64_t events = 0, seq = 1;
-  double cpu_start = ThreadCpuUs();
   Clock::time_point start = Clock::now();
   while (Seconds(start) < seconds) {
     if (per_txn == 1) {
@@ -226,7 +236,6 @@ double LibpqRate(int per_txn, const std::string& prefix, double seconds,
     }
     events += per_txn;
   }
-  if (cpu_us_per_event) *cpu_us_per_event = (ThreadCpuUs() - cpu_start) / events;
   return events / Seconds(start);
 }
 
@@ -333,16 +342,6 @@ const std::pair<const char*, OnlyFigure> kOnly[] = {
      }},
 };
 
-// The CPU time of this process and of its children that have ended, in
-// microseconds.
-double OurCpuUs() {
-  rusage self{}, children{};
-  getrusage(RUSAGE_SELF, &self);
-  getrusage(RUSAGE_CHILDREN, &children);
-  auto us = [](const timeval& t) { return t.tv_sec * 1e6 + t.tv_usec; };
-  return us(self.ru_utime) + us(self.ru_stime) + us(children.ru_utime) + us(children.ru_stime);
-}
-
 }  // namespace
 
 constexpr char kUsage[] =
@@ -385,11 +384,12 @@ int main(int argc, char** argv) {
               kPayloadBytes, g_seconds);
 
   if (only != nullptr) {
-    double cpu = OurCpuUs(), srv = ServerCpuUs(), events = 0;
+    CpuMeter cpu;
+    double events = 0;
     double rate = only(&events);
     std::printf("  %-52s %12.0f events/s\n", only_name, rate);
-    std::printf("  %-52s %11.2f us\n", "client CPU per event", (OurCpuUs() - cpu) / events);
-    std::printf("  %-52s %11.2f us\n", "server CPU per event", (ServerCpuUs() - srv) / events);
+    std::printf("  %-52s %11.2f us\n", "client CPU per event", cpu.ClientPer(events));
+    std::printf("  %-52s %11.2f us\n", "server CPU per event", cpu.ServerPer(events));
     return 0;
   }
   auto db = OpenBackend("bench_sx");
@@ -409,14 +409,14 @@ int main(int argc, char** argv) {
     one.Add(BackendRate(db.get(), 1, "one" + r + "-", g_seconds));
     base1.Add(LibpqRate(1, "base-one" + r, g_seconds));
     one2.Add(BackendRate(db2.get(), 1, "two" + r + "-", g_seconds));
-    double cpu = 0, srv = ServerCpuUs();
-    many.Add(BackendRate(db.get(), 64, "task" + r + "-", g_seconds, &cpu));
-    many_cpu.Add(cpu);
-    many_srv.Add((ServerCpuUs() - srv) / (many.Last() * g_seconds));
-    srv = ServerCpuUs();
-    base64.Add(LibpqRate(64, "base" + r + "-", g_seconds, &cpu));
-    base64_cpu.Add(cpu);
-    base64_srv.Add((ServerCpuUs() - srv) / (base64.Last() * g_seconds));
+    CpuMeter many_meter;
+    many.Add(BackendRate(db.get(), 64, "task" + r + "-", g_seconds));
+    many_cpu.Add(many_meter.ClientPer(many.Last() * g_seconds));
+    many_srv.Add(many_meter.ServerPer(many.Last() * g_seconds));
+    CpuMeter base_meter;
+    base64.Add(LibpqRate(64, "base" + r + "-", g_seconds));
+    base64_cpu.Add(base_meter.ClientPer(base64.Last() * g_seconds));
+    base64_srv.Add(base_meter.ServerPer(base64.Last() * g_seconds));
     host64.Add(HostRate(64, per_task / 4, "hh" + r + "-"));
     host1.Add(HostRate(1, per_task, "h" + r + "-"));
     procs.Add(InProcesses(8, [&](int i) {

@@ -606,7 +606,6 @@ class PgBackend final : public backend::Backend {
     int64_t id;
     uint64_t hwm;
     std::string hash;
-    int64_t lock_key;
     uint64_t group = 0;  // the short way's try that last looked at it
     uint64_t next = 0;   // the mark that try's appends leave
   };
@@ -857,7 +856,7 @@ bool PgBackend::ShortWay(std::span<const WriteBatch* const> batches, const std::
   std::vector<int64_t> keys, ids, marks, firsts, lasts;
   for (KnownStreams::iterator it : touched) {
     const Known& k = it->second;
-    keys.push_back(k.lock_key);
+    keys.push_back(LockKey(k.hash, stream_salt_));
     ids.push_back(k.id);
     marks.push_back(static_cast<int64_t>(k.hwm));
     firsts.push_back(static_cast<int64_t>(k.hwm + 1));
@@ -990,8 +989,7 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
       it->second.id = st.id;
       it->second.hwm = st.hwm;
     } else {
-      const std::string& hash = names.stream_hash.at(name);
-      known_streams_.emplace(name, Known{st.id, st.hwm, hash, LockKey(hash, stream_salt_)});
+      known_streams_.emplace(name, Known{st.id, st.hwm, names.stream_hash.at(name)});
     }
   }
   return Status::OK();

@@ -362,8 +362,8 @@ Status Conn::Pipeline(std::vector<Step>* steps) {
     } else if (rs == PGRES_PIPELINE_ABORTED) {
       PQclear(r);
     } else if (s.ok()) {
+      failed_step_ = i;  // Fail forgets it when the connection broke
       s = Fail(is_prepare ? std::string("preparing ") + st.name : std::string(st.name), r);
-      failed_step_ = i;
     } else {
       PQclear(r);
     }
