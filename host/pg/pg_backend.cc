@@ -49,7 +49,8 @@ constexpr size_t kMaxKnownStreams = 100000;
 // Streams with longer names are not remembered: their groups take the long
 // way, and the memory for remembered names stays small.
 constexpr size_t kMaxKnownNameBytes = 256;
-// append_remembered (migration 004) raises this when a stream's row hwm moved.
+// append_remembered (migrations 004, 007) raises this when a stream's row hwm
+// moved.
 constexpr char kStaleState[] = "SX001";
 // An insert found its key taken; on events_pkey, on the short way, another
 // writer appended at the remembered mark + 1.
@@ -326,11 +327,13 @@ void AddRanges(const EventRows& ev, std::vector<Param>* params) {
 
 // The statement that writes a checked group: its events but those a later
 // truncation in the group drops, the truncations with the marks they keep,
-// the changed keys, and the commit's row with its token and ranges. False
-// when the group changes nothing.
-bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupState& before,
-               const GroupState& after, const std::vector<Appended>& appended,
-               const std::string& token, Conn::Step* out) {
+// the changed keys, and the commit's row with its token and ranges, added to
+// *steps. A group that raises a row hwm first takes a number from
+// marks_moved (migration 007), under the locks of the streams it raises.
+// False when the group changes nothing.
+bool WriteSteps(const std::map<std::string, std::string>& key_hash, const GroupState& before,
+                const GroupState& after, const std::vector<Appended>& appended,
+                const std::string& token, std::vector<Conn::Step>* steps) {
   EventRows ev = RowsOf(after, appended);
   std::vector<int64_t> tr_id, tr_hwm, tr_upto;
   std::vector<const std::string*> put_hash, put_name, put_value, del_hash;
@@ -355,6 +358,10 @@ bool WriteStep(const std::map<std::string, std::string>& key_hash, const GroupSt
     }
   }
   if (ev.seq.empty() && tr_id.empty() && put_hash.empty() && del_hash.empty()) return false;
+  if (!tr_id.empty()) {
+    steps->push_back(Conn::Step{"marks_moved", "SELECT nextval('marks_moved')", {}, nullptr});
+  }
+  Conn::Step* out = &steps->emplace_back();
   if (tr_id.empty() && put_hash.empty() && del_hash.empty()) {
     *out = Conn::Step{"write_appends",
                       kWriteAppends,
@@ -608,6 +615,9 @@ class PgBackend final : public backend::Backend {
     std::string hash;
     uint64_t group = 0;  // the short way's try that last looked at it
     uint64_t next = 0;   // the mark that try's appends leave
+    // The marks_moved number the short way last checked its row hwm at
+    // (migration 007); -1 until it has.
+    int64_t checked_at = -1;
   };
   using KnownStreams = std::unordered_map<std::string, Known>;
   // A server session, named by its pid and start time (a pid is reused).
@@ -850,12 +860,17 @@ bool PgBackend::ShortWay(std::span<const WriteBatch* const> batches, const std::
   // jump moved a stream's row hwm past the remembered mark, and writes.
   // Every stream of the group gets its event at mark + 1, which the primary
   // key refuses if another writer appended there (append_remembered,
-  // migration 004; jumps are marked in the stream's row, migration 005).
+  // migration 004; jumps are marked in the stream's row, migration 005; the
+  // check is skipped while no row hwm was raised, migration 007).
   // A stream's seqs in the group run from mark + 1 to its new mark: that
   // is its range in the commit row.
+  // The row hwms need a full check unless every stream was checked at one
+  // marks_moved number and no group has raised a row hwm since.
   std::vector<int64_t> keys, ids, marks, firsts, lasts;
+  int64_t checked_at = touched[0]->second.checked_at;
   for (KnownStreams::iterator it : touched) {
     const Known& k = it->second;
+    if (k.checked_at != checked_at) checked_at = -1;
     keys.push_back(LockKey(k.hash, stream_salt_));
     ids.push_back(k.id);
     marks.push_back(static_cast<int64_t>(k.hwm));
@@ -866,15 +881,16 @@ bool PgBackend::ShortWay(std::span<const WriteBatch* const> batches, const std::
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   std::string token = NewToken();
   std::vector<Conn::Step> steps;
+  Rows checked;
   steps.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
   steps.push_back(Conn::Step{
       "append_remembered",
-      "SELECT append_remembered($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], "
-      "$6::bytea[], $7, $8::int8[], $9::int8[], $10::int8[])",
-      {Int8ArrayParam(keys), Int8ArrayParam(ids), Int8ArrayParam(marks), Int8ArrayParam(ev.stream),
-       Int8ArrayParam(ev.seq), ByteaArrayParam(ev.payload), ByteaParam(token), Int8ArrayParam(ids),
-       Int8ArrayParam(firsts), Int8ArrayParam(lasts)},
-      nullptr});
+      "SELECT append_remembered($1::int8[], $2::int8[], $3::int8[], $4, $5::int8[], $6::int8[], "
+      "$7::bytea[], $8, $9::int8[], $10::int8[])",
+      {Int8ArrayParam(keys), Int8ArrayParam(ids), Int8ArrayParam(marks), Int8Param(checked_at),
+       Int8ArrayParam(ev.stream), Int8ArrayParam(ev.seq), ByteaArrayParam(ev.payload),
+       ByteaParam(token), Int8ArrayParam(firsts), Int8ArrayParam(lasts)},
+      &checked});
   *s = Commit(&steps, token, retry, stale);
   if (*stale) {
     // Another writer moved a stream: forget what this process knew of the
@@ -884,7 +900,12 @@ bool PgBackend::ShortWay(std::span<const WriteBatch* const> batches, const std::
     short_way_skip_ = kShortWaySkip;
   } else if (s->ok()) {
     ++stats_short_way_;
-    for (KnownStreams::iterator it : touched) it->second.hwm = it->second.next;
+    // After a lost answer that was read back, the number is unknown.
+    int64_t at = checked.size() == 1 ? checked.Int8(0, 0) : -1;
+    for (KnownStreams::iterator it : touched) {
+      it->second.hwm = it->second.next;
+      it->second.checked_at = at;
+    }
   }
   return true;
 }
@@ -971,8 +992,8 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
                             const GroupState& after, const std::vector<Appended>& appended,
                             bool* retry) {
   std::string token = NewToken();
-  std::vector<Conn::Step> steps(1);
-  if (!WriteStep(names.key_hash, before, after, appended, token, &steps[0])) {
+  std::vector<Conn::Step> steps;
+  if (!WriteSteps(names.key_hash, before, after, appended, token, &steps)) {
     Status s = conn_.Exec("ROLLBACK");  // nothing to write; let go of the locks
     return s.ok() ? s : Abandon(s, retry);
   }

@@ -77,12 +77,14 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
                         "pg_current_xact_id(); CREATE INDEX events_by_xid ON " + in +
                         ".events (xid); DELETE FROM " + in +
                         ".schema_version WHERE version >= 2; DROP TABLE " + in +
-                        ".followers; INSERT INTO " + in + ".kv VALUES ('\\x00', 'absent', NULL)")
+                        ".followers; DROP SEQUENCE " + in + ".marks_moved; ALTER TABLE " + in +
+                        ".events ADD CONSTRAINT events_seq_check CHECK (seq > 0); " +
+                        "INSERT INTO " + in + ".kv VALUES ('\\x00', 'absent', NULL)")
                   .ok());
   std::unique_ptr<backend::Backend> db;
   Open(&db);
   EXPECT_EQ(Stat(db.get(), "schema-version"), static_cast<uint64_t>(LatestSchemaVersion()));
-  EXPECT_EQ(LatestSchemaVersion(), 6);
+  EXPECT_EQ(LatestSchemaVersion(), 7);
   ASSERT_TRUE(Append(db.get(), "s", 2, "new").ok());
   std::vector<Event> events;
   ASSERT_TRUE(db->Read("s", 1, 10, &events).ok());
@@ -114,13 +116,21 @@ TEST_F(PgBackend, MigratingToVersion5MarksTheJumpsEarlierVersionsLeftInTheRows) 
   ASSERT_TRUE(db_->Commit(cut).ok());
   ASSERT_TRUE(Append(db_.get(), "cut", 9, "g").ok());
   db_.reset();
-  // As version 4 left them: no jump raised a row hwm (and no followers
-  // table, which version 6 adds).
+  // As version 4 left them: no jump raised a row hwm; no followers table
+  // (version 6); the events' check and no marks_moved (version 7);
+  // append_remembered with
+  // version 4's arguments (a stand-in: version 5 alters it, 7 replaces it).
+  const std::string& in = schema_;
   ASSERT_TRUE(admin_
-                  .Exec("UPDATE " + schema_ + ".streams SET hwm = 2 WHERE name = 'cut'; " +
-                        "UPDATE " + schema_ + ".streams SET hwm = 0 WHERE name <> 'cut'; " +
-                        "DELETE FROM " + schema_ + ".schema_version WHERE version >= 5; " +
-                        "DROP TABLE " + schema_ + ".followers")
+                  .Exec("UPDATE " + in + ".streams SET hwm = 2 WHERE name = 'cut'; " + "UPDATE " +
+                        in + ".streams SET hwm = 0 WHERE name <> 'cut'; " + "DELETE FROM " + in +
+                        ".schema_version WHERE version >= 5; " + "DROP TABLE " + in +
+                        ".followers; DROP SEQUENCE " + in + ".marks_moved; ALTER TABLE " + in +
+                        ".events ADD CONSTRAINT events_seq_check CHECK (seq > 0); " +
+                        "DROP FUNCTION " + in + ".append_remembered; " + "CREATE FUNCTION " + in +
+                        ".append_remembered(bigint[], bigint[], bigint[], bigint[], bigint[], "
+                        "bytea[], bytea, bigint[], bigint[], bigint[]) RETURNS void "
+                        "LANGUAGE sql AS ''")
                   .ok());
   std::unique_ptr<backend::Backend> db;
   Open(&db);

@@ -424,6 +424,36 @@ TEST_F(PgFaults, ATruncationPastTheRememberedMarkSendsTheGroupTheLongWay) {
   EXPECT_EQ(Seqs(db_.get(), "s"), (std::vector<uint64_t>{4}));
 }
 
+// The short way skips its full check while no group has raised a row hwm
+// since the stream was last checked (marks_moved, migration 007). That is
+// known per stream: a later check of another stream vouches for that one
+// only.
+TEST_F(PgFaults, AStreamCheckedBeforeAnotherWriterTruncatedItIsCheckedAgain) {
+  std::unique_ptr<backend::Backend> other;
+  Open(&other);
+  ASSERT_TRUE(Append(db_.get(), "s", 1, "a1").ok());  // the long way: db_ learns the streams
+  ASSERT_TRUE(Append(db_.get(), "t", 1, "a1").ok());
+  ASSERT_TRUE(Append(db_.get(), "s", 2, "a2").ok());  // one trip each: both checked
+  ASSERT_TRUE(Append(db_.get(), "t", 2, "a2").ok());
+  EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 2u);
+  // other moves t to 4 and truncates through 4: no event left above 2.
+  WriteBatch b;
+  b.Append("t", 3, "b3");
+  b.Append("t", 4, "b4");
+  b.TruncateThrough("t", 4);
+  ASSERT_TRUE(other->Commit(b).ok());
+  // s is checked again, found where db_ left it, and takes one trip.
+  ASSERT_TRUE(Append(db_.get(), "s", 3, "a3").ok());
+  EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 3u);
+  EXPECT_EQ(Stat(db_.get(), "one-trip-misses"), 0u);
+  // t was last checked before the truncation: its check finds the move.
+  Status s = Append(db_.get(), "t", 3, "a3");
+  ASSERT_TRUE(s.IsConflict()) << s.ToString();
+  EXPECT_EQ(s.actual(), 4u);
+  EXPECT_EQ(Stat(db_.get(), "one-trip-misses"), 1u);
+  EXPECT_TRUE(Seqs(db_.get(), "t").empty());
+}
+
 // Seqs may jump: an append needs only to be above the mark. A jump by
 // another writer leaves no event at the remembered mark + 1 for the
 // primary key to refuse, so it must show in the stream's row.
