@@ -14,7 +14,8 @@
 #   events       the same INSERT into the backend's events table
 #   + commit row the events and the group's commits row, one statement
 #   + function   the same two inserts inside a PL/pgSQL function
-#   short way    BEGIN; append_remembered(...) (locks, check, inserts); COMMIT
+#   short way    BEGIN; append_remembered(...) (locks, inserts); COMMIT
+#   + check      the same with the full check of the streams' row hwms
 #
 # The server must run on this machine, as a user whose /proc entries this
 # script can read.
@@ -69,8 +70,11 @@ write_scripts() {
     "$ins" "$tok" "$ids" "$seqs" "$seqs" >"$work/commitrow$k.sql"
   printf 'BEGIN;\nSELECT inserts_only(%s, %s, %s, %s);\nCOMMIT;\n' \
     "$ids" "$seqs" "$pay" "$tok" >"$work/function$k.sql"
+  local checked="coalesce(pg_sequence_last_value('marks_moved'), 0)"
   printf 'BEGIN;\nSELECT append_remembered(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s);\nCOMMIT;\n' \
-    "$ids" "$ids" "$marks" "$ids" "$seqs" "$pay" "$tok" "$ids" "$seqs" "$seqs" >"$work/shortway$k.sql"
+    "$ids" "$ids" "$marks" "$checked" "$ids" "$seqs" "$pay" "$tok" "$seqs" "$seqs" >"$work/shortway$k.sql"
+  printf 'BEGIN;\nSELECT append_remembered(%s, %s, %s, -1, %s, %s, %s, %s, %s, %s);\nCOMMIT;\n' \
+    "$ids" "$ids" "$marks" "$ids" "$seqs" "$pay" "$tok" "$seqs" "$seqs" >"$work/checked$k.sql"
 }
 write_scripts 8
 write_scripts 64
@@ -103,7 +107,7 @@ printf 'server_cpu: %s, %d transactions per figure, synchronous_commit off\n' \
   "$(echo "$url" | sed -E 's#://([^:@/]*):[^@]*@#://\1@#')" "$n"
 # Rounds over every figure in turn, so that a slower spell of the machine
 # falls on all of them; the least of each is printed.
-kinds=(baseline events commitrow function shortway)
+kinds=(baseline events commitrow function shortway checked)
 declare -A best
 for _ in 1 2 3; do
   for kind in "${kinds[@]}"; do

@@ -77,7 +77,8 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
                         "pg_current_xact_id(); CREATE INDEX events_by_xid ON " + in +
                         ".events (xid); DELETE FROM " + in +
                         ".schema_version WHERE version >= 2; DROP TABLE " + in +
-                        ".followers; DROP SEQUENCE " + in + ".marks_moved; ALTER TABLE " + in +
+                        ".followers; DROP SEQUENCE " + in + ".marks_moved; DROP FUNCTION " + in +
+                        ".row_hwm_above; ALTER TABLE " + in +
                         ".events ADD CONSTRAINT events_seq_check CHECK (seq > 0); " +
                         "INSERT INTO " + in + ".kv VALUES ('\\x00', 'absent', NULL)")
                   .ok());
@@ -125,7 +126,8 @@ TEST_F(PgBackend, MigratingToVersion5MarksTheJumpsEarlierVersionsLeftInTheRows) 
                   .Exec("UPDATE " + in + ".streams SET hwm = 2 WHERE name = 'cut'; " + "UPDATE " +
                         in + ".streams SET hwm = 0 WHERE name <> 'cut'; " + "DELETE FROM " + in +
                         ".schema_version WHERE version >= 5; " + "DROP TABLE " + in +
-                        ".followers; DROP SEQUENCE " + in + ".marks_moved; ALTER TABLE " + in +
+                        ".followers; DROP SEQUENCE " + in + ".marks_moved; DROP FUNCTION " + in +
+                        ".row_hwm_above; ALTER TABLE " + in +
                         ".events ADD CONSTRAINT events_seq_check CHECK (seq > 0); " +
                         "DROP FUNCTION " + in + ".append_remembered; " + "CREATE FUNCTION " + in +
                         ".append_remembered(bigint[], bigint[], bigint[], bigint[], bigint[], "
