@@ -659,13 +659,19 @@ class PgBackend final : public backend::Backend {
   // Decides a COMMIT whose answer was lost: waits for the session that ran
   // it to end, then looks for the transaction's token. *committed or not.
   Status ReadBack(const Session& lost, const std::string& token, bool* committed);
-  // 16 random bytes: the token of one try at a group's transaction.
+  // The token of one try at a group's transaction, 16 bytes: the wall
+  // clock in nanoseconds, big-endian, then 8 random bytes. Later tokens
+  // sort after earlier ones (clocks apart), so the token index grows at
+  // its right edge, as the commits' primary key does; random tokens split
+  // its pages in the middle.
   std::string NewToken() {
+    uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
     std::string t(16, '\0');
-    for (size_t i = 0; i < t.size(); i += 8) {
-      uint64_t r = rng_();
-      std::memcpy(&t[i], &r, 8);
-    }
+    for (int i = 0; i < 8; ++i) t[i] = static_cast<char>(now >> (56 - 8 * i));
+    uint64_t r = rng_();
+    std::memcpy(&t[8], &r, 8);
     return t;
   }
   std::string Channel() const { return "sx_commits:" + opt_.schema; }
