@@ -110,11 +110,7 @@ TEST_F(PgBackend, MigratingToVersion5MarksTheJumpsEarlierVersionsLeftInTheRows) 
   ASSERT_TRUE(Append(db_.get(), "jumped", 7, "b").ok());
   ASSERT_TRUE(Append(db_.get(), "dense", 1, "c").ok());
   ASSERT_TRUE(Append(db_.get(), "dense", 2, "d").ok());
-  WriteBatch cut;
-  cut.Append("cut", 1, "e");
-  cut.Append("cut", 2, "f");
-  cut.TruncateThrough("cut", 1);
-  ASSERT_TRUE(db_->Commit(cut).ok());
+  ASSERT_TRUE(AppendRunAndTruncate(db_.get(), "cut", 1, 2, 1).ok());
   ASSERT_TRUE(Append(db_.get(), "cut", 9, "g").ok());
   db_.reset();
   // As version 4 left them: no jump raised a row hwm; no followers table

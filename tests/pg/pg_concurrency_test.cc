@@ -414,11 +414,7 @@ TEST_F(PgFaults, ATruncationPastTheRememberedMarkSendsTheGroupTheLongWay) {
   ASSERT_TRUE(Append(db_.get(), "s", 1, "a1").ok());  // db_ remembers mark 1
   // other appends 2 and 3 and truncates through 3 in one batch: the mark
   // moves to 3 and no event row is left above 1 for a key to clash with.
-  WriteBatch b;
-  b.Append("s", 2, "b2");
-  b.Append("s", 3, "b3");
-  b.TruncateThrough("s", 3);
-  ASSERT_TRUE(other->Commit(b).ok());
+  ASSERT_TRUE(AppendRunAndTruncate(other.get(), "s", 2, 3, 3).ok());
   ExpectMovedUnder(2, 3);  // seq 2 is spent: no reuse
   ASSERT_TRUE(Append(db_.get(), "s", 4, "a4").ok());
   EXPECT_EQ(Seqs(db_.get(), "s"), (std::vector<uint64_t>{4}));
@@ -437,11 +433,7 @@ TEST_F(PgFaults, AStreamCheckedBeforeAnotherWriterTruncatedItIsCheckedAgain) {
   ASSERT_TRUE(Append(db_.get(), "t", 2, "a2").ok());
   EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 2u);
   // other moves t to 4 and truncates through 4: no event left above 2.
-  WriteBatch b;
-  b.Append("t", 3, "b3");
-  b.Append("t", 4, "b4");
-  b.TruncateThrough("t", 4);
-  ASSERT_TRUE(other->Commit(b).ok());
+  ASSERT_TRUE(AppendRunAndTruncate(other.get(), "t", 3, 4, 4).ok());
   // s is checked again, found where db_ left it, and takes one trip.
   ASSERT_TRUE(Append(db_.get(), "s", 3, "a3").ok());
   EXPECT_EQ(Stat(db_.get(), "commits-one-trip"), 3u);

@@ -86,6 +86,16 @@ inline Status Append(backend::Backend* db, const std::string& stream, uint64_t s
   return db->Commit(b);
 }
 
+// One batch: appends seqs first..last to stream (payloads "p<seq>"), then
+// truncates it through `through`.
+inline Status AppendRunAndTruncate(backend::Backend* db, const std::string& stream, uint64_t first,
+                                   uint64_t last, uint64_t through) {
+  store::WriteBatch b;
+  for (uint64_t seq = first; seq <= last; ++seq) b.Append(stream, seq, "p" + std::to_string(seq));
+  b.TruncateThrough(stream, through);
+  return db->Commit(b);
+}
+
 // The engine's counter `name`; a test failure when it has none.
 inline uint64_t Stat(backend::Backend* db, const std::string& name) {
   backend::Stats stats;
