@@ -176,6 +176,9 @@ const char kWriteAppends[] =
     "INSERT INTO commits (token, stream_ids, first_seqs, last_seqs) "
     "VALUES ($4, $5::int8[], $6::int8[], $7::int8[])";
 
+// The oldest xid running: no transaction started later gets a smaller one.
+#define SX_PG_XID_FLOOR "pg_snapshot_xmin(pg_current_snapshot())::text::int8"
+
 // The followers' position: the newest commit below the oldest running xid.
 const char kPosition[] =
     "SELECT coalesce(max(xid)::text, '0')::int8 FROM commits "
@@ -590,11 +593,12 @@ class PgBackend final : public backend::Backend {
     Status s = conn_.Run("session",
                          "SELECT set_config('search_path', $1, false), pg_backend_pid()::int8, "
                          "(SELECT backend_start::text FROM pg_stat_activity "
-                         "WHERE pid = pg_backend_pid())",
+                         "WHERE pid = pg_backend_pid()), " SX_PG_XID_FLOOR,
                          {TextParam(conn_.QuoteIdent(opt_.schema))}, &rows);
     if (s.ok()) {
       session_.pid = rows.Int8(0, 1);
       session_.start = rows.IsNull(0, 2) ? "" : rows.Bytes(0, 2);
+      session_.xid_floor = rows.Int8(0, 3);
     }
     return s;
   }
@@ -620,10 +624,14 @@ class PgBackend final : public backend::Backend {
     int64_t checked_at = -1;
   };
   using KnownStreams = std::unordered_map<std::string, Known>;
-  // A server session, named by its pid and start time (a pid is reused).
+  // A server session, named by its pid and start time (a pid is reused),
+  // and an xid no transaction it starts from now on is below: the oldest
+  // xid running when last looked (at connect, and with the look for
+  // followers). A lost COMMIT's read-back searches the commits from there.
   struct Session {
     int64_t pid = 0;
     std::string start;
+    int64_t xid_floor = 0;
   };
 
   // One try at the group; *retry says whether running it again may succeed.
@@ -659,19 +667,13 @@ class PgBackend final : public backend::Backend {
   // Decides a COMMIT whose answer was lost: waits for the session that ran
   // it to end, then looks for the transaction's token. *committed or not.
   Status ReadBack(const Session& lost, const std::string& token, bool* committed);
-  // The token of one try at a group's transaction, 16 bytes: the wall
-  // clock in nanoseconds, big-endian, then 8 random bytes. Later tokens
-  // sort after earlier ones (clocks apart), so the token index grows at
-  // its right edge, as the commits' primary key does; random tokens split
-  // its pages in the middle.
+  // 16 random bytes: the token of one try at a group's transaction.
   std::string NewToken() {
-    uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                             std::chrono::system_clock::now().time_since_epoch())
-                                             .count());
     std::string t(16, '\0');
-    for (int i = 0; i < 8; ++i) t[i] = static_cast<char>(now >> (56 - 8 * i));
-    uint64_t r = rng_();
-    std::memcpy(&t[8], &r, 8);
+    for (size_t i = 0; i < t.size(); i += 8) {
+      uint64_t r = rng_();
+      std::memcpy(&t[i], &r, 8);
+    }
     return t;
   }
   std::string Channel() const { return "sx_commits:" + opt_.schema; }
@@ -1048,10 +1050,11 @@ Status PgBackend::Commit(std::vector<Conn::Step>* steps, const std::string& toke
   Rows following;
   bool check = now >= followers_checked_ + std::chrono::milliseconds(opt_.followers_check_ms);
   if (check) {
-    steps->push_back(Conn::Step{"followers",
-                                "SELECT EXISTS (SELECT 1 FROM followers WHERE until > now())",
-                                {},
-                                &following});
+    steps->push_back(
+        Conn::Step{"followers",
+                   "SELECT EXISTS (SELECT 1 FROM followers WHERE until > now()), " SX_PG_XID_FLOOR,
+                   {},
+                   &following});
   }
   // The session that runs the transaction, should the answer be lost.
   Session session = session_;
@@ -1075,6 +1078,7 @@ Status PgBackend::Commit(std::vector<Conn::Step>* steps, const std::string& toke
   }
   if (s.ok() && check && following.size() == 1) {
     followers_ = following.Bool(0, 0);
+    session_.xid_floor = following.Int8(0, 1);
     followers_checked_ = now;
   }
   bool lost = !s.ok() && conn_.broken();
@@ -1119,8 +1123,9 @@ Status PgBackend::ReadBack(const Session& lost, const std::string& token, bool* 
     if (s.ok() && running.size() == 0) {
       // Ended: its commits row, which holds the token, is there or never will be.
       Rows mine;
-      s = conn_.Run("read_back", "SELECT count(*) FROM commits WHERE token = $1",
-                    {ByteaParam(token)}, &mine);
+      s = conn_.Run("read_back",
+                    "SELECT count(*) FROM commits WHERE xid >= $2::text::xid8 AND token = $1",
+                    {ByteaParam(token), TextParam(std::to_string(lost.xid_floor))}, &mine);
       if (s.ok()) {
         *committed = mine.Int8(0, 0) > 0;
         return Status::OK();

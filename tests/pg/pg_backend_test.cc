@@ -95,6 +95,10 @@ TEST_F(PgBackend, ASchemaAtVersion1IsMigratedOnOpenAndKeepsItsData) {
   EXPECT_EQ(Count(&admin_, "SELECT count(token)::int8 FROM " + schema_ + ".commits"), 1);
   // Version 3 takes no row to lock an absent key.
   EXPECT_EQ(Count(&admin_, "SELECT count(*)::int8 FROM " + schema_ + ".kv WHERE value IS NULL"), 0);
+  // Version 7 finds a lost commit's token through the primary key.
+  EXPECT_EQ(Count(&admin_, "SELECT count(*)::int8 FROM pg_indexes WHERE schemaname = '" + schema_ +
+                               "' AND indexname = 'commits_by_token'"),
+            0);
   // Version 4 checks no event against its stream's row.
   EXPECT_EQ(Count(&admin_,
                   "SELECT count(*)::int8 FROM pg_constraint WHERE contype = 'f' AND "
@@ -114,9 +118,9 @@ TEST_F(PgBackend, MigratingToVersion5MarksTheJumpsEarlierVersionsLeftInTheRows) 
   ASSERT_TRUE(Append(db_.get(), "cut", 9, "g").ok());
   db_.reset();
   // As version 4 left them: no jump raised a row hwm; no followers table
-  // (version 6); the events' check and no marks_moved (version 7);
-  // append_remembered with
-  // version 4's arguments (a stand-in: version 5 alters it, 7 replaces it).
+  // (version 6); the events' check, the token's index and no marks_moved
+  // (version 7); append_remembered with version 4's arguments (a
+  // stand-in: version 5 alters it, 7 replaces it).
   const std::string& in = schema_;
   ASSERT_TRUE(admin_
                   .Exec("UPDATE " + in + ".streams SET hwm = 2 WHERE name = 'cut'; " + "UPDATE " +
@@ -125,6 +129,7 @@ TEST_F(PgBackend, MigratingToVersion5MarksTheJumpsEarlierVersionsLeftInTheRows) 
                         ".followers; DROP SEQUENCE " + in + ".marks_moved; DROP FUNCTION " + in +
                         ".row_hwm_above; ALTER TABLE " + in +
                         ".events ADD CONSTRAINT events_seq_check CHECK (seq > 0); " +
+                        "CREATE INDEX commits_by_token ON " + in + ".commits (token); " +
                         "DROP FUNCTION " + in + ".append_remembered; " + "CREATE FUNCTION " + in +
                         ".append_remembered(bigint[], bigint[], bigint[], bigint[], bigint[], "
                         "bytea[], bytea, bigint[], bigint[], bigint[]) RETURNS void "
