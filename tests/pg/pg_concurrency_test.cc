@@ -109,6 +109,56 @@ TEST_F(PgConcurrency, EightThreadsAppendingWithExpectLeaveDenseSeqsAndNeverDeadl
   CheckDense(db_.get(), all, kStreams);
 }
 
+// Truncations racing the one-round-trip way (version 7 skips its check
+// while no row hwm moved): writers append with expect to shared streams
+// while another backend truncates them whole, again and again. No seq may
+// be acknowledged twice (a truncation deletes the event at a writer's
+// remembered mark + 1, so the primary key no longer refuses a stale
+// writer), and no event may be stored at or below its stream's row hwm
+// (every truncation here goes through the whole stream). With the check
+// never run, 9 of 10 runs failed; that the number is kept per stream is
+// AStreamCheckedBeforeAnotherWriterTruncatedItIsCheckedAgain's to show.
+TEST_F(PgConcurrency, TruncationsRacingOneTripAppendsNeverLetASeqLandTwice) {
+  constexpr int kWriters = 4, kRounds = 80, kStreams = 2;
+  std::vector<std::unique_ptr<backend::Backend>> dbs(kWriters);
+  for (auto& db : dbs) Open(&db);
+  std::unique_ptr<backend::Backend> cutter;
+  Open(&cutter);
+  std::vector<std::vector<Ack>> acks(kWriters);
+  std::atomic<int> running{kWriters};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      acks[i] = Write(dbs[i].get(), i, kRounds, kStreams);
+      --running;
+    });
+  }
+  int cuts = 0;
+  for (int r = 0; running > 0; ++r) {
+    WriteBatch b;
+    b.TruncateThrough("shared-" + std::to_string(r % kStreams), uint64_t{1} << 40);
+    ASSERT_TRUE(cutter->Commit(b).ok());
+    ++cuts;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::pair<std::string, uint64_t>> seqs;
+  uint64_t one_trip = 0;
+  for (int i = 0; i < kWriters; ++i) {
+    EXPECT_EQ(acks[i].size(), static_cast<size_t>(kRounds + kRounds / 3)) << "writer " << i;
+    for (const Ack& a : acks[i]) {
+      EXPECT_TRUE(seqs.emplace(a.stream, a.seq).second)
+          << a.stream << " seq " << a.seq << " acknowledged twice";
+    }
+    one_trip += Stat(dbs[i].get(), "commits-one-trip");
+  }
+  EXPECT_GT(cuts, 10);
+  EXPECT_GT(one_trip, 0u);  // the one-round-trip way was taken between the cuts
+  EXPECT_EQ(Count(&admin_, "SELECT count(*)::int8 FROM " + schema_ + ".events e JOIN " + schema_ +
+                               ".streams s ON s.id = e.stream_id WHERE e.seq <= s.hwm"),
+            0);
+}
+
 TEST_F(PgConcurrency, SixProcessesAppendingWithExpectLeaveDenseSeqs) {
   constexpr int kProcs = 6, kRounds = 25, kStreams = 3;
   std::string dir = ::testing::TempDir();
