@@ -137,7 +137,9 @@ TEST_F(PgConcurrency, TruncationsRacingOneTripAppendsNeverLetASeqLandTwice) {
   for (int r = 0; running > 0; ++r) {
     WriteBatch b;
     b.TruncateThrough("shared-" + std::to_string(r % kStreams), uint64_t{1} << 40);
-    ASSERT_TRUE(cutter->Commit(b).ok());
+    Status s = cutter->Commit(b);
+    EXPECT_TRUE(s.ok()) << s.ToString();  // not ASSERT: the writers are to be joined
+    if (!s.ok()) break;
     ++cuts;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
