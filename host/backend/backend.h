@@ -42,6 +42,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -149,6 +150,14 @@ class Backend {
   virtual bool SetSocketWaiter(SocketWaiter waiter) {
     (void)waiter;
     return false;
+  }
+  // Another handle on the same engine with a connection of its own, so a
+  // host can run a second group while the first waits on the server. It
+  // shares this handle's counters and what it knows of the streams, and is
+  // used on the same thread. InvalidArgument from engines that never wait.
+  virtual Status OpenPeer(std::unique_ptr<Backend>* out) {
+    (void)out;
+    return Status::InvalidArgument(std::string(kind()) + " has one conversation only");
   }
 };
 

@@ -418,7 +418,7 @@ class PgBackend final : public backend::Backend {
     for (int i = 0; i < rows.size(); ++i) {
       out->push_back(Event{static_cast<uint64_t>(rows.Int8(i, 0)), rows.Bytes(i, 1)});
     }
-    stats_records_read_ += out->size();
+    shared_->records_read += out->size();
     return Status::OK();
   }
 
@@ -523,14 +523,14 @@ class PgBackend final : public backend::Backend {
     out->clear();
     const char* names[] = {"events", "streams", "kv-keys", "blobs", "blob-bytes"};
     for (int i = 0; i < 5; ++i) out->emplace_back(names[i], rows.Int8(0, i));
-    out->emplace_back("appends", stats_appends_);
-    out->emplace_back("records-read", stats_records_read_);
-    out->emplace_back("commits", stats_commits_);
-    out->emplace_back("commit-retries", stats_retries_);
-    out->emplace_back("commit-read-backs", stats_read_backs_);
-    out->emplace_back("commits-one-trip", stats_short_way_);
-    out->emplace_back("one-trip-misses", stats_short_way_misses_);
-    out->emplace_back("wake-ups", stats_wake_ups_);
+    out->emplace_back("appends", shared_->appends);
+    out->emplace_back("records-read", shared_->records_read);
+    out->emplace_back("commits", shared_->commits);
+    out->emplace_back("commit-retries", shared_->retries);
+    out->emplace_back("commit-read-backs", shared_->read_backs);
+    out->emplace_back("commits-one-trip", shared_->short_way);
+    out->emplace_back("one-trip-misses", shared_->short_way_misses);
+    out->emplace_back("wake-ups", shared_->wake_ups);
     out->emplace_back("schema-version", LatestSchemaVersion());
     return Status::OK();
   }
@@ -547,6 +547,17 @@ class PgBackend final : public backend::Backend {
   bool SetSocketWaiter(SocketWaiter waiter) override {
     conn_.set_waiter(std::move(waiter));
     return true;
+  }
+  Status OpenPeer(std::unique_ptr<Backend>* out) override {
+    // The schema is this handle's, opened and migrated already.
+    auto peer = std::make_unique<PgBackend>(opt_);
+    peer->stream_salt_ = stream_salt_;
+    peer->key_salt_ = key_salt_;
+    peer->shared_ = shared_;
+    Status s = peer->conn_.Connect(opt_.url);
+    if (s.ok()) s = peer->AfterConnect();
+    if (s.ok()) *out = std::move(peer);
+    return s;
   }
 
   Status ReadCommitted(uint64_t after, size_t limit, std::vector<CommittedEvent>* out,
@@ -624,6 +635,22 @@ class PgBackend final : public backend::Backend {
     int64_t checked_at = -1;
   };
   using KnownStreams = std::unordered_map<std::string, Known>;
+  // What the handles of one process share (OpenPeer): the streams it knows
+  // and its counters. Handles run on one thread; one handle's work may
+  // park while another's runs, so none keeps a pointer into `known` across
+  // a round trip.
+  struct Shared {
+    KnownStreams known;         // by name
+    uint64_t group = 0;         // tries at the short way, of every handle
+    uint64_t appends = 0;       // by this process, as the other engines count them
+    uint64_t records_read = 0;  // event rows Read returned to this process
+    uint64_t commits = 0;
+    uint64_t retries = 0;
+    uint64_t read_backs = 0;
+    uint64_t wake_ups = 0;
+    uint64_t short_way = 0;         // commits that took one round trip
+    uint64_t short_way_misses = 0;  // short ways that found a stream moved
+  };
   // A server session, named by its pid and start time (a pid is reused),
   // and an xid no transaction it starts from now on is below: the oldest
   // xid running when last looked (at connect, and with the look for
@@ -682,24 +709,15 @@ class PgBackend final : public backend::Backend {
   Conn conn_;
   bool listening_ = false;
   std::mt19937_64 rng_{std::random_device{}()};
-  uint64_t stats_appends_ = 0;       // by this process, as the other engines count them
-  uint64_t stats_records_read_ = 0;  // event rows Read returned to this process
-  uint64_t stats_commits_ = 0;
-  uint64_t stats_retries_ = 0;
-  uint64_t stats_read_backs_ = 0;
   Clock::time_point last_notify_;
-  uint64_t stats_wake_ups_ = 0;
   // Whether a follower's lease was current when last looked (until the
   // first look: yes), and when that was.
   bool followers_ = true;
   Clock::time_point followers_checked_;
-  std::string follower_id_;                  // this process's, once it follows
-  Clock::time_point follower_beat_;          // when to renew its lease
-  Clock::time_point busy_until_;             // a follower looks often until then
-  uint64_t stats_short_way_ = 0;             // commits that took one round trip
-  uint64_t stats_short_way_misses_ = 0;      // short ways that found a stream moved
-  KnownStreams known_streams_;               // by name
-  uint64_t group_ = 0;                       // tries at the short way
+  std::string follower_id_;          // this handle's, once it follows
+  Clock::time_point follower_beat_;  // when to renew its lease
+  Clock::time_point busy_until_;     // a follower looks often until then
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   int short_way_skip_ = 0;                   // groups to take the long way after a miss
   uint64_t stream_salt_ = 0, key_salt_ = 0;  // of the lock keys (LockKey)
   Session session_;                          // the connection's, set at connect
@@ -778,7 +796,7 @@ void PgBackend::CommitGroup(std::span<const WriteBatch* const> batches,
         for (const WriteBatch::Op& op : batches[i]->ops()) {
           if (op.kind == WriteBatch::OpKind::kAppend ||
               op.kind == WriteBatch::OpKind::kAppendExpect) {
-            ++stats_appends_;
+            ++shared_->appends;
           }
         }
       }
@@ -790,7 +808,7 @@ void PgBackend::CommitGroup(std::span<const WriteBatch* const> batches,
       }
       return;
     }
-    ++stats_retries_;
+    ++shared_->retries;
     conn_.Sleep(backoff_ms);
     backoff_ms = std::min(backoff_ms * 2, 500);
   }
@@ -819,8 +837,8 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
       auto& m = IsKeyOp(op.kind) ? names.key_hash : names.stream_hash;
       auto [it, fresh] = m.try_emplace(op.name);
       if (!fresh) continue;
-      auto known = IsKeyOp(op.kind) ? known_streams_.end() : known_streams_.find(op.name);
-      it->second = known != known_streams_.end() ? known->second.hash : HashOf(op.name);
+      auto known = IsKeyOp(op.kind) ? shared_->known.end() : shared_->known.find(op.name);
+      it->second = known != shared_->known.end() ? known->second.hash : HashOf(op.name);
     }
   }
   GroupState state;
@@ -839,21 +857,23 @@ bool PgBackend::ShortWay(std::span<const WriteBatch* const> batches, const std::
   // stream's run on from its mark + 1. Anything else (another op, a stream
   // not remembered, a refusal, a jump) is for the long way, which decides
   // it on the true state.
-  ++group_;
+  ++shared_->group;
   std::vector<KnownStreams::iterator> touched;
+  std::vector<const std::string*> touched_names;  // the batches' own, alive across the commit
   EventRows ev;
   for (size_t i = 0; i < batches.size(); ++i) {
     if (!valid[i]) continue;
     for (const WriteBatch::Op& op : batches[i]->ops()) {
       bool expect = op.kind == WriteBatch::OpKind::kAppendExpect;
       if (op.kind != WriteBatch::OpKind::kAppend && !expect) return false;
-      auto it = known_streams_.find(op.name);
-      if (it == known_streams_.end()) return false;
+      auto it = shared_->known.find(op.name);
+      if (it == shared_->known.end()) return false;
       Known& k = it->second;
-      if (k.group != group_) {
-        k.group = group_;
+      if (k.group != shared_->group) {
+        k.group = shared_->group;
         k.next = k.hwm;
         touched.push_back(it);
+        touched_names.push_back(&op.name);
       }
       if ((expect && op.expected_seq != k.next) || op.seq != k.next + 1) return false;
       k.next = op.seq;
@@ -899,19 +919,29 @@ bool PgBackend::ShortWay(std::span<const WriteBatch* const> batches, const std::
        Int8ArrayParam(ev.stream), Int8ArrayParam(ev.seq), ByteaArrayParam(ev.payload),
        ByteaParam(token), Int8ArrayParam(firsts), Int8ArrayParam(lasts)},
       &checked});
+  // The commit may park, and another handle's work change `known`
+  // meanwhile: the streams are looked up again by name afterwards.
+  std::vector<std::pair<const std::string*, uint64_t>> left;  // name, new mark
+  left.reserve(touched.size());
+  for (size_t i = 0; i < touched.size(); ++i)
+    left.emplace_back(touched_names[i], touched[i]->second.next);
+  touched.clear();
   *s = Commit(&steps, token, retry, stale);
+  KnownStreams& known = shared_->known;
   if (*stale) {
     // Another writer moved a stream: forget what this process knew of the
     // group's streams and take the long way, now and for a few groups.
-    ++stats_short_way_misses_;
-    for (KnownStreams::iterator it : touched) known_streams_.erase(it);
+    ++shared_->short_way_misses;
+    for (const auto& [name, next] : left) known.erase(*name);
     short_way_skip_ = kShortWaySkip;
   } else if (s->ok()) {
-    ++stats_short_way_;
+    ++shared_->short_way;
     // After a lost answer that was read back, the number is unknown.
     int64_t at = checked.size() == 1 ? checked.Int8(0, 0) : -1;
-    for (KnownStreams::iterator it : touched) {
-      it->second.hwm = it->second.next;
+    for (const auto& [name, next] : left) {
+      auto it = known.find(*name);
+      if (it == known.end()) continue;
+      it->second.hwm = std::max(it->second.hwm, next);  // another handle's group may be later
       it->second.checked_at = at;
     }
   }
@@ -956,7 +986,7 @@ std::vector<Conn::Step> PgBackend::LockSteps(const GroupNames& names, bool inser
 Status PgBackend::LockAndRead(const GroupNames& names, GroupState* state, bool* retry) {
   // Stream rows are never deleted: once seen, a stream needs no insert.
   bool all_known = true;
-  for (const auto& [name, h] : names.stream_hash) all_known &= known_streams_.count(name) > 0;
+  for (const auto& [name, h] : names.stream_hash) all_known &= shared_->known.count(name) > 0;
   LockParams p;
   std::vector<Conn::Step> steps = LockSteps(names, !all_known, &p);
   Rows stream_rows, key_rows;
@@ -986,8 +1016,8 @@ Status PgBackend::LockAndRead(const GroupNames& names, GroupState* state, bool* 
   }
   if (state->streams.size() != names.stream_hash.size()) {
     // Rows deleted behind this process's back: forget what it knew, try again.
-    bool knew = !known_streams_.empty();
-    known_streams_.clear();
+    bool knew = !shared_->known.empty();
+    shared_->known.clear();
     s = Abandon(Status::Corruption(conn_.where() + ": locking returned fewer rows than asked"),
                 retry);
     *retry = knew;
@@ -1010,15 +1040,15 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
   if (!s.ok()) return s;
   // Committed: every stream of the group has its row for good, and the mark
   // this group left.
-  if (known_streams_.size() > kMaxKnownStreams) known_streams_.clear();
+  if (shared_->known.size() > kMaxKnownStreams) shared_->known.clear();
   for (const auto& [name, st] : after.streams) {
     if (name.size() > kMaxKnownNameBytes) continue;
-    auto it = known_streams_.find(name);
-    if (it != known_streams_.end()) {
+    auto it = shared_->known.find(name);
+    if (it != shared_->known.end()) {
       it->second.id = st.id;
-      it->second.hwm = st.hwm;
+      it->second.hwm = std::max(it->second.hwm, st.hwm);  // another handle's group may be later
     } else {
-      known_streams_.emplace(name, Known{st.id, st.hwm, names.stream_hash.at(name)});
+      shared_->known.emplace(name, Known{st.id, st.hwm, names.stream_hash.at(name)});
     }
   }
   return Status::OK();
@@ -1040,7 +1070,7 @@ Status PgBackend::Commit(std::vector<Conn::Step>* steps, const std::string& toke
   Clock::time_point now = Clock::now();
   if (followers_ && now - last_notify_ >= std::chrono::milliseconds(kNotifyEveryMs)) {
     last_notify_ = now;
-    ++stats_wake_ups_;
+    ++shared_->wake_ups;
     steps->push_back(
         Conn::Step{"notify",
                    "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')",
@@ -1088,7 +1118,7 @@ Status PgBackend::Commit(std::vector<Conn::Step>* steps, const std::string& toke
   }
   if (lost) {
     // The answer is lost: the server knows whether the transaction committed.
-    ++stats_read_backs_;
+    ++shared_->read_backs;
     bool committed = false;
     Status rb = ReadBack(session, token, &committed);
     if (!rb.ok()) {
@@ -1100,7 +1130,7 @@ Status PgBackend::Commit(std::vector<Conn::Step>* steps, const std::string& toke
     }
     if (!committed) return s.ok() ? Status::IOError("commit answer lost; not committed") : s;
   }
-  ++stats_commits_;
+  ++shared_->commits;
   return Status::OK();
 }
 
