@@ -106,7 +106,9 @@ class PersistService {
   // runs on a fiber of the service's own: when it has to wait, the
   // requests are answered later (IoResult::Later) and the interpreter's
   // other tasks run; requests of the rounds meanwhile wait and go together
-  // as the next group. Install sets the poller that continues the work.
+  // as the next group. When the parked group is held up on the server, they
+  // go on a second lane (a fiber and a peer handle, Backend::OpenPeer).
+  // Install sets the poller that continues the work.
   void HandleBatch(Interpreter& in, std::span<IoRequest> batch);
 
   // The engine, opening it if needed. nullptr (and *error set) on failure.
@@ -118,23 +120,57 @@ class PersistService {
   const std::string& sync_mode() const { return sync_mode_; }
   bool read_only() const { return read_only_; }
   bool is_open() const { return backend_ != nullptr; }
-  // Work is parked on the fiber, its requests to be answered later.
+  // Work is parked on a lane's fiber, its requests to be answered later.
   bool busy() const;
 
  private:
-  // Serves the requests that are ours, in order, in the calling context.
-  void Serve(Interpreter& in, std::span<IoRequest> batch);
-  // Runs work_ on the fiber; true when it ended without parking.
-  bool StartWork(Interpreter& in);
-  // The poller: continues the parked work once its socket is ready.
+  // A conversation with the engine: lane 0 talks through backend_, lane 1
+  // through peer_. Each runs its group on a fiber of its own.
+  struct Lane {
+    std::unique_ptr<HostFiber> fiber;
+    std::vector<IoRequest> work;  // the group on the fiber
+    int park_fd = -1;             // what the parked work waits for
+    short park_events = 0;
+    int64_t park_deadline_ns = -1;  // steady clock; -1: none
+    int64_t started_ns = 0;         // when its group started (steady clock)
+  };
+  static constexpr int kLanes = 2;
+
+  // Serves the requests that are ours, in order, in the calling context,
+  // through lane's handle.
+  void Serve(Interpreter& in, std::span<IoRequest> batch, int lane);
+  // Runs lane's work on its fiber; true when it ended without parking.
+  bool StartWork(Interpreter& in, int lane);
+  // Gives lane the requests `which` of batch: each is answered now, or later.
+  void Start(Interpreter& in, int lane, std::span<IoRequest> batch,
+             const std::vector<size_t>& which);
+  bool parked(int lane) const;
+  // The lane a group may start on now, or -1: with both idle, lane 0; with
+  // one parked and held up (kHeldUpNs), the other, opening the peer; else
+  // none, and requests wait for the parked group to end.
+  int FreeLane();
+  // Lane 1's handle, opened at the first call; false when the engine has
+  // one conversation only or the peer could not be opened (then lane 0
+  // does all the work).
+  bool OpenPeer();
+  // The poller: continues the parked work whose socket is ready, and moves
+  // queued requests to a lane that became free.
   void Poll(int64_t timeout_ns);
-  // Resumes the parked work; answers each group that ends and starts the
-  // queued one.
-  void Continue();
+  // Resumes lane's parked work.
+  void Continue(int lane);
+  // Starts the queued requests as lane's next group; true when it ended.
+  bool TakeQueued(int lane);
+  // Runs a step of lane's work (a start, a resume) and returns whether the
+  // work ended; out of memory ends it, failing what it had not answered.
+  template <typename Step>
+  bool Run(int lane, Step step);
+  // When lane's work has ended: answers it, and runs the queued requests
+  // on the lane, until a group parks or nothing is queued.
+  void Settle(int lane, bool ended);
   // Finishes the work in flight and the queued groups, blocking.
   void Drain();
-  // The engine's socket waiter: parks the work when it runs on the fiber.
-  void WaitOnSocket(int fd, short events, int timeout_ms);
+  // The engines' socket waiter: parks lane's work when it runs on its fiber.
+  void WaitOnSocket(int lane, int fd, short events, int timeout_ms);
 
   std::string location_;
   std::string sync_mode_;
@@ -142,14 +178,11 @@ class PersistService {
   bool read_only_ = false;
   std::unique_ptr<backend::Backend> backend_;
   bool parks_ = false;  // the engine waits on a socket through WaitOnSocket
-  std::unique_ptr<HostFiber> fiber_;
-  Interpreter* in_ = nullptr;      // whose requests work_ and queued_ are
-  std::vector<IoRequest> work_;    // the group on the fiber
-  std::vector<IoRequest> queued_;  // came while it was parked: the next group
-  bool draining_ = false;          // the waiter blocks instead of parking
-  int park_fd_ = -1;               // what the parked work waits for
-  short park_events_ = 0;
-  int64_t park_deadline_ns_ = -1;  // steady clock; -1: none
+  std::unique_ptr<backend::Backend> peer_;
+  bool peer_failed_ = false;  // tried and refused; one lane until Close
+  Lane lanes_[kLanes];
+  Interpreter* in_ = nullptr;      // whose requests the lanes and queued_ hold
+  std::vector<IoRequest> queued_;  // came while every lane was parked: the next group
 };
 
 }  // namespace sx::host

@@ -20,11 +20,13 @@
 // socket and the round's requests are answered later (IoResult::Later), so
 // the interpreter's other tasks go on. The service's poller, which the
 // interpreter calls while answers are outstanding, polls that socket and
-// resumes the fiber; when the work ends, each request gets its answer. A
-// connection carries one conversation at a time: requests that come while
-// the work is parked wait, in order, and go together as the next group (one
-// group commit). Served outside the fiber (HandleOp, a tool), the waiter
-// polls, and the calls block as they always did.
+// resumes the fiber; when the work ends, each request gets its answer.
+// Requests that come while the work is parked wait, in order, and go
+// together as the next group (one group commit), unless the parked group is
+// held up (kHeldUpNs): then they go on a second lane, a fiber and a peer
+// handle of the engine with a connection of its own. Served outside the
+// fibers (HandleOp, a tool), the waiter polls, and the calls block as they
+// always did.
 #include <poll.h>
 #include <time.h>
 
@@ -156,6 +158,18 @@ IoResult Finish(OpCall& c, Status s) {
   }
 }
 
+// A group in flight longer than this is held up (a lock another session
+// holds, persist/wait, a slow server): the next group goes on the other
+// lane instead of waiting for it. Well above a commit's round trip, so
+// that groups form as they always did while the server keeps up.
+constexpr int64_t kHeldUpNs = 50'000'000;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // The grouped writes of a round waiting for their commit.
 struct Pending {
   size_t index;
@@ -223,19 +237,28 @@ IoResult PersistService::HandleOp(Interpreter& in, std::string_view op, const Va
   // Not ours: pass at once. The work in flight must not end here, since
   // the requests of the round being served are not yet awaiting answers.
   if (FindPersistOp(op) == nullptr) return IoResult::Pass();
-  Drain();  // one conversation at a time on the engine's connection
+  Drain();  // served here, blocking: nothing of this process may be parked
   IoRequest one;
   one.op = std::string(op);
   one.args = args;
-  Serve(in, std::span<IoRequest>(&one, 1));
+  Serve(in, std::span<IoRequest>(&one, 1), 0);
   return one.result;
 }
 
-bool PersistService::busy() const { return fiber_ != nullptr && fiber_->parked(); }
+bool PersistService::parked(int lane) const {
+  return lanes_[lane].fiber != nullptr && lanes_[lane].fiber->parked();
+}
+
+bool PersistService::busy() const {
+  for (int k = 0; k < kLanes; ++k) {
+    if (parked(k)) return true;
+  }
+  return false;
+}
 
 void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
   if (backend_ != nullptr && !parks_) {
-    Serve(in, batch);  // an engine that answers at once: no fiber needed
+    Serve(in, batch, 0);  // an engine that answers at once: no fiber needed
     return;
   }
   if (busy() && &in != in_) Drain();  // another interpreter's work: end it first
@@ -246,46 +269,69 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
     }
   }
   if (ours.empty()) return;
-  if (busy()) {
-    for (size_t i : ours) {
-      queued_.push_back(batch[i]);
-      batch[i].result = IoResult::Later();
-    }
-    return;
-  }
-  work_.clear();
-  for (size_t i : ours) work_.push_back(batch[i]);
   in_ = &in;
-  if (StartWork(in)) {
-    for (size_t k = 0; k < ours.size(); ++k) batch[ours[k]].result = std::move(work_[k].result);
-    work_.clear();
+  int lane = queued_.empty() ? FreeLane() : -1;
+  if (lane >= 0) {
+    Start(in, lane, batch, ours);
     return;
   }
-  for (size_t i : ours) batch[i].result = IoResult::Later();
+  for (size_t i : ours) {
+    queued_.push_back(batch[i]);
+    batch[i].result = IoResult::Later();
+  }
 }
 
-bool PersistService::StartWork(Interpreter& in) {
-  if (!fiber_) fiber_ = std::make_unique<HostFiber>();
-  return fiber_->Start([this, &in] { Serve(in, work_); });
+int PersistService::FreeLane() {
+  bool p0 = parked(0), p1 = parked(1);
+  if (!p0 && !p1) return 0;
+  if (p0 && p1) return -1;
+  int busy = p0 ? 0 : 1, other = 1 - busy;
+  if (NowNs() - lanes_[busy].started_ns < kHeldUpNs) return -1;
+  if (other == 1 && !OpenPeer()) return -1;
+  return other;
 }
 
-namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+void PersistService::Start(Interpreter& in, int lane, std::span<IoRequest> batch,
+                           const std::vector<size_t>& which) {
+  std::vector<IoRequest>& work = lanes_[lane].work;
+  work.clear();
+  for (size_t i : which) work.push_back(batch[i]);
+  if (StartWork(in, lane)) {
+    for (size_t k = 0; k < which.size(); ++k) batch[which[k]].result = std::move(work[k].result);
+    work.clear();
+    return;
+  }
+  for (size_t i : which) batch[i].result = IoResult::Later();
 }
 
-}  // namespace
+bool PersistService::StartWork(Interpreter& in, int lane) {
+  Lane& l = lanes_[lane];
+  if (!l.fiber) l.fiber = std::make_unique<HostFiber>();
+  l.started_ns = NowNs();
+  return l.fiber->Start([this, &in, lane] { Serve(in, lanes_[lane].work, lane); });
+}
 
-void PersistService::WaitOnSocket(int fd, short events, int timeout_ms) {
-  if (fiber_ != nullptr && fiber_->inside() && !draining_) {
-    park_fd_ = fd;
-    park_events_ = events;
-    park_deadline_ns_ = timeout_ms < 0 ? -1 : NowNs() + int64_t{timeout_ms} * 1000000;
-    fiber_->Park();
-    park_fd_ = -1;
+bool PersistService::OpenPeer() {
+  if (peer_) return true;
+  if (backend_ == nullptr || !parks_ || peer_failed_) return false;
+  if (!backend_->OpenPeer(&peer_).ok()) {
+    peer_.reset();
+    peer_failed_ = true;
+    return false;
+  }
+  peer_->SetSocketWaiter(
+      [this](int fd, short events, int timeout_ms) { WaitOnSocket(1, fd, events, timeout_ms); });
+  return true;
+}
+
+void PersistService::WaitOnSocket(int lane, int fd, short events, int timeout_ms) {
+  Lane& l = lanes_[lane];
+  if (l.fiber != nullptr && l.fiber->inside()) {
+    l.park_fd = fd;
+    l.park_events = events;
+    l.park_deadline_ns = timeout_ms < 0 ? -1 : NowNs() + int64_t{timeout_ms} * 1000000;
+    l.fiber->Park();
+    l.park_fd = -1;
     return;
   }
   pollfd p{fd, events, 0};
@@ -293,54 +339,83 @@ void PersistService::WaitOnSocket(int fd, short events, int timeout_ms) {
 }
 
 void PersistService::Poll(int64_t timeout_ns) {
-  if (!busy()) return;
-  int64_t wait = timeout_ns;
-  if (park_deadline_ns_ >= 0) {
-    int64_t left = std::max<int64_t>(0, park_deadline_ns_ - NowNs());
+  pollfd p[kLanes];
+  int lane_of[kLanes];
+  int n = 0;
+  int64_t wait = timeout_ns, now = NowNs();
+  auto until = [&](int64_t deadline_ns) {
+    int64_t left = std::max<int64_t>(0, deadline_ns - now);
     wait = wait < 0 ? left : std::min(wait, left);
+  };
+  for (int k = 0; k < kLanes; ++k) {
+    if (!parked(k)) continue;
+    const Lane& l = lanes_[k];
+    p[n] = pollfd{l.park_fd, l.park_events, 0};  // fd -1: the time alone
+    lane_of[n++] = k;
+    if (l.park_deadline_ns >= 0) until(l.park_deadline_ns);
   }
-  pollfd p{park_fd_, park_events_, 0};
+  if (n == 0) return;
+  // Queued requests move to the other lane once the one parked is held up.
+  if (n == 1 && !queued_.empty() && (lane_of[0] == 1 || !peer_failed_)) {
+    until(lanes_[lane_of[0]].started_ns + kHeldUpNs);
+  }
   timespec ts{static_cast<time_t>(wait / 1000000000), static_cast<long>(wait % 1000000000)};
-  int n = ppoll(&p, 1, wait < 0 ? nullptr : &ts, nullptr);
+  int ready = ppoll(p, n, wait < 0 ? nullptr : &ts, nullptr);
   // A poll that fails (but for a signal) is left to the engine to find out.
-  bool due = n > 0 || (n < 0 && errno != EINTR) ||
-             (park_deadline_ns_ >= 0 && NowNs() >= park_deadline_ns_);
-  if (due) Continue();
+  bool failed = ready < 0 && errno != EINTR;
+  now = NowNs();
+  for (int j = 0; j < n; ++j) {
+    const Lane& l = lanes_[lane_of[j]];
+    bool due =
+        p[j].revents != 0 || failed || (l.park_deadline_ns >= 0 && now >= l.park_deadline_ns);
+    if (due) Continue(lane_of[j]);
+  }
+  if (queued_.empty()) return;
+  int lane = FreeLane();
+  if (lane >= 0) Settle(lane, TakeQueued(lane));
 }
 
-void PersistService::Continue() {
-  Interpreter& in = *in_;
-  // Runs the work on the fiber; true when it ended. Out of memory ends it:
-  // the requests it had not answered fail, and none is served twice.
-  auto run = [&](auto step) {
-    try {
-      return step();
-    } catch (std::bad_alloc&) {
-      for (IoRequest& q : work_) {
-        if (q.result.kind == IoResult::kPass) q.result = IoResult::Failed("out of memory");
-      }
-      return true;
+void PersistService::Continue(int lane) {
+  Lane& l = lanes_[lane];
+  Settle(lane, Run(lane, [&] { return l.fiber->Resume(); }));
+}
+
+bool PersistService::TakeQueued(int lane) {
+  lanes_[lane].work.swap(queued_);
+  return Run(lane, [&] { return StartWork(*in_, lane); });
+}
+
+template <typename Step>
+bool PersistService::Run(int lane, Step step) {
+  // Out of memory ends the work: the requests it had not answered fail, and
+  // none is served twice.
+  try {
+    return step();
+  } catch (std::bad_alloc&) {
+    for (IoRequest& q : lanes_[lane].work) {
+      if (q.result.kind == IoResult::kPass) q.result = IoResult::Failed("out of memory");
     }
-  };
-  bool ended = run([&] { return fiber_->Resume(); });
+    return true;
+  }
+}
+
+void PersistService::Settle(int lane, bool ended) {
   while (ended) {
     std::vector<IoRequest> done;
-    done.swap(work_);
-    for (IoRequest& q : done) in.Answer(q.token, std::move(q.result));
+    done.swap(lanes_[lane].work);
+    for (IoRequest& q : done) in_->Answer(q.token, std::move(q.result));
     if (queued_.empty()) return;
-    work_.swap(queued_);
-    ended = run([&] { return StartWork(in); });
+    ended = TakeQueued(lane);
   }
 }
 
 void PersistService::Drain() {
-  if (!busy()) return;
-  draining_ = true;
-  Continue();
-  draining_ = false;
+  // Every parked lane is continued as its socket gets ready: a lane that
+  // holds a lock the other waits for on the server must go on first.
+  while (busy()) Poll(-1);
 }
 
-void PersistService::Serve(Interpreter& in, std::span<IoRequest> batch) {
+void PersistService::Serve(Interpreter& in, std::span<IoRequest> batch, int lane) {
   std::vector<Pending> pending;
   RoundView view;
   backend::Backend* grouped_on = nullptr;
@@ -351,7 +426,7 @@ void PersistService::Serve(Interpreter& in, std::span<IoRequest> batch) {
     backend::Backend* b = nullptr;
     if (spec->mode != OpMode::kPure) {
       std::string error;
-      b = OpenBackend(&error);
+      b = lane == 0 ? OpenBackend(&error) : peer_.get();
       if (b == nullptr) {
         q.result = Failure(in, q.op, OpFailure{"", "", error});
         continue;
@@ -425,12 +500,14 @@ backend::Backend* PersistService::OpenBackend(std::string* error) {
     return nullptr;
   }
   parks_ = backend_->SetSocketWaiter(
-      [this](int fd, short events, int timeout_ms) { WaitOnSocket(fd, events, timeout_ms); });
+      [this](int fd, short events, int timeout_ms) { WaitOnSocket(0, fd, events, timeout_ms); });
   return backend_.get();
 }
 
 void PersistService::Close() {
   Drain();
+  peer_.reset();
+  peer_failed_ = false;
   backend_.reset();
   parks_ = false;
 }

@@ -24,15 +24,16 @@
 namespace sx::pg {
 namespace {
 
-// Another session holding `LOCK TABLE events IN EXCLUSIVE MODE`, so every
-// insert of an event waits. Released by Release(), or by a watchdog thread
+// Another session holding `LOCK TABLE <table> IN EXCLUSIVE MODE`, so every
+// insert into it waits. Released by Release(), or by a watchdog thread
 // after `limit` (so that a process that blocks cannot hang the test).
 class TableLock {
  public:
-  TableLock(const std::string& url, const std::string& schema, std::chrono::milliseconds limit) {
+  TableLock(const std::string& url, const std::string& schema, const std::string& table,
+            std::chrono::milliseconds limit) {
     EXPECT_TRUE(conn_.Connect(url).ok());
     Status s = conn_.Exec("BEGIN");
-    if (s.ok()) s = conn_.Exec("LOCK TABLE " + schema + ".events IN EXCLUSIVE MODE");
+    if (s.ok()) s = conn_.Exec("LOCK TABLE " + schema + "." + table + " IN EXCLUSIVE MODE");
     EXPECT_TRUE(s.ok()) << s.ToString();
     watchdog_ = std::thread([this, limit] {
       std::unique_lock<std::mutex> l(mu_);
@@ -106,7 +107,7 @@ class PgParkTest : public PgTest {
 };
 
 TEST_F(PgParkTest, OtherTasksRunWhileAnAppendWaitsForALock) {
-  lock_ = std::make_unique<TableLock>(base_url_, schema_, std::chrono::seconds(5));
+  lock_ = std::make_unique<TableLock>(base_url_, schema_, "events", std::chrono::seconds(5));
   // The writer records how far the ticker had got when its append returned;
   // the ticker lifts the lock after 20 ticks of 5 ms. Were the process
   // blocked in the append, the watchdog would lift it and the ticker would
@@ -129,7 +130,7 @@ TEST_F(PgParkTest, OtherTasksRunWhileAnAppendWaitsForALock) {
 
 TEST_F(PgParkTest, RequestsThatComeWhileParkedGoAsTheNextGroup) {
   int64_t commits = Commits();
-  lock_ = std::make_unique<TableLock>(base_url_, schema_, std::chrono::seconds(5));
+  lock_ = std::make_unique<TableLock>(base_url_, schema_, "events", std::chrono::seconds(5));
   // The first append parks on the lock; three more come in later rounds
   // (one after another's answer would have been a round of its own) and
   // wait for it; they go as one group once it is done.
@@ -147,8 +148,29 @@ TEST_F(PgParkTest, RequestsThatComeWhileParkedGoAsTheNextGroup) {
   EXPECT_EQ(Commits() - commits, 2);  // the parked one, then the three together
 }
 
+TEST_F(PgParkTest, AGroupHeldUpOnTheServerDoesNotHoldUpTheNext) {
+  int64_t commits = Commits();
+  lock_ = std::make_unique<TableLock>(base_url_, schema_, "kv", std::chrono::seconds(5));
+  // The kv-put parks on the lock. The append comes after it and, once the
+  // put is held up, goes on a second connection; then this task lifts the
+  // lock itself. Had the append waited for the put to end, it would have
+  // come back only after the watchdog lifted the lock, after the put.
+  Outcome o =
+      Run("(define appended nil)"
+          "(define put (spawn (fn () (op \"persist/kv-put\" \"k\" 1) appended)))"
+          "(sleep 10)"
+          "(set! appended (get (op \"persist/append-expect\" \"s\" 1 {:seq 2}) :seq))"
+          "(list (%release-lock) (await put))");
+  ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+  EXPECT_EQ(o.value.Inspect(), "(true 2)");
+  EXPECT_EQ(Commits() - commits, 2);  // the counters are the process's, whichever connection
+  o = Run("(list (op \"persist/kv-get\" \"k\") (op \"persist/last-seq\" \"s\"))");
+  ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+  EXPECT_EQ(o.value.Inspect(), "(1 2)");
+}
+
 TEST_F(PgParkTest, ClosingTheStoreFinishesParkedWorkFirst) {
-  lock_ = std::make_unique<TableLock>(base_url_, schema_, std::chrono::milliseconds(300));
+  lock_ = std::make_unique<TableLock>(base_url_, schema_, "events", std::chrono::milliseconds(300));
   // %persist-restart closes the store while the append is parked: the
   // close waits for it (the watchdog lifts the lock), the append is
   // answered, and the store reopens for the next op.
