@@ -96,6 +96,12 @@ class PgParkTest : public PgTest {
     Interpreter& in = host_->interp();
     return in.Run(in.Eval(src));
   }
+  // Runs src and checks its value's printed form.
+  void ExpectValue(const std::string& src, const std::string& want) {
+    Outcome o = Run(src);
+    ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+    EXPECT_EQ(o.value.Inspect(), want) << src;
+  }
   int64_t Commits() {
     Outcome o = Run("(get (op \"persist/stats\") :commits)");
     EXPECT_EQ(o.status, sx::Status::kDone) << o.error_text;
@@ -123,9 +129,7 @@ TEST_F(PgParkTest, OtherTasksRunWhileAnAppendWaitsForALock) {
           "(list (await writer) (await ticker))");
   ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
   EXPECT_EQ(o.value.Inspect(), "((2 20) true)");
-  o = Run("(map (fn (e) (get e :seq)) (op \"persist/read\" \"s\" 1))");
-  ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
-  EXPECT_EQ(o.value.Inspect(), "(1 2)");
+  ExpectValue("(map (fn (e) (get e :seq)) (op \"persist/read\" \"s\" 1))", "(1 2)");
 }
 
 TEST_F(PgParkTest, RequestsThatComeWhileParkedGoAsTheNextGroup) {
@@ -155,18 +159,15 @@ TEST_F(PgParkTest, AGroupHeldUpOnTheServerDoesNotHoldUpTheNext) {
   // put is held up, goes on a second connection; then this task lifts the
   // lock itself. Had the append waited for the put to end, it would have
   // come back only after the watchdog lifted the lock, after the put.
-  Outcome o =
-      Run("(define appended nil)"
-          "(define put (spawn (fn () (op \"persist/kv-put\" \"k\" 1) appended)))"
-          "(sleep 10)"
-          "(set! appended (get (op \"persist/append-expect\" \"s\" 1 {:seq 2}) :seq))"
-          "(list (%release-lock) (await put))");
-  ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
-  EXPECT_EQ(o.value.Inspect(), "(true 2)");
+  ExpectValue(
+      "(define appended nil)"
+      "(define put (spawn (fn () (op \"persist/kv-put\" \"k\" 1) appended)))"
+      "(sleep 10)"
+      "(set! appended (get (op \"persist/append-expect\" \"s\" 1 {:seq 2}) :seq))"
+      "(list (%release-lock) (await put))",
+      "(true 2)");
   EXPECT_EQ(Commits() - commits, 2);  // the counters are the process's, whichever connection
-  o = Run("(list (op \"persist/kv-get\" \"k\") (op \"persist/last-seq\" \"s\"))");
-  ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
-  EXPECT_EQ(o.value.Inspect(), "(1 2)");
+  ExpectValue("(list (op \"persist/kv-get\" \"k\") (op \"persist/last-seq\" \"s\"))", "(1 2)");
 }
 
 TEST_F(PgParkTest, ClosingTheStoreFinishesParkedWorkFirst) {
