@@ -170,6 +170,29 @@ TEST_F(PgParkTest, AGroupHeldUpOnTheServerDoesNotHoldUpTheNext) {
   ExpectValue("(list (op \"persist/kv-get\" \"k\") (op \"persist/last-seq\" \"s\"))", "(1 2)");
 }
 
+TEST_F(PgParkTest, TwoLanesAppendingToOneStreamLeaveItsSeqsDense) {
+  lock_ = std::make_unique<TableLock>(base_url_, schema_, "kv", std::chrono::seconds(5));
+  // The first task's commit takes s's lock, then parks on the kv table. The
+  // second task's append to s goes on the second lane once the first is
+  // held up, and waits for s's lock on the server. Once the table is free
+  // the first commits s's seq 2, and the second finds it taken: a conflict,
+  // though the marks the process remembers said seq 2 was next. Then s
+  // runs on from 2.
+  ExpectValue(
+      "(define both (spawn (fn () (op \"persist/commit\""
+      "  (list {:op \"append\" :stream \"s\" :event {:seq 2}}"
+      "        {:op \"kv-put\" :key \"k\" :value 1})))))"
+      "(define second (spawn (fn () (sleep 10)"
+      "  (op \"persist/append-expect\" \"s\" 1 {:seq 2 :by \"second\"}))))"
+      "(sleep 120)"
+      "(define released (%release-lock))"
+      "(list released (await both) (await second)"
+      "      (get (op \"persist/append-expect\" \"s\" 2 {:seq 3}) :seq))",
+      "(true true {:actual 2 :conflict true :expected 1} 3)");
+  ExpectValue("(map (fn (e) (get e :by)) (op \"persist/read\" \"s\" 1))", "(nil nil nil)");
+  ExpectValue("(op \"persist/last-seq\" \"s\")", "3");
+}
+
 TEST_F(PgParkTest, ClosingTheStoreFinishesParkedWorkFirst) {
   lock_ = std::make_unique<TableLock>(base_url_, schema_, "events", std::chrono::milliseconds(300));
   // %persist-restart closes the store while the append is parked: the
