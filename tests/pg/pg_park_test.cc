@@ -193,6 +193,47 @@ TEST_F(PgParkTest, TwoLanesAppendingToOneStreamLeaveItsSeqsDense) {
   ExpectValue("(op \"persist/last-seq\" \"s\")", "3");
 }
 
+TEST_F(PgParkTest, WithoutASecondConnectionTheNextGroupWaitsForTheHeldUpOne) {
+  // A role allowed one connection: the second lane cannot open, and the
+  // service keeps to one, as before there were two.
+  std::string role = schema_ + "_one", schema = schema_ + "_one";
+  Rows db;
+  ASSERT_TRUE(admin_.Run("db", "SELECT current_database()::text", {}, &db).ok());
+  ASSERT_TRUE(admin_.Exec("CREATE ROLE " + role + " LOGIN PASSWORD 'one' CONNECTION LIMIT 1").ok());
+  ASSERT_TRUE(admin_.Exec("GRANT CREATE ON DATABASE " + db.Bytes(0, 0) + " TO " + role).ok());
+  size_t at = base_url_.find('@'), scheme = base_url_.find("://");
+  ASSERT_TRUE(at != std::string::npos && scheme != std::string::npos) << base_url_;
+  std::string url = base_url_.substr(0, scheme + 3) + role + ":one" + base_url_.substr(at);
+  {
+    host::HostOptions opts;
+    opts.data_dir = url + (url.find('?') == std::string::npos ? "?" : "&") + "schema=" + schema;
+    host::Host host(opts);
+    Interpreter& in = host.interp();
+    std::unique_ptr<TableLock> lock;
+    in.DefineNative("%lock-kv", 0, 0, "", [&](Interpreter& in, std::span<const Value>) {
+      lock = std::make_unique<TableLock>(base_url_, schema, "kv", std::chrono::milliseconds(300));
+      return in.Bool(true);
+    });
+    // The put parks on the lock until the watchdog lifts it; the append
+    // waits for it, and comes back after it.
+    Outcome o =
+        in.Run(in.Eval("(define (op name &rest args) (perform {:op name :args args}))"
+                       "(op \"persist/append-expect\" \"s\" 0 {:seq 1})"
+                       "(%lock-kv)"
+                       "(define appended nil)"
+                       "(define put (spawn (fn () (op \"persist/kv-put\" \"k\" 1) appended)))"
+                       "(sleep 10)"
+                       "(set! appended (get (op \"persist/append-expect\" \"s\" 1 {:seq 2}) :seq))"
+                       "(list (await put) appended (get (op \"persist/stats\") :commits))"));
+    ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+    EXPECT_EQ(o.value.Inspect(), "(nil 2 3)");
+    EXPECT_TRUE(lock != nullptr && lock->released());
+  }
+  EXPECT_TRUE(admin_.Exec("DROP SCHEMA " + schema + " CASCADE").ok());
+  EXPECT_TRUE(admin_.Exec("DROP OWNED BY " + role).ok());
+  EXPECT_TRUE(admin_.Exec("DROP ROLE " + role).ok());
+}
+
 TEST_F(PgParkTest, ClosingTheStoreFinishesParkedWorkFirst) {
   lock_ = std::make_unique<TableLock>(base_url_, schema_, "events", std::chrono::milliseconds(300));
   // %persist-restart closes the store while the append is parked: the
