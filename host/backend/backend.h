@@ -153,9 +153,11 @@ class Backend {
   }
   // Another handle on the same engine with a connection of its own, so a
   // host can run a second group while the first waits on the server. It
-  // shares this handle's counters and what it knows of the streams, and is
-  // used on the same thread. InvalidArgument from engines that never wait.
-  virtual Status OpenPeer(std::unique_ptr<Backend>* out) {
+  // shares this handle's counters and what it knows of the streams, is
+  // used on the same thread, and waits through `waiter` from the start
+  // (its connect too). InvalidArgument from engines that never wait.
+  virtual Status OpenPeer(SocketWaiter waiter, std::unique_ptr<Backend>* out) {
+    (void)waiter;
     (void)out;
     return Status::InvalidArgument(std::string(kind()) + " has one conversation only");
   }

@@ -133,6 +133,7 @@ class PersistService {
     short park_events = 0;
     int64_t park_deadline_ns = -1;  // steady clock; -1: none
     int64_t started_ns = 0;         // when its group started (steady clock)
+    bool give_back = false;         // ended without serving: its peer did not open
   };
   static constexpr int kLanes = 2;
 
@@ -149,10 +150,14 @@ class PersistService {
   // one parked and held up (kHeldUpNs), the other, opening the peer; else
   // none, and requests wait for the parked group to end.
   int FreeLane();
-  // Lane 1's handle, opened at the first call; false when the engine has
-  // one conversation only or the peer could not be opened (then lane 0
-  // does all the work).
+  // Whether lane 1 may run: its peer is open, or may be tried (the engine
+  // waits on a server, and no try failed in the last kPeerRetryNs).
+  bool PeerMayOpen() const;
+  // Opens lane 1's peer, on lane 1's fiber so that its connect parks;
+  // false when it could not (lane 0 then does the work for a while).
   bool OpenPeer();
+  // Puts lane's unserved requests back at the head of the queue.
+  void GiveBack(int lane);
   // The poller: continues the parked work whose socket is ready, and moves
   // queued requests to a lane that became free.
   void Poll(int64_t timeout_ns);
@@ -179,7 +184,7 @@ class PersistService {
   std::unique_ptr<backend::Backend> backend_;
   bool parks_ = false;  // the engine waits on a socket through WaitOnSocket
   std::unique_ptr<backend::Backend> peer_;
-  bool peer_failed_ = false;  // tried and refused; one lane until Close
+  int64_t peer_retry_ns_ = 0;  // a peer that did not open: not again before (steady clock)
   Lane lanes_[kLanes];
   Interpreter* in_ = nullptr;      // whose requests the lanes and queued_ hold
   std::vector<IoRequest> queued_;  // came while every lane was parked: the next group

@@ -164,6 +164,10 @@ IoResult Finish(OpCall& c, Status s) {
 // that groups form as they always did while the server keeps up.
 constexpr int64_t kHeldUpNs = 50'000'000;
 
+// How long after a peer could not open (a connection limit, a server
+// away) the service keeps to one lane before it tries again.
+constexpr int64_t kPeerRetryNs = 30'000'000'000;
+
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -287,20 +291,26 @@ int PersistService::FreeLane() {
   if (p0 && p1) return -1;
   int busy = p0 ? 0 : 1, other = 1 - busy;
   if (NowNs() - lanes_[busy].started_ns < kHeldUpNs) return -1;
-  if (other == 1 && !OpenPeer()) return -1;
+  if (other == 1 && !PeerMayOpen()) return -1;
   return other;
+}
+
+bool PersistService::PeerMayOpen() const {
+  return peer_ != nullptr || (backend_ != nullptr && parks_ && NowNs() >= peer_retry_ns_);
 }
 
 void PersistService::Start(Interpreter& in, int lane, std::span<IoRequest> batch,
                            const std::vector<size_t>& which) {
-  std::vector<IoRequest>& work = lanes_[lane].work;
-  work.clear();
-  for (size_t i : which) work.push_back(batch[i]);
-  if (StartWork(in, lane)) {
-    for (size_t k = 0; k < which.size(); ++k) batch[which[k]].result = std::move(work[k].result);
-    work.clear();
+  Lane& l = lanes_[lane];
+  l.work.clear();
+  for (size_t i : which) l.work.push_back(batch[i]);
+  bool ended = StartWork(in, lane);
+  if (ended && !l.give_back) {
+    for (size_t k = 0; k < which.size(); ++k) batch[which[k]].result = std::move(l.work[k].result);
+    l.work.clear();
     return;
   }
+  if (ended) GiveBack(lane);  // they wait for the parked lane
   for (size_t i : which) batch[i].result = IoResult::Later();
 }
 
@@ -308,20 +318,32 @@ bool PersistService::StartWork(Interpreter& in, int lane) {
   Lane& l = lanes_[lane];
   if (!l.fiber) l.fiber = std::make_unique<HostFiber>();
   l.started_ns = NowNs();
-  return l.fiber->Start([this, &in, lane] { Serve(in, lanes_[lane].work, lane); });
+  return l.fiber->Start([this, &in, lane] {
+    if (lane == 1 && !OpenPeer()) {
+      lanes_[1].give_back = true;
+      return;
+    }
+    Serve(in, lanes_[lane].work, lane);
+  });
 }
 
 bool PersistService::OpenPeer() {
   if (peer_) return true;
-  if (backend_ == nullptr || !parks_ || peer_failed_) return false;
-  if (!backend_->OpenPeer(&peer_).ok()) {
-    peer_.reset();
-    peer_failed_ = true;
-    return false;
-  }
-  peer_->SetSocketWaiter(
-      [this](int fd, short events, int timeout_ms) { WaitOnSocket(1, fd, events, timeout_ms); });
-  return true;
+  Status s = backend_->OpenPeer(
+      [this](int fd, short events, int timeout_ms) { WaitOnSocket(1, fd, events, timeout_ms); },
+      &peer_);
+  if (s.ok()) return true;
+  peer_.reset();
+  peer_retry_ns_ = NowNs() + kPeerRetryNs;
+  return false;
+}
+
+void PersistService::GiveBack(int lane) {
+  Lane& l = lanes_[lane];
+  l.give_back = false;
+  queued_.insert(queued_.begin(), std::make_move_iterator(l.work.begin()),
+                 std::make_move_iterator(l.work.end()));
+  l.work.clear();
 }
 
 void PersistService::WaitOnSocket(int lane, int fd, short events, int timeout_ms) {
@@ -356,7 +378,7 @@ void PersistService::Poll(int64_t timeout_ns) {
   }
   if (n == 0) return;
   // Queued requests move to the other lane once the one parked is held up.
-  if (n == 1 && !queued_.empty() && (lane_of[0] == 1 || !peer_failed_)) {
+  if (n == 1 && !queued_.empty() && (lane_of[0] == 1 || PeerMayOpen())) {
     until(lanes_[lane_of[0]].started_ns + kHeldUpNs);
   }
   timespec ts{static_cast<time_t>(wait / 1000000000), static_cast<long>(wait % 1000000000)};
@@ -373,6 +395,9 @@ void PersistService::Poll(int64_t timeout_ns) {
   if (queued_.empty()) return;
   int lane = FreeLane();
   if (lane >= 0) Settle(lane, TakeQueued(lane));
+  // A peer that could not open gave its requests back: lane 0 takes them
+  // if it is free, or when its group ends.
+  if (!queued_.empty() && !busy()) Settle(0, TakeQueued(0));
 }
 
 void PersistService::Continue(int lane) {
@@ -400,12 +425,20 @@ bool PersistService::Run(int lane, Step step) {
 }
 
 void PersistService::Settle(int lane, bool ended) {
+  if (ended && lanes_[lane].give_back) {
+    GiveBack(lane);  // the poller starts them on a free lane
+    return;
+  }
   while (ended) {
     std::vector<IoRequest> done;
     done.swap(lanes_[lane].work);
     for (IoRequest& q : done) in_->Answer(q.token, std::move(q.result));
     if (queued_.empty()) return;
     ended = TakeQueued(lane);
+    if (ended && lanes_[lane].give_back) {
+      GiveBack(lane);
+      return;
+    }
   }
 }
 
@@ -507,7 +540,7 @@ backend::Backend* PersistService::OpenBackend(std::string* error) {
 void PersistService::Close() {
   Drain();
   peer_.reset();
-  peer_failed_ = false;
+  peer_retry_ns_ = 0;
   backend_.reset();
   parks_ = false;
 }

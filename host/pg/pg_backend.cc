@@ -548,12 +548,13 @@ class PgBackend final : public backend::Backend {
     conn_.set_waiter(std::move(waiter));
     return true;
   }
-  Status OpenPeer(std::unique_ptr<Backend>* out) override {
+  Status OpenPeer(SocketWaiter waiter, std::unique_ptr<Backend>* out) override {
     // The schema is this handle's, opened and migrated already.
     auto peer = std::make_unique<PgBackend>(opt_);
     peer->stream_salt_ = stream_salt_;
     peer->key_salt_ = key_salt_;
     peer->shared_ = shared_;
+    peer->conn_.set_waiter(std::move(waiter));
     Status s = peer->conn_.Connect(opt_.url);
     if (s.ok()) s = peer->AfterConnect();
     if (s.ok()) *out = std::move(peer);
