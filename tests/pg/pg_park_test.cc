@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -232,6 +233,55 @@ TEST_F(PgParkTest, WithoutASecondConnectionTheNextGroupWaitsForTheHeldUpOne) {
   EXPECT_TRUE(admin_.Exec("DROP SCHEMA " + schema + " CASCADE").ok());
   EXPECT_TRUE(admin_.Exec("DROP OWNED BY " + role).ok());
   EXPECT_TRUE(admin_.Exec("DROP ROLE " + role).ok());
+}
+
+TEST_F(PgParkTest, WritesAcrossLanesThatComeAndGoLoseNothing) {
+  // Another session takes the kv table for 80 ms out of every 100, so
+  // groups with a kv-put are held up again and again, and the requests
+  // that come meanwhile move to the second lane and back. Four tasks put
+  // keys; twelve append to their own streams and four append-next to one
+  // shared stream, each with pauses of its own so that they come apart.
+  std::atomic<bool> stop{false};
+  std::thread locker([&] {
+    Conn c;
+    ASSERT_TRUE(c.Connect(base_url_).ok());
+    while (!stop) {
+      ASSERT_TRUE(c.Exec("BEGIN").ok());
+      ASSERT_TRUE(c.Exec("LOCK TABLE " + schema_ + ".kv IN EXCLUSIVE MODE").ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(80));
+      ASSERT_TRUE(c.Exec("COMMIT").ok());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  Outcome o = Run(
+      "(define (puts t)"
+      "  (spawn (fn () (for-each (fn (i) (op \"persist/kv-put\" (str \"k\" t) i) (sleep 5))"
+      "                          (range 8)))))"
+      "(define (own t)"
+      "  (spawn (fn () (for-each (fn (i)"
+      "    (op \"persist/append-expect\" (str \"own\" t) i {:seq (+ i 1)})"
+      "    (sleep (mod (* t i) 7)))"
+      "    (range 30)))))"
+      "(define (shared t)"
+      "  (spawn (fn () (for-each (fn (i) (op \"persist/append-next\" \"shared\" \"e\" 0 t)"
+      "                                  (sleep (mod (* 3 t i) 5)))"
+      "                          (range 20)))))"
+      "(for-each await (append (map puts (range 4)) (map own (range 12)) (map shared (range 4))))"
+      "(list (map (fn (t) (map (fn (e) (get e :seq)) (op \"persist/read\" (str \"own\" t) 1)))"
+      "           (range 12))"
+      "      (map (fn (t) (op \"persist/kv-get\" (str \"k\" t))) (range 4))"
+      "      (map (fn (e) (get e :seq)) (op \"persist/read\" \"shared\" 1)))");
+  stop = true;
+  locker.join();
+  ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+  auto seqs = [](int n) {
+    std::string s = "(";
+    for (int i = 1; i <= n; ++i) s += std::to_string(i) + (i < n ? " " : ")");
+    return s;
+  };
+  std::string own = "(";
+  for (int t = 0; t < 12; ++t) own += seqs(30) + (t < 11 ? " " : ")");
+  EXPECT_EQ(o.value.Inspect(), "(" + own + " (7 7 7 7) " + seqs(80) + ")");
 }
 
 TEST_F(PgParkTest, ClosingTheStoreFinishesParkedWorkFirst) {
