@@ -140,11 +140,11 @@ class PersistService {
   // Serves the requests that are ours, in order, in the calling context,
   // through lane's handle.
   void Serve(Interpreter& in, std::span<IoRequest> batch, int lane);
-  // Runs lane's work on its fiber; true when it ended without parking.
-  bool StartWork(Interpreter& in, int lane);
+  // Runs lane's work (in_'s requests) on its fiber; true when it ended
+  // without parking.
+  bool StartWork(int lane);
   // Gives lane the requests `which` of batch: each is answered now, or later.
-  void Start(Interpreter& in, int lane, std::span<IoRequest> batch,
-             const std::vector<size_t>& which);
+  void Start(int lane, std::span<IoRequest> batch, const std::vector<size_t>& which);
   bool parked(int lane) const;
   // The lane a group may start on now, or -1: with both idle, lane 0; with
   // one parked and held up (kHeldUpNs), the other, opening the peer; else

@@ -276,7 +276,7 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
   in_ = &in;
   int lane = queued_.empty() ? FreeLane() : -1;
   if (lane >= 0) {
-    Start(in, lane, batch, ours);
+    Start(lane, batch, ours);
     return;
   }
   for (size_t i : ours) {
@@ -299,12 +299,11 @@ bool PersistService::PeerMayOpen() const {
   return peer_ != nullptr || (backend_ != nullptr && parks_ && NowNs() >= peer_retry_ns_);
 }
 
-void PersistService::Start(Interpreter& in, int lane, std::span<IoRequest> batch,
-                           const std::vector<size_t>& which) {
+void PersistService::Start(int lane, std::span<IoRequest> batch, const std::vector<size_t>& which) {
   Lane& l = lanes_[lane];
   l.work.clear();
   for (size_t i : which) l.work.push_back(batch[i]);
-  bool ended = StartWork(in, lane);
+  bool ended = StartWork(lane);
   if (ended && !l.give_back) {
     for (size_t k = 0; k < which.size(); ++k) batch[which[k]].result = std::move(l.work[k].result);
     l.work.clear();
@@ -314,16 +313,16 @@ void PersistService::Start(Interpreter& in, int lane, std::span<IoRequest> batch
   for (size_t i : which) batch[i].result = IoResult::Later();
 }
 
-bool PersistService::StartWork(Interpreter& in, int lane) {
+bool PersistService::StartWork(int lane) {
   Lane& l = lanes_[lane];
   if (!l.fiber) l.fiber = std::make_unique<HostFiber>();
   l.started_ns = NowNs();
-  return l.fiber->Start([this, &in, lane] {
+  return l.fiber->Start([this, lane] {
     if (lane == 1 && !OpenPeer()) {
       lanes_[1].give_back = true;
       return;
     }
-    Serve(in, lanes_[lane].work, lane);
+    Serve(*in_, lanes_[lane].work, lane);
   });
 }
 
@@ -407,7 +406,7 @@ void PersistService::Continue(int lane) {
 
 bool PersistService::TakeQueued(int lane) {
   lanes_[lane].work.swap(queued_);
-  return Run(lane, [&] { return StartWork(*in_, lane); });
+  return Run(lane, [&] { return StartWork(lane); });
 }
 
 template <typename Step>
@@ -425,20 +424,15 @@ bool PersistService::Run(int lane, Step step) {
 }
 
 void PersistService::Settle(int lane, bool ended) {
-  if (ended && lanes_[lane].give_back) {
-    GiveBack(lane);  // the poller starts them on a free lane
-    return;
-  }
-  while (ended) {
+  for (; ended; ended = TakeQueued(lane)) {
+    if (lanes_[lane].give_back) {
+      GiveBack(lane);  // a lane that is free takes them (Poll)
+      return;
+    }
     std::vector<IoRequest> done;
     done.swap(lanes_[lane].work);
     for (IoRequest& q : done) in_->Answer(q.token, std::move(q.result));
     if (queued_.empty()) return;
-    ended = TakeQueued(lane);
-    if (ended && lanes_[lane].give_back) {
-      GiveBack(lane);
-      return;
-    }
   }
 }
 
