@@ -2,11 +2,13 @@
 //
 // libedit is driven through its native interface (histedit.h), not its
 // readline emulation, so that Ctrl-C can end a read cleanly: the editor reads
-// characters through our GetChar, which sees the SIGINT as an interrupted
-// read() and makes el_gets return with nothing. For that the SIGINT handler
-// is installed without SA_RESTART (the REPL does so).
+// characters through our GetChar, which waits in short polls, sees the
+// SIGINT's flag and makes el_gets return with nothing. The SIGINT handler is
+// installed without SA_RESTART (the REPL does so), so that a poll the signal
+// lands in returns at once.
 #include "host/cli/line_editor.h"
 
+#include <fcntl.h>
 #include <histedit.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -48,11 +50,15 @@ struct LineEditor::Editor {
   std::string prompt;
   LineEditor* owner = nullptr;
   struct sigaction old_winch {};
+  // Where GetChar reads: the terminal opened again, non-blocking, so that a
+  // read after poll cannot block (see GetChar); stdin where that fails.
+  int in_fd = STDIN_FILENO;
 
   ~Editor() {
     if (el != nullptr) el_end(el);
     if (history != nullptr) history_end(history);
     sigaction(SIGWINCH, &old_winch, nullptr);
+    if (in_fd != STDIN_FILENO) close(in_fd);
   }
 
   static Editor* From(EditLine* el) {
@@ -66,19 +72,24 @@ struct LineEditor::Editor {
   // One character of input, decoded from the locale's multibyte encoding.
   // 1: a character; 0: end of input; -1: an error or a Ctrl-C.
   static int GetChar(EditLine* el, wchar_t* out) {
+    int fd = From(el)->in_fd;
     std::mbstate_t state{};
     for (;;) {
       // A SIGINT may land while libedit is writing, not reading; then no
       // read() is there to be interrupted. So wait in short slices and look
       // at the flag each time instead of blocking in read().
       if (g_interrupted) return -1;
-      pollfd p{STDIN_FILENO, POLLIN, 0};
+      pollfd p{fd, POLLIN, 0};
       int ready = poll(&p, 1, 50);
       if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+      // The terminal drops its typed-ahead input when it sends SIGINT: a
+      // Ctrl-C between poll and read leaves nothing to read, and a blocking
+      // read would wait past the signal, already handled, for a next key.
       char byte;
-      ssize_t n = read(STDIN_FILENO, &byte, 1);
+      ssize_t n = read(fd, &byte, 1);
       if (n == 0) return 0;
       if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) continue;
         if (errno != EINTR || g_interrupted) return -1;
         continue;
       }
@@ -156,6 +167,12 @@ LineEditor::LineEditor(Options options) : options_(std::move(options)) {
   history(ed->history, &ev, H_SETUNIQUE, 1);
   if (!options_.history_path.empty()) {
     history(ed->history, &ev, H_LOAD, options_.history_path.c_str());
+  }
+  // A description of the terminal of our own: O_NONBLOCK on stdin's would
+  // be shared with the shell that started us.
+  if (const char* tty = ttyname(STDIN_FILENO); tty != nullptr) {
+    int fd = open(tty, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0) ed->in_fd = fd;
   }
   EditLine* el = ed->el;
   el_set(el, EL_CLIENTDATA, ed.get());
