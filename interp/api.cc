@@ -108,11 +108,13 @@ double Value::AsDouble() const {
   return ix::AsDouble(Raw(bits()));
 }
 
-std::string Value::AsString() const {
+std::string Value::AsString() const { return std::string(View()); }
+
+std::string_view Value::View() const {
   ix::Value v = Raw(bits());
-  if (ix::IsString(v)) return std::string(ix::StringView(v));
-  if (ix::IsSymbol(v)) return std::string(ix::AsSymbol(v)->name->View());
-  if (ix::IsKeyword(v)) return std::string(ix::AsKeyword(v)->name->View());
+  if (ix::IsString(v)) return ix::StringView(v);
+  if (ix::IsSymbol(v)) return ix::AsSymbol(v)->name->View();
+  if (ix::IsKeyword(v)) return ix::AsKeyword(v)->name->View();
   Require(false, "not a string, symbol or keyword");
   return {};
 }

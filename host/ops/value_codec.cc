@@ -91,11 +91,11 @@ class Encoder {
       Tag(vf::kFloat);
       store::PutFixed64(out_, bits);
     } else if (v.IsString()) {
-      PutBytes(out_, vf::kString, v.AsString());
+      PutBytes(out_, vf::kString, v.View());
     } else if (v.IsSymbol()) {
-      PutBytes(out_, vf::kSymbol, v.AsString());
+      PutBytes(out_, vf::kSymbol, v.View());
     } else if (v.IsKeyword()) {
-      PutBytes(out_, vf::kKeyword, v.AsString());
+      PutBytes(out_, vf::kKeyword, v.View());
     } else if (v.IsList()) {
       Frame f;
       f.items = v.Items();
@@ -266,6 +266,9 @@ class Decoder {
 
 bool EncodeValue(Interpreter& in, const Value& v, std::string* out, std::string* error) {
   size_t mark = out->size();
+  // An event of a few hundred bytes is written without growing the string
+  // again and again.
+  out->reserve(mark + 256);
   out->push_back(static_cast<char>(vf::kBinaryV1));
   if (Encoder(out, in.GetLimits().max_read_depth).Encode(v)) return true;
   out->resize(mark);

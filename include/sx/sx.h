@@ -99,6 +99,9 @@ class Value {
   std::vector<std::pair<std::string, Value>> Entries() const;  // sorted by key
   std::string ErrorMessage() const;                            // an error value's message
   Value ErrorData() const;
+  // AsString's bytes without a copy: valid while this handle lives (values
+  // never change, and the heap never moves them).
+  std::string_view View() const;
 
   std::string TypeName() const;  // as `type-of`
   std::string Inspect() const;   // readable text, as `inspect`

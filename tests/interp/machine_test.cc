@@ -145,6 +145,24 @@ TEST(Machine, HandlesKeepValuesAliveAcrossCollections) {
   EXPECT_EQ(kept.Items()[999].AsString(), "item-999");
 }
 
+TEST(Machine, AViewOfAStringStaysPutAcrossCollections) {
+  Interpreter in;
+  Value big = EvalOk(in, "(apply str (map (fn (i) \"0123456789\") (range 1000)))").value;
+  Value small = EvalOk(in, "\"abc\"").value;
+  Value key = EvalOk(in, ":name").value;
+  std::string_view big_view = big.View(), small_view = small.View();
+  const char* big_at = big_view.data();
+  EvalOk(in,
+         "(define (churn n) (if (= n 0) :done (begin (str n n) (churn (- n 1))))) (churn 500000)");
+  EXPECT_GT(in.heap_stats().collections, 0u);
+  EXPECT_EQ(big.View().data(), big_at);
+  EXPECT_EQ(big_view.size(), 10000u);
+  EXPECT_EQ(big_view.substr(9990), "0123456789");
+  EXPECT_EQ(small_view, "abc");
+  EXPECT_EQ(key.View(), "name");
+  EXPECT_THROW(EvalOk(in, "42").value.View(), std::logic_error);
+}
+
 TEST(Machine, AMillionSelfReferencingClosuresDoNotGrowMemory) {
   Interpreter in;
   // Each iteration builds a closure that refers to itself (a cycle) and drops it.
