@@ -13,7 +13,8 @@
 //    event and 64 events per transaction. Targets: >= 10x one task, >= 0.8x
 //    batched libpq.
 // 2. 8 processes x 8 tasks (groups of 8) against 8 libpq connections
-//    inserting 8 events per transaction. Target: >= 0.8x.
+//    inserting 8 events per transaction. Target: >= 0.8x. Each process
+//    writes 50 untimed groups first, and the 8 windows open together.
 // 1 also runs SX tasks through the sx host (sx::host::Host, as `sx --store
 // URL` runs a script): 1 task and 64 tasks appending, the op table's group
 // commit making the groups. 1 and 2 also run the backend with
@@ -39,7 +40,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <new>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -145,17 +148,29 @@ void ResetSchemas() {
         "reset");
 }
 
-// `tasks` tasks, each with a stream of its own, `per_group` batches per
-// CommitGroup; appends until the time is up. Returns events/s.
-double BackendRate(Backend* db, int tasks, const std::string& prefix, double seconds) {
+// What a run does before its timed window: `groups` untimed groups (a new
+// session's first groups plan its statements, and the backend's learn its
+// streams), then `ready` (which waits for the other processes of a figure).
+struct Warm {
+  int groups = 0;
+  std::function<void()> ready;
+};
+
+// The 8 x 8 figures' warm-up: a session's warm-up is paid once in its
+// life, not in every second of it.
+constexpr int kWarmGroups = 50;
+
+// `tasks` tasks, each with a stream of its own, one batch each per
+// CommitGroup; appends until the time is up (after `warm`). Returns
+// events/s.
+double BackendRate(Backend* db, int tasks, const std::string& prefix, double seconds,
+                   const Warm& warm = {}) {
   std::vector<uint64_t> next(tasks, 1);
   std::string payload(kPayloadBytes, 'p');
   std::vector<WriteBatch> batches(tasks);
   std::vector<const WriteBatch*> group;
   std::vector<Status> results;
-  uint64_t events = 0;
-  Clock::time_point start = Clock::now();
-  while (Seconds(start) < seconds) {
+  auto commit_group = [&] {
     group.clear();
     for (int t = 0; t < tasks; ++t) {
       batches[t].Clear();
@@ -164,6 +179,13 @@ double BackendRate(Backend* db, int tasks, const std::string& prefix, double sec
     }
     db->CommitGroup(group, &results);
     for (const Status& s : results) Check(s, "commit");
+  };
+  for (int i = 0; i < warm.groups; ++i) commit_group();
+  if (warm.ready) warm.ready();
+  uint64_t events = 0;
+  Clock::time_point start = Clock::now();
+  while (Seconds(start) < seconds) {
+    commit_group();
     events += tasks;
   }
   return events / Seconds(start);
@@ -223,57 +245,83 @@ int HostEventsPerTask(int tasks) {
 
 // Plain libpq: `per_txn` events per transaction (1: autocommit INSERTs), a
 // multi-row INSERT of binary arrays for a batch. Returns events/s.
-double LibpqRate(int per_txn, const std::string& prefix, double seconds) {
+double LibpqRate(int per_txn, const std::string& prefix, double seconds, const Warm& warm = {}) {
   Conn c;
   Check(c.Connect(g_url), "connect");
   std::string payload(kPayloadBytes, 'p');
-  uint64_t events = 0, seq = 1;
-  Clock::time_point start = Clock::now();
-  while (Seconds(start) < seconds) {
+  uint64_t seq = 1;
+  std::vector<std::string> names(per_txn);
+  for (int i = 0; i < per_txn; ++i) names[i] = prefix + std::to_string(i);
+  auto insert = [&] {
     if (per_txn == 1) {
       Check(c.Run("one", "INSERT INTO bench_base.events VALUES ($1, $2, $3)",
                   {sx::pg::ByteaParam(prefix), sx::pg::Int8Param(static_cast<int64_t>(seq++)),
                    sx::pg::ByteaParam(payload)}),
             "insert");
-    } else {
-      std::vector<const std::string*> streams, payloads;
-      std::vector<int64_t> seqs;
-      std::vector<std::string> names(per_txn);
-      for (int i = 0; i < per_txn; ++i) {
-        names[i] = prefix + std::to_string(i);
-        streams.push_back(&names[i]);
-        payloads.push_back(&payload);
-        seqs.push_back(static_cast<int64_t>(seq));
-      }
-      ++seq;
-      std::vector<Conn::Step> steps;
-      steps.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
-      steps.push_back(Conn::Step{"many",
-                                 "INSERT INTO bench_base.events SELECT * FROM "
-                                 "unnest($1::bytea[], $2::int8[], $3::bytea[])",
-                                 {sx::pg::ByteaArrayParam(streams), sx::pg::Int8ArrayParam(seqs),
-                                  sx::pg::ByteaArrayParam(payloads)},
-                                 nullptr});
-      steps.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
-      Check(c.Pipeline(&steps), "batch");
+      return;
     }
+    std::vector<const std::string*> streams, payloads;
+    std::vector<int64_t> seqs;
+    for (int i = 0; i < per_txn; ++i) {
+      streams.push_back(&names[i]);
+      payloads.push_back(&payload);
+      seqs.push_back(static_cast<int64_t>(seq));
+    }
+    ++seq;
+    std::vector<Conn::Step> steps;
+    steps.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
+    steps.push_back(Conn::Step{"many",
+                               "INSERT INTO bench_base.events SELECT * FROM "
+                               "unnest($1::bytea[], $2::int8[], $3::bytea[])",
+                               {sx::pg::ByteaArrayParam(streams), sx::pg::Int8ArrayParam(seqs),
+                                sx::pg::ByteaArrayParam(payloads)},
+                               nullptr});
+    steps.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
+    Check(c.Pipeline(&steps), "batch");
+  };
+  for (int i = 0; i < warm.groups; ++i) insert();
+  if (warm.ready) warm.ready();
+  uint64_t events = 0;
+  Clock::time_point start = Clock::now();
+  while (Seconds(start) < seconds) {
+    insert();
     events += per_txn;
   }
   return events / Seconds(start);
 }
 
-// Runs fn(i) in `procs` processes at once; returns the sum of their rates.
+// Runs fn(i, warm) in `procs` processes at once; returns the sum of their
+// rates. Each process writes kWarmGroups groups and then waits for the
+// others before its window opens, so that the windows overlap (no process
+// times its run while others are still connecting) and no session's
+// warm-up is timed.
 template <typename Fn>
 double InProcesses(int procs, Fn fn) {
-  auto* rates = static_cast<double*>(mmap(nullptr, sizeof(double) * procs, PROT_READ | PROT_WRITE,
-                                          MAP_SHARED | MAP_ANONYMOUS, -1, 0));
-  if (rates == MAP_FAILED) Die("mmap");
+  struct Shared {
+    std::atomic<int> ready;
+    double rates[64];
+  };
+  if (procs > 64) Die("too many processes");
+  void* mem =
+      mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) Die("mmap");
+  auto* shared = new (mem) Shared{};
+  Warm warm;
+  warm.groups = kWarmGroups;
+  warm.ready = [shared, procs] {
+    shared->ready.fetch_add(1);
+    Clock::time_point since = Clock::now();
+    while (shared->ready.load() < procs) {
+      if (Seconds(since) > 60) Die("the other processes never got ready");
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  };
   std::vector<pid_t> pids;
   for (int i = 0; i < procs; ++i) {
     pid_t pid = fork();
     if (pid < 0) Die("fork");
     if (pid == 0) {
-      rates[i] = fn(i);
+      shared->rates[i] = fn(i, warm);
       _exit(0);
     }
     pids.push_back(pid);
@@ -283,9 +331,9 @@ double InProcesses(int procs, Fn fn) {
     int status = 0;
     waitpid(pids[i], &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die("a process failed");
-    sum += rates[i];
+    sum += shared->rates[i];
   }
-  munmap(rates, sizeof(double) * procs);
+  munmap(mem, sizeof(Shared));
   return sum;
 }
 
@@ -350,17 +398,18 @@ const std::pair<const char*, OnlyFigure> kOnly[] = {
      }},
     {"backend8x8",
      [](double* events) {
-       double rate = InProcesses(8, [](int i) {
+       double rate = InProcesses(8, [](int i, const Warm& warm) {
          auto db = OpenBackend("bench_sx");
-         return BackendRate(db.get(), 8, "only" + std::to_string(i) + "-", g_seconds);
+         return BackendRate(db.get(), 8, "only" + std::to_string(i) + "-", g_seconds, warm);
        });
        *events = rate * g_seconds;
        return rate;
      }},
     {"libpq8x8",
      [](double* events) {
-       double rate = InProcesses(
-           8, [](int i) { return LibpqRate(8, "only" + std::to_string(i) + "-", g_seconds); });
+       double rate = InProcesses(8, [](int i, const Warm& warm) {
+         return LibpqRate(8, "only" + std::to_string(i) + "-", g_seconds, warm);
+       });
        *events = rate * g_seconds;
        return rate;
      }},
@@ -443,17 +492,20 @@ int main(int argc, char** argv) {
     base64_srv.Add(base_meter.ServerPer(base64.Last() * g_seconds));
     host64.Add(host.Rate(64, HostEventsPerTask(64), "hh" + r + "-"));
     host1.Add(host.Rate(1, HostEventsPerTask(1), "h" + r + "-"));
-    procs.Add(InProcesses(8, [&](int i) {
-      auto pdb = OpenBackend("bench_sx");
-      return BackendRate(pdb.get(), 8, "p" + r + "." + std::to_string(i) + "-", g_seconds);
-    }));
-    base_procs.Add(InProcesses(8, [&](int i) {
-      return LibpqRate(8, "bp" + r + "." + std::to_string(i) + "-", g_seconds);
-    }));
-    procs2.Add(InProcesses(8, [&](int i) {
-      auto pdb = OpenBackend("bench_sx", /*one_round_trip=*/false);
-      return BackendRate(pdb.get(), 8, "q" + r + "." + std::to_string(i) + "-", g_seconds);
-    }));
+    auto backend8 = [&](const std::string& tag, bool one_round_trip) {
+      return [&, tag, one_round_trip](int i, const Warm& warm) {
+        auto pdb = OpenBackend("bench_sx", one_round_trip);
+        return BackendRate(pdb.get(), 8, tag + r + "." + std::to_string(i) + "-", g_seconds, warm);
+      };
+    };
+    auto libpq8 = [&](const std::string& tag) {
+      return [&, tag](int i, const Warm& warm) {
+        return LibpqRate(8, tag + r + "." + std::to_string(i) + "-", g_seconds, warm);
+      };
+    };
+    procs.Add(InProcesses(8, backend8("p", true)));
+    base_procs.Add(InProcesses(8, libpq8("bp")));
+    procs2.Add(InProcesses(8, backend8("q", false)));
   }
   std::printf("\n1. one process, durable appends (medians of %d rounds)\n", g_rounds);
   Row("backend, 1 task (a commit per append)", one.Median(), "events/s");
