@@ -531,6 +531,8 @@ class PgBackend final : public backend::Backend {
     out->emplace_back("commits-one-trip", shared_->short_way);
     out->emplace_back("one-trip-misses", shared_->short_way_misses);
     out->emplace_back("wake-ups", shared_->wake_ups);
+    out->emplace_back("second-connections", shared_->peers);
+    out->emplace_back("second-connection-failures", shared_->peer_failures);
     out->emplace_back("schema-version", LatestSchemaVersion());
     return Status::OK();
   }
@@ -557,7 +559,12 @@ class PgBackend final : public backend::Backend {
     peer->conn_.set_waiter(std::move(waiter));
     Status s = peer->conn_.Connect(opt_.url);
     if (s.ok()) s = peer->AfterConnect();
-    if (s.ok()) *out = std::move(peer);
+    if (s.ok()) {
+      ++shared_->peers;
+      *out = std::move(peer);
+    } else {
+      ++shared_->peer_failures;  // the caller goes on with one connection
+    }
     return s;
   }
 
@@ -651,6 +658,8 @@ class PgBackend final : public backend::Backend {
     uint64_t wake_ups = 0;
     uint64_t short_way = 0;         // commits that took one round trip
     uint64_t short_way_misses = 0;  // short ways that found a stream moved
+    uint64_t peers = 0;             // second handles opened (OpenPeer)
+    uint64_t peer_failures = 0;     // and those that could not open
   };
   // A server session, named by its pid and start time (a pid is reused),
   // and an xid no transaction it starts from now on is below: the oldest

@@ -169,6 +169,10 @@ TEST_F(PgParkTest, AGroupHeldUpOnTheServerDoesNotHoldUpTheNext) {
       "(true 2)");
   EXPECT_EQ(Commits() - commits, 2);  // the counters are the process's, whichever connection
   ExpectValue("(list (op \"persist/kv-get\" \"k\") (op \"persist/last-seq\" \"s\"))", "(1 2)");
+  ExpectValue(
+      "(map (fn (k) (get (op \"persist/stats\") k))"
+      "     (list :second-connections :second-connection-failures))",
+      "(1 0)");
 }
 
 TEST_F(PgParkTest, TwoLanesAppendingToOneStreamLeaveItsSeqsDense) {
@@ -225,9 +229,12 @@ TEST_F(PgParkTest, WithoutASecondConnectionTheNextGroupWaitsForTheHeldUpOne) {
                        "(define put (spawn (fn () (op \"persist/kv-put\" \"k\" 1) appended)))"
                        "(sleep 10)"
                        "(set! appended (get (op \"persist/append-expect\" \"s\" 1 {:seq 2}) :seq))"
-                       "(list (await put) appended (get (op \"persist/stats\") :commits))"));
+                       "(define (stat k) (get (op \"persist/stats\") k))"
+                       "(list (await put) appended (stat :commits)"
+                       "      (stat :second-connections) (stat :second-connection-failures))"));
     ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
-    EXPECT_EQ(o.value.Inspect(), "(nil 2 3)");
+    // The one failure is counted, and the service did not try again.
+    EXPECT_EQ(o.value.Inspect(), "(nil 2 3 0 1)");
     EXPECT_TRUE(lock != nullptr && lock->released());
   }
   EXPECT_TRUE(admin_.Exec("DROP SCHEMA " + schema + " CASCADE").ok());
