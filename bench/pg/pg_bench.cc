@@ -374,6 +374,138 @@ void Ratio(const char* what, double ratio, double target, bool at_least = true) 
 
 // The figures --only runs alone: each returns its rate; *events, how many
 // events it wrote.
+// --overlap: what a client that spends CPU on each event before it can
+// send it (the sx host runs SX tasks and plans their ops: about 3.5 us an
+// append beyond libpq's own) loses when a round's group waits for the one
+// before, and what two transactions in flight on one connection would win
+// back: a round's two halves each a transaction, pipelined, so that the
+// client makes one half while the server runs the other. Plain libpq and
+// the baseline's statement; no sx code runs.
+constexpr double kThinkUs = 3.5;
+
+class OverlapConn {
+ public:
+  OverlapConn() {
+    Check(c_.Connect(g_url), "connect");
+    if (!PQenterPipelineMode(c_.raw())) Die("pipeline mode");
+  }
+  // Sends a transaction of n events, one to each of the streams prefix +
+  // first ... first + n - 1, at seq; does not wait for its answer.
+  void Send(const std::string& prefix, int first, int n, int64_t seq) {
+    std::vector<std::string> names;
+    for (int i = 0; i < n; ++i) names.push_back(prefix + std::to_string(first + i));
+    std::vector<const std::string*> streams, payloads;
+    for (const std::string& name : names) {
+      streams.push_back(&name);
+      payloads.push_back(&payload_);
+    }
+    std::vector<sx::pg::Param> params = {sx::pg::ByteaArrayParam(streams),
+                                         sx::pg::Int8ArrayParam(std::vector<int64_t>(n, seq)),
+                                         sx::pg::ByteaArrayParam(payloads)};
+    Oid types[3];
+    const char* values[3];
+    int lengths[3], formats[3] = {1, 1, 1};
+    for (int i = 0; i < 3; ++i) {
+      types[i] = params[i].type;
+      values[i] = params[i].bytes.data();
+      lengths[i] = static_cast<int>(params[i].bytes.size());
+    }
+    PGconn* c = c_.raw();
+    bool ok = PQsendQueryParams(c, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 1) &&
+              PQsendQueryParams(c,
+                                "INSERT INTO bench_base.events SELECT * FROM "
+                                "unnest($1::bytea[], $2::int8[], $3::bytea[])",
+                                3, types, values, lengths, formats, 1) &&
+              PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 1) &&
+              PQpipelineSync(c);
+    while (ok && PQflush(c) == 1) {
+    }
+    if (!ok) Die(std::string("send: ") + PQerrorMessage(c));
+  }
+  // Reads the answer of the oldest transaction sent.
+  void Receive() {
+    PGconn* c = c_.raw();
+    for (int q = 0; q < 3; ++q) {
+      PGresult* r = PQgetResult(c);
+      if (r == nullptr || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        Die(std::string("receive: ") + (r ? PQresultErrorMessage(r) : PQerrorMessage(c)));
+      }
+      PQclear(r);
+      if ((r = PQgetResult(c)) != nullptr) Die("receive: a second result");
+    }
+    PGresult* r = PQgetResult(c);
+    if (r == nullptr || PQresultStatus(r) != PGRES_PIPELINE_SYNC) Die("receive: no sync");
+    PQclear(r);
+  }
+
+ private:
+  Conn c_;
+  std::string payload_ = std::string(kPayloadBytes, 'p');
+};
+
+// Spins for us microseconds: the client's own work on the events.
+void Think(double us) {
+  Clock::time_point end = Clock::now() + std::chrono::nanoseconds(static_cast<int64_t>(us * 1000));
+  while (Clock::now() < end) {
+  }
+}
+
+// 64 events a round, think_us of client CPU each before they can go: as
+// one transaction that waits for the one before, or (halves) as two of 32
+// with one of them always in flight. Returns events/s.
+double OverlapRate(double think_us, bool halves, const std::string& prefix, double seconds) {
+  OverlapConn oc;
+  int64_t seq[2] = {1, 1};
+  uint64_t events = 0;
+  Clock::time_point start = Clock::now();
+  if (!halves) {
+    while (Seconds(start) < seconds) {
+      Think(think_us * 64);
+      oc.Send(prefix, 0, 64, seq[0]++);
+      oc.Receive();
+      events += 64;
+    }
+    return events / Seconds(start);
+  }
+  Think(think_us * 32);
+  oc.Send(prefix, 0, 32, seq[0]++);
+  for (int half = 1; Seconds(start) < seconds; half ^= 1) {
+    Think(think_us * 32);  // the half whose answer came back runs on
+    oc.Send(prefix, half * 32, 32, seq[half]++);
+    oc.Receive();  // the other half's
+    events += 32;
+  }
+  oc.Receive();
+  events += 32;
+  return events / Seconds(start);
+}
+
+void RunOverlap() {
+  std::printf("overlap: 64 events a round, %.1f us of client CPU an event (medians of %d)\n",
+              kThinkUs, g_rounds);
+  Series base, serial, halves;
+  Series base_srv, serial_srv, halves_srv;
+  for (int round = 0; round < g_rounds; ++round) {
+    std::string r = std::to_string(round);
+    CpuMeter m1;
+    base.Add(OverlapRate(0, false, "ob" + r + "-", g_seconds));
+    base_srv.Add(m1.ServerPer(base.Last() * g_seconds));
+    CpuMeter m2;
+    serial.Add(OverlapRate(kThinkUs, false, "os" + r + "-", g_seconds));
+    serial_srv.Add(m2.ServerPer(serial.Last() * g_seconds));
+    CpuMeter m3;
+    halves.Add(OverlapRate(kThinkUs, true, "oh" + r + "-", g_seconds));
+    halves_srv.Add(m3.ServerPer(halves.Last() * g_seconds));
+  }
+  Row("libpq, 64 a transaction, no client work", base.Median(), "events/s");
+  Row("the same, client work first", serial.Median(), "events/s");
+  Row("two halves in flight on one connection", halves.Median(), "events/s");
+  std::printf("  %-52s %11.2fx\n", "client work first / none", serial.MedianRatio(base));
+  std::printf("  %-52s %11.2fx\n", "two halves in flight / none", halves.MedianRatio(base));
+  std::printf("  %-52s %5.2f %5.2f %5.2f us\n", "server CPU per event (the three)",
+              base_srv.Median(), serial_srv.Median(), halves_srv.Median());
+}
+
 using OnlyFigure = double (*)(double* events);
 const std::pair<const char*, OnlyFigure> kOnly[] = {
     {"backend64",
@@ -418,15 +550,18 @@ const std::pair<const char*, OnlyFigure> kOnly[] = {
 }  // namespace
 
 constexpr char kUsage[] =
-    "usage: pg_bench [--quick] [--only FIGURE SECONDS]\n"
+    "usage: pg_bench [--quick] [--only FIGURE SECONDS] [--overlap SECONDS]\n"
     "  --quick  3 rounds of 0.4 s per figure (default: 7 rounds of 1 s)\n"
     "  --only   runs one figure for SECONDS and prints its rate and the CPU\n"
     "           per event of the client and the server (to watch it with perf\n"
     "           or strace); FIGURE is backend64, libpq64, host64 (64 SX tasks,\n"
-    "           about SECONDS long), backend8x8 or libpq8x8";
+    "           about SECONDS long), backend8x8 or libpq8x8\n"
+    "  --overlap SECONDS  3 rounds of plain libpq with client work before each\n"
+    "           event: groups that wait for each other against two in flight";
 
 int main(int argc, char** argv) {
   OnlyFigure only = nullptr;
+  bool overlap = false;
   const char* only_name = "";
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
@@ -438,6 +573,11 @@ int main(int argc, char** argv) {
         if (std::strcmp(name, only_name) == 0) only = fn;
       }
       if (only == nullptr) Die(std::string("unknown figure ") + only_name + "\n" + kUsage);
+      g_seconds = std::atof(argv[++i]);
+      if (g_seconds <= 0) Die(std::string("bad SECONDS ") + argv[i]);
+    } else if (std::strcmp(argv[i], "--overlap") == 0 && i + 1 < argc) {
+      overlap = true;
+      g_rounds = 3;
       g_seconds = std::atof(argv[++i]);
       if (g_seconds <= 0) Die(std::string("bad SECONDS ") + argv[i]);
     } else if (std::strcmp(argv[i], "--help") == 0) {
@@ -456,6 +596,10 @@ int main(int argc, char** argv) {
   std::printf("pg_bench: %s, %zu-byte events, %.1f s per figure\n", Conn::Redact(g_url).c_str(),
               kPayloadBytes, g_seconds);
 
+  if (overlap) {
+    RunOverlap();
+    return 0;
+  }
   if (only != nullptr) {
     CpuMeter cpu;
     double events = 0;
