@@ -482,9 +482,6 @@ void PlanOps(OpCall& c) {
   c.answer = StringList(c.in, names);
 }
 
-// The longest persist/wait may block.
-constexpr int64_t kMaxWaitMs = 60000;
-
 // {:position p :blocking b}. Blocks only where another process can commit
 // (Backend::SeesOtherWriters): in a writer's own process no commit can come
 // while the host waits, so it answers at once and the caller sleeps as a task.

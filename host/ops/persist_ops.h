@@ -80,6 +80,9 @@ struct OpSpec {
 
 // Every op, in the order `persist/ops` lists them.
 std::span<const OpSpec> PersistOps();
+
+// The longest persist/wait may block.
+constexpr int64_t kMaxWaitMs = 60000;
 const OpSpec* FindPersistOp(std::string_view name);
 // The argument list as docs/persist-ops.md writes it: "(stream [from [limit]])".
 std::string OpSignature(const OpSpec& op);
@@ -120,7 +123,8 @@ class PersistService {
   const std::string& sync_mode() const { return sync_mode_; }
   bool read_only() const { return read_only_; }
   bool is_open() const { return backend_ != nullptr; }
-  // Work is parked on a lane's fiber, its requests to be answered later.
+  // Work is parked on a lane's fiber, or waits for the wait lane, its
+  // requests to be answered later.
   bool busy() const;
 
  private:
@@ -135,7 +139,18 @@ class PersistService {
     int64_t started_ns = 0;         // when its group started (steady clock)
     bool give_back = false;         // ended without serving: its peer did not open
   };
-  static constexpr int kLanes = 2;
+  // Lanes 0 and 1 serve groups; the wait lane serves the persist/waits that
+  // may block, through a handle of its own, so that no wait holds up a
+  // write (ServeWaits).
+  static constexpr int kLanes = 3;
+  static constexpr int kWaitLane = 2;
+  // A persist/wait on the wait lane: answered once the position passes
+  // token, or at its deadline.
+  struct Waiting {
+    IoRequest q;
+    uint64_t token = 0;
+    int64_t deadline_ns = 0;  // steady clock
+  };
 
   // Serves the requests that are ours, in order, in the calling context,
   // through lane's handle.
@@ -176,6 +191,19 @@ class PersistService {
   void Drain();
   // The engines' socket waiter: parks lane's work when it runs on its fiber.
   void WaitOnSocket(int lane, int fd, short events, int timeout_ms);
+  // Takes q for the wait lane when it is a persist/wait that may block
+  // (an integer token, a timeout above 0) and the wait lane may run.
+  bool TakeWait(const IoRequest& q);
+  // Starts or resumes the wait lane, then answers what it decided; waits
+  // whose handle could not open go to lanes 0 and 1 (Enqueue).
+  void RunWaits(bool start);
+  // The wait lane's job: looks at the commit position, answers the waits it
+  // passed or whose time is up, and waits for a commit, in slices, while
+  // any is left.
+  void ServeWaits();
+  bool OpenWaitPeer();
+  // Queues requests for lanes 0 and 1, starting lane 0 if neither is busy.
+  void Enqueue(std::vector<IoRequest> requests);
 
   std::string location_;
   std::string sync_mode_;
@@ -185,9 +213,13 @@ class PersistService {
   bool parks_ = false;  // the engine waits on a socket through WaitOnSocket
   std::unique_ptr<backend::Backend> peer_;
   int64_t peer_retry_ns_ = 0;  // a peer that did not open: not again before (steady clock)
+  std::unique_ptr<backend::Backend> wait_peer_;  // the wait lane's handle
+  int64_t wait_peer_retry_ns_ = 0;
   Lane lanes_[kLanes];
   Interpreter* in_ = nullptr;      // whose requests the lanes and queued_ hold
   std::vector<IoRequest> queued_;  // came while every lane was parked: the next group
+  std::vector<Waiting> waits_;     // the wait lane's
+  std::vector<std::pair<uint64_t, IoResult>> wait_answers_;  // decided, not yet given
 };
 
 }  // namespace sx::host

@@ -24,9 +24,11 @@
 // Requests that come while the work is parked wait, in order, and go
 // together as the next group (one group commit), unless the parked group is
 // held up (kHeldUpNs): then they go on a second lane, a fiber and a peer
-// handle of the engine with a connection of its own. Served outside the
-// fibers (HandleOp, a tool), the waiter polls, and the calls block as they
-// always did.
+// handle of the engine with a connection of its own. A persist/wait that
+// may block goes on neither: the wait lane, a third fiber and handle,
+// serves all of them together (ServeWaits), so no wait holds up a write.
+// Served outside the fibers (HandleOp, a tool), the waiter polls, and the
+// calls block as they always did.
 #include <poll.h>
 #include <time.h>
 
@@ -164,6 +166,9 @@ IoResult Finish(OpCall& c, Status s) {
 // that groups form as they always did while the server keeps up.
 constexpr int64_t kHeldUpNs = 50'000'000;
 
+// The longest the wait lane waits before it looks at its waits again.
+constexpr int64_t kWaitSliceMs = 100;
+
 // How long after a peer could not open (a connection limit, a server
 // away) the service keeps to one lane before it tries again.
 constexpr int64_t kPeerRetryNs = 30'000'000'000;
@@ -254,6 +259,7 @@ bool PersistService::parked(int lane) const {
 }
 
 bool PersistService::busy() const {
+  if (!waits_.empty()) return true;
   for (int k = 0; k < kLanes; ++k) {
     if (parked(k)) return true;
   }
@@ -266,14 +272,17 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
     return;
   }
   if (busy() && &in != in_) Drain();  // another interpreter's work: end it first
+  in_ = &in;
   std::vector<size_t> ours;
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (batch[i].result.kind == IoResult::kPass && FindPersistOp(batch[i].op) != nullptr) {
+    if (batch[i].result.kind != IoResult::kPass || FindPersistOp(batch[i].op) == nullptr) continue;
+    if (TakeWait(batch[i])) {
+      batch[i].result = IoResult::Later();  // the poller starts the wait lane
+    } else {
       ours.push_back(i);
     }
   }
   if (ours.empty()) return;
-  in_ = &in;
   int lane = queued_.empty() ? FreeLane() : -1;
   if (lane >= 0) {
     Start(lane, batch, ours);
@@ -345,6 +354,101 @@ void PersistService::GiveBack(int lane) {
   l.work.clear();
 }
 
+bool PersistService::TakeWait(const IoRequest& q) {
+  if (q.op != "persist/wait" || !parks_ || backend_ == nullptr || read_only_) return false;
+  if (!wait_peer_ && NowNs() < wait_peer_retry_ns_) return false;
+  // Only a wait that may block: the others (a nil token, no time, bad
+  // arguments and their errors) are answered at once on the lanes.
+  if (!q.args.IsList()) return false;
+  std::vector<Value> args = q.args.Items();
+  if (args.size() != 2 || !args[0].IsInt() || !args[1].IsInt()) return false;
+  int64_t token = args[0].AsInt(), timeout_ms = args[1].AsInt();
+  if (token < 0 || timeout_ms <= 0 || timeout_ms > kMaxWaitMs) return false;
+  waits_.push_back(Waiting{q, static_cast<uint64_t>(token), NowNs() + timeout_ms * 1000000});
+  return true;
+}
+
+void PersistService::RunWaits(bool start) {
+  Lane& l = lanes_[kWaitLane];
+  bool ended = Run(kWaitLane, [&] {
+    if (!start) return l.fiber->Resume();
+    if (!l.fiber) l.fiber = std::make_unique<HostFiber>();
+    l.started_ns = NowNs();
+    return l.fiber->Start([this] { ServeWaits(); });
+  });
+  std::vector<std::pair<uint64_t, IoResult>> answers;
+  answers.swap(wait_answers_);
+  for (auto& [token, result] : answers) in_->Answer(token, std::move(result));
+  if (ended && l.give_back) {
+    l.give_back = false;
+    std::vector<IoRequest> back;
+    for (Waiting& w : waits_) back.push_back(std::move(w.q));
+    waits_.clear();
+    Enqueue(std::move(back));  // they wait on lanes 0 and 1, as before the wait lane
+  }
+}
+
+void PersistService::ServeWaits() {
+  if (!OpenWaitPeer()) {
+    lanes_[kWaitLane].give_back = true;
+    return;
+  }
+  backend::Backend* b = wait_peer_.get();
+  auto answer = [&](const Waiting& w, const Status& s, uint64_t position, bool blocking) {
+    if (!s.ok()) {
+      wait_answers_.emplace_back(w.q.token, Failure(*in_, w.q.op, OpFailure{"", "", s.ToString()}));
+      return;
+    }
+    std::pair<std::string, Value> e[] = {{"position", in_->Int(static_cast<int64_t>(position))},
+                                         {"blocking", in_->Bool(blocking)}};
+    wait_answers_.emplace_back(w.q.token, IoResult::Served(in_->Dict(e)));
+  };
+  uint64_t position = 0;
+  Status s = b->CommitPosition(&position);  // may park: waits_ may grow meanwhile
+  bool blocking = b->SeesOtherWriters();
+  for (;;) {
+    int64_t now = NowNs(), next = -1;  // the earliest deadline of the waits left
+    std::vector<Waiting> left;
+    for (Waiting& w : waits_) {
+      if (s.ok() && blocking && position == w.token && now < w.deadline_ns) {
+        next = next < 0 ? w.deadline_ns : std::min(next, w.deadline_ns);
+        left.push_back(std::move(w));
+      } else {
+        answer(w, s, position, blocking);
+      }
+    }
+    waits_.swap(left);
+    if (waits_.empty()) return;
+    // In slices, so that a wait that comes meanwhile, with a nearer
+    // deadline or a token already passed, is looked at soon. The wait
+    // reads the position again as it starts and as it ends.
+    int64_t ms = std::clamp<int64_t>((next - now + 999999) / 1000000, 1, kWaitSliceMs);
+    s = b->WaitForCommit(position, static_cast<int>(ms), &position);
+  }
+}
+
+bool PersistService::OpenWaitPeer() {
+  if (wait_peer_) return true;
+  Status s = backend_->OpenPeer(
+      [this](int fd, short events, int timeout_ms) {
+        WaitOnSocket(kWaitLane, fd, events, timeout_ms);
+      },
+      &wait_peer_);
+  if (s.ok()) return true;
+  wait_peer_.reset();
+  wait_peer_retry_ns_ = NowNs() + kPeerRetryNs;
+  return false;
+}
+
+void PersistService::Enqueue(std::vector<IoRequest> requests) {
+  if (requests.empty()) return;
+  queued_.insert(queued_.end(), std::make_move_iterator(requests.begin()),
+                 std::make_move_iterator(requests.end()));
+  // A lane that is parked takes them when its group ends; with none, lane 0
+  // takes them now.
+  if (!parked(0) && !parked(1)) Settle(0, TakeQueued(0));
+}
+
 void PersistService::WaitOnSocket(int lane, int fd, short events, int timeout_ms) {
   Lane& l = lanes_[lane];
   if (l.fiber != nullptr && l.fiber->inside()) {
@@ -360,6 +464,7 @@ void PersistService::WaitOnSocket(int lane, int fd, short events, int timeout_ms
 }
 
 void PersistService::Poll(int64_t timeout_ns) {
+  if (!waits_.empty() && !parked(kWaitLane)) RunWaits(/*start=*/true);
   pollfd p[kLanes];
   int lane_of[kLanes];
   int n = 0;
@@ -377,8 +482,8 @@ void PersistService::Poll(int64_t timeout_ns) {
   }
   if (n == 0) return;
   // Queued requests move to the other lane once the one parked is held up.
-  if (n == 1 && !queued_.empty() && (lane_of[0] == 1 || PeerMayOpen())) {
-    until(lanes_[lane_of[0]].started_ns + kHeldUpNs);
+  if (parked(0) != parked(1) && !queued_.empty() && (parked(1) || PeerMayOpen())) {
+    until(lanes_[parked(0) ? 0 : 1].started_ns + kHeldUpNs);
   }
   timespec ts{static_cast<time_t>(wait / 1000000000), static_cast<long>(wait % 1000000000)};
   int ready = ppoll(p, n, wait < 0 ? nullptr : &ts, nullptr);
@@ -389,7 +494,12 @@ void PersistService::Poll(int64_t timeout_ns) {
     const Lane& l = lanes_[lane_of[j]];
     bool due =
         p[j].revents != 0 || failed || (l.park_deadline_ns >= 0 && now >= l.park_deadline_ns);
-    if (due) Continue(lane_of[j]);
+    if (!due) continue;
+    if (lane_of[j] == kWaitLane) {
+      RunWaits(/*start=*/false);
+    } else {
+      Continue(lane_of[j]);
+    }
   }
   if (queued_.empty()) return;
   int lane = FreeLane();
@@ -535,6 +645,8 @@ void PersistService::Close() {
   Drain();
   peer_.reset();
   peer_retry_ns_ = 0;
+  wait_peer_.reset();
+  wait_peer_retry_ns_ = 0;
   backend_.reset();
   parks_ = false;
 }

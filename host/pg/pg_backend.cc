@@ -531,8 +531,8 @@ class PgBackend final : public backend::Backend {
     out->emplace_back("commits-one-trip", shared_->short_way);
     out->emplace_back("one-trip-misses", shared_->short_way_misses);
     out->emplace_back("wake-ups", shared_->wake_ups);
-    out->emplace_back("second-connections", shared_->peers);
-    out->emplace_back("second-connection-failures", shared_->peer_failures);
+    out->emplace_back("extra-connections", shared_->peers);
+    out->emplace_back("extra-connection-failures", shared_->peer_failures);
     out->emplace_back("schema-version", LatestSchemaVersion());
     return Status::OK();
   }

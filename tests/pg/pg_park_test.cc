@@ -171,8 +171,75 @@ TEST_F(PgParkTest, AGroupHeldUpOnTheServerDoesNotHoldUpTheNext) {
   ExpectValue("(list (op \"persist/kv-get\" \"k\") (op \"persist/last-seq\" \"s\"))", "(1 2)");
   ExpectValue(
       "(map (fn (k) (get (op \"persist/stats\") k))"
-      "     (list :second-connections :second-connection-failures))",
+      "     (list :extra-connections :extra-connection-failures))",
       "(1 0)");
+}
+
+TEST_F(PgParkTest, WaitsDoNotHoldUpTheOtherTasksOps) {
+  // Two tasks wait for a commit, which does not come, the second once the
+  // first is held up; then this task reads and appends. Waits have a lane
+  // of their own, so the read is answered while both still wait. Were the
+  // waits on the two lanes of groups, the read would wait for the first to
+  // end (1.5 s). (A read: this process's own append would end the waits.)
+  ExpectValue(
+      "(define pos (get (op \"persist/wait\" nil 0) :position))"
+      "(define waits-done 0)"
+      "(define (waiter)"
+      "  (spawn (fn () (op \"persist/wait\" pos 1500) (set! waits-done (+ waits-done 1)))))"
+      "(define w1 (waiter))"
+      "(sleep 60)"
+      "(define w2 (waiter))"
+      "(sleep 60)"
+      "(define last (op \"persist/last-seq\" \"s\"))"
+      "(define done-then waits-done)"
+      "(define appended (get (op \"persist/append-expect\" \"s\" 1 {:seq 2}) :seq))"
+      "(await w1)"
+      "(await w2)"
+      "(list last done-then appended waits-done)",
+      "(1 0 2 2)");
+}
+
+TEST_F(PgParkTest, AWaitEndsAtItsOwnTimeBesideLongerOnes) {
+  // The short wait comes while two long ones wait; it ends first. On the
+  // two lanes of groups it would wait for the first long one to end.
+  ExpectValue(
+      "(define pos (get (op \"persist/wait\" nil 0) :position))"
+      "(define order ())"
+      "(define (waiter name ms)"
+      "  (spawn (fn () (op \"persist/wait\" pos ms) (set! order (cons name order)))))"
+      "(define long1 (waiter :long 2000))"
+      "(sleep 60)"
+      "(define long2 (waiter :long 2000))"
+      "(sleep 60)"
+      "(define short (waiter :short 200))"
+      "(for-each await (list short long1 long2))"
+      "(reverse order)",
+      "(:short :long :long)");
+}
+
+TEST_F(PgParkTest, ACommitElsewhereAnswersEveryWait) {
+  // Three waits with 5 s to wait; another handle commits after 100 ms, and
+  // each wait comes back with the position past the one it waited on.
+  std::thread writer;
+  host_->interp().DefineNative("%commit-elsewhere", 0, 0, "",
+                               [&](Interpreter& in, std::span<const Value>) {
+                                 writer = std::thread([this] {
+                                   std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                                   store::WriteBatch b;
+                                   b.Append("other", 2, "x");
+                                   EXPECT_TRUE(db_->Commit(b).ok());
+                                 });
+                                 return in.Nil();
+                               });
+  ExpectValue(
+      "(define pos (get (op \"persist/wait\" nil 0) :position))"
+      "(define (waiter) (spawn (fn () (get (op \"persist/wait\" pos 5000) :position))))"
+      "(define ws (list (waiter) (waiter) (waiter)))"
+      "(%commit-elsewhere)"
+      "(map (fn (w) (> (await w) pos)) ws)",
+      "(true true true)");
+  writer.join();
+  ExpectValue("(op \"persist/last-seq\" \"other\")", "2");
 }
 
 TEST_F(PgParkTest, TwoLanesAppendingToOneStreamLeaveItsSeqsDense) {
@@ -199,8 +266,8 @@ TEST_F(PgParkTest, TwoLanesAppendingToOneStreamLeaveItsSeqsDense) {
 }
 
 TEST_F(PgParkTest, WithoutASecondConnectionTheNextGroupWaitsForTheHeldUpOne) {
-  // A role allowed one connection: the second lane cannot open, and the
-  // service keeps to one, as before there were two.
+  // A role allowed one connection: the second lane and the wait lane
+  // cannot open, and the service keeps to one, as before there were more.
   std::string role = schema_ + "_one", schema = schema_ + "_one";
   Rows db;
   ASSERT_TRUE(admin_.Run("db", "SELECT current_database()::text", {}, &db).ok());
@@ -231,11 +298,20 @@ TEST_F(PgParkTest, WithoutASecondConnectionTheNextGroupWaitsForTheHeldUpOne) {
                        "(set! appended (get (op \"persist/append-expect\" \"s\" 1 {:seq 2}) :seq))"
                        "(define (stat k) (get (op \"persist/stats\") k))"
                        "(list (await put) appended (stat :commits)"
-                       "      (stat :second-connections) (stat :second-connection-failures))"));
+                       "      (stat :extra-connections) (stat :extra-connection-failures))"));
     ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
     // The one failure is counted, and the service did not try again.
     EXPECT_EQ(o.value.Inspect(), "(nil 2 3 0 1)");
     EXPECT_TRUE(lock != nullptr && lock->released());
+    // A wait's lane cannot open its connection either: the wait goes to
+    // lane 0, and is answered there, after its time.
+    o =
+        in.Run(in.Eval("(define pos (get (op \"persist/wait\" nil 0) :position))"
+                       "(define w (op \"persist/wait\" pos 200))"
+                       "(list (= (get w :position) pos) (get w :blocking) (stat :extra-connections)"
+                       "      (stat :extra-connection-failures))"));
+    ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
+    EXPECT_EQ(o.value.Inspect(), "(true true 0 2)");
   }
   EXPECT_TRUE(admin_.Exec("DROP SCHEMA " + schema + " CASCADE").ok());
   EXPECT_TRUE(admin_.Exec("DROP OWNED BY " + role).ok());
@@ -304,6 +380,22 @@ TEST_F(PgParkTest, ClosingTheStoreFinishesParkedWorkFirst) {
   ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
   EXPECT_EQ(o.value.Inspect(), "(2 3)");
   EXPECT_TRUE(lock_->released());
+}
+
+TEST_F(PgParkTest, ClosingTheStoreAnswersTheWaitsFirst) {
+  // The wait is on the wait lane when the store closes: the close waits
+  // for it to end (its time, 300 ms), it is answered, and after the store
+  // reopens a wait opens the wait lane's connection again (the counters
+  // start again with the store).
+  ExpectValue(
+      "(define pos (get (op \"persist/wait\" nil 0) :position))"
+      "(define w (spawn (fn () (get (op \"persist/wait\" pos 300) :position))))"
+      "(sleep 20)"
+      "(%persist-restart)"
+      "(list (= (await w) pos) (get (op \"persist/append-expect\" \"s\" 1 {:seq 2}) :seq)"
+      "      (> (get (op \"persist/wait\" pos 1000) :position) pos)"
+      "      (get (op \"persist/stats\") :extra-connections))",
+      "(true 2 true 1)");
 }
 
 // A server that takes the connection and never answers: the kernel
