@@ -160,6 +160,22 @@ struct Warm {
 // life, not in every second of it.
 constexpr int kWarmGroups = 50;
 
+// Runs `step` (which writes `per_step` events) warm.groups times, calls
+// warm.ready, then runs it until `seconds` are up; returns the timed
+// window's events/s.
+double WarmThenTime(const Warm& warm, double seconds, int per_step,
+                    const std::function<void()>& step) {
+  for (int i = 0; i < warm.groups; ++i) step();
+  if (warm.ready) warm.ready();
+  uint64_t events = 0;
+  Clock::time_point start = Clock::now();
+  while (Seconds(start) < seconds) {
+    step();
+    events += per_step;
+  }
+  return events / Seconds(start);
+}
+
 // `tasks` tasks, each with a stream of its own, one batch each per
 // CommitGroup; appends until the time is up (after `warm`). Returns
 // events/s.
@@ -180,15 +196,7 @@ double BackendRate(Backend* db, int tasks, const std::string& prefix, double sec
     db->CommitGroup(group, &results);
     for (const Status& s : results) Check(s, "commit");
   };
-  for (int i = 0; i < warm.groups; ++i) commit_group();
-  if (warm.ready) warm.ready();
-  uint64_t events = 0;
-  Clock::time_point start = Clock::now();
-  while (Seconds(start) < seconds) {
-    commit_group();
-    events += tasks;
-  }
-  return events / Seconds(start);
+  return WarmThenTime(warm, seconds, tasks, commit_group);
 }
 
 // Through the sx host, as a script runs: SX tasks each append to a stream
@@ -279,15 +287,7 @@ double LibpqRate(int per_txn, const std::string& prefix, double seconds, const W
     steps.push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
     Check(c.Pipeline(&steps), "batch");
   };
-  for (int i = 0; i < warm.groups; ++i) insert();
-  if (warm.ready) warm.ready();
-  uint64_t events = 0;
-  Clock::time_point start = Clock::now();
-  while (Seconds(start) < seconds) {
-    insert();
-    events += per_txn;
-  }
-  return events / Seconds(start);
+  return WarmThenTime(warm, seconds, per_txn, insert);
 }
 
 // Runs fn(i, warm) in `procs` processes at once; returns the sum of their
