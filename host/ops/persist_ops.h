@@ -110,7 +110,8 @@ class PersistService {
   // requests are answered later (IoResult::Later) and the interpreter's
   // other tasks run; requests of the rounds meanwhile wait and go together
   // as the next group. When the parked group is held up on the server, they
-  // go on a second lane (a fiber and a peer handle, Backend::OpenPeer).
+  // go on a second lane (a fiber and a peer handle, Backend::OpenPeer). A
+  // persist/wait that may block goes on the wait lane (TakeWait).
   // Install sets the poller that continues the work.
   void HandleBatch(Interpreter& in, std::span<IoRequest> batch);
 
