@@ -62,6 +62,9 @@ using sx::store::WriteBatch;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kPayloadBytes = 200;
+// The baseline's statement: a batch of events as three binary arrays.
+constexpr char kBaseInsert[] =
+    "INSERT INTO bench_base.events SELECT * FROM unnest($1::bytea[], $2::int8[], $3::bytea[])";
 std::string g_url;
 double g_seconds = 1.0;
 int g_rounds = 7;
@@ -279,8 +282,7 @@ double LibpqRate(int per_txn, const std::string& prefix, double seconds, const W
     std::vector<Conn::Step> steps;
     steps.push_back(Conn::Step{"begin", "BEGIN", {}, nullptr});
     steps.push_back(Conn::Step{"many",
-                               "INSERT INTO bench_base.events SELECT * FROM "
-                               "unnest($1::bytea[], $2::int8[], $3::bytea[])",
+                               kBaseInsert,
                                {sx::pg::ByteaArrayParam(streams), sx::pg::Int8ArrayParam(seqs),
                                 sx::pg::ByteaArrayParam(payloads)},
                                nullptr});
@@ -412,10 +414,7 @@ class OverlapConn {
     }
     PGconn* c = c_.raw();
     bool ok = PQsendQueryParams(c, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 1) &&
-              PQsendQueryParams(c,
-                                "INSERT INTO bench_base.events SELECT * FROM "
-                                "unnest($1::bytea[], $2::int8[], $3::bytea[])",
-                                3, types, values, lengths, formats, 1) &&
+              PQsendQueryParams(c, kBaseInsert, 3, types, values, lengths, formats, 1) &&
               PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 1) &&
               PQpipelineSync(c);
     while (ok && PQflush(c) == 1) {

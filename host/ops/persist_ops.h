@@ -80,12 +80,12 @@ struct OpSpec {
 
 // Every op, in the order `persist/ops` lists them.
 std::span<const OpSpec> PersistOps();
-
-// The longest persist/wait may block.
-constexpr int64_t kMaxWaitMs = 60000;
 const OpSpec* FindPersistOp(std::string_view name);
 // The argument list as docs/persist-ops.md writes it: "(stream [from [limit]])".
 std::string OpSignature(const OpSpec& op);
+
+// The longest persist/wait may block.
+constexpr int64_t kMaxWaitMs = 60000;
 
 class PersistService {
  public:
@@ -129,8 +129,8 @@ class PersistService {
   bool busy() const;
 
  private:
-  // A conversation with the engine: lane 0 talks through backend_, lane 1
-  // through peer_. Each runs its group on a fiber of its own.
+  // A conversation with the engine: lane 0 talks through backend_, the
+  // others through their peers_. Each runs its work on a fiber of its own.
   struct Lane {
     std::unique_ptr<HostFiber> fiber;
     std::vector<IoRequest> work;  // the group on the fiber
@@ -166,12 +166,13 @@ class PersistService {
   // one parked and held up (kHeldUpNs), the other, opening the peer; else
   // none, and requests wait for the parked group to end.
   int FreeLane();
-  // Whether lane 1 may run: its peer is open, or may be tried (the engine
-  // waits on a server, and no try failed in the last kPeerRetryNs).
-  bool PeerMayOpen() const;
-  // Opens lane 1's peer, on lane 1's fiber so that its connect parks;
-  // false when it could not (lane 0 then does the work for a while).
-  bool OpenPeer();
+  // Whether lane (1 or the wait lane) may run: its peer is open, or may be
+  // tried (the engine waits on a server, and no try failed in the last
+  // kPeerRetryNs).
+  bool PeerMayOpen(int lane) const;
+  // Opens lane's peer, on lane's fiber so that its connect parks; false
+  // when it could not (lanes 0 and 1 then do its work for a while).
+  bool OpenPeer(int lane);
   // Puts lane's unserved requests back at the head of the queue.
   void GiveBack(int lane);
   // The poller: continues the parked work whose socket is ready, and moves
@@ -202,7 +203,6 @@ class PersistService {
   // passed or whose time is up, and waits for a commit, in slices, while
   // any is left.
   void ServeWaits();
-  bool OpenWaitPeer();
   // Queues requests for lanes 0 and 1, starting lane 0 if neither is busy.
   void Enqueue(std::vector<IoRequest> requests);
 
@@ -212,10 +212,13 @@ class PersistService {
   bool read_only_ = false;
   std::unique_ptr<backend::Backend> backend_;
   bool parks_ = false;  // the engine waits on a socket through WaitOnSocket
-  std::unique_ptr<backend::Backend> peer_;
-  int64_t peer_retry_ns_ = 0;  // a peer that did not open: not again before (steady clock)
-  std::unique_ptr<backend::Backend> wait_peer_;  // the wait lane's handle
-  int64_t wait_peer_retry_ns_ = 0;
+  // Another handle of the engine with a connection of its own, for lane 1
+  // or the wait lane (Backend::OpenPeer).
+  struct Peer {
+    std::unique_ptr<backend::Backend> handle;
+    int64_t retry_ns = 0;  // one that did not open: not again before (steady clock)
+  };
+  Peer peers_[kLanes];  // lane 0's stays empty: it has backend_
   Lane lanes_[kLanes];
   Interpreter* in_ = nullptr;      // whose requests the lanes and queued_ hold
   std::vector<IoRequest> queued_;  // came while every lane was parked: the next group

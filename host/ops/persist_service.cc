@@ -300,12 +300,13 @@ int PersistService::FreeLane() {
   if (p0 && p1) return -1;
   int busy = p0 ? 0 : 1, other = 1 - busy;
   if (NowNs() - lanes_[busy].started_ns < kHeldUpNs) return -1;
-  if (other == 1 && !PeerMayOpen()) return -1;
+  if (other == 1 && !PeerMayOpen(1)) return -1;
   return other;
 }
 
-bool PersistService::PeerMayOpen() const {
-  return peer_ != nullptr || (backend_ != nullptr && parks_ && NowNs() >= peer_retry_ns_);
+bool PersistService::PeerMayOpen(int lane) const {
+  const Peer& peer = peers_[lane];
+  return peer.handle != nullptr || (backend_ != nullptr && parks_ && NowNs() >= peer.retry_ns);
 }
 
 void PersistService::Start(int lane, std::span<IoRequest> batch, const std::vector<size_t>& which) {
@@ -327,7 +328,7 @@ bool PersistService::StartWork(int lane) {
   if (!l.fiber) l.fiber = std::make_unique<HostFiber>();
   l.started_ns = NowNs();
   return l.fiber->Start([this, lane] {
-    if (lane == 1 && !OpenPeer()) {
+    if (lane == 1 && !OpenPeer(1)) {
       lanes_[1].give_back = true;
       return;
     }
@@ -335,14 +336,17 @@ bool PersistService::StartWork(int lane) {
   });
 }
 
-bool PersistService::OpenPeer() {
-  if (peer_) return true;
+bool PersistService::OpenPeer(int lane) {
+  Peer& peer = peers_[lane];
+  if (peer.handle) return true;
   Status s = backend_->OpenPeer(
-      [this](int fd, short events, int timeout_ms) { WaitOnSocket(1, fd, events, timeout_ms); },
-      &peer_);
+      [this, lane](int fd, short events, int timeout_ms) {
+        WaitOnSocket(lane, fd, events, timeout_ms);
+      },
+      &peer.handle);
   if (s.ok()) return true;
-  peer_.reset();
-  peer_retry_ns_ = NowNs() + kPeerRetryNs;
+  peer.handle.reset();
+  peer.retry_ns = NowNs() + kPeerRetryNs;
   return false;
 }
 
@@ -355,8 +359,7 @@ void PersistService::GiveBack(int lane) {
 }
 
 bool PersistService::TakeWait(const IoRequest& q) {
-  if (q.op != "persist/wait" || !parks_ || backend_ == nullptr || read_only_) return false;
-  if (!wait_peer_ && NowNs() < wait_peer_retry_ns_) return false;
+  if (q.op != "persist/wait" || read_only_ || !PeerMayOpen(kWaitLane)) return false;
   // Only a wait that may block: the others (a nil token, no time, bad
   // arguments and their errors) are answered at once on the lanes.
   if (!q.args.IsList()) return false;
@@ -389,11 +392,11 @@ void PersistService::RunWaits(bool start) {
 }
 
 void PersistService::ServeWaits() {
-  if (!OpenWaitPeer()) {
+  if (!OpenPeer(kWaitLane)) {
     lanes_[kWaitLane].give_back = true;
     return;
   }
-  backend::Backend* b = wait_peer_.get();
+  backend::Backend* b = peers_[kWaitLane].handle.get();
   auto answer = [&](const Waiting& w, const Status& s, uint64_t position, bool blocking) {
     if (!s.ok()) {
       wait_answers_.emplace_back(w.q.token, Failure(*in_, w.q.op, OpFailure{"", "", s.ToString()}));
@@ -425,19 +428,6 @@ void PersistService::ServeWaits() {
     int64_t ms = std::clamp<int64_t>((next - now + 999999) / 1000000, 1, kWaitSliceMs);
     s = b->WaitForCommit(position, static_cast<int>(ms), &position);
   }
-}
-
-bool PersistService::OpenWaitPeer() {
-  if (wait_peer_) return true;
-  Status s = backend_->OpenPeer(
-      [this](int fd, short events, int timeout_ms) {
-        WaitOnSocket(kWaitLane, fd, events, timeout_ms);
-      },
-      &wait_peer_);
-  if (s.ok()) return true;
-  wait_peer_.reset();
-  wait_peer_retry_ns_ = NowNs() + kPeerRetryNs;
-  return false;
 }
 
 void PersistService::Enqueue(std::vector<IoRequest> requests) {
@@ -482,7 +472,7 @@ void PersistService::Poll(int64_t timeout_ns) {
   }
   if (n == 0) return;
   // Queued requests move to the other lane once the one parked is held up.
-  if (parked(0) != parked(1) && !queued_.empty() && (parked(1) || PeerMayOpen())) {
+  if (parked(0) != parked(1) && !queued_.empty() && (parked(1) || PeerMayOpen(1))) {
     until(lanes_[parked(0) ? 0 : 1].started_ns + kHeldUpNs);
   }
   timespec ts{static_cast<time_t>(wait / 1000000000), static_cast<long>(wait % 1000000000)};
@@ -563,7 +553,7 @@ void PersistService::Serve(Interpreter& in, std::span<IoRequest> batch, int lane
     backend::Backend* b = nullptr;
     if (spec->mode != OpMode::kPure) {
       std::string error;
-      b = lane == 0 ? OpenBackend(&error) : peer_.get();
+      b = lane == 0 ? OpenBackend(&error) : peers_[lane].handle.get();
       if (b == nullptr) {
         q.result = Failure(in, q.op, OpFailure{"", "", error});
         continue;
@@ -643,10 +633,7 @@ backend::Backend* PersistService::OpenBackend(std::string* error) {
 
 void PersistService::Close() {
   Drain();
-  peer_.reset();
-  peer_retry_ns_ = 0;
-  wait_peer_.reset();
-  wait_peer_retry_ns_ = 0;
+  for (Peer& peer : peers_) peer = Peer();
   backend_.reset();
   parks_ = false;
 }
