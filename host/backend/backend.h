@@ -161,6 +161,15 @@ class Backend {
     (void)out;
     return Status::InvalidArgument(std::string(kind()) + " has one conversation only");
   }
+  // Overlap on one conversation. An engine that waits on a server may take
+  // calls from two fibers of the host's thread at once (each parked through
+  // the waiter while the other runs): a CommitGroup of appends may then go
+  // to the server while another is still there, and every other call waits
+  // its turn. CanOverlap says whether the engine does this at all; MayJoin,
+  // whether a group is on the server now that a group sent next would
+  // follow without waiting for it.
+  virtual bool CanOverlap() const { return false; }
+  virtual bool MayJoin() const { return false; }
 };
 
 }  // namespace sx::backend

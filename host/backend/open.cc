@@ -2,6 +2,8 @@
 #include "host/backend/open.h"
 
 #include <cctype>
+#include <optional>
+#include <string>
 
 #include "host/backend/read_only.h"
 #include "host/backend/store_backend.h"
@@ -29,19 +31,21 @@ std::string LocationForMessages(const std::string& location) {
 
 namespace {
 
-// Takes the parameter "schema=NAME" out of the URL's query (libpq refuses
-// parameters it does not know) and returns NAME, or "" when there is none.
-std::string TakeSchema(std::string* url) {
+// Takes the parameter "NAME=VALUE" out of the URL's query (libpq refuses
+// parameters it does not know) and returns VALUE, or nullopt when there is
+// none.
+std::optional<std::string> TakeParam(std::string* url, const std::string& name) {
   size_t q = url->find('?');
-  if (q == std::string::npos) return "";
-  std::string kept, schema;
+  if (q == std::string::npos) return std::nullopt;
+  std::string kept;
+  std::optional<std::string> value;
   size_t at = q + 1;
   while (at <= url->size()) {
     size_t amp = url->find('&', at);
     if (amp == std::string::npos) amp = url->size();
     std::string param = url->substr(at, amp - at);
-    if (param.starts_with("schema=")) {
-      schema = param.substr(7);
+    if (param.starts_with(name + "=")) {
+      value = param.substr(name.size() + 1);
     } else if (!param.empty()) {
       kept += (kept.empty() ? "" : "&") + param;
     }
@@ -49,8 +53,10 @@ std::string TakeSchema(std::string* url) {
   }
   url->resize(q);
   if (!kept.empty()) *url += "?" + kept;
-  return schema;
+  return value;
 }
+
+std::string TakeSchema(std::string* url) { return TakeParam(url, "schema").value_or(""); }
 
 bool IsSchemaName(const std::string& s) {
   if (s.empty() || s.size() > 63 || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
@@ -72,6 +78,12 @@ Status OpenPostgresUrl(std::string url, const OpenOptions& options, std::unique_
                                      "\": use lower-case letters, digits and _ (at most 63)");
     }
     pg.schema = schema;
+  }
+  if (std::optional<std::string> overlap = TakeParam(&url, "overlap")) {
+    if (*overlap != "on" && *overlap != "off") {
+      return Status::InvalidArgument("overlap \"" + *overlap + "\": use on or off");
+    }
+    pg.overlap = *overlap == "on";
   }
   pg.url = url;
   std::unique_ptr<Backend> b;

@@ -139,6 +139,7 @@ class PersistService {
     int64_t park_deadline_ns = -1;  // steady clock; -1: none
     int64_t started_ns = 0;         // when its group started (steady clock)
     bool give_back = false;         // ended without serving: its peer did not open
+    bool shared = false;            // lane 1 on lane 0's handle (Backend::MayJoin), not its peer
   };
   // Lanes 0 and 1 serve groups; the wait lane serves the persist/waits that
   // may block, through a handle of its own, so that no wait holds up a
@@ -162,10 +163,18 @@ class PersistService {
   // Gives lane the requests `which` of batch: each is answered now, or later.
   void Start(int lane, std::span<IoRequest> batch, const std::vector<size_t>& which);
   bool parked(int lane) const;
-  // The lane a group may start on now, or -1: with both idle, lane 0; with
-  // one parked and held up (kHeldUpNs), the other, opening the peer; else
-  // none, and requests wait for the parked group to end.
-  int FreeLane();
+  // The lane the requests `next` may start on now as a group, or -1: with
+  // both idle, lane 0; with one parked whose group is on the server on lane
+  // 0's handle, and `next` may go beside it there (Backend::MayJoin,
+  // GoesBeside), the other, on that handle; with one parked and held up
+  // (kHeldUpNs), the other, opening the peer; else none, and requests wait
+  // for the parked group to end.
+  int FreeLane(std::span<const IoRequest* const> next);
+  // Whether `next` are persist/appends to streams the busy lane's group
+  // does not append to: a group that may go to the server beside it.
+  bool GoesBeside(int busy, std::span<const IoRequest* const> next) const;
+  // The lane whose fiber is running (0 outside the fibers).
+  int InsideLane() const;
   // Whether lane (1 or the wait lane) may run: its peer is open, or may be
   // tried (the engine waits on a server, and no try failed in the last
   // kPeerRetryNs).

@@ -41,6 +41,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -166,6 +167,10 @@ IoResult Finish(OpCall& c, Status s) {
 // that groups form as they always did while the server keeps up.
 constexpr int64_t kHeldUpNs = 50'000'000;
 
+// A round of at least twice this many requests goes as two groups when
+// the engine can have both on the server at once (Backend::CanOverlap).
+constexpr size_t kHalfGroup = 16;
+
 // The longest the wait lane waits before it looks at its waits again.
 constexpr int64_t kWaitSliceMs = 100;
 
@@ -283,10 +288,30 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
     }
   }
   if (ours.empty()) return;
-  int lane = queued_.empty() ? FreeLane() : -1;
+  auto requests = [&](const std::vector<size_t>& which) {
+    std::vector<const IoRequest*> out;
+    for (size_t i : which) out.push_back(&batch[i]);
+    return out;
+  };
+  int lane = queued_.empty() ? FreeLane(requests(ours)) : -1;
   if (lane >= 0) {
+    // A large round goes as two groups, the second sent while the first is
+    // on the server: the first half's tasks then run (and send their next
+    // group) while the server works on the second.
+    std::vector<size_t> rest;
+    if (lane == 0 && !parked(1) && ours.size() >= 2 * kHalfGroup && backend_ != nullptr &&
+        backend_->CanOverlap()) {
+      rest.assign(ours.begin() + static_cast<std::ptrdiff_t>(ours.size() / 2), ours.end());
+      ours.resize(ours.size() / 2);
+    }
     Start(lane, batch, ours);
-    return;
+    if (rest.empty()) return;
+    lane = FreeLane(requests(rest));
+    if (lane >= 0) {
+      Start(lane, batch, rest);
+      return;
+    }
+    ours = std::move(rest);
   }
   for (size_t i : ours) {
     queued_.push_back(batch[i]);
@@ -294,14 +319,50 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
   }
 }
 
-int PersistService::FreeLane() {
+namespace {
+
+// The stream of a persist/append request, or "". (The other appends read
+// the stream's last seq as they are planned, which waits for the group on
+// the server.)
+std::string AppendStream(const IoRequest& q) {
+  if (q.op != "persist/append" || !q.args.IsList()) return "";
+  std::vector<Value> args = q.args.Items();
+  return args.empty() || !args[0].IsString() ? "" : std::string(args[0].View());
+}
+
+}  // namespace
+
+bool PersistService::GoesBeside(int busy, std::span<const IoRequest* const> next) const {
+  std::set<std::string> flying;
+  for (const IoRequest& q : lanes_[busy].work) flying.insert(AppendStream(q));
+  for (const IoRequest* q : next) {
+    std::string stream = AppendStream(*q);
+    if (stream.empty() || flying.count(stream)) return false;
+  }
+  return true;
+}
+
+int PersistService::FreeLane(std::span<const IoRequest* const> next) {
   bool p0 = parked(0), p1 = parked(1);
   if (!p0 && !p1) return 0;
   if (p0 && p1) return -1;
   int busy = p0 ? 0 : 1, other = 1 - busy;
+  bool on_backend = busy == 0 || lanes_[1].shared;
+  if (on_backend && backend_ != nullptr && backend_->MayJoin() && GoesBeside(busy, next)) {
+    lanes_[other].shared = other == 1;
+    return other;
+  }
   if (NowNs() - lanes_[busy].started_ns < kHeldUpNs) return -1;
   if (other == 1 && !PeerMayOpen(1)) return -1;
+  lanes_[other].shared = false;
   return other;
+}
+
+int PersistService::InsideLane() const {
+  for (int k = 0; k < kLanes; ++k) {
+    if (lanes_[k].fiber != nullptr && lanes_[k].fiber->inside()) return k;
+  }
+  return 0;
 }
 
 bool PersistService::PeerMayOpen(int lane) const {
@@ -328,7 +389,7 @@ bool PersistService::StartWork(int lane) {
   if (!l.fiber) l.fiber = std::make_unique<HostFiber>();
   l.started_ns = NowNs();
   return l.fiber->Start([this, lane] {
-    if (lane == 1 && !OpenPeer(1)) {
+    if (lane == 1 && !lanes_[1].shared && !OpenPeer(1)) {
       lanes_[1].give_back = true;
       return;
     }
@@ -492,7 +553,9 @@ void PersistService::Poll(int64_t timeout_ns) {
     }
   }
   if (queued_.empty()) return;
-  int lane = FreeLane();
+  std::vector<const IoRequest*> next;
+  for (const IoRequest& q : queued_) next.push_back(&q);
+  int lane = FreeLane(next);
   if (lane >= 0) Settle(lane, TakeQueued(lane));
   // A peer that could not open gave its requests back: lane 0 takes them
   // if it is free, or when its group ends.
@@ -533,6 +596,12 @@ void PersistService::Settle(int lane, bool ended) {
     done.swap(lanes_[lane].work);
     for (IoRequest& q : done) in_->Answer(q.token, std::move(q.result));
     if (queued_.empty()) return;
+    // Lane 1 went beside lane 0's group on its handle; what is queued may
+    // not (a long wait would hold that handle): the poller picks a lane.
+    if (lanes_[lane].shared) {
+      lanes_[lane].shared = false;
+      return;
+    }
   }
 }
 
@@ -553,7 +622,7 @@ void PersistService::Serve(Interpreter& in, std::span<IoRequest> batch, int lane
     backend::Backend* b = nullptr;
     if (spec->mode != OpMode::kPure) {
       std::string error;
-      b = lane == 0 ? OpenBackend(&error) : peers_[lane].handle.get();
+      b = lane == 0 || lanes_[lane].shared ? OpenBackend(&error) : peers_[lane].handle.get();
       if (b == nullptr) {
         q.result = Failure(in, q.op, OpFailure{"", "", error});
         continue;
@@ -626,8 +695,11 @@ backend::Backend* PersistService::OpenBackend(std::string* error) {
     backend_.reset();
     return nullptr;
   }
-  parks_ = backend_->SetSocketWaiter(
-      [this](int fd, short events, int timeout_ms) { WaitOnSocket(0, fd, events, timeout_ms); });
+  // Lanes 0 and 1 may both run on this handle (Backend::MayJoin): the one
+  // running parks.
+  parks_ = backend_->SetSocketWaiter([this](int fd, short events, int timeout_ms) {
+    WaitOnSocket(InsideLane(), fd, events, timeout_ms);
+  });
   return backend_.get();
 }
 

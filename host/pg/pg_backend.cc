@@ -404,6 +404,7 @@ class PgBackend final : public backend::Backend {
 
   Status Read(const std::string& stream, uint64_t from_seq, size_t limit,
               std::vector<Event>* out) override {
+    Exclusive x(this);
     out->clear();
     if (limit == 0) return Status::OK();
     int64_t from = static_cast<int64_t>(std::min<uint64_t>(from_seq, kMaxSeq));
@@ -423,6 +424,7 @@ class PgBackend final : public backend::Backend {
   }
 
   Status LastSeq(const std::string& stream, uint64_t* seq) override {
+    Exclusive x(this);
     Rows rows;
     Status s = Query("last_seq", "SELECT " SX_PG_HWM_OF_S " FROM streams s WHERE name_hash = $1",
                      {ByteaParam(HashOf(stream))}, &rows);
@@ -432,6 +434,7 @@ class PgBackend final : public backend::Backend {
   }
 
   Status FirstSeq(const std::string& stream, uint64_t* seq) override {
+    Exclusive x(this);
     Rows rows;
     Status s = Query("first_seq",
                      "SELECT coalesce((SELECT min(seq) FROM events WHERE stream_id = s.id), "
@@ -443,10 +446,12 @@ class PgBackend final : public backend::Backend {
   }
 
   Status Streams(std::vector<std::string>* out) override {
+    Exclusive x(this);
     return Names("streams", "SELECT name FROM streams s WHERE " SX_PG_HAS_SEQS_S, out);
   }
 
   Status KvGet(const std::string& key, std::string* value) override {
+    Exclusive x(this);
     Rows rows;
     Status s = Query("kv_get", "SELECT value FROM kv WHERE key_hash = $1 AND value IS NOT NULL",
                      {ByteaParam(HashOf(key))}, &rows);
@@ -457,6 +462,7 @@ class PgBackend final : public backend::Backend {
   }
 
   Status KvHas(const std::string& key, bool* has) override {
+    Exclusive x(this);
     Rows rows;
     Status s = Query("kv_has", "SELECT 1 FROM kv WHERE key_hash = $1 AND value IS NOT NULL",
                      {ByteaParam(HashOf(key))}, &rows);
@@ -465,12 +471,17 @@ class PgBackend final : public backend::Backend {
   }
 
   Status KvKeys(std::vector<std::string>* out) override {
+    Exclusive x(this);
     return Names("kv_keys", "SELECT key FROM kv WHERE value IS NOT NULL", out);
   }
 
   Status BlobPut(const std::string& bytes, std::string* cid) override;
   Status BlobGet(const std::string& cid, std::string* bytes) override;
   Status BlobHas(const std::string& cid, bool* has) override {
+    Exclusive x(this);
+    return BlobHasNow(cid, has);
+  }
+  Status BlobHasNow(const std::string& cid, bool* has) {
     store::Sha256::Digest d;
     if (!store::ParseRawSha256Cid(cid, &d)) {
       *has = false;
@@ -491,6 +502,7 @@ class PgBackend final : public backend::Backend {
   // and the leases of followers that stopped; the server's autovacuum
   // reclaims the space.
   Status Compact() override {
+    Exclusive x(this);
     Status s = Query("compact_kv", "DELETE FROM kv WHERE value IS NULL", {}, nullptr);
     if (s.ok()) {
       // A commit row is how followers reach its events: it goes only once
@@ -510,6 +522,7 @@ class PgBackend final : public backend::Backend {
   }
 
   Status GetStats(Stats* out) override {
+    Exclusive x(this);
     Rows rows;
     Status s = Query("stats",
                      "SELECT (SELECT count(*) FROM events), "
@@ -529,6 +542,7 @@ class PgBackend final : public backend::Backend {
     out->emplace_back("commit-retries", shared_->retries);
     out->emplace_back("commit-read-backs", shared_->read_backs);
     out->emplace_back("commits-one-trip", shared_->short_way);
+    out->emplace_back("commits-overlapped", shared_->overlapped);
     out->emplace_back("one-trip-misses", shared_->short_way_misses);
     out->emplace_back("wake-ups", shared_->wake_ups);
     out->emplace_back("extra-connections", shared_->peers);
@@ -538,6 +552,10 @@ class PgBackend final : public backend::Backend {
   }
 
   Status CommitPosition(uint64_t* position) override {
+    Exclusive x(this);
+    return CommitPositionNow(position);
+  }
+  Status CommitPositionNow(uint64_t* position) {
     Rows rows;
     Status s = Query("position", kPosition, {}, &rows);
     if (s.ok()) *position = static_cast<uint64_t>(rows.Int8(0, 0));
@@ -546,6 +564,11 @@ class PgBackend final : public backend::Backend {
 
   Status WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* position) override;
   bool SeesOtherWriters() const override { return true; }
+  bool CanOverlap() const override { return opt_.one_round_trip && opt_.overlap; }
+  bool MayJoin() const override {
+    return flying_ > 0 && flying_ < kMaxFlights && !exclusive_ && exclusive_waiting_ == 0 &&
+           short_way_skip_ == 0;
+  }
   bool SetSocketWaiter(SocketWaiter waiter) override {
     conn_.set_waiter(std::move(waiter));
     return true;
@@ -658,6 +681,7 @@ class PgBackend final : public backend::Backend {
     uint64_t wake_ups = 0;
     uint64_t short_way = 0;         // commits that took one round trip
     uint64_t short_way_misses = 0;  // short ways that found a stream moved
+    uint64_t overlapped = 0;        // groups sent while another was on the server
     uint64_t peers = 0;             // second handles opened (OpenPeer)
     uint64_t peer_failures = 0;     // and those that could not open
   };
@@ -671,9 +695,81 @@ class PgBackend final : public backend::Backend {
     int64_t xid_floor = 0;
   };
 
+  // Takes the connection for this caller alone, once no flight is out and
+  // nobody else has it; Release gives it back.
+  void Acquire() {
+    ++exclusive_waiting_;
+    conn_.WaitUntil([this] { return !exclusive_ && flying_ == 0; });
+    --exclusive_waiting_;
+    exclusive_ = true;
+  }
+  void Release() {
+    exclusive_ = false;
+    conn_.Wake();
+  }
+  // The connection for one call.
+  struct Exclusive {
+    explicit Exclusive(PgBackend* b) : b(b) { b->Acquire(); }
+    ~Exclusive() { b->Release(); }
+    Exclusive(const Exclusive&) = delete;
+    Exclusive& operator=(const Exclusive&) = delete;
+    PgBackend* b;
+  };
+  // What a group holds of the connection: nothing yet, a flight (others
+  // may fly beside it), or all of it. It lets go as it ends.
+  class Turn {
+   public:
+    explicit Turn(PgBackend* b) : b_(b) {}
+    ~Turn() {
+      Land();
+      if (held_) b_->Release();
+    }
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+    bool flying() const { return flying_; }
+    bool decided() const { return flying_ || held_; }
+    void Fly(std::vector<std::string_view> streams) {
+      for (std::string_view n : streams) ++b_->flying_streams_[n];
+      ++b_->flying_;
+      streams_ = std::move(streams);
+      flying_ = true;
+    }
+    // Lands the flight, if any, and waits for the connection.
+    void Hold() {
+      if (held_) return;
+      Land();
+      b_->Acquire();
+      held_ = true;
+    }
+
+   private:
+    void Land() {
+      if (!flying_) return;
+      for (std::string_view n : streams_) {
+        auto it = b_->flying_streams_.find(n);
+        if (--it->second == 0) b_->flying_streams_.erase(it);
+      }
+      --b_->flying_;
+      flying_ = false;
+      b_->conn_.Wake();
+    }
+    PgBackend* b_;
+    std::vector<std::string_view> streams_;
+    bool flying_ = false;
+    bool held_ = false;
+  };
+  static constexpr int kMaxFlights = 2;
+  // Whether the group may go as a flight now: the short way is on, the
+  // connection is up and nobody has it or waits for it, fewer than
+  // kMaxFlights are out, and every op appends to a stream this process
+  // knows that no flight out touches. *streams: the group's streams.
+  bool MayFly(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
+              std::vector<std::string_view>* streams);
+
   // One try at the group; *retry says whether running it again may succeed.
+  // The first try decides how the group holds the connection (*turn).
   Status TryCommitGroup(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
-                        std::vector<Status>* results, bool* retry);
+                        std::vector<Status>* results, bool* retry, Turn* turn);
   // The short way: when every batch of the group appends only to streams
   // this process remembers, each stream's appends running on from its
   // remembered mark + 1, every batch is accepted on those marks and the
@@ -681,7 +777,7 @@ class PgBackend final : public backend::Backend {
   // does not qualify; otherwise *s is the outcome (results stay OK), and
   // *stale says that a stream had moved and nothing was written.
   bool ShortWay(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
-                Status* s, bool* retry, bool* stale);
+                Status* s, bool* retry, bool* stale, Turn* turn);
   // The advisory lock keys of a group's streams and keys, sorted: every
   // writer takes its locks in this one order.
   std::vector<int64_t> LockKeys(const GroupNames& names) const;
@@ -697,7 +793,9 @@ class PgBackend final : public backend::Backend {
   // someone follows, at most every kNotifyEveryMs, the wake-up; decides a
   // lost answer by reading back. *stale: append_remembered found a stream
   // moved; nothing was written.
-  Status Commit(std::vector<Conn::Step>* steps, const std::string& token, bool* retry, bool* stale);
+  // A flight (turn) is sent as one and holds the connection once it fails.
+  Status Commit(std::vector<Conn::Step>* steps, const std::string& token, bool* retry, bool* stale,
+                Turn* turn = nullptr);
   // Rolls the transaction back, unless the connection is gone; s, with
   // *retry set from why it failed.
   Status Abandon(Status s, bool* retry);
@@ -728,6 +826,13 @@ class PgBackend final : public backend::Backend {
   Clock::time_point follower_beat_;  // when to renew its lease
   Clock::time_point busy_until_;     // a follower looks often until then
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
+  // Who has the connection (the host's lanes share a handle on fibers of
+  // one thread): flights of the short way, up to kMaxFlights at once, each
+  // to streams none of the others touches; or one caller alone.
+  int flying_ = 0;
+  std::unordered_map<std::string_view, int> flying_streams_;  // names, alive in their groups
+  bool exclusive_ = false;
+  int exclusive_waiting_ = 0;
   int short_way_skip_ = 0;                   // groups to take the long way after a miss
   uint64_t stream_salt_ = 0, key_salt_ = 0;  // of the lock keys (LockKey)
   Session session_;                          // the connection's, set at connect
@@ -794,10 +899,11 @@ void PgBackend::CommitGroup(std::span<const WriteBatch* const> batches,
   if (!any) return;
   Clock::time_point give_up = Clock::now() + std::chrono::milliseconds(opt_.retry_ms);
   int backoff_ms = 10;
+  Turn turn(this);
   for (;;) {
     bool retry = false;
     std::vector<Status> attempt(batches.size());
-    Status s = TryCommitGroup(batches, valid, &attempt, &retry);
+    Status s = TryCommitGroup(batches, valid, &attempt, &retry, &turn);
     if (s.ok()) {
       for (size_t i = 0; i < batches.size(); ++i) {
         if (!valid[i]) continue;
@@ -824,20 +930,50 @@ void PgBackend::CommitGroup(std::span<const WriteBatch* const> batches,
   }
 }
 
+bool PgBackend::MayFly(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
+                       std::vector<std::string_view>* streams) {
+  if (!opt_.one_round_trip || short_way_skip_ > 0 || conn_.broken() || exclusive_ ||
+      exclusive_waiting_ > 0 || flying_ >= kMaxFlights) {
+    return false;
+  }
+  for (size_t i = 0; i < batches.size(); ++i) {
+    if (!valid[i]) continue;
+    for (const WriteBatch::Op& op : batches[i]->ops()) {
+      if (op.kind != WriteBatch::OpKind::kAppend && op.kind != WriteBatch::OpKind::kAppendExpect) {
+        return false;
+      }
+      if (flying_streams_.count(op.name) || !shared_->known.count(op.name)) return false;
+      streams->push_back(op.name);
+    }
+  }
+  return true;
+}
+
 Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
                                  const std::vector<bool>& valid, std::vector<Status>* results,
-                                 bool* retry) {
+                                 bool* retry, Turn* turn) {
   *retry = true;  // until the answer is known, a failure rolled everything back
-  Status s = Ensure();
+  if (!turn->decided()) {
+    std::vector<std::string_view> streams;
+    if (MayFly(batches, valid, &streams)) {
+      turn->Fly(std::move(streams));
+    } else {
+      turn->Hold();
+    }
+  }
+  Status s = turn->flying() ? Status::OK() : Ensure();  // a flight goes on a live connection
   if (!s.ok()) return s;
 
   // The short way: one round trip on the marks this process remembers.
   bool try_short = opt_.one_round_trip && short_way_skip_ == 0;
   if (short_way_skip_ > 0) --short_way_skip_;
   bool stale = false;
-  if (try_short && ShortWay(batches, valid, &s, retry, &stale) && !stale) {
+  if (try_short && ShortWay(batches, valid, &s, retry, &stale, turn) && !stale) {
     return s;  // every batch accepted (results stay OK), or the try failed
   }
+  turn->Hold();  // the long way's transaction spans two round trips
+  s = Ensure();
+  if (!s.ok()) return s;
 
   // The long way: lock and read in one round trip, then write and commit.
   GroupNames names;
@@ -862,7 +998,7 @@ Status PgBackend::TryCommitGroup(std::span<const WriteBatch* const> batches,
 }
 
 bool PgBackend::ShortWay(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
-                         Status* s, bool* retry, bool* stale) {
+                         Status* s, bool* retry, bool* stale, Turn* turn) {
   // The group's appends, checked against the remembered marks: each
   // stream's run on from its mark + 1. Anything else (another op, a stream
   // not remembered, a refusal, a jump) is for the long way, which decides
@@ -936,7 +1072,7 @@ bool PgBackend::ShortWay(std::span<const WriteBatch* const> batches, const std::
   for (size_t i = 0; i < touched.size(); ++i)
     left.emplace_back(touched_names[i], touched[i]->second.next);
   touched.clear();
-  *s = Commit(&steps, token, retry, stale);
+  *s = Commit(&steps, token, retry, stale, turn);
   KnownStreams& known = shared_->known;
   if (*stale) {
     // Another writer moved a stream: forget what this process knew of the
@@ -1065,7 +1201,7 @@ Status PgBackend::SendGroup(const GroupNames& names, const GroupState& before,
 }
 
 Status PgBackend::Commit(std::vector<Conn::Step>* steps, const std::string& token, bool* retry,
-                         bool* stale) {
+                         bool* stale, Turn* turn) {
   size_t commit_step = steps->size();
   steps->push_back(Conn::Step{"commit", "COMMIT", {}, nullptr});
   // At most one wake-up per kNotifyEveryMs from this process: every notify
@@ -1098,35 +1234,60 @@ Status PgBackend::Commit(std::vector<Conn::Step>* steps, const std::string& toke
   }
   // The session that runs the transaction, should the answer be lost.
   Session session = session_;
+  bool flight = turn != nullptr && turn->flying();
   Status s;
   if (opt_.test_hook && opt_.test_hook("commit")) {
+    if (flight) turn->Hold();  // no other flight is out on the session it ends
+    flight = false;
     conn_.Close();  // as if the connection broke while COMMIT was on its way
     s = Status::IOError(conn_.where() + ": connection closed before COMMIT");
+  } else if (flight) {
+    // Sent at once, even while another group is on the server: this
+    // group's work on the server follows that one's, and this process's
+    // work on the next group overlaps both.
+    static const Conn::Step kLead{"rollback", "ROLLBACK", {}, nullptr};
+    Conn::Flight f;
+    Status sent = conn_.Send(steps, &f, &kLead);
+    if (f.led) {
+      ++commit_step;
+      ++shared_->overlapped;
+    }
+    s = conn_.Receive(steps, f);
+    if (!sent.ok()) s = sent;
   } else {
     s = conn_.Pipeline(steps);
   }
-  if (!s.ok() && !conn_.broken() && conn_.failed_step() != SIZE_MAX &&
-      conn_.failed_step() > commit_step) {
+  // What the answer said, read before a flight waits for the connection
+  // (another caller's statements may run meanwhile).
+  bool broken = conn_.broken();
+  std::string sqlstate = conn_.sqlstate();
+  if (!s.ok() && !broken && conn_.failed_step() != SIZE_MAX && conn_.failed_step() > commit_step) {
     // COMMIT answered OK; only a hint after it failed (the wake-up, the
     // look for followers). The group committed: so it is reported.
     s = Status::OK();
   }
-  if (!s.ok() && !conn_.broken()) {
-    *stale = conn_.sqlstate() == kStaleState ||
-             (conn_.sqlstate() == kUniqueViolation && conn_.constraint() == "events_pkey");
-    return Abandon(s, retry);  // rolled back (or to roll back)
+  if (!s.ok() && !broken) {
+    *stale = sqlstate == kStaleState ||
+             (sqlstate == kUniqueViolation && conn_.constraint() == "events_pkey");
+    if (!flight) return Abandon(s, retry);  // rolled back (or to roll back)
+    turn->Hold();
+    *retry = Retryable(sqlstate);
+    if (!conn_.broken()) conn_.Exec("ROLLBACK").IgnoreError();
+    return s;
   }
   if (s.ok() && check && following.size() == 1) {
     followers_ = following.Bool(0, 0);
     session_.xid_floor = following.Int8(0, 1);
     followers_checked_ = now;
   }
-  bool lost = !s.ok() && conn_.broken();
+  bool lost = !s.ok() && broken;
   if (s.ok() && opt_.test_hook && opt_.test_hook("committed")) {
+    if (flight) turn->Hold();
     conn_.Close();
     lost = true;
   }
   if (lost) {
+    if (flight) turn->Hold();  // the read-back opens a new session
     // The answer is lost: the server knows whether the transaction committed.
     ++shared_->read_backs;
     bool committed = false;
@@ -1182,9 +1343,10 @@ Status PgBackend::ReadBack(const Session& lost, const std::string& token, bool* 
 }
 
 Status PgBackend::BlobPut(const std::string& bytes, std::string* cid) {
+  Exclusive x(this);
   *cid = store::CidForBytes(bytes);
   bool has = false;
-  Status s = BlobHas(*cid, &has);
+  Status s = BlobHasNow(*cid, &has);
   if (!s.ok() || has) return s;
   s = Ensure();
   if (s.ok()) s = conn_.Exec("BEGIN");
@@ -1206,11 +1368,12 @@ Status PgBackend::BlobPut(const std::string& bytes, std::string* cid) {
   if (s.ok()) s = conn_.Exec("COMMIT");
   if (!s.ok() && !conn_.broken()) conn_.Exec("ROLLBACK").IgnoreError();
   // A lost COMMIT is decided by looking: a retried put is harmless.
-  if (!s.ok() && conn_.broken() && BlobHas(*cid, &has).ok() && has) return Status::OK();
+  if (!s.ok() && conn_.broken() && BlobHasNow(*cid, &has).ok() && has) return Status::OK();
   return s.ok() ? s : s.WithContext("blob-put");
 }
 
 Status PgBackend::BlobGet(const std::string& cid, std::string* bytes) {
+  Exclusive x(this);
   store::Sha256::Digest want;
   if (!store::ParseRawSha256Cid(cid, &want)) {
     return Status::InvalidArgument("blob-get: " + Quote(cid) +
@@ -1235,9 +1398,10 @@ Status PgBackend::BlobGet(const std::string& cid, std::string* bytes) {
 }
 
 Status PgBackend::WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* position) {
+  Exclusive x(this);
   Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
   for (;;) {
-    Status s = CommitPosition(position);
+    Status s = CommitPositionNow(position);
     Clock::time_point now = Clock::now();
     if (s.ok() && *position > seen) busy_until_ = now + std::chrono::milliseconds(kBusyMs);
     if (!s.ok() || *position > seen) return s;
@@ -1276,9 +1440,10 @@ Status PgBackend::WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* positio
 
 Status PgBackend::ReadCommitted(uint64_t after, size_t limit, std::vector<CommittedEvent>* out,
                                 uint64_t* position) {
+  Exclusive x(this);
   out->clear();
   uint64_t upto = 0;
-  Status s = CommitPosition(&upto);
+  Status s = CommitPositionNow(&upto);
   if (!s.ok()) return s;
   // Each commit row names the seqs its transaction wrote, per stream.
   const char* sql =

@@ -2,6 +2,8 @@
 
 #include <endian.h>
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -106,7 +108,10 @@ int64_t Rows::Int8(int row, int col) const {
 
 bool Rows::Bool(int row, int col) const { return PQgetvalue(r_.get(), row, col)[0] != 0; }
 
-Conn::~Conn() { Close(); }
+Conn::~Conn() {
+  Close();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
 
 std::string Conn::Redact(const std::string& url) {
   char* err = nullptr;
@@ -278,6 +283,14 @@ Status Conn::Fail(std::string_view what, PGresult* r) {
 }
 
 Status Conn::Run(const char* name, const char* sql, const std::vector<Param>& params, Rows* out) {
+  Begin();
+  Status s = RunNow(name, sql, params, out);
+  Done();
+  return s;
+}
+
+Status Conn::RunNow(const char* name, const char* sql, const std::vector<Param>& params,
+                    Rows* out) {
   ClearError();
   if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
   std::vector<Oid> types;
@@ -305,14 +318,11 @@ Status Conn::Run(const char* name, const char* sql, const std::vector<Param>& pa
   return Finish(name, out);
 }
 
-Status Conn::Pipeline(std::vector<Step>* steps) {
-  ClearError();
-  if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
-  if (!PQenterPipelineMode(conn_)) return Fail("entering pipeline mode", nullptr);
-  // What was sent, in order: a prepare (step index, true) or an execution.
-  std::vector<std::pair<size_t, bool>> sent;
-  Status s;
-  for (size_t i = 0; i < steps->size() && s.ok(); ++i) {
+Status Conn::SendSteps(std::vector<Step>* steps, std::vector<std::pair<size_t, bool>>* sent) {
+  if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF && !PQenterPipelineMode(conn_)) {
+    return Fail("entering pipeline mode", nullptr);
+  }
+  for (size_t i = 0; i < steps->size(); ++i) {
     Step& st = (*steps)[i];
     std::vector<Oid> types;
     std::vector<const char*> values;
@@ -326,22 +336,24 @@ Status Conn::Pipeline(std::vector<Step>* steps) {
     int n = static_cast<int>(st.params.size());
     if (!prepared_.count(st.name)) {
       if (!PQsendPrepare(conn_, st.name, st.sql, n, types.data())) {
-        s = Fail(std::string("preparing ") + st.name, nullptr);
-        break;
+        return Fail(std::string("preparing ") + st.name, nullptr);
       }
-      sent.emplace_back(i, true);
+      // Counted as prepared from here, so that a flight sent behind this one
+      // does not prepare it again; a prepare that fails is forgotten.
+      prepared_.insert(st.name);
+      sent->emplace_back(i, true);
     }
     if (!PQsendQueryPrepared(conn_, st.name, n, values.data(), lengths.data(), formats.data(), 1)) {
-      s = Fail(st.name, nullptr);
-      break;
+      return Fail(st.name, nullptr);
     }
-    sent.emplace_back(i, false);
+    sent->emplace_back(i, false);
   }
-  if (s.ok() && (!PQpipelineSync(conn_) || !Flush())) s = Fail("pipeline sync", nullptr);
-  if (!s.ok()) {
-    PQexitPipelineMode(conn_);
-    return s;
-  }
+  if (!PQpipelineSync(conn_) || !Flush()) return Fail("pipeline sync", nullptr);
+  return Status::OK();
+}
+
+Status Conn::ReadSteps(std::vector<Step>* steps, const std::vector<std::pair<size_t, bool>>& sent) {
+  Status s;
   for (const auto& [i, is_prepare] : sent) {
     Step& st = (*steps)[i];
     PGresult* r = NextResult();
@@ -351,21 +363,19 @@ Status Conn::Pipeline(std::vector<Step>* steps) {
     }
     ExecStatusType rs = PQresultStatus(r);
     if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
-      if (is_prepare) {
-        prepared_.insert(st.name);
+      if (is_prepare || st.out == nullptr) {
         PQclear(r);
-      } else if (st.out) {
-        *st.out = Rows(r);
       } else {
-        PQclear(r);
+        *st.out = Rows(r);
       }
-    } else if (rs == PGRES_PIPELINE_ABORTED) {
-      PQclear(r);
-    } else if (s.ok()) {
-      failed_step_ = i;  // Fail forgets it when the connection broke
-      s = Fail(is_prepare ? std::string("preparing ") + st.name : std::string(st.name), r);
     } else {
-      PQclear(r);
+      if (is_prepare) prepared_.erase(st.name);
+      if (rs == PGRES_PIPELINE_ABORTED || !s.ok()) {
+        PQclear(r);
+      } else {
+        failed_step_ = i;  // Fail forgets it when the connection broke
+        s = Fail(is_prepare ? std::string("preparing ") + st.name : std::string(st.name), r);
+      }
     }
     if (broken()) break;
     // Each statement's results end with a null.
@@ -378,13 +388,117 @@ Status Conn::Pipeline(std::vector<Step>* steps) {
       PQclear(r);
       if (sync) break;
     }
-    PQexitPipelineMode(conn_);
   }
   if (s.ok() && broken()) s = Fail("pipeline", nullptr);
   return s;
 }
 
+Status Conn::Pipeline(std::vector<Step>* steps) {
+  Begin();
+  ClearError();
+  Status s;
+  if (conn_ == nullptr) {
+    s = Status::IOError(where_ + ": not connected");
+  } else {
+    std::vector<std::pair<size_t, bool>> sent;
+    s = SendSteps(steps, &sent);
+    if (s.ok()) s = ReadSteps(steps, sent);
+    if (conn_ != nullptr && !broken()) PQexitPipelineMode(conn_);
+  }
+  Done();
+  return s;
+}
+
+Status Conn::Send(std::vector<Step>* steps, Flight* flight, const Step* lead) {
+  WaitUntil([this] { return !in_use_; });
+  ClearError();
+  flight->sent.clear();
+  flight->led = lead != nullptr && flights() > 0;
+  if (flight->led) steps->insert(steps->begin(), *lead);
+  Status s;
+  if (conn_ == nullptr) {
+    s = Status::IOError(where_ + ": not connected");
+  } else {
+    in_use_ = true;  // a Flush may wait: no other call may write meanwhile
+    s = SendSteps(steps, &flight->sent);
+    in_use_ = false;
+    // Part of a pipeline may have gone without its sync: the session is
+    // no use, and the flights out end as lost with it.
+    if (!s.ok()) Close();
+  }
+  flight->number = sent_++;
+  if (waiting_ > waiting_turn_) Wake();  // a caller waits for the connection, not a turn
+  return s;
+}
+
+Status Conn::Receive(std::vector<Step>* steps, const Flight& flight) {
+  ++waiting_turn_;
+  WaitUntil([&] { return received_ == flight.number; });
+  --waiting_turn_;
+  ClearError();
+  Status s;
+  if (conn_ == nullptr) {
+    s = Status::IOError(where_ + ": connection lost during " + steps->front().name);
+  } else if (flight.sent.empty()) {
+    s = Status::IOError(where_ + ": nothing was sent");  // Send failed
+  } else {
+    s = ReadSteps(steps, flight.sent);
+  }
+  ++received_;
+  if (received_ == sent_ && !in_use_ && conn_ != nullptr && !broken()) PQexitPipelineMode(conn_);
+  Wake();
+  return s;
+}
+
+void Conn::Begin() {
+  WaitUntil([this] { return !in_use_ && sent_ == received_; });
+  in_use_ = true;
+  if (conn_ != nullptr && PQpipelineStatus(conn_) != PQ_PIPELINE_OFF) PQexitPipelineMode(conn_);
+}
+
+void Conn::Done() {
+  in_use_ = false;
+  Wake();
+}
+
+void Conn::WaitUntil(const std::function<bool()>& ready) {
+  while (!ready()) {
+    if (wake_fd_ < 0) wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ++waiting_;
+    if (waiter_) {
+      waiter_(wake_fd_, POLLIN, -1);
+    } else {
+      pollfd p{wake_fd_, POLLIN, 0};
+      poll(&p, 1, -1);
+    }
+    --waiting_;
+    // The wake-up is spent; every caller it woke looks again, and one still
+    // not ready waits for the next.
+    if (wake_pending_) {
+      uint64_t n = 0;
+      ssize_t r = read(wake_fd_, &n, sizeof n);
+      (void)r;
+      wake_pending_ = false;
+    }
+  }
+}
+
+void Conn::Wake() {
+  if (waiting_ == 0 || wake_fd_ < 0 || wake_pending_) return;
+  uint64_t one = 1;
+  ssize_t r = write(wake_fd_, &one, sizeof one);
+  (void)r;
+  wake_pending_ = true;
+}
+
 Status Conn::Exec(const std::string& sql) {
+  Begin();
+  Status s = ExecNow(sql);
+  Done();
+  return s;
+}
+
+Status Conn::ExecNow(const std::string& sql) {
   ClearError();
   if (conn_ == nullptr) return Status::IOError(where_ + ": not connected");
   std::string what = sql.substr(0, sql.find_first_of(" \n;"));

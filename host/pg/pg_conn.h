@@ -15,6 +15,10 @@
 // conversation on a fiber sets one that parks the fiber instead. Opening a
 // session (Connect, Reconnect) waits through the waiter as well, until the
 // URL's connect_timeout (10 s unless it says otherwise).
+//
+// Callers on fibers of one thread may share a Conn: flights (Send, then
+// Receive) may be out together, every other call waits until none is, and
+// WaitUntil parks a caller on an eventfd until another calls Wake.
 #pragma once
 
 #include <libpq-fe.h>
@@ -25,6 +29,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "host/store/status.h"
@@ -101,6 +106,31 @@ class Conn {
   };
   Status Pipeline(std::vector<Step>* steps);
 
+  // Flights: a pipeline sent while earlier ones may still be on the server,
+  // so that the caller's next work overlaps the server's. Send sends the
+  // steps and a sync and returns at once; Receive reads their results as
+  // Pipeline does, once the flights sent before it have read theirs. Many
+  // callers (fibers) may have flights out at once; every other call waits
+  // until none is out. A flight's statements run after the earlier ones',
+  // in their own sync: an earlier one's failure does not skip them.
+  struct Flight {
+    uint64_t number = 0;
+    bool led = false;                           // sent behind others, after `lead`
+    std::vector<std::pair<size_t, bool>> sent;  // step index, and whether a prepare
+  };
+  // `lead`, when given, goes first (inserted into *steps) if other flights
+  // are out as this one goes: a ROLLBACK that ends an earlier flight's
+  // transaction should its COMMIT not have run.
+  Status Send(std::vector<Step>* steps, Flight* flight, const Step* lead = nullptr);
+  Status Receive(std::vector<Step>* steps, const Flight& flight);
+  // Flights sent and not yet received.
+  uint64_t flights() const { return sent_ - received_; }
+
+  // Waits through the waiter until ready() holds; a caller that changes what
+  // another may wait for calls Wake (for callers on fibers of one thread).
+  void WaitUntil(const std::function<bool()>& ready);
+  void Wake();
+
   // A plain statement (or several separated by ';'), no parameters.
   Status Exec(const std::string& sql);
 
@@ -136,6 +166,10 @@ class Conn {
     constraint_.clear();
     failed_step_ = SIZE_MAX;
   }
+  // Sends steps (and their prepares, recorded in *sent) and a sync, in
+  // pipeline mode; then reads their results.
+  Status SendSteps(std::vector<Step>* steps, std::vector<std::pair<size_t, bool>>* sent);
+  Status ReadSteps(std::vector<Step>* steps, const std::vector<std::pair<size_t, bool>>& sent);
   // Sends what libpq holds for the server; false when the connection failed.
   bool Flush();
   // The next result, waiting for it as needed; nullptr once a statement's
@@ -144,6 +178,12 @@ class Conn {
   // Reads a statement's results to the end: the first failure, or OK with
   // the first result's rows in *out (when given).
   Status Finish(std::string_view what, Rows* out);
+  // Waits until no flight is out and nothing else is using the connection,
+  // then marks it in use (Done ends that).
+  void Begin();
+  void Done();
+  Status RunNow(const char* name, const char* sql, const std::vector<Param>& params, Rows* out);
+  Status ExecNow(const std::string& sql);
 
   PGconn* conn_ = nullptr;
   Waiter waiter_;
@@ -153,6 +193,12 @@ class Conn {
   std::string constraint_;
   size_t failed_step_ = SIZE_MAX;
   std::set<std::string> prepared_;
+  uint64_t sent_ = 0, received_ = 0;  // flights
+  bool in_use_ = false;               // a call other than a flight's Receive is running
+  int wake_fd_ = -1;                  // an eventfd: WaitUntil's callers wait on it
+  int waiting_ = 0;                   // callers in WaitUntil
+  int waiting_turn_ = 0;              // of which, in Receive
+  bool wake_pending_ = false;         // written to wake_fd_, not yet read
 };
 
 }  // namespace sx::pg
