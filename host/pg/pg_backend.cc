@@ -111,10 +111,13 @@ Status CheckBatch(const WriteBatch& batch) {
   return Status::OK();
 }
 
-// SQLSTATEs after which the whole transaction can simply run again.
+// SQLSTATEs after which the whole transaction can simply run again. 26000
+// (no such prepared statement): a group sent behind another used the
+// statements that one was preparing, and its prepare did not run (that
+// group failed first); run again, the group prepares them itself.
 bool Retryable(const std::string& sqlstate) {
   return sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "57P01" || sqlstate == "57P02" ||
-         sqlstate == "57P03" || sqlstate.rfind("08", 0) == 0;
+         sqlstate == "57P03" || sqlstate == "26000" || sqlstate.rfind("08", 0) == 0;
 }
 
 // --- statements -------------------------------------------------------------

@@ -109,6 +109,9 @@ class PgParkTest : public PgTest {
     return o.status == sx::Status::kDone ? o.value.AsInt() : -1;
   }
 
+  // A round of appends whose first half finds a stream moved (below).
+  void StaleFirstHalf(bool new_session);
+
   std::unique_ptr<host::Host> host_;
   std::unique_ptr<TableLock> lock_;
 };
@@ -446,12 +449,14 @@ TEST_F(PgParkTest, OverlapOffInTheUrlSendsEachRoundAsOneGroup) {
   EXPECT_NE(refused.find("overlap \"maybe\": use on or off"), std::string::npos) << refused;
 }
 
-TEST_F(PgParkTest, AFlightThatFindsItsStreamMovedLeavesTheOneBesideItAlone) {
-  // 40 streams with one event each, then another process appends seq 2 to
-  // m0. A round of 40 appends of seq 2 goes as two groups of 20: the first
-  // (m0's) finds m0 moved on the server and takes the long way, where m0's
-  // append is refused and the other 19 land; the second, sent behind it,
-  // lands whole.
+// 40 streams with one event each, then another process appends seq 2 to
+// m0. A round of 40 appends of seq 2 goes as two groups of 20: the first
+// (m0's) finds m0 moved on the server and takes the long way, where m0's
+// append is refused and the other 19 land; the second, sent behind it,
+// lands whole. With `new_session`, the session ends before the round and a
+// read opens the next: the round's first group then prepares the
+// statements both groups run, and fails before it gets to COMMIT's.
+void PgParkTest::StaleFirstHalf(bool new_session) {
   ExpectValue(
       "(for-each (fn (t) (op \"persist/append\" (str \"m\" t) {:seq 1})) (range 40))"
       "(count (op \"persist/streams\"))",
@@ -467,20 +472,33 @@ TEST_F(PgParkTest, AFlightThatFindsItsStreamMovedLeavesTheOneBesideItAlone) {
     ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
     EXPECT_EQ(o.value.Inspect(), "2");
   }
+  if (new_session) {
+    TerminateSessions();
+    ExpectValue("(op \"persist/last-seq\" \"m1\")", "1");
+  }
   ExpectValue(
       "(define before (op \"persist/stats\"))"
       "(define answers (map await (map (fn (t) (spawn (fn ()"
-      "  (guard (e (true :refused))"
+      "  (guard (e (true (error-message e)))"
       "    (get (op \"persist/append\" (str \"m\" t) {:seq 2 :by 0}) :seq)))))"
       "  (range 40))))"
       "(define after (op \"persist/stats\"))"
       "(list (first answers) (filter (fn (a) (not (= a 2))) (rest answers))"
       "      (map (fn (k) (- (get after k) (get before k)))"
       "           (list :one-trip-misses :commits-overlapped)))",
-      "(:refused () (1 1))");
+      "(\"persist/append: stream \\\"m0\\\": conflict: seq 2 is not above the last seq 2 "
+      "(expected 3)\" () (1 1))");
   ExpectValue(
       "(map (fn (t) (get (first (op \"persist/read\" (str \"m\" t) 2)) :by)) (list 0 1 39))",
       "(1 0 0)");
+}
+
+TEST_F(PgParkTest, AFlightThatFindsItsStreamMovedLeavesTheOneBesideItAlone) {
+  StaleFirstHalf(/*new_session=*/false);
+}
+
+TEST_F(PgParkTest, AFlightThatFailsBeforeItsPreparesEndsLeavesTheOneBehindItWhole) {
+  StaleFirstHalf(/*new_session=*/true);
 }
 
 TEST_F(PgParkTest, SessionsEndedWithTwoGroupsOutLoseNothing) {
