@@ -170,8 +170,9 @@ class PersistService {
   // (kHeldUpNs), the other, opening the peer; else none, and requests wait
   // for the parked group to end.
   int FreeLane(std::span<const IoRequest* const> next);
-  // Whether `next` are persist/appends to streams the busy lane's group
-  // does not append to: a group that may go to the server beside it.
+  // Whether the busy lane's group and `next` are all persist/appends, and
+  // `next` to streams that group does not append to: a group that may go
+  // to the server beside it.
   bool GoesBeside(int busy, std::span<const IoRequest* const> next) const;
   // The lane whose fiber is running (0 outside the fibers).
   int InsideLane() const;

@@ -205,6 +205,31 @@ void Commit(backend::Backend* b, std::vector<Pending>& pending, RoundView& view,
   view = RoundView();
 }
 
+// The stream of a persist/append request, or "". (The other appends read
+// the stream's last seq as they are planned, which waits for the group on
+// the server.)
+std::string AppendStream(const IoRequest& q) {
+  if (q.op != "persist/append" || !q.args.IsList()) return "";
+  std::vector<Value> args = q.args.Items();
+  return args.empty() || !args[0].IsString() ? "" : std::string(args[0].View());
+}
+
+// Whether `out` and `next` are all persist/appends, and none of `next` to
+// a stream one of `out` appends to.
+bool Apart(std::span<const IoRequest* const> out, std::span<const IoRequest* const> next) {
+  std::set<std::string> taken;
+  for (const IoRequest* q : out) {
+    std::string stream = AppendStream(*q);
+    if (stream.empty()) return false;
+    taken.insert(std::move(stream));
+  }
+  for (const IoRequest* q : next) {
+    std::string stream = AppendStream(*q);
+    if (stream.empty() || taken.count(stream)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 const OpSpec* FindPersistOp(std::string_view name) {
@@ -298,11 +323,19 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
     // A large round goes as two groups, the second sent while the first is
     // on the server: the first half's tasks then run (and send their next
     // group) while the server works on the second.
+    // Only appends to streams apart: a half that could not go beside the
+    // other would wait for it, two groups where one would do.
     std::vector<size_t> rest;
     if (lane == 0 && !parked(1) && ours.size() >= 2 * kHalfGroup && backend_ != nullptr &&
         backend_->CanOverlap()) {
       rest.assign(ours.begin() + static_cast<std::ptrdiff_t>(ours.size() / 2), ours.end());
-      ours.resize(ours.size() / 2);
+      std::vector<size_t> first(ours.begin(),
+                                ours.end() - static_cast<std::ptrdiff_t>(rest.size()));
+      if (Apart(requests(first), requests(rest))) {
+        ours = std::move(first);
+      } else {
+        rest.clear();
+      }
     }
     Start(lane, batch, ours);
     if (rest.empty()) return;
@@ -319,27 +352,10 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
   }
 }
 
-namespace {
-
-// The stream of a persist/append request, or "". (The other appends read
-// the stream's last seq as they are planned, which waits for the group on
-// the server.)
-std::string AppendStream(const IoRequest& q) {
-  if (q.op != "persist/append" || !q.args.IsList()) return "";
-  std::vector<Value> args = q.args.Items();
-  return args.empty() || !args[0].IsString() ? "" : std::string(args[0].View());
-}
-
-}  // namespace
-
 bool PersistService::GoesBeside(int busy, std::span<const IoRequest* const> next) const {
-  std::set<std::string> flying;
-  for (const IoRequest& q : lanes_[busy].work) flying.insert(AppendStream(q));
-  for (const IoRequest* q : next) {
-    std::string stream = AppendStream(*q);
-    if (stream.empty() || flying.count(stream)) return false;
-  }
-  return true;
+  std::vector<const IoRequest*> out;
+  for (const IoRequest& q : lanes_[busy].work) out.push_back(&q);
+  return Apart(out, next);
 }
 
 int PersistService::FreeLane(std::span<const IoRequest* const> next) {

@@ -429,6 +429,24 @@ TEST_F(PgParkTest, ALargeRoundGoesAsTwoGroupsOnOneConnection) {
       "(true 0 0)");
 }
 
+TEST_F(PgParkTest, ARoundOfOtherOpsOrOfOneStreamGoesAsOneGroup) {
+  // Halves that could not go beside each other are not made: 64 kv-puts,
+  // then 64 appends to one stream, go as one group each. (The appends'
+  // seqs are the tasks' numbers; those that come in the round after a
+  // higher one are refused.)
+  ExpectValue(
+      "(define (commits) (get (op \"persist/stats\") :commits))"
+      "(define c0 (commits))"
+      "(for-each await (map (fn (t) (spawn (fn () (op \"persist/kv-put\" (str \"k\" t) t))))"
+      "                     (range 64)))"
+      "(define c1 (commits))"
+      "(for-each await (map (fn (t) (spawn (fn () (guard (e (true nil))"
+      "                                      (op \"persist/append\" \"one\" {:seq (+ t 1)})))))"
+      "                     (range 64)))"
+      "(list (- c1 c0) (- (commits) c1) (get (op \"persist/stats\") :commits-overlapped))",
+      "(1 1 0)");
+}
+
 TEST_F(PgParkTest, OverlapOffInTheUrlSendsEachRoundAsOneGroup) {
   // The same rounds with overlap=off: one group each, no group beside
   // another. A value other than on or off is refused at open.
