@@ -170,10 +170,10 @@ class PersistService {
   // (kHeldUpNs), the other, opening the peer; else none, and requests wait
   // for the parked group to end.
   int FreeLane(std::span<const IoRequest* const> next);
-  // Whether the busy lane's group and `next` are all persist/appends, and
-  // `next` to streams that group does not append to: a group that may go
-  // to the server beside it.
-  bool GoesBeside(int busy, std::span<const IoRequest* const> next) const;
+  // Whether `next` are all persist/appends: a group that may go to the
+  // server beside another (the handle sends it at once unless it appends
+  // to a stream of the group on the server; then it waits for that one).
+  static bool GoesBeside(std::span<const IoRequest* const> next);
   // The lane whose fiber is running (0 outside the fibers).
   int InsideLane() const;
   // Whether lane (1 or the wait lane) may run: its peer is open, or may be

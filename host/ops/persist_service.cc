@@ -352,10 +352,11 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
   }
 }
 
-bool PersistService::GoesBeside(int busy, std::span<const IoRequest* const> next) const {
-  std::vector<const IoRequest*> out;
-  for (const IoRequest& q : lanes_[busy].work) out.push_back(&q);
-  return Apart(out, next);
+bool PersistService::GoesBeside(std::span<const IoRequest* const> next) {
+  for (const IoRequest* q : next) {
+    if (q->op != "persist/append") return false;
+  }
+  return true;
 }
 
 int PersistService::FreeLane(std::span<const IoRequest* const> next) {
@@ -364,7 +365,7 @@ int PersistService::FreeLane(std::span<const IoRequest* const> next) {
   if (p0 && p1) return -1;
   int busy = p0 ? 0 : 1, other = 1 - busy;
   bool on_backend = busy == 0 || lanes_[1].shared;
-  if (on_backend && backend_ != nullptr && backend_->MayJoin() && GoesBeside(busy, next)) {
+  if (on_backend && backend_ != nullptr && backend_->MayJoin() && GoesBeside(next)) {
     lanes_[other].shared = other == 1;
     return other;
   }

@@ -520,18 +520,32 @@ TEST_F(PgParkTest, AFlightThatFailsBeforeItsPreparesEndsLeavesTheOneBehindItWhol
 }
 
 TEST_F(PgParkTest, SessionsEndedWithTwoGroupsOutLoseNothing) {
-  // Another thread ends this test's server sessions every 100 ms while 64
-  // tasks append with two groups out at a time. A group that failed is
-  // sent again, and one whose answer was lost is decided by reading back:
-  // every task ends without an error and every stream holds its seqs once
-  // each.
-  std::atomic<bool> stop{false};
+  // 64 tasks append, with two groups out at a time, while another thread
+  // ends this test's server sessions five times, each once 640 more events
+  // have landed. A group that failed is sent again, and one whose answer
+  // was lost is decided by reading back: every task ends without an error
+  // and every stream holds its seqs once each, 1 to its task's last.
+  std::atomic<bool> done{false};
   std::atomic<int> ended{0};
   std::thread killer([&] {
+    struct Done {
+      std::atomic<bool>* done;
+      ~Done() { *done = true; }
+    } at_end{&done};
     Conn c;
     ASSERT_TRUE(c.Connect(base_url_).ok());
-    while (!stop) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto events = [&] {
+      Rows rows;
+      EXPECT_TRUE(
+          c.Run("events", ("SELECT count(*) FROM " + schema_ + ".events").c_str(), {}, &rows).ok());
+      return rows.size() == 1 ? rows.Int8(0, 0) : 0;
+    };
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (int kill = 0; kill < 5 && std::chrono::steady_clock::now() < give_up; ++kill) {
+      int64_t from = events();
+      while (events() < from + 640 && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
       Rows rows;
       ASSERT_TRUE(c.Run("kill",
                         "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int8 "
@@ -542,12 +556,23 @@ TEST_F(PgParkTest, SessionsEndedWithTwoGroupsOutLoseNothing) {
       ended += static_cast<int>(rows.Int8(0, 0));
     }
   });
-  Outcome o = Run(Writers("k", 64, 150));
-  stop = true;
+  host_->interp().DefineNative("%killing", 0, 0, "", [&](Interpreter& in, std::span<const Value>) {
+    return in.Bool(!done);
+  });
+  Outcome o = Run(
+      "(define (go name i)"
+      "  (if (%killing) (do (op \"persist/append\" name {:seq i}) (go name (+ i 1))) (- i 1)))"
+      "(define lasts (map await (map (fn (t) (spawn (fn () (go (str \"k\" t) 1)))) (range 64))))"
+      "(list (> (apply min lasts) 0)"
+      "      (filter (fn (t) (not (= (map (fn (e) (get e :seq)) (op \"persist/read\" (str \"k\" t) "
+      "1))"
+      "                              (map (fn (i) (+ i 1)) (range (nth lasts t))))))"
+      "              (range 64)))");
+  done = true;
   killer.join();
   ASSERT_EQ(o.status, sx::Status::kDone) << o.error_text;
-  EXPECT_EQ(o.value.Inspect(), "()");
-  EXPECT_GE(ended, 3);
+  EXPECT_EQ(o.value.Inspect(), "(true ())");
+  EXPECT_GE(ended, 5);
   ExpectValue(
       "(let ((st (op \"persist/stats\")))"
       "  (list (> (get st :commits-overlapped) 0)"
