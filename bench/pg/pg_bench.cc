@@ -530,6 +530,13 @@ const std::pair<const char*, OnlyFigure> kOnly[] = {
        *events = 64.0 * per_task;
        return host.Rate(64, per_task, "only-");
      }},
+    {"host64on",
+     [](double* events) {
+       HostRunner host("overlap=on");
+       int per_task = HostEventsPerTask(64);
+       *events = 64.0 * per_task;
+       return host.Rate(64, per_task, "only-");
+     }},
     {"host64off",
      [](double* events) {
        HostRunner host("overlap=off");
@@ -564,7 +571,8 @@ constexpr char kUsage[] =
     "  --only   runs one figure for SECONDS and prints its rate and the CPU\n"
     "           per event of the client and the server (to watch it with perf\n"
     "           or strace); FIGURE is backend64, libpq64, host64 (64 SX tasks,\n"
-    "           about SECONDS long), host64off (the same with overlap=off),\n"
+    "           about SECONDS long), host64on and host64off (the same with\n"
+    "           overlap=on, overlap=off),\n"
     "           backend8x8 or libpq8x8\n"
     "  --overlap SECONDS  3 rounds of plain libpq with client work before each\n"
     "           event: groups that wait for each other against two in flight";
@@ -627,8 +635,9 @@ int main(int argc, char** argv) {
   auto db2 = OpenBackend("bench_sx", /*one_round_trip=*/false);
   Series one, many, base1, base64, procs, base_procs;
   Series one2, procs2;  // the backend with two round trips a group
-  HostRunner host, host_one("overlap=off");
-  Series host1, host64;         // through the sx host: SX tasks
+  HostRunner host, host_two("overlap=on"), host_one("overlap=off");
+  Series host1, host64;         // through the sx host: SX tasks (overlap=auto)
+  Series host64_two;            // two groups at once whenever a round allows
   Series host64_one;            // each round one group, none sent beside another
   Series many_cpu, base64_cpu;  // this process's CPU per event, in us
   Series many_srv, base64_srv;  // the server's CPU per event, in us
@@ -646,6 +655,7 @@ int main(int argc, char** argv) {
     base64_cpu.Add(base_meter.ClientPer(base64.Last() * g_seconds));
     base64_srv.Add(base_meter.ServerPer(base64.Last() * g_seconds));
     host64.Add(host.Rate(64, HostEventsPerTask(64), "hh" + r + "-"));
+    host64_two.Add(host_two.Rate(64, HostEventsPerTask(64), "ht" + r + "-"));
     host64_one.Add(host_one.Rate(64, HostEventsPerTask(64), "ho" + r + "-"));
     host1.Add(host.Rate(1, HostEventsPerTask(1), "h" + r + "-"));
     auto backend8 = [&](const std::string& tag, bool one_round_trip) {
@@ -681,8 +691,10 @@ int main(int argc, char** argv) {
   Row("sx host, 64 SX tasks", host64.Median(), "events/s");
   Ratio("sx host: 64 tasks / 1 task", host64.MedianRatio(host1), 10);
   Ratio("sx host: 64 tasks / libpq batched", host64.MedianRatio(base64), 0.8);
+  Row("sx host, 64 SX tasks, overlap=on", host64_two.Median(), "events/s");
   Row("sx host, 64 SX tasks, overlap=off", host64_one.Median(), "events/s");
-  std::printf("  %-52s %11.2fx\n", "sx host: two groups out / one (overlap=off)",
+  std::printf("  %-52s %11.2fx\n", "sx host: overlap=on / off", host64_two.MedianRatio(host64_one));
+  std::printf("  %-52s %11.2fx\n", "sx host: auto (the default) / off",
               host64.MedianRatio(host64_one));
 
   std::printf("\n2. 8 processes x 8 tasks (medians of %d rounds)\n", g_rounds);

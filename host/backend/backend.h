@@ -165,10 +165,12 @@ class Backend {
   // calls from two fibers of the host's thread at once (each parked through
   // the waiter while the other runs): a CommitGroup of appends may then go
   // to the server while another is still there, and every other call waits
-  // its turn. CanOverlap says whether the engine does this at all; MayJoin,
-  // whether a group is on the server now that a group sent next would
-  // follow without waiting for it.
-  virtual bool CanOverlap() const { return false; }
+  // its turn. overlap() says whether the engine does this: never, always,
+  // or when the host finds it faster (kAuto); MayJoin, whether a group is
+  // on the server now that a group sent next would follow without waiting
+  // for it.
+  enum class Overlap { kOff, kAuto, kOn };
+  virtual Overlap overlap() const { return Overlap::kOff; }
   virtual bool MayJoin() const { return false; }
 };
 

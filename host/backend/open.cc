@@ -80,10 +80,15 @@ Status OpenPostgresUrl(std::string url, const OpenOptions& options, std::unique_
     pg.schema = schema;
   }
   if (std::optional<std::string> overlap = TakeParam(&url, "overlap")) {
-    if (*overlap != "on" && *overlap != "off") {
-      return Status::InvalidArgument("overlap \"" + *overlap + "\": use on or off");
+    if (*overlap == "on") {
+      pg.overlap = Backend::Overlap::kOn;
+    } else if (*overlap == "off") {
+      pg.overlap = Backend::Overlap::kOff;
+    } else if (*overlap == "auto") {
+      pg.overlap = Backend::Overlap::kAuto;
+    } else {
+      return Status::InvalidArgument("overlap \"" + *overlap + "\": use on, off or auto");
     }
-    pg.overlap = *overlap == "on";
   }
   pg.url = url;
   std::unique_ptr<Backend> b;

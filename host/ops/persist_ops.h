@@ -34,6 +34,7 @@
 
 #include "host/backend/backend.h"
 #include "host/ops/host_fiber.h"
+#include "host/ops/pace.h"
 #include "sx/sx.h"
 
 namespace sx::host {
@@ -176,6 +177,9 @@ class PersistService {
   static bool GoesBeside(std::span<const IoRequest* const> next);
   // The lane whose fiber is running (0 outside the fibers).
   int InsideLane() const;
+  // Whether a round of appends goes as two groups now (Backend::overlap;
+  // kAuto: as pace_ finds faster).
+  bool Overlapping() const;
   // Whether lane (1 or the wait lane) may run: its peer is open, or may be
   // tried (the engine waits on a server, and no try failed in the last
   // kPeerRetryNs).
@@ -232,7 +236,13 @@ class PersistService {
   Lane lanes_[kLanes];
   Interpreter* in_ = nullptr;      // whose requests the lanes and queued_ hold
   std::vector<IoRequest> queued_;  // came while every lane was parked: the next group
-  std::vector<Waiting> waits_;     // the wait lane's
+  // One group at a time: when a group ends with requests queued behind it,
+  // they wait for the next requests of the tasks it answered (for the
+  // poller's next wait, or its second call without one), so that the two
+  // go as one group.
+  int hold_ = 0;
+  Pace pace_;
+  std::vector<Waiting> waits_;                               // the wait lane's
   std::vector<std::pair<uint64_t, IoResult>> wait_answers_;  // decided, not yet given
 };
 

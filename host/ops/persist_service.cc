@@ -301,7 +301,8 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
     Serve(in, batch, 0);  // an engine that answers at once: no fiber needed
     return;
   }
-  if (busy() && &in != in_) Drain();  // another interpreter's work: end it first
+  if ((busy() || !queued_.empty()) && &in != in_)
+    Drain();  // another interpreter's work: end it first
   in_ = &in;
   std::vector<size_t> ours;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -326,8 +327,7 @@ void PersistService::HandleBatch(Interpreter& in, std::span<IoRequest> batch) {
     // Only appends to streams apart: a half that could not go beside the
     // other would wait for it, two groups where one would do.
     std::vector<size_t> rest;
-    if (lane == 0 && !parked(1) && ours.size() >= 2 * kHalfGroup && backend_ != nullptr &&
-        backend_->CanOverlap()) {
+    if (lane == 0 && !parked(1) && ours.size() >= 2 * kHalfGroup && Overlapping()) {
       rest.assign(ours.begin() + static_cast<std::ptrdiff_t>(ours.size() / 2), ours.end());
       std::vector<size_t> first(ours.begin(),
                                 ours.end() - static_cast<std::ptrdiff_t>(rest.size()));
@@ -365,7 +365,7 @@ int PersistService::FreeLane(std::span<const IoRequest* const> next) {
   if (p0 && p1) return -1;
   int busy = p0 ? 0 : 1, other = 1 - busy;
   bool on_backend = busy == 0 || lanes_[1].shared;
-  if (on_backend && backend_ != nullptr && backend_->MayJoin() && GoesBeside(next)) {
+  if (on_backend && Overlapping() && backend_->MayJoin() && GoesBeside(next)) {
     lanes_[other].shared = other == 1;
     return other;
   }
@@ -373,6 +373,19 @@ int PersistService::FreeLane(std::span<const IoRequest* const> next) {
   if (other == 1 && !PeerMayOpen(1)) return -1;
   lanes_[other].shared = false;
   return other;
+}
+
+bool PersistService::Overlapping() const {
+  if (backend_ == nullptr) return false;
+  switch (backend_->overlap()) {
+    case backend::Backend::Overlap::kOff:
+      return false;
+    case backend::Backend::Overlap::kAuto:
+      return pace_.two();
+    case backend::Backend::Overlap::kOn:
+      break;
+  }
+  return true;
 }
 
 int PersistService::InsideLane() const {
@@ -532,6 +545,10 @@ void PersistService::WaitOnSocket(int lane, int fd, short events, int timeout_ms
 }
 
 void PersistService::Poll(int64_t timeout_ns) {
+  // A call with tasks ready to run comes before they run (timeout 0): the
+  // queue held for them waits through one such call.
+  if (hold_ > 0 && (timeout_ns != 0 || --hold_ == 0)) hold_ = 0;
+  if (hold_ == 0 && !queued_.empty() && !parked(0) && !parked(1)) Settle(0, TakeQueued(0));
   if (!waits_.empty() && !parked(kWaitLane)) RunWaits(/*start=*/true);
   pollfd p[kLanes];
   int lane_of[kLanes];
@@ -569,7 +586,7 @@ void PersistService::Poll(int64_t timeout_ns) {
       Continue(lane_of[j]);
     }
   }
-  if (queued_.empty()) return;
+  if (queued_.empty() || hold_ > 0) return;
   std::vector<const IoRequest*> next;
   for (const IoRequest& q : queued_) next.push_back(&q);
   int lane = FreeLane(next);
@@ -612,7 +629,12 @@ void PersistService::Settle(int lane, bool ended) {
     std::vector<IoRequest> done;
     done.swap(lanes_[lane].work);
     for (IoRequest& q : done) in_->Answer(q.token, std::move(q.result));
+    pace_.Answered(done.size(), NowNs());
     if (queued_.empty()) return;
+    if (!Overlapping() && !parked(1 - lane)) {
+      hold_ = 2;  // the poller starts them, with what the answered tasks send next
+      return;
+    }
     // Lane 1 went beside lane 0's group on its handle; what is queued may
     // not (a long wait would hold that handle): the poller picks a lane.
     if (lanes_[lane].shared) {
@@ -625,7 +647,7 @@ void PersistService::Settle(int lane, bool ended) {
 void PersistService::Drain() {
   // Every parked lane is continued as its socket gets ready: a lane that
   // holds a lock the other waits for on the server must go on first.
-  while (busy()) Poll(-1);
+  while (busy() || !queued_.empty()) Poll(-1);
 }
 
 void PersistService::Serve(Interpreter& in, std::span<IoRequest> batch, int lane) {

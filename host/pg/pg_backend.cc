@@ -567,7 +567,7 @@ class PgBackend final : public backend::Backend {
 
   Status WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* position) override;
   bool SeesOtherWriters() const override { return true; }
-  bool CanOverlap() const override { return opt_.one_round_trip && opt_.overlap; }
+  Overlap overlap() const override { return opt_.one_round_trip ? opt_.overlap : Overlap::kOff; }
   bool MayJoin() const override {
     return flying_ > 0 && flying_ < kMaxFlights && !exclusive_ && exclusive_waiting_ == 0 &&
            short_way_skip_ == 0;

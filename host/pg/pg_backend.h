@@ -40,10 +40,10 @@ struct PgOptions {
   // A group of appends to streams this process wrote last goes in one round
   // trip (docs/postgres.md, "Writes"); false always takes two (benchmarks).
   bool one_round_trip = true;
-  // A host's round of many appends goes as two groups, the second sent
-  // while the first is on the server (Backend::CanOverlap; the URL's
-  // overlap=off turns it off).
-  bool overlap = true;
+  // Whether a host's round of many appends goes as two groups, the second
+  // sent while the first is on the server (Backend::overlap; the URL's
+  // overlap=on|off|auto, default auto: when the host finds it faster).
+  backend::Backend::Overlap overlap = backend::Backend::Overlap::kAuto;
   // Tests only: called at named steps of a commit ("locked": locks taken on
   // the two-round-trip way, before the writes; "commit": before the writes and COMMIT are sent;
   // "committed": COMMIT answered). Returning true at "commit" drops the
