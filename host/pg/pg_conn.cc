@@ -438,7 +438,8 @@ Status Conn::Receive(std::vector<Step>* steps, const Flight& flight) {
   ClearError();
   Status s;
   if (conn_ == nullptr) {
-    s = Status::IOError(where_ + ": connection lost during " + steps->front().name);
+    s = Status::IOError(where_ + ": connection lost during " +
+                        (steps->empty() ? "a pipeline" : steps->front().name));
   } else if (flight.sent.empty()) {
     s = Status::IOError(where_ + ": nothing was sent");  // Send failed
   } else {
@@ -464,12 +465,14 @@ void Conn::Done() {
 void Conn::WaitUntil(const std::function<bool()>& ready) {
   while (!ready()) {
     if (wake_fd_ < 0) wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    // Without an eventfd (out of descriptors), look again every millisecond.
+    int timeout_ms = wake_fd_ < 0 ? 1 : -1;
     ++waiting_;
     if (waiter_) {
-      waiter_(wake_fd_, POLLIN, -1);
+      waiter_(wake_fd_, POLLIN, timeout_ms);
     } else {
       pollfd p{wake_fd_, POLLIN, 0};
-      poll(&p, 1, -1);
+      poll(&p, 1, timeout_ms);
     }
     --waiting_;
     // The wake-up is spent; every caller it woke looks again, and one still
