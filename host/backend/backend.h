@@ -93,6 +93,16 @@ class Backend {
   virtual Status Read(const std::string& stream, uint64_t from_seq, size_t limit,
                       std::vector<Event>* out) = 0;
   virtual Status LastSeq(const std::string& stream, uint64_t* seq) = 0;
+  // LastSeq of each of `streams`, in their order; an engine on a server
+  // reads them all in one round trip.
+  virtual Status LastSeqs(const std::vector<std::string>& streams, std::vector<uint64_t>* seqs) {
+    seqs->assign(streams.size(), 0);
+    for (size_t i = 0; i < streams.size(); ++i) {
+      Status s = LastSeq(streams[i], &(*seqs)[i]);
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
+  }
   // Seq of the oldest stored event, or hwm + 1 if none is stored.
   virtual Status FirstSeq(const std::string& stream, uint64_t* seq) = 0;
   // Every stream ever appended to, sorted bytewise.

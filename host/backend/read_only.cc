@@ -27,6 +27,9 @@ class ReadOnlyBackend final : public Backend {
   Status LastSeq(const std::string& stream, uint64_t* seq) override {
     return inner_->LastSeq(stream, seq);
   }
+  Status LastSeqs(const std::vector<std::string>& streams, std::vector<uint64_t>* seqs) override {
+    return inner_->LastSeqs(streams, seqs);
+  }
   Status FirstSeq(const std::string& stream, uint64_t* seq) override {
     return inner_->FirstSeq(stream, seq);
   }

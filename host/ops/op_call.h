@@ -32,6 +32,10 @@ struct OpFailure {
 struct RoundView {
   std::unordered_map<std::string, uint64_t> hwm;  // streams they append to
   std::unordered_set<std::string> keys;           // keys they write
+  // Last seqs read for the round's appends in one go before it was planned
+  // (Backend::LastSeqs); gone with the view when a commit inside the round
+  // may have moved them.
+  std::unordered_map<std::string, uint64_t> last_seq;
 };
 
 struct OpCall {
@@ -84,6 +88,8 @@ struct OpCall {
   }
   // The engine's hwm of stream.
   uint64_t LastSeq(const std::string& stream) const {
+    auto it = view->last_seq.find(stream);
+    if (it != view->last_seq.end()) return it->second;
     uint64_t seq = 0;
     Check(b->LastSeq(stream, &seq), "stream", stream);
     return seq;

@@ -39,6 +39,8 @@
 
 namespace sx::host {
 
+struct RoundView;  // op_call.h
+
 struct OpCall;  // one request being served (persist_ops.cc)
 
 // What an argument must be. The host checks every argument of a request
@@ -158,6 +160,10 @@ class PersistService {
   // Serves the requests that are ours, in order, in the calling context,
   // through lane's handle.
   void Serve(Interpreter& in, std::span<IoRequest> batch, int lane);
+  // Reads the last seqs of the streams the batch's appends check as they
+  // are planned (append-expect, append-batch, append-next) in one call
+  // (Backend::LastSeqs) into view, when there are two or more.
+  void ReadLastSeqs(std::span<IoRequest> batch, int lane, RoundView* view);
   // Runs lane's work (in_'s requests) on its fiber; true when it ended
   // without parking.
   bool StartWork(int lane);

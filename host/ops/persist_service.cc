@@ -43,6 +43,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -654,6 +655,7 @@ void PersistService::Serve(Interpreter& in, std::span<IoRequest> batch, int lane
   std::vector<Pending> pending;
   RoundView view;
   backend::Backend* grouped_on = nullptr;
+  ReadLastSeqs(batch, lane, &view);
   for (size_t i = 0; i < batch.size(); ++i) {
     IoRequest& q = batch[i];
     const OpSpec* spec = q.result.kind == IoResult::kPass ? FindPersistOp(q.op) : nullptr;
@@ -684,6 +686,31 @@ void PersistService::Serve(Interpreter& in, std::span<IoRequest> batch, int lane
     pending.push_back(Pending{i, std::move(call)});
   }
   Commit(grouped_on, pending, view, batch);
+}
+
+void PersistService::ReadLastSeqs(std::span<IoRequest> batch, int lane, RoundView* view) {
+  // The appends that check or take a stream's last seq as they are planned.
+  std::vector<std::string> streams;
+  std::unordered_set<std::string> seen;
+  for (const IoRequest& q : batch) {
+    if (q.result.kind != IoResult::kPass || !q.args.IsList()) continue;
+    if (q.op != "persist/append-expect" && q.op != "persist/append-batch" &&
+        q.op != "persist/append-next") {
+      continue;
+    }
+    std::vector<Value> args = q.args.Items();
+    if (args.empty() || !args[0].IsString()) continue;
+    std::string stream = args[0].AsString();
+    if (seen.insert(stream).second) streams.push_back(std::move(stream));
+  }
+  if (streams.size() < 2) return;  // one read either way
+  std::string error;
+  backend::Backend* b =
+      lane == 0 || lanes_[lane].shared ? OpenBackend(&error) : peers_[lane].handle.get();
+  std::vector<uint64_t> seqs;
+  // On a failure each op reads its own, and answers its own error.
+  if (b == nullptr || !b->LastSeqs(streams, &seqs).ok()) return;
+  for (size_t i = 0; i < streams.size(); ++i) view->last_seq[streams[i]] = seqs[i];
 }
 
 backend::Backend* PersistService::OpenBackend(std::string* error) {

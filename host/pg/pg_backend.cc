@@ -436,6 +436,31 @@ class PgBackend final : public backend::Backend {
     return Status::OK();
   }
 
+  Status LastSeqs(const std::vector<std::string>& streams, std::vector<uint64_t>* seqs) override {
+    Exclusive x(this);
+    std::vector<std::string> hashes;
+    hashes.reserve(streams.size());
+    for (const std::string& name : streams) hashes.push_back(HashOf(name));
+    std::vector<const std::string*> params;
+    for (const std::string& h : hashes) params.push_back(&h);
+    Rows rows;
+    Status s = Query("last_seqs",
+                     "SELECT s.name_hash, " SX_PG_HWM_OF_S
+                     " FROM streams s WHERE s.name_hash = ANY($1::bytea[])",
+                     {ByteaArrayParam(params)}, &rows);
+    if (!s.ok()) return s;
+    std::unordered_map<std::string, uint64_t> by_hash;
+    for (int i = 0; i < rows.size(); ++i) {
+      by_hash[rows.Bytes(i, 0)] = static_cast<uint64_t>(rows.Int8(i, 1));
+    }
+    seqs->assign(streams.size(), 0);  // a stream without a row: never appended to
+    for (size_t i = 0; i < hashes.size(); ++i) {
+      auto it = by_hash.find(hashes[i]);
+      if (it != by_hash.end()) (*seqs)[i] = it->second;
+    }
+    return Status::OK();
+  }
+
   Status FirstSeq(const std::string& stream, uint64_t* seq) override {
     Exclusive x(this);
     Rows rows;

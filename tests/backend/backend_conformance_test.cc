@@ -291,6 +291,26 @@ TEST_P(BackendTest, TruncationDropsEventsAndKeepsTheHwmAndTheStream) {
   EXPECT_EQ(Read("s"), Strings{"5:5"});
 }
 
+TEST_P(BackendTest, LastSeqsAnswersWhatLastSeqDoesForEachStream) {
+  // A stream with gaps, one truncated whole (its hwm stays), one never
+  // appended to, a name with a NUL byte, and one asked twice.
+  std::string nul("a\0b", 3);
+  ASSERT_TRUE(Append("gaps", 1, "1").ok());
+  ASSERT_TRUE(Append("gaps", 7, "7").ok());
+  ASSERT_TRUE(Append("gone", 3, "3").ok());
+  WriteBatch t;
+  t.TruncateThrough("gone", 3);
+  ASSERT_TRUE(b_->Commit(t).ok());
+  ASSERT_TRUE(Append(nul, 2, "2").ok());
+  Strings streams = {"gaps", "never", "gone", nul, "gaps"};
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(b_->LastSeqs(streams, &seqs).ok());
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{7, 0, 3, 2, 7}));
+  for (size_t i = 0; i < streams.size(); ++i) EXPECT_EQ(seqs[i], Last(streams[i])) << i;
+  ASSERT_TRUE(b_->LastSeqs({}, &seqs).ok());
+  EXPECT_TRUE(seqs.empty());
+}
+
 TEST_P(BackendTest, TruncatingAStreamNeverAppendedToLeavesNoTrace) {
   WriteBatch t;
   t.TruncateThrough("ghost", 3);

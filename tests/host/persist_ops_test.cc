@@ -214,6 +214,39 @@ TEST_F(PersistOpsTest, AnAppendNextAfterARefusedAppendOfItsRoundIsNumberedFromTh
   EXPECT_EQ(Value(R"((map (fn (e) (get e :seq)) (op "persist/read" "s")))"), "(10 11)");
 }
 
+// The round's append-expects read their streams' last seqs in one call
+// before it is planned; a read op in the round commits the writes before it,
+// and the append-expect after it sees what they left, not what was read.
+TEST_F(PersistOpsTest, ARoundsAppendExpectsCheckWhatTheWritesBeforeThemLeft) {
+  ASSERT_EQ(Value(R"((get (op "persist/append" "b" {:seq 2}) :seq))"), "2");
+  sx::Interpreter& in = host_->interp();
+  auto args = [&](const char* src) { return Run(src).value; };
+  sx::IoRequest round[5];
+  const char* ops[][2] = {
+      {"persist/append-expect", R"((list "a" 0 {:seq 1}))"},
+      {"persist/append-expect", R"((list "b" 5 {:seq 6}))"},
+      {"persist/last-seq", R"((list "a"))"},
+      {"persist/append-expect", R"((list "a" 1 {:seq 2}))"},
+      {"persist/append-next", R"((list "b" "t" 1 nil))"},
+  };
+  for (int i = 0; i < 5; ++i) {
+    round[i].op = ops[i][0];
+    round[i].args = args(ops[i][1]);
+  }
+  host_->persist()->HandleBatch(in, round);
+  std::string got;
+  for (const sx::IoRequest& q : round) {
+    ASSERT_EQ(q.result.kind, sx::IoResult::kServed) << q.op << ": " << q.result.message;
+    got += q.result.value.Inspect() + "\n";
+  }
+  EXPECT_EQ(got,
+            "{:seq 1}\n"
+            "{:actual 2 :conflict true :expected 5}\n"
+            "1\n"
+            "{:seq 2}\n"
+            "{:at 1 :data nil :seq 3 :stream \"b\" :type \"t\"}\n");
+}
+
 // --- arguments checked before anything is written ------------------------------------
 
 TEST_F(PersistOpsTest, AnEventWhoseStreamIsAnotherStreamIsRefused) {
