@@ -24,7 +24,10 @@
 // Requests that come while the work is parked wait, in order, and go
 // together as the next group (one group commit), unless the parked group is
 // held up (kHeldUpNs): then they go on a second lane, a fiber and a peer
-// handle of the engine with a connection of its own. A persist/wait that
+// handle of the engine with a connection of its own. A round of appends
+// may also go as two groups on lane 0's handle, the second sent while the
+// first is on the server (Overlapping, Backend::MayJoin), so that the
+// tasks of one half run while the server works on the other. A persist/wait that
 // may block goes on neither: the wait lane, a third fiber and handle,
 // serves all of them together (ServeWaits), so no wait holds up a write.
 // Served outside the fibers (HandleOp, a tool), the waiter polls, and the
@@ -169,7 +172,7 @@ IoResult Finish(OpCall& c, Status s) {
 constexpr int64_t kHeldUpNs = 50'000'000;
 
 // A round of at least twice this many requests goes as two groups when
-// the engine can have both on the server at once (Backend::CanOverlap).
+// the service sends two at once (Overlapping).
 constexpr size_t kHalfGroup = 16;
 
 // The longest the wait lane waits before it looks at its waits again.
