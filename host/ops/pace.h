@@ -7,10 +7,12 @@
 // log: with a fast flush two groups win, with a slow one (several ms) one
 // group of twice the size does. Which holds changes with the server's disk
 // and load, so Pace measures: it counts the requests answered in windows of
-// kWindowNs, and every kProbeEvery windows it tries the other way for a
-// window (after one to settle in, since the groups take a round to split or
-// join), keeping it if it answered more than kMargin as many per second.
-// Windows with too little traffic to tell (kMinRequests) are not compared.
+// kWindowNs, and every kProbeEvery windows it tries the other way for
+// kTrialWindows (after one to settle in, since the groups take a round to
+// split or join), keeping it if those answered more than kMargin as many
+// per second as the last kTrialWindows the way in use. Averages of a few
+// windows, since a disk's flush time swings from one to the next. Windows
+// with too little traffic to tell (kMinRequests) are not compared.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +24,7 @@ class Pace {
  public:
   static constexpr int64_t kWindowNs = 100'000'000;
   static constexpr int kProbeEvery = 16;
+  static constexpr int kTrialWindows = 2;
   static constexpr double kMargin = 1.05;
   static constexpr uint64_t kMinRequests = 256;
 
@@ -43,17 +46,24 @@ class Pace {
       return;
     }
     if (two_ != chosen_) {
-      // A trial of the other way ended.
-      if (busy && chosen_rate_ > 0 && rate > chosen_rate_ * kMargin) chosen_ = two_;
+      // A window of the trial of the other way; a quiet one ends it.
+      if (busy) trial_[trial_windows_++] = rate;
+      if (busy && trial_windows_ < kTrialWindows) return;
+      if (busy && Mean(trial_) > Mean(recent_) * kMargin) chosen_ = two_;
       Switch(chosen_);
       return;
     }
     if (!busy) return;
-    chosen_rate_ = rate;
+    recent_[recent_windows_++ % kTrialWindows] = rate;
     if (++windows_ >= kProbeEvery) Switch(!chosen_);
   }
 
  private:
+  static double Mean(const double (&r)[kTrialWindows]) {
+    double sum = 0;
+    for (double x : r) sum += x;
+    return sum / kTrialWindows;
+  }
   void Restart(int64_t now_ns) {
     start_ns_ = now_ns;
     requests_ = 0;
@@ -62,13 +72,17 @@ class Pace {
     if (two != two_) settling_ = true;
     two_ = two;
     windows_ = 0;
+    trial_windows_ = 0;
   }
 
   bool two_ = true;     // the way in use
   bool chosen_ = true;  // the way that won the last trial
   bool settling_ = false;
-  double chosen_rate_ = 0;  // requests/s of the last busy window the chosen way
-  int windows_ = 0;         // busy windows the chosen way since the last trial
+  double recent_[kTrialWindows] = {};  // requests/s of the last busy windows the chosen way
+  int recent_windows_ = 0;
+  double trial_[kTrialWindows] = {};  // and of the trial's
+  int trial_windows_ = 0;
+  int windows_ = 0;  // busy windows the chosen way since the last trial
   int64_t start_ns_ = -1;
   uint64_t requests_ = 0;
 };

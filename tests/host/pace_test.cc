@@ -31,10 +31,12 @@ TEST(Pace, TriesOneGroupAfterABusySpellAndComesBackWhenItIsSlower) {
   Feeder f;
   f.Windows(1, 1000);  // opens the first window
   // 16 busy windows at 1000 a window, then the trial: a window to settle,
-  // one measured (900: slower), and back, with a window to settle again.
+  // two measured (900 and 1000: slower on average), and back, with a
+  // window to settle again.
   EXPECT_EQ(f.Windows(16, 1000), "2222222222222221");
   EXPECT_EQ(f.Windows(1, 1000), "1");  // settling
-  EXPECT_EQ(f.Windows(1, 900), "2");   // the trial lost
+  EXPECT_EQ(f.Windows(1, 900), "1");   // the trial's first window
+  EXPECT_EQ(f.Windows(1, 1000), "2");  // its second: the trial lost
   EXPECT_EQ(f.Windows(1, 1000), "2");  // settling
   EXPECT_EQ(f.Windows(15, 1000), "222222222222222");
   EXPECT_EQ(f.Windows(1, 1000), "1");  // the next trial
@@ -44,12 +46,22 @@ TEST(Pace, KeepsOneGroupWhenItAnswersMoreThanTheMargin) {
   Feeder f;
   f.Windows(1, 1000);
   f.Windows(16, 1000);
-  f.Windows(1, 1000);                  // settling
-  EXPECT_EQ(f.Windows(1, 1100), "1");  // 10% more: one group stays
+  f.Windows(1, 1000);                   // settling
+  EXPECT_EQ(f.Windows(2, 1100), "11");  // 10% more: one group stays
   EXPECT_EQ(f.Windows(15, 1100), "111111111111111");
-  EXPECT_EQ(f.Windows(1, 1100), "2");  // now two groups get a trial
-  EXPECT_EQ(f.Windows(1, 1100), "2");  // settling
-  EXPECT_EQ(f.Windows(1, 1120), "1");  // within the margin: back to one
+  EXPECT_EQ(f.Windows(1, 1100), "2");   // now two groups get a trial
+  EXPECT_EQ(f.Windows(1, 1100), "2");   // settling
+  EXPECT_EQ(f.Windows(2, 1120), "21");  // within the margin: back to one
+}
+
+TEST(Pace, OneFastWindowDoesNotWinATrial) {
+  Feeder f;
+  f.Windows(1, 1000);
+  f.Windows(16, 1000);
+  f.Windows(1, 1000);  // settling
+  // 1300 then 800: 1050 on average, within the margin of 1000.
+  EXPECT_EQ(f.Windows(1, 1300), "1");
+  EXPECT_EQ(f.Windows(1, 800), "2");
 }
 
 TEST(Pace, QuietWindowsAreNotCompared) {
