@@ -508,6 +508,14 @@ void RunOverlap() {
               base_srv.Median(), serial_srv.Median(), halves_srv.Median());
 }
 
+// The host's 64-task figure alone, with `params` in the URL's query.
+double HostOnly(const std::string& params, double* events) {
+  HostRunner host(params);
+  int per_task = HostEventsPerTask(64);
+  *events = 64.0 * per_task;
+  return host.Rate(64, per_task, "only-");
+}
+
 using OnlyFigure = double (*)(double* events);
 const std::pair<const char*, OnlyFigure> kOnly[] = {
     {"backend64",
@@ -523,27 +531,9 @@ const std::pair<const char*, OnlyFigure> kOnly[] = {
        *events = rate * g_seconds;
        return rate;
      }},
-    {"host64",
-     [](double* events) {
-       HostRunner host;
-       int per_task = HostEventsPerTask(64);
-       *events = 64.0 * per_task;
-       return host.Rate(64, per_task, "only-");
-     }},
-    {"host64on",
-     [](double* events) {
-       HostRunner host("overlap=on");
-       int per_task = HostEventsPerTask(64);
-       *events = 64.0 * per_task;
-       return host.Rate(64, per_task, "only-");
-     }},
-    {"host64off",
-     [](double* events) {
-       HostRunner host("overlap=off");
-       int per_task = HostEventsPerTask(64);
-       *events = 64.0 * per_task;
-       return host.Rate(64, per_task, "only-");
-     }},
+    {"host64", [](double* events) { return HostOnly("", events); }},
+    {"host64on", [](double* events) { return HostOnly("overlap=on", events); }},
+    {"host64off", [](double* events) { return HostOnly("overlap=off", events); }},
     {"backend8x8",
      [](double* events) {
        double rate = InProcesses(8, [](int i, const Warm& warm) {

@@ -181,6 +181,9 @@ class PersistService {
   // server beside another (the handle sends it at once unless it appends
   // to a stream of the group on the server; then it waits for that one).
   static bool GoesBeside(std::span<const IoRequest* const> next);
+  // The handle lane's work goes through: backend_ (opened if needed) for
+  // lane 0 and a shared lane 1, else the lane's peer.
+  backend::Backend* LaneBackend(int lane, std::string* error);
   // The lane whose fiber is running (0 outside the fibers).
   int InsideLane() const;
   // Whether a round of appends goes as two groups now (Backend::overlap;

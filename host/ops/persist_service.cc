@@ -666,7 +666,7 @@ void PersistService::Serve(Interpreter& in, std::span<IoRequest> batch, int lane
     backend::Backend* b = nullptr;
     if (spec->mode != OpMode::kPure) {
       std::string error;
-      b = lane == 0 || lanes_[lane].shared ? OpenBackend(&error) : peers_[lane].handle.get();
+      b = LaneBackend(lane, &error);
       if (b == nullptr) {
         q.result = Failure(in, q.op, OpFailure{"", "", error});
         continue;
@@ -708,12 +708,15 @@ void PersistService::ReadLastSeqs(std::span<IoRequest> batch, int lane, RoundVie
   }
   if (streams.size() < 2) return;  // one read either way
   std::string error;
-  backend::Backend* b =
-      lane == 0 || lanes_[lane].shared ? OpenBackend(&error) : peers_[lane].handle.get();
+  backend::Backend* b = LaneBackend(lane, &error);
   std::vector<uint64_t> seqs;
   // On a failure each op reads its own, and answers its own error.
   if (b == nullptr || !b->LastSeqs(streams, &seqs).ok()) return;
   for (size_t i = 0; i < streams.size(); ++i) view->last_seq[streams[i]] = seqs[i];
+}
+
+backend::Backend* PersistService::LaneBackend(int lane, std::string* error) {
+  return lane == 0 || lanes_[lane].shared ? OpenBackend(error) : peers_[lane].handle.get();
 }
 
 backend::Backend* PersistService::OpenBackend(std::string* error) {

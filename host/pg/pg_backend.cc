@@ -593,10 +593,7 @@ class PgBackend final : public backend::Backend {
   Status WaitForCommit(uint64_t seen, int timeout_ms, uint64_t* position) override;
   bool SeesOtherWriters() const override { return true; }
   Overlap overlap() const override { return opt_.one_round_trip ? opt_.overlap : Overlap::kOff; }
-  bool MayJoin() const override {
-    return flying_ > 0 && flying_ < kMaxFlights && !exclusive_ && exclusive_waiting_ == 0 &&
-           short_way_skip_ == 0;
-  }
+  bool MayJoin() const override { return flying_ > 0 && RoomForFlight(); }
   bool SetSocketWaiter(SocketWaiter waiter) override {
     conn_.set_waiter(std::move(waiter));
     return true;
@@ -787,6 +784,13 @@ class PgBackend final : public backend::Backend {
     bool held_ = false;
   };
   static constexpr int kMaxFlights = 2;
+  // Whether another flight may go now, as far as the handle goes: the short
+  // way is on, nobody has the connection or waits for it, and fewer than
+  // kMaxFlights are out.
+  bool RoomForFlight() const {
+    return opt_.one_round_trip && short_way_skip_ == 0 && !exclusive_ && exclusive_waiting_ == 0 &&
+           flying_ < kMaxFlights;
+  }
   // Whether the group may go as a flight now: the short way is on, the
   // connection is up and nobody has it or waits for it, fewer than
   // kMaxFlights are out, and every op appends to a stream this process
@@ -960,10 +964,7 @@ void PgBackend::CommitGroup(std::span<const WriteBatch* const> batches,
 
 bool PgBackend::MayFly(std::span<const WriteBatch* const> batches, const std::vector<bool>& valid,
                        std::vector<std::string_view>* streams) {
-  if (!opt_.one_round_trip || short_way_skip_ > 0 || conn_.broken() || exclusive_ ||
-      exclusive_waiting_ > 0 || flying_ >= kMaxFlights) {
-    return false;
-  }
+  if (!RoomForFlight() || conn_.broken()) return false;
   for (size_t i = 0; i < batches.size(); ++i) {
     if (!valid[i]) continue;
     for (const WriteBatch::Op& op : batches[i]->ops()) {
